@@ -8,7 +8,7 @@ official SDK clients can talk to.
 from __future__ import annotations
 
 from .anthropic import AnthropicCacheResult, AnthropicCacheSimulator, Position
-from .clock import Clock, ManualClock, WallClock
+from ..clock import Clock, ManualClock, WallClock
 from .errors import SimulatedAPIError
 
 __all__ = [

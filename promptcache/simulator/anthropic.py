@@ -38,7 +38,7 @@ from .anthropic_request import (
     settings_key,
     without_cache_control,
 )
-from .clock import Clock, WallClock
+from ..clock import Clock, WallClock
 
 __all__ = ["AnthropicCacheResult", "AnthropicCacheSimulator", "Position"]
 
