@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..clock import Clock, WallClock
 from ..limits import TTL_SECONDS, ModelLimits, limits_for
 from ..tokens import count_block, count_tool
 from .anthropic_request import (
@@ -38,7 +39,6 @@ from .anthropic_request import (
     settings_key,
     without_cache_control,
 )
-from ..clock import Clock, WallClock
 
 __all__ = ["AnthropicCacheResult", "AnthropicCacheSimulator", "Position"]
 
