@@ -1,0 +1,78 @@
+"""An in-process LRU response cache, bounded by entry count and by bytes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from ..errors import CacheBackendError
+from .base import LocalBackend
+
+__all__ = ["MemoryBackend"]
+
+
+class MemoryBackend(LocalBackend):
+    """Thread-safe LRU of byte values with optional per-entry expiry.
+
+    Values are bytes, never live objects, so a caller mutating the response it got back cannot
+    change what the next caller sees.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_entries: int = 10_000,
+        max_bytes: int = 256 * 1024 * 1024,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_entries < 1 or max_bytes < 1:
+            raise CacheBackendError("MemoryBackend needs max_entries and max_bytes of at least 1.")
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._clock = clock
+        self._data: OrderedDict[str, tuple[bytes, float | None]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            found = self._data.get(key)
+            if found is None:
+                return None
+            value, deadline = found
+            if deadline is not None and self._clock() >= deadline:
+                del self._data[key]
+                self._bytes -= len(value)
+                return None
+            self._data.move_to_end(key)
+            return value
+
+    def set(self, key: str, value: bytes, *, ttl: float | None = None) -> None:
+        if len(value) > self.max_bytes:
+            return  # larger than the whole cache: storing it would evict everything else
+        deadline = None if ttl is None else self._clock() + ttl
+        with self._lock:
+            old = self._data.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old[0])
+            self._data[key] = (value, deadline)
+            self._bytes += len(value)
+            while len(self._data) > self.max_entries or self._bytes > self.max_bytes:
+                _, (evicted, _) = self._data.popitem(last=False)
+                self._bytes -= len(evicted)
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            old = self._data.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old[0])
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._data)

@@ -1,0 +1,93 @@
+"""A response cache in Redis, for many processes on many machines.
+
+Redis expires entries itself (``SET ... PX``); cap its memory with Redis's own ``maxmemory`` and
+an ``allkeys-lru`` policy. The cache must never turn a working call into a failure, so when Redis
+is unreachable every operation degrades to a miss or a no-op, with one warning per outage, and
+Redis is not asked again for ``retry_after`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ._redis_client import OutageGuard, redis_from_url
+
+__all__ = ["RedisBackend"]
+
+
+class RedisBackend:
+    """Response cache entries under ``<prefix><key>`` in one Redis database."""
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        client: Any = None,
+        prefix: str = "promptcache:response:",
+        socket_timeout: float = 0.25,
+        retry_after: float = 5.0,
+    ) -> None:
+        self._guard = OutageGuard("The Redis response cache", retry_after=retry_after)
+        self._client = (
+            client if client is not None else redis_from_url(url, socket_timeout=socket_timeout)
+        )
+        self.prefix = prefix
+
+    def get(self, key: str) -> bytes | None:
+        guard = self._guard
+        if not guard.available():
+            return None
+        try:
+            value: bytes | None = self._client.get(self.prefix + key)
+        except guard.errors as e:
+            guard.failed(e)
+            return None
+        guard.ok()
+        return value
+
+    def set(self, key: str, value: bytes, *, ttl: float | None = None) -> None:
+        guard = self._guard
+        if not guard.available():
+            return
+        px = None if ttl is None else max(1, int(ttl * 1000))
+        try:
+            self._client.set(self.prefix + key, value, px=px)
+        except guard.errors as e:
+            guard.failed(e)
+            return
+        guard.ok()
+
+    def delete(self, key: str) -> None:
+        if not self._guard.available():
+            return
+        try:
+            self._client.delete(self.prefix + key)
+        except self._guard.errors as e:
+            self._guard.failed(e)
+
+    def clear(self) -> None:
+        """Delete every key under ``prefix`` (SCAN, not KEYS, so Redis is never blocked)."""
+        if not self._guard.available():
+            return
+        try:
+            batch: list[Any] = []
+            for name in self._client.scan_iter(match=self.prefix + "*", count=1000):
+                batch.append(name)
+                if len(batch) >= 1000:
+                    self._client.delete(*batch)
+                    batch.clear()
+            if batch:
+                self._client.delete(*batch)
+        except self._guard.errors as e:
+            self._guard.failed(e)
+
+    async def aget(self, key: str) -> bytes | None:
+        """``get`` on a worker thread, so a slow Redis never stalls the event loop."""
+        return await asyncio.to_thread(self.get, key)
+
+    async def aset(self, key: str, value: bytes, *, ttl: float | None = None) -> None:
+        await asyncio.to_thread(self.set, key, value, ttl=ttl)
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,208 @@
+"""Serve official SDK clients' calls from the response cache.
+
+``cache_client(client)`` replaces the cacheable methods of *that client instance* (not of the SDK
+classes), so other clients in the process are untouched:
+
+- anthropic: ``messages.create``
+- openai: ``chat.completions.create``, ``responses.create``
+- google-genai: ``models.generate_content``, ``models.generate_content_stream`` and their
+  ``client.aio`` twins
+
+A hit rebuilds the SDK's own response object (a stream is replayed as a stream) without any
+network traffic. Calls that cannot be keyed, explicit sampling without opt-in, and positional
+arguments go straight to the SDK.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ..errors import CacheBackendError, PromptCacheError
+from .base import CacheBackend, CacheUnavailableWarning, get_response_cache
+from .endpoints import ENDPOINTS, Endpoint, LoadFailed
+from .keys import CachePolicy, UnkeyableRequest, request_key, sampling_temperature
+from .streams import AsyncCachedStream, CachedStream
+
+__all__ = ["cache_client", "uncache_client"]
+
+C = TypeVar("C")
+_ORIGINAL = "__promptcache_original__"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Call:
+    """A cacheable call, decided before anything is sent."""
+
+    backend: CacheBackend
+    key: str
+    streaming: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Settings:
+    backend: CacheBackend | None
+    policy: CachePolicy
+
+    def plan(
+        self, endpoint: Endpoint, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> _Call | None:
+        """The backend and key for this call, or ``None`` to send it uncached. Pure but for the
+        global default backend."""
+        backend = self.backend if self.backend is not None else get_response_cache()
+        if backend is None or args:
+            return None
+        if not self.policy.cache_sampling:
+            temperature = sampling_temperature(kwargs)
+            if temperature is not None and temperature > 0:
+                return None
+        try:
+            key = request_key(endpoint.name, kwargs, namespace=self.policy.namespace)
+        except UnkeyableRequest:
+            return None
+        if endpoint.streaming == "always":
+            streaming = True
+        else:
+            streaming = endpoint.streaming == "kwarg" and bool(kwargs.get("stream"))
+        return _Call(backend=backend, key=key, streaming=streaming)
+
+
+def _decode(endpoint: Endpoint, call: _Call, raw: bytes | None) -> Any:
+    """The rebuilt response (or event list) for a stored entry, or ``None`` for a miss."""
+    if raw is None:
+        return None
+    try:
+        return endpoint.load_events(raw) if call.streaming else endpoint.load(raw)
+    except LoadFailed:
+        return None
+
+
+def _store_failed(error: Exception) -> None:
+    warnings.warn(
+        f"The response could not be written to the cache ({error}); it is returned uncached.",
+        CacheUnavailableWarning,
+        stacklevel=4,
+    )
+
+
+def _wrap_sync(original: Callable[..., Any], endpoint: Endpoint, settings: _Settings) -> Any:
+    @functools.wraps(original)
+    def cached(*args: Any, **kwargs: Any) -> Any:
+        call = settings.plan(endpoint, args, kwargs)
+        if call is None:
+            return original(*args, **kwargs)
+        found = _decode(endpoint, call, call.backend.get(call.key))
+        if found is not None:
+            return CachedStream(found) if call.streaming else found
+        result = original(*args, **kwargs)
+
+        def store(value: bytes) -> None:
+            try:
+                call.backend.set(call.key, value, ttl=settings.policy.ttl)
+            except PromptCacheError as e:
+                _store_failed(e)
+
+        if call.streaming:
+            return CachedStream(result, on_complete=lambda ev: store(endpoint.dump_events(ev)))
+        store(endpoint.dump(result))
+        return result
+
+    setattr(cached, _ORIGINAL, original)
+    return cached
+
+
+def _wrap_async(original: Callable[..., Any], endpoint: Endpoint, settings: _Settings) -> Any:
+    @functools.wraps(original)
+    async def cached(*args: Any, **kwargs: Any) -> Any:
+        call = settings.plan(endpoint, args, kwargs)
+        if call is None:
+            return await original(*args, **kwargs)
+        found = _decode(endpoint, call, await call.backend.aget(call.key))
+        if found is not None:
+            return AsyncCachedStream(found) if call.streaming else found
+        result = await original(*args, **kwargs)
+
+        async def store(value: bytes) -> None:
+            try:
+                await call.backend.aset(call.key, value, ttl=settings.policy.ttl)
+            except PromptCacheError as e:
+                _store_failed(e)
+
+        if call.streaming:
+
+            async def on_complete(events: list[Any]) -> None:
+                await store(endpoint.dump_events(events))
+
+            return AsyncCachedStream(result, on_complete=on_complete)
+        await store(endpoint.dump(result))
+        return result
+
+    setattr(cached, _ORIGINAL, original)
+    return cached
+
+
+def _targets(client: Any) -> list[tuple[Any, str, str]]:
+    """(resource object, method name, endpoint name) for each cacheable method of ``client``."""
+    package = type(client).__module__.split(".")[0]
+    if package == "anthropic":
+        return [(client.messages, "create", "anthropic.messages.create")]
+    if package == "openai":
+        return [
+            (client.chat.completions, "create", "openai.chat.completions.create"),
+            (client.responses, "create", "openai.responses.create"),
+        ]
+    if type(client).__module__.startswith("google.genai"):
+        found = []
+        for holder in (client, getattr(client, "aio", None)):
+            if holder is not None and hasattr(holder, "models"):
+                found += [
+                    (holder.models, "generate_content", "genai.models.generate_content"),
+                    (
+                        holder.models,
+                        "generate_content_stream",
+                        "genai.models.generate_content_stream",
+                    ),
+                ]
+        return found
+    raise CacheBackendError(
+        f"cache_client() does not know {type(client).__module__}.{type(client).__name__}. "
+        "Pass an anthropic, openai or google-genai client (sync or async)."
+    )
+
+
+def cache_client(
+    client: C,
+    *,
+    backend: CacheBackend | None = None,
+    namespace: str = "default",
+    cache_sampling: bool = False,
+    ttl: float | None = None,
+) -> C:
+    """Make ``client`` serve identical calls from the response cache; returns the same client.
+
+    ``backend=None`` uses whatever ``set_response_cache`` holds at call time (no cache: calls
+    pass through). ``namespace`` keeps tenants apart. Calling it again replaces the settings.
+    """
+    settings = _Settings(
+        backend=backend,
+        policy=CachePolicy(namespace=namespace, cache_sampling=cache_sampling, ttl=ttl),
+    )
+    for resource, method, name in _targets(client):
+        current = getattr(resource, method)
+        original = getattr(current, _ORIGINAL, current)
+        wrap = _wrap_async if inspect.iscoroutinefunction(original) else _wrap_sync
+        setattr(resource, method, wrap(original, ENDPOINTS[name], settings))
+    return client
+
+
+def uncache_client(client: C) -> C:
+    """Undo ``cache_client``: the client's methods call the API directly again."""
+    for resource, method, _ in _targets(client):
+        original = getattr(getattr(resource, method), _ORIGINAL, None)
+        if original is not None:
+            setattr(resource, method, original)
+    return client
