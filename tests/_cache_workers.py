@@ -1,0 +1,45 @@
+"""Functions run in child processes by the multi-process cache tests (importable by spawn)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from promptcache.cache import RedisRegistry, SQLiteBackend
+
+
+def write_many(path: str, worker: int, count: int) -> None:
+    backend = SQLiteBackend(path)
+    for i in range(count):
+        backend.set(f"w{worker}-{i}", f"value {worker} {i}".encode())
+    backend.close()
+
+
+def write_until_killed(path: str) -> None:
+    """Write forever, printing each index only after its commit returned."""
+    backend = SQLiteBackend(path)
+    payload = b"x" * 200_000
+    i = 0
+    while True:
+        backend.set(f"k{i}", payload + str(i).encode())
+        print(i, flush=True)
+        i += 1
+
+
+def warm_once(url: str, fingerprint: str, counter_key: str) -> bool:
+    import redis
+
+    registry = RedisRegistry(url)
+    counter = redis.Redis.from_url(url)
+
+    def write() -> str:
+        counter.incr(counter_key)
+        time.sleep(0.3)  # a slow cache write: the others must wait, not write too
+        return "written"
+
+    outcome = registry.warm_once(fingerprint, ttl=300, write=write, wait_timeout=20)
+    return outcome.wrote
+
+
+if __name__ == "__main__":
+    write_until_killed(sys.argv[1])
