@@ -1,0 +1,283 @@
+"""The optimizer: every Anthropic rule, and the cost decisions the issue names."""
+
+from __future__ import annotations
+
+import pytest
+
+from promptcache import (
+    CacheState,
+    CacheWarning,
+    Document,
+    ManualClock,
+    PromptBuilder,
+    Reuse,
+    TooManyBreakpointsError,
+    Volatility,
+    optimize,
+)
+from promptcache.limits import TTL_SECONDS, limits_for
+
+from .helpers import chat_builder, text_of, tool, tool_turns
+
+
+def _ttls_in_order(plan) -> bool:
+    seconds = [TTL_SECONDS[p.ttl] for p in sorted(plan.placements, key=lambda p: p.index)]
+    return seconds == sorted(seconds, reverse=True)
+
+
+def test_more_than_four_candidate_layers_give_at_most_four_marks() -> None:
+    b = PromptBuilder("claude-sonnet-4-5").add_tools([tool("a", 1_500)])
+    b.add_system(text_of(1_500), volatility=Volatility.STATIC)
+    b.add_system(text_of(1_500, 1), volatility=Volatility.DAILY)
+    b.add_documents([Document(id="d", text=text_of(1_500, 2))], reuse=Reuse(uses=20))
+    b.add_messages([{"role": "user", "content": text_of(1_500, 3)},
+                    {"role": "assistant", "content": text_of(1_500, 4)}])
+    b.add_user_turn("next?").set_params(max_tokens=10)
+    prompt = b.build()
+    assert len(prompt.layers) == 5
+    plan = optimize(prompt)
+    assert 1 <= len(plan.placements) <= 4
+    assert any(r.rule == "budget" for r in plan.rejected)
+
+
+@pytest.mark.parametrize(
+    ("model", "minimum"),
+    [("claude-opus-5", 512), ("claude-sonnet-4-5", 1_024), ("claude-3-5-haiku-20241022", 2_048),
+     ("claude-haiku-4-5", 4_096)],
+)
+def test_minimum_token_boundary_per_model_family(model: str, minimum: int) -> None:
+    def plan_with_system(tokens: int):
+        b = PromptBuilder(model).add_system(text_of(tokens))
+        b.add_messages([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}])
+        return optimize(b.add_user_turn("again").set_params(max_tokens=5).build())
+
+    below = plan_with_system(int(minimum * 0.9))
+    assert not any(p.layer == "system" for p in below.placements)
+    assert any(r.rule == "below-minimum" and r.layer == "system" for r in below.rejected)
+    above = plan_with_system(int(minimum * 1.2))
+    system_marks = [p for p in above.placements if p.layer == "system"]
+    assert system_marks and system_marks[0].prefix_tokens >= minimum
+
+
+def test_candidate_inside_the_safety_margin_is_rejected_without_an_exact_count() -> None:
+    b = PromptBuilder("claude-sonnet-4-5").add_system(text_of(1_060))
+    b.add_user_turn("q").set_params(max_tokens=5)
+    plan = optimize(b.build())
+    assert [r.rule for r in plan.rejected if r.layer == "system"] == ["safety-margin"]
+
+
+def test_exact_counter_settles_a_candidate_inside_the_margin() -> None:
+    class Exact:
+        def __init__(self, value: int) -> None:
+            self.value, self.calls = value, 0
+
+        def count_prefix(self, request):  # noqa: ANN001, ANN202 - protocol shape
+            self.calls += 1
+            assert request["system"][0]["text"]
+            return self.value
+
+    b = PromptBuilder("claude-sonnet-4-5").add_system(text_of(1_060))
+    b.add_user_turn("q").set_params(max_tokens=5)
+    enough = Exact(1_100)
+    assert any(p.layer == "system" for p in optimize(b.build(), exact_counter=enough).placements)
+    assert enough.calls >= 1
+    short = Exact(1_000)
+    assert not any(p.layer == "system" for p in optimize(b.build(), exact_counter=short).placements)
+
+
+def test_a_30_block_tool_turn_still_reads_the_previous_prefix() -> None:
+    b = chat_builder(history_turns=2)
+    b.add_messages(tool_turns(15, seed=1))  # 15 tool_use + 15 tool_result = 30 blocks
+    prompt = b.build()
+    previous_end = prompt.turns[-3].stop - 1  # end of the request before this tool turn
+    plan = optimize(prompt)
+    marks = [p.index for p in plan.placements]
+    assert any(m - 20 < previous_end <= m for m in marks), plan.explain()
+    assert plan.expected.cache_read_tokens >= prompt.prefix_tokens[previous_end]
+    assert any("lookback bridge" in p.reason for p in plan.placements)
+
+
+def test_tool_loop_with_state_reads_every_turn() -> None:
+    clock = ManualClock(1_000.0)
+    state = CacheState(clock=clock)
+    from promptcache.providers.anthropic import record
+
+    messages: list = [{"role": "user", "content": "start " + text_of(50)}]
+    reads = []
+    for turn in range(4):
+        b = chat_builder()
+        b.add_messages(messages)
+        prompt = b.build()
+        plan = optimize(prompt, state=state)
+        reads.append(plan.expected.cache_read_tokens)
+        record(state, prompt, plan)
+        messages += tool_turns(14, seed=turn)
+        clock.advance(20)
+    assert reads[0] == 0
+    assert all(later > earlier for earlier, later in zip(reads[1:], reads[2:], strict=False))
+    assert reads[1] > 0
+
+
+def test_one_hour_marks_precede_five_minute_marks() -> None:
+    b = PromptBuilder("claude-sonnet-4-5")
+    b.add_system(text_of(3_000), reuse=Reuse(uses=500, gaps=(480, 900, 1_500)))
+    b.add_documents([Document(id="d", text=text_of(3_000, 1))], reuse=Reuse(uses=10, interval=30))
+    b.add_messages([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}])
+    b.add_user_turn("c").set_params(max_tokens=5)
+    plan = optimize(b.build())
+    ttls = {p.layer: p.ttl for p in plan.placements}
+    assert ttls["system"] == "1h" and ttls["documents"] == "5m"
+    assert _ttls_in_order(plan)
+
+
+def test_system_reused_every_8_to_25_minutes_gets_one_hour_every_minute_gets_five() -> None:
+    def ttl_for(reuse: Reuse) -> str:
+        b = PromptBuilder("claude-sonnet-4-5").add_system(text_of(4_000), reuse=reuse)
+        plan = optimize(b.add_user_turn("q").set_params(max_tokens=5).build())
+        return next(p.ttl for p in plan.placements if p.layer == "system")
+
+    assert ttl_for(Reuse(uses=500, gaps=(480, 700, 1_000, 1_500))) == "1h"
+    assert ttl_for(Reuse(uses=500, interval=60)) == "5m"
+
+
+def test_rotating_documents_get_their_own_layer_behind_tools_and_system() -> None:
+    b = PromptBuilder("claude-sonnet-4-5").add_tools([tool("search", 600)])
+    b.add_system(text_of(1_500))
+    b.add_documents([Document(id="kb", text=text_of(3_000, 5))], reuse=Reuse(uses=4, interval=30))
+    plan = optimize(b.add_user_turn("question").set_params(max_tokens=5).build())
+    layers = [p.layer for p in plan.placements]
+    assert layers == ["system", "documents"]
+
+
+def test_layer_below_minimum_merges_into_the_next() -> None:
+    b = PromptBuilder("claude-sonnet-4-5").add_tools([tool("small", 100)])
+    b.add_system(text_of(2_000))
+    plan = optimize(b.add_user_turn("q").set_params(max_tokens=5).build())
+    assert [p.layer for p in plan.placements] == ["system"]
+    assert any(r.layer == "tools" and r.rule == "below-minimum" for r in plan.rejected)
+    assert plan.placements[0].prefix_tokens > plan.layers[0].tokens  # covers the tools too
+
+
+def test_single_question_is_not_cached() -> None:
+    b = chat_builder()
+    plan = optimize(b.add_user_turn("a one-off question " + text_of(500)).build())
+    assert not any(p.layer == "conversation" for p in plan.placements)
+    assert any(r.layer == "conversation" and r.rule == "not-worth-it" for r in plan.rejected)
+
+
+def test_no_mark_on_thinking_or_redacted_thinking_blocks() -> None:
+    b = chat_builder(history_turns=3)
+    b.add_messages([{"role": "assistant", "content": [
+        {"type": "text", "text": "let me think " + text_of(200)},
+        {"type": "thinking", "thinking": text_of(300), "signature": "sig"},
+        {"type": "redacted_thinking", "data": "abc" * 100},
+    ]}])
+    b.add_user_turn("go on")
+    prompt = b.build()
+    plan = optimize(prompt)
+    for p in plan.placements:
+        assert prompt.blocks[p.index].payload["type"] not in ("thinking", "redacted_thinking")
+
+
+def test_user_markers_are_counted_and_kept() -> None:
+    b = PromptBuilder("claude-sonnet-4-5")
+    b.add_system([{"type": "text", "text": text_of(1_500), "cache_control": {"type": "ephemeral"}},
+                  {"type": "text", "text": text_of(1_500, 1),
+                   "cache_control": {"type": "ephemeral"}},
+                  {"type": "text", "text": text_of(1_500, 2),
+                   "cache_control": {"type": "ephemeral"}}])
+    b.add_documents([Document(id="a", text=text_of(1_500, 3))], reuse=Reuse(uses=20))
+    b.add_messages([{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}])
+    plan = optimize(b.add_user_turn("z").set_params(max_tokens=5).build())
+    users = [p for p in plan.placements if p.source == "user"]
+    assert [p.path for p in users] == ["system[0]", "system[1]", "system[2]"]
+    assert len(plan.placements) <= 4
+
+
+def test_five_user_markers_raise_naming_the_rule() -> None:
+    marked = [{"type": "text", "text": text_of(300, i), "cache_control": {"type": "ephemeral"}}
+              for i in range(5)]
+    b = PromptBuilder("claude-sonnet-4-5").add_system(marked)
+    with pytest.raises(TooManyBreakpointsError, match="at most 4"):
+        optimize(b.add_user_turn("q").set_params(max_tokens=5).build())
+
+
+def test_user_marker_below_minimum_is_kept_with_a_warning() -> None:
+    b = PromptBuilder("claude-sonnet-4-5")
+    b.add_system([{"type": "text", "text": "short", "cache_control": {"type": "ephemeral"}}])
+    with pytest.warns(CacheWarning, match="below"):
+        plan = optimize(b.add_user_turn("q").set_params(max_tokens=5).build())
+    assert [p.source for p in plan.placements] == ["user"]
+    assert plan.warnings
+
+
+def test_automatic_cache_control_uses_one_of_the_four_slots() -> None:
+    b = chat_builder(history_turns=4)
+    b.add_documents([Document(id="d", text=text_of(2_000, 9))], reuse=Reuse(uses=30))
+    prompt = b.add_user_turn("q").build()
+    plan = optimize(prompt, automatic="5m")
+    assert plan.automatic_ttl == "5m"
+    assert len(plan.placements) <= 4
+    assert sum(p.source == "automatic" for p in plan.placements) == 1
+
+
+def test_state_marks_expired_prefix_as_cold_and_warm_prefix_as_read() -> None:
+    from promptcache.providers.anthropic import record
+
+    clock = ManualClock(0.0)
+    state = CacheState(clock=clock)
+    prompt = chat_builder().add_user_turn("q").build()
+    first = optimize(prompt, state=state)
+    assert first.expected.cache_read_tokens == 0
+    record(state, prompt, first)
+    clock.advance(60)
+    warm = optimize(prompt, state=state)
+    assert warm.expected.cache_read_tokens > 0
+    clock.advance(400)  # past the 5m TTL
+    assert state.is_surely_cold(first.fingerprints[first.placements[0].index], clock.now())
+    cold = optimize(prompt, state=state)
+    assert cold.expected.cache_read_tokens == 0
+
+
+def test_state_learns_reuse_gaps_and_switches_to_one_hour() -> None:
+    from promptcache.providers.anthropic import record
+
+    clock = ManualClock(0.0)
+    state = CacheState(clock=clock)
+    ttls = []
+    for _ in range(6):
+        prompt = chat_builder(system_tokens=3_000).add_user_turn("q").build()
+        plan = optimize(prompt, state=state)
+        ttls.append(next(p.ttl for p in plan.placements if p.layer == "system"))
+        record(state, prompt, plan)
+        clock.advance(15 * 60)  # the prompt comes back every 15 minutes
+    assert ttls[0] == "5m" and ttls[-1] == "1h"
+
+
+def test_fingerprints_ignore_cache_control() -> None:
+    from promptcache.fingerprint import prefix_fingerprints
+
+    plain = PromptBuilder("claude-sonnet-4-5").add_system(text_of(50)).add_user_turn("q").build()
+    marked = PromptBuilder("claude-sonnet-4-5").add_system(
+        [{"type": "text", "text": text_of(50), "cache_control": {"type": "ephemeral"}}]
+    ).add_user_turn("q").build()
+    assert prefix_fingerprints(plain) == prefix_fingerprints(marked)
+
+
+def test_plan_explains_every_placement_and_rejection() -> None:
+    plan = optimize(chat_builder(history_turns=3).add_user_turn("q").build())
+    text = plan.explain()
+    for p in plan.placements:
+        assert p.path in text and p.reason
+    for r in plan.rejected:
+        assert r.path in text and r.reason
+
+
+def test_bedrock_has_no_automatic_caching() -> None:
+    from promptcache import RuleViolation
+
+    b = PromptBuilder("claude-sonnet-4-5", platform="bedrock").add_system(text_of(2_000))
+    prompt = b.add_user_turn("q").set_params(max_tokens=5).build()
+    with pytest.raises(RuleViolation, match="not supported on bedrock"):
+        optimize(prompt, automatic="5m")
+    assert limits_for("claude-fable-5", platform="bedrock").min_cacheable_tokens == 1_024
