@@ -6,8 +6,8 @@ from typing import Any
 
 from promptcache import PromptBuilder
 
-WORDS = ("cache prefix token layer volatile static document request model breakpoint "
-         "conversation assistant system tool result answer question").split()
+WORDS = ["cache", "prefix", "token", "layer", "volatile", "static", "document", "request", "model",
+         "breakpoint", "conversation", "assistant", "system", "tool", "result", "answer", "question"]
 
 
 def text_of(tokens: int, seed: int = 0) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from promptcache import (
@@ -71,7 +73,7 @@ def test_exact_counter_settles_a_candidate_inside_the_margin() -> None:
         def __init__(self, value: int) -> None:
             self.value, self.calls = value, 0
 
-        def count_prefix(self, request):  # noqa: ANN001, ANN202 - protocol shape
+        def count_prefix(self, request):
             self.calls += 1
             assert request["system"][0]["text"]
             return self.value
@@ -114,7 +116,7 @@ def test_tool_loop_with_state_reads_every_turn() -> None:
         messages += tool_turns(14, seed=turn)
         clock.advance(20)
     assert reads[0] == 0
-    assert all(later > earlier for earlier, later in zip(reads[1:], reads[2:], strict=False))
+    assert all(later > earlier for earlier, later in itertools.pairwise(reads[1:]))
     assert reads[1] > 0
 
 
