@@ -48,9 +48,7 @@ class _Settings:
     backend: CacheBackend | None
     policy: CachePolicy
 
-    def plan(
-        self, endpoint: Endpoint, args: tuple[Any, ...], kwargs: Mapping[str, Any]
-    ) -> _Call | None:
+    def plan(self, endpoint: Endpoint, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> _Call | None:
         """The backend and key for this call, or ``None`` to send it uncached. Pure but for the
         global default backend."""
         backend = self.backend if self.backend is not None else get_response_cache()
@@ -194,7 +192,9 @@ def cache_client(
     for resource, method, name in _targets(client):
         current = getattr(resource, method)
         original = getattr(current, _ORIGINAL, current)
-        wrap = _wrap_async if inspect.iscoroutinefunction(original) else _wrap_sync
+        # The SDKs wrap async methods in sync decorators, so ask the resource, not the function.
+        is_async = type(resource).__name__.startswith("Async")
+        wrap = _wrap_async if is_async or inspect.iscoroutinefunction(original) else _wrap_sync
         setattr(resource, method, wrap(original, ENDPOINTS[name], settings))
     return client
 

@@ -1,0 +1,145 @@
+"""The Redis backend and warm-prefix registry against a real redis-server."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import pytest
+
+from promptcache.cache import (
+    CacheUnavailableWarning,
+    InProcessRegistry,
+    RedisBackend,
+    RedisRegistry,
+    cache_client,
+)
+from promptcache.errors import MissingDependencyError
+from tests._redis_fixture import RedisServer, own_redis_server, redis_server, redis_url
+from tests._stub_servers import ANSWER, StubServer
+
+__all__ = ["own_redis_server", "redis_server", "redis_url"]  # fixtures used by name
+
+pytestmark = pytest.mark.redis
+
+ASK: dict[str, Any] = {
+    "model": "claude-sonnet-4-6",
+    "max_tokens": 64,
+    "messages": [{"role": "user", "content": "Capital of France?"}],
+}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[StubServer]:
+    with StubServer() as s:
+        yield s
+
+
+def test_round_trip_and_native_expiry(redis_url: str) -> None:
+    cache = RedisBackend(redis_url)
+    cache.set("a", b"1", ttl=0.05)
+    cache.set("b", b"2")
+    assert cache.get("a") == b"1"
+    time.sleep(0.1)
+    assert cache.get("a") is None
+    assert cache.get("b") == b"2"
+    cache.clear()
+    assert cache.get("b") is None
+    cache.close()
+
+
+def test_a_client_is_served_across_backend_instances(redis_url: str, server: StubServer) -> None:
+    with anthropic.Anthropic(api_key="sk-x", base_url=server.url, max_retries=0) as one, \
+            anthropic.Anthropic(api_key="sk-y", base_url=server.url, max_retries=0) as two:
+        cache_client(one, backend=RedisBackend(redis_url))
+        cache_client(two, backend=RedisBackend(redis_url))
+        before = server.total_hits
+        one.messages.create(**ASK)
+        assert two.messages.create(**ASK).content[0].text == ANSWER  # type: ignore[union-attr]
+        assert server.total_hits == before + 1
+
+
+def test_calls_succeed_when_redis_stops_mid_run(
+    own_redis_server: RedisServer, server: StubServer
+) -> None:
+    backend = RedisBackend(own_redis_server.url, retry_after=60)
+    with anthropic.Anthropic(api_key="sk-x", base_url=server.url, max_retries=0) as client:
+        cache_client(client, backend=backend)
+        client.messages.create(**ASK)
+        before = server.total_hits
+        client.messages.create(**ASK)
+        assert server.total_hits == before
+        own_redis_server.stop()
+        with pytest.warns(CacheUnavailableWarning, match="unreachable"):
+            reply = client.messages.create(**ASK)
+        assert reply.content[0].text == ANSWER  # type: ignore[union-attr]
+        reply = client.messages.create(**ASK)  # no second warning in the same outage
+        assert server.total_hits == before + 2
+
+
+def test_missing_redis_py_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "redis", None)
+    with pytest.raises(MissingDependencyError, match=r'pip install "promptcache\[redis\]"'):
+        RedisBackend()
+
+
+def test_in_process_registry_is_single_flight() -> None:
+    registry = InProcessRegistry()
+    writes: list[int] = []
+
+    def write() -> str:
+        writes.append(1)
+        time.sleep(0.1)
+        return "ok"
+
+    outcomes: list[Any] = []
+    threads = [
+        threading.Thread(target=lambda: outcomes.append(registry.warm_once("fp", ttl=300, write=write)))
+        for _ in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(writes) == 1
+    assert sum(o.wrote for o in outcomes) == 1
+    assert all(o.entry.fingerprint == "fp" for o in outcomes)
+
+
+def test_registry_entries_expire_with_the_provider_ttl(redis_url: str) -> None:
+    registry = RedisRegistry(redis_url)
+    entry = registry.mark_warm("fp", ttl=300, written_at=time.time() - 299.95)
+    assert registry.get("fp") == entry
+    time.sleep(0.1)
+    assert registry.get("fp") is None
+
+
+def test_redis_registry_is_single_flight_across_processes(redis_url: str) -> None:
+    from tests._cache_workers import warm_once
+
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(6) as pool:
+        wrote = pool.starmap(warm_once, [(redis_url, "fp-1", "writes")] * 6)
+    import redis
+
+    counter = redis.Redis.from_url(redis_url)
+    assert int(counter.get("writes") or 0) == 1
+    counter.close()
+    assert sorted(wrote) == [False] * 5 + [True]
+
+
+def test_a_failed_writer_hands_over_to_a_waiting_worker(redis_url: str) -> None:
+    registry = RedisRegistry(redis_url)
+
+    def broken() -> None:
+        raise RuntimeError("provider said 500")
+
+    with pytest.raises(RuntimeError):
+        registry.warm_once("fp-2", ttl=300, write=broken)
+    outcome = registry.warm_once("fp-2", ttl=300, write=lambda: "second try")
+    assert outcome.wrote and outcome.value == "second try"
