@@ -1,0 +1,223 @@
+"""Usage and cost: tokens by billing class, and what they cost with and without caching.
+
+:class:`Usage` is provider-neutral. Parsers, one per provider, live in
+``promptcache/providers/<name>_usage.py`` and accept the SDK's response objects, their raw dicts
+and streamed events alike; :func:`parse_usage` picks one by provider name. Prices come from
+:mod:`promptcache.limits` (dated, one row per model), so a price change is a one-line edit there.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from .limits import ModelLimits, Provider, limits_for
+
+__all__ = ["Cost", "Ledger", "Usage", "UsageTotals", "cost_of", "parse_usage"]
+
+_EMPTY: Mapping[str, int] = MappingProxyType({})
+
+
+def _frozen(writes: Mapping[str, int]) -> Mapping[str, int]:
+    return MappingProxyType({k: v for k, v in writes.items() if v})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Usage:
+    """The tokens of one call, split by how each class is billed.
+
+    ``input_tokens`` is plain, uncached input only (Anthropic's meaning), whatever the provider
+    reports: OpenAI's and Gemini's prompt totals include cached tokens, and the parsers subtract
+    them so every class is counted once.
+    """
+
+    provider: Provider
+    model: str
+    #: Input neither read from nor written to a cache, billed at the base input price.
+    input_tokens: int = 0
+    #: Input read from a cache (Anthropic ``cache_read_input_tokens``, OpenAI ``cached_tokens``,
+    #: Gemini ``cachedContentTokenCount``).
+    cache_read_tokens: int = 0
+    #: Input written to a cache, by TTL (``5m``, ``1h``, ``30m``, ``12h``).
+    cache_writes: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
+    output_tokens: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cache_writes", _frozen(self.cache_writes))
+
+    @property
+    def cache_write_5m_tokens(self) -> int:
+        return self.cache_writes.get("5m", 0)
+
+    @property
+    def cache_write_1h_tokens(self) -> int:
+        return self.cache_writes.get("1h", 0)
+
+    @property
+    def cache_write_tokens(self) -> int:
+        """All cache writes, whatever their TTL."""
+        return sum(self.cache_writes.values())
+
+    @property
+    def total_input_tokens(self) -> int:
+        """Every input token of the call: plain, read and written."""
+        return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+
+    @property
+    def hit_rate(self) -> float:
+        """Share of input tokens read from cache (0.0 for an empty call)."""
+        total = self.total_input_tokens
+        return self.cache_read_tokens / total if total else 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cost:
+    """Dollars for some usage: billed, and what the same tokens would cost with no caching."""
+
+    billed: float
+    #: Every input token at the base input price, plus output: the bill without caching.
+    uncached: float
+    #: Gemini explicit-cache storage, included in ``billed``.
+    storage: float = 0.0
+    #: False when the model has no confirmed price; the dollar figures are then 0.
+    priced: bool = True
+
+    @property
+    def savings(self) -> float:
+        """``uncached - billed``; negative when caching cost more than it saved."""
+        return self.uncached - self.billed
+
+
+def _limits(usage: Usage, limits: ModelLimits | None) -> ModelLimits:
+    return limits if limits is not None else limits_for(usage.model, provider=usage.provider)
+
+
+def cost_of(usage: Usage, limits: ModelLimits | None = None, *, storage_token_hours: float = 0.0) -> Cost:
+    """The dollar cost of ``usage``, with prices from ``limits`` (default: the model's row).
+
+    Raises :class:`~promptcache.errors.UnknownModelError` for a model with no row; returns an
+    unpriced zero :class:`Cost` for a known model whose price is unconfirmed.
+    """
+    row = _limits(usage, limits)
+    if row.input_price is None:
+        return Cost(billed=0.0, uncached=0.0, priced=False)
+    per = row.input_price / 1e6
+    output = usage.output_tokens * (row.output_price or 0.0) / 1e6
+    writes = sum(n * row.write_multiplier(ttl) for ttl, n in usage.cache_writes.items())
+    billed_input = (usage.input_tokens + usage.cache_read_tokens * row.cache_read_multiplier + writes) * per
+    storage = storage_token_hours * (row.storage_price_per_mtok_hour or 0.0) / 1e6
+    return Cost(
+        billed=billed_input + output + storage,
+        uncached=usage.total_input_tokens * per + output,
+        storage=storage,
+        priced=row.output_price is not None,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UsageTotals:
+    """A run's usage and cost, summed over its calls."""
+
+    calls: int = 0
+    input_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_writes: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
+    output_tokens: int = 0
+    billed: float = 0.0
+    uncached: float = 0.0
+    storage: float = 0.0
+    #: Calls whose model has no confirmed price (their dollars are not in the totals).
+    unpriced_calls: int = 0
+
+    @property
+    def cache_write_tokens(self) -> int:
+        return sum(self.cache_writes.values())
+
+    @property
+    def total_input_tokens(self) -> int:
+        return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+
+    @property
+    def savings(self) -> float:
+        return self.uncached - self.billed
+
+    @property
+    def hit_rate(self) -> float:
+        """Share of all input tokens read from cache."""
+        total = self.total_input_tokens
+        return self.cache_read_tokens / total if total else 0.0
+
+
+class Ledger:
+    """Accumulates the usage of a run. Thread-safe; :meth:`totals` returns a frozen snapshot."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._totals = UsageTotals()
+        self.calls: list[tuple[Usage, Cost]] = []
+
+    def add(self, usage: Usage, limits: ModelLimits | None = None) -> Cost:
+        """Record one call and return its cost."""
+        cost = cost_of(usage, limits)
+        with self._lock:
+            t = self._totals
+            writes = dict(t.cache_writes)
+            for ttl, n in usage.cache_writes.items():
+                writes[ttl] = writes.get(ttl, 0) + n
+            self._totals = UsageTotals(
+                calls=t.calls + 1,
+                input_tokens=t.input_tokens + usage.input_tokens,
+                cache_read_tokens=t.cache_read_tokens + usage.cache_read_tokens,
+                cache_writes=MappingProxyType(writes),
+                output_tokens=t.output_tokens + usage.output_tokens,
+                billed=t.billed + cost.billed,
+                uncached=t.uncached + cost.uncached,
+                storage=t.storage,
+                unpriced_calls=t.unpriced_calls + (not cost.priced),
+            )
+            self.calls.append((usage, cost))
+        return cost
+
+    def add_storage(self, model: str, token_hours: float, limits: ModelLimits | None = None) -> float:
+        """Record Gemini explicit-cache storage (token-hours); returns its dollar cost."""
+        row = limits if limits is not None else limits_for(model, provider="gemini")
+        dollars = token_hours * (row.storage_price_per_mtok_hour or 0.0) / 1e6
+        with self._lock:
+            t = self._totals
+            self._totals = UsageTotals(
+                calls=t.calls,
+                input_tokens=t.input_tokens,
+                cache_read_tokens=t.cache_read_tokens,
+                cache_writes=t.cache_writes,
+                output_tokens=t.output_tokens,
+                billed=t.billed + dollars,
+                uncached=t.uncached,
+                storage=t.storage + dollars,
+                unpriced_calls=t.unpriced_calls,
+            )
+        return dollars
+
+    def totals(self) -> UsageTotals:
+        with self._lock:
+            return self._totals
+
+
+def parse_usage(response: Any, *, provider: Provider, model: str | None = None) -> Usage:
+    """Parse a response, its usage object, a raw dict or a list of stream events/chunks.
+
+    ``model`` fills in the model when the object does not carry it (a bare usage object).
+    """
+    if provider == "anthropic":
+        from .providers.anthropic_usage import usage_from_anthropic
+
+        return usage_from_anthropic(response, model=model)
+    if provider == "openai":
+        from .providers.openai_usage import usage_from_openai
+
+        return usage_from_openai(response, model=model)
+    from .providers.gemini_usage import usage_from_gemini
+
+    return usage_from_gemini(response, model=model)
