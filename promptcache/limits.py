@@ -131,7 +131,10 @@ def _o(model: str, minimum: int, input_price: float | None, output_price: float 
        read: float, *, explicit: bool = False, note: str = "") -> ModelLimits:
     return ModelLimits(
         provider="openai", model=model, min_cacheable_tokens=minimum,
-        max_breakpoints=80 if explicit else 0, lookback_blocks=0,
+        # SDK 3.54.0: "Each request can write up to four breakpoints ... OpenAI considers up to
+        # the latest 80 breakpoints in the conversation, without a content-block lookback limit"
+        # (lookback_blocks=0 means unlimited).
+        max_breakpoints=4 if explicit else 0, lookback_blocks=0,
         input_price=input_price, output_price=output_price, cache_read_multiplier=read,
         cache_write_multipliers=_OPENAI_EXPLICIT if explicit else MappingProxyType({}),
         automatic_caching=True, rounds_to_128=not explicit, explicit_breakpoints=explicit,
@@ -144,7 +147,8 @@ def _o(model: str, minimum: int, input_price: float | None, output_price: float 
 # write. Minimum: 1,024 on GPT-5.6+, 2,048 on earlier models (newest doc revision).
 OPENAI_MODELS: Mapping[str, ModelLimits] = MappingProxyType({
     "gpt-5.6": _o("gpt-5.6", 1_024, None, None, 0.1, explicit=True,
-                  note="prices unconfirmed; SDK says 80 breakpoints considered, docs say 50"),
+                  note="prices unconfirmed; 4 breakpoints written per request, SDK says 80 "
+                       "considered for matching, docs say 50"),
     "gpt-5.5": _o("gpt-5.5", 2_048, None, None, 0.1, note="accepts only 24h retention"),
     "gpt-5-mini": _o("gpt-5-mini", 2_048, 0.25, 2.0, 0.1),
     "gpt-5": _o("gpt-5", 2_048, 1.25, 10.0, 0.1),
@@ -181,6 +185,19 @@ _TABLES: Mapping[Provider, Mapping[str, ModelLimits]] = MappingProxyType({
     "anthropic": ANTHROPIC_MODELS, "openai": OPENAI_MODELS, "gemini": GEMINI_MODELS,
 })
 
+_GPT_VERSION = re.compile(r"^gpt-(?P<major>\d+)(?:\.(?P<minor>\d+))?(?=$|[-.])")
+#: The first OpenAI generation with explicit breakpoints; later ones inherit its row.
+_OPENAI_EXPLICIT_FROM = (5, 6)
+
+
+def _openai_generation(key: str) -> tuple[int, int] | None:
+    """``(5, 7)`` for ``gpt-5.7-mini``, ``(6, 0)`` for ``gpt-6``; None for other ids."""
+    m = _GPT_VERSION.match(key)
+    if m is None:
+        return None
+    return int(m.group("major")), int(m.group("minor") or 0)
+
+
 _BEDROCK_ID = re.compile(r"^(?:[a-z]{2,4}\.)?anthropic\.(?P<id>.+?)(?:-v\d+(?::\d+)?)?$")
 
 
@@ -209,6 +226,16 @@ def limits_for(model: str, *, provider: Provider | None = None, platform: Platfo
                 best is None or len(name) > len(best[0])
             ):
                 best = (name, p)
+    if provider in (None, "openai"):
+        generation = _openai_generation(key)
+        matched = _openai_generation(best[0]) if best is not None else None
+        if generation is not None and generation >= _OPENAI_EXPLICIT_FROM and (
+            matched is None or matched < _OPENAI_EXPLICIT_FROM
+        ):
+            # GPT-5.6 and every later generation: explicit caching, exact boundaries. Without
+            # this, "gpt-5.7" would match the "gpt-5" row by prefix and lose explicit caching.
+            major, minor = generation
+            return replace(OPENAI_MODELS["gpt-5.6"], model=f"gpt-{major}.{minor}")
     if best is None:
         known = ", ".join(sorted(n for p in providers for n in _TABLES[p]))
         raise UnknownModelError(

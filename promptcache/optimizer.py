@@ -70,6 +70,11 @@ class _Model:
         self.limits = limits
         self.reuse = reuse
         self.warm = sorted(warm)
+        # lookback_blocks == 0 means "no lookback limit" (OpenAI considers every breakpoint).
+        self.lookback = limits.lookback_blocks or len(prompt.blocks) + 1
+        # The model's shortest and longest write TTL (Anthropic 5m/1h, OpenAI 30m/12h).
+        ttls = limits.ttls or ("5m", "1h")
+        self.short_ttl, self.long_ttl = ttls[0], ttls[-1]
         self.prefix = prompt.prefix_tokens
         self.total = prompt.total_tokens
         self.layer_at = [prompt.layer_of(i) for i in range(len(prompt.blocks))] if len(
@@ -88,7 +93,7 @@ class _Model:
 
     def read_position(self, points: Sequence[tuple[int, str]]) -> int:
         """The highest warm position some breakpoint can reach through the lookback (-1: none)."""
-        lookback = self.limits.lookback_blocks
+        lookback = self.lookback
         best = -1
         for p in self.warm:
             if any(b - lookback < p <= b for b, _ in points):
@@ -110,7 +115,7 @@ class _Model:
         broken_after = -1
         if self.warm:
             newest = self.warm[-1]
-            lookback = self.limits.lookback_blocks
+            lookback = self.lookback
             if not any(b - lookback < newest <= b for b, _ in effective):
                 broken_after = newest
         total = 0.0
@@ -137,14 +142,15 @@ class _Model:
         effective = self._effective(points)
         a_index = self.read_position(effective)
         a = self.prefix[a_index] if a_index >= 0 else 0
-        b = max([a] + [self.prefix[i] for i, t in effective if t == "1h"])
+        b = max([a] + [self.prefix[i] for i, t in effective
+                       if t == self.long_ttl and t != self.short_ttl])
         c = max([a] + [self.prefix[i] for i, _ in effective])
         return a, b - a, c - b, self.total - c
 
     def units(self, read: int, w1h: int, w5m: int, plain: int) -> float:
         lim = self.limits
-        return (read * lim.cache_read_multiplier + w1h * lim.write_multiplier("1h")
-                + w5m * lim.write_multiplier("5m") + plain)
+        return (read * lim.cache_read_multiplier + w1h * lim.write_multiplier(self.long_ttl)
+                + w5m * lim.write_multiplier(self.short_ttl) + plain)
 
     def cost(self, points: Sequence[tuple[int, str]]) -> float:
         """The objective: steady-state cost per request; this request's bill breaks ties."""
@@ -293,7 +299,7 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
         candidates[index] = _Candidate(index, "layer", layer.name, note)
 
     # Lookback bridges: reach the newest warm prefix when every candidate is too far after it.
-    lookback = lim.lookback_blocks
+    lookback = model.lookback
     if warm:
         target = max(warm)
         reachable = [i for i in (*candidates, *fixed) if target <= i < target + lookback]
@@ -313,7 +319,7 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
 
     # --- choose ----------------------------------------------------------------------------------
     optional = sorted(i for i in candidates if i not in pinned)
-    block_ttls = ("5m", "1h")
+    block_ttls = lim.ttls or ("5m", "1h")
 
     def best(limit: int) -> _Scored:
         top: _Scored | None = None
@@ -353,12 +359,12 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
             source, reason = "automatic", "request-level cache_control: the last cacheable block"
         else:
             cand = candidates[index]
-            q5 = reuse[layer.name].hit_probability(TTL_SECONDS["5m"])
-            q1 = reuse[layer.name].hit_probability(TTL_SECONDS["1h"])
+            q5 = reuse[layer.name].hit_probability(TTL_SECONDS[model.short_ttl])
+            q1 = reuse[layer.name].hit_probability(TTL_SECONDS[model.long_ttl])
             why = cand.note if cand.kind == "bridge" else f"end of layer {layer.name!r}{cand.note}"
             source = "optimizer"
             reason = (f"{why}; ~{model.prefix_uses[layer.name]:,.1f} expected uses, next use "
-                      f"within 5m {q5:.0%}, within 1h {q1:.0%}: {ttl} costs "
+                      f"within {model.short_ttl} {q5:.0%}, within {model.long_ttl} {q1:.0%}: {ttl} costs "
                       f"{model.steady(layer, ttl):.2f}x per reuse")
         placements.append(Placement(index=index, path=blocks[index].path, ttl=ttl,
                                     layer=layer.name, prefix_tokens=model.prefix[index],
