@@ -5,8 +5,6 @@ The pipeline, in one direction::
     PromptBuilder --build--> Prompt --optimize--> Plan --render_anthropic--> client.messages.create
 """
 
-from __future__ import annotations
-
 from .blocks import Block, Document, Example, Layer, Prompt, Reuse, Turn, Volatility
 from .builder import PromptBuilder
 from .clock import Clock, ManualClock, WallClock

@@ -29,7 +29,7 @@ def tool_turns(calls: int, seed: int = 0) -> list[dict[str, Any]]:
     return [{"role": "assistant", "content": uses}, {"role": "user", "content": results}]
 
 
-def chat_builder(model: str = "claude-sonnet-4-5", system_tokens: int = 2_000,
+def chat_builder(model: str = "claude-sonnet-4-6", system_tokens: int = 2_000,
                  history_turns: int = 0) -> PromptBuilder:
     b = PromptBuilder(model).add_tools([tool("search"), tool("fetch")])
     b.add_system(text_of(system_tokens)).set_params(max_tokens=256)

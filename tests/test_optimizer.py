@@ -28,7 +28,7 @@ def _ttls_in_order(plan) -> bool:
 
 
 def test_more_than_four_candidate_layers_give_at_most_four_marks() -> None:
-    b = PromptBuilder("claude-sonnet-4-5").add_tools([tool("a", 1_500)])
+    b = PromptBuilder("claude-sonnet-4-6").add_tools([tool("a", 1_500)])
     b.add_system(text_of(1_500), volatility=Volatility.STATIC)
     b.add_system(text_of(1_500, 1), volatility=Volatility.DAILY)
     b.add_documents([Document(id="d", text=text_of(1_500, 2))], reuse=Reuse(uses=20))
@@ -44,7 +44,7 @@ def test_more_than_four_candidate_layers_give_at_most_four_marks() -> None:
 
 @pytest.mark.parametrize(
     ("model", "minimum"),
-    [("claude-opus-5", 512), ("claude-sonnet-4-5", 1_024), ("claude-3-5-haiku-20241022", 2_048),
+    [("claude-opus-5", 512), ("claude-sonnet-4-6", 1_024), ("claude-3-5-haiku-20241022", 2_048),
      ("claude-haiku-4-5", 4_096)],
 )
 def test_minimum_token_boundary_per_model_family(model: str, minimum: int) -> None:
@@ -62,7 +62,7 @@ def test_minimum_token_boundary_per_model_family(model: str, minimum: int) -> No
 
 
 def test_candidate_inside_the_safety_margin_is_rejected_without_an_exact_count() -> None:
-    b = PromptBuilder("claude-sonnet-4-5").add_system(text_of(1_060))
+    b = PromptBuilder("claude-sonnet-4-6").add_system(text_of(1_060))
     b.add_user_turn("q").set_params(max_tokens=5)
     plan = optimize(b.build())
     assert [r.rule for r in plan.rejected if r.layer == "system"] == ["safety-margin"]
@@ -78,7 +78,7 @@ def test_exact_counter_settles_a_candidate_inside_the_margin() -> None:
             assert request["system"][0]["text"]
             return self.value
 
-    b = PromptBuilder("claude-sonnet-4-5").add_system(text_of(1_060))
+    b = PromptBuilder("claude-sonnet-4-6").add_system(text_of(1_060))
     b.add_user_turn("q").set_params(max_tokens=5)
     enough = Exact(1_100)
     assert any(p.layer == "system" for p in optimize(b.build(), exact_counter=enough).placements)
@@ -121,7 +121,7 @@ def test_tool_loop_with_state_reads_every_turn() -> None:
 
 
 def test_one_hour_marks_precede_five_minute_marks() -> None:
-    b = PromptBuilder("claude-sonnet-4-5")
+    b = PromptBuilder("claude-sonnet-4-6")
     b.add_system(text_of(3_000), reuse=Reuse(uses=500, gaps=(480, 900, 1_500)))
     b.add_documents([Document(id="d", text=text_of(3_000, 1))], reuse=Reuse(uses=10, interval=30))
     b.add_messages([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}])
@@ -134,7 +134,7 @@ def test_one_hour_marks_precede_five_minute_marks() -> None:
 
 def test_system_reused_every_8_to_25_minutes_gets_one_hour_every_minute_gets_five() -> None:
     def ttl_for(reuse: Reuse) -> str:
-        b = PromptBuilder("claude-sonnet-4-5").add_system(text_of(4_000), reuse=reuse)
+        b = PromptBuilder("claude-sonnet-4-6").add_system(text_of(4_000), reuse=reuse)
         plan = optimize(b.add_user_turn("q").set_params(max_tokens=5).build())
         return next(p.ttl for p in plan.placements if p.layer == "system")
 
@@ -143,7 +143,7 @@ def test_system_reused_every_8_to_25_minutes_gets_one_hour_every_minute_gets_fiv
 
 
 def test_rotating_documents_get_their_own_layer_behind_tools_and_system() -> None:
-    b = PromptBuilder("claude-sonnet-4-5").add_tools([tool("search", 600)])
+    b = PromptBuilder("claude-sonnet-4-6").add_tools([tool("search", 600)])
     b.add_system(text_of(1_500))
     b.add_documents([Document(id="kb", text=text_of(3_000, 5))], reuse=Reuse(uses=4, interval=30))
     plan = optimize(b.add_user_turn("question").set_params(max_tokens=5).build())
@@ -152,7 +152,7 @@ def test_rotating_documents_get_their_own_layer_behind_tools_and_system() -> Non
 
 
 def test_layer_below_minimum_merges_into_the_next() -> None:
-    b = PromptBuilder("claude-sonnet-4-5").add_tools([tool("small", 100)])
+    b = PromptBuilder("claude-sonnet-4-6").add_tools([tool("small", 100)])
     b.add_system(text_of(2_000))
     plan = optimize(b.add_user_turn("q").set_params(max_tokens=5).build())
     assert [p.layer for p in plan.placements] == ["system"]
@@ -182,7 +182,7 @@ def test_no_mark_on_thinking_or_redacted_thinking_blocks() -> None:
 
 
 def test_user_markers_are_counted_and_kept() -> None:
-    b = PromptBuilder("claude-sonnet-4-5")
+    b = PromptBuilder("claude-sonnet-4-6")
     b.add_system([{"type": "text", "text": text_of(1_500), "cache_control": {"type": "ephemeral"}},
                   {"type": "text", "text": text_of(1_500, 1),
                    "cache_control": {"type": "ephemeral"}},
@@ -199,13 +199,13 @@ def test_user_markers_are_counted_and_kept() -> None:
 def test_five_user_markers_raise_naming_the_rule() -> None:
     marked = [{"type": "text", "text": text_of(300, i), "cache_control": {"type": "ephemeral"}}
               for i in range(5)]
-    b = PromptBuilder("claude-sonnet-4-5").add_system(marked)
+    b = PromptBuilder("claude-sonnet-4-6").add_system(marked)
     with pytest.raises(TooManyBreakpointsError, match="at most 4"):
         optimize(b.add_user_turn("q").set_params(max_tokens=5).build())
 
 
 def test_user_marker_below_minimum_is_kept_with_a_warning() -> None:
-    b = PromptBuilder("claude-sonnet-4-5")
+    b = PromptBuilder("claude-sonnet-4-6")
     b.add_system([{"type": "text", "text": "short", "cache_control": {"type": "ephemeral"}}])
     with pytest.warns(CacheWarning, match="below"):
         plan = optimize(b.add_user_turn("q").set_params(max_tokens=5).build())
@@ -259,8 +259,8 @@ def test_state_learns_reuse_gaps_and_switches_to_one_hour() -> None:
 def test_fingerprints_ignore_cache_control() -> None:
     from promptcache.fingerprint import prefix_fingerprints
 
-    plain = PromptBuilder("claude-sonnet-4-5").add_system(text_of(50)).add_user_turn("q").build()
-    marked = PromptBuilder("claude-sonnet-4-5").add_system(
+    plain = PromptBuilder("claude-sonnet-4-6").add_system(text_of(50)).add_user_turn("q").build()
+    marked = PromptBuilder("claude-sonnet-4-6").add_system(
         [{"type": "text", "text": text_of(50), "cache_control": {"type": "ephemeral"}}]
     ).add_user_turn("q").build()
     assert prefix_fingerprints(plain) == prefix_fingerprints(marked)
@@ -278,7 +278,7 @@ def test_plan_explains_every_placement_and_rejection() -> None:
 def test_bedrock_has_no_automatic_caching() -> None:
     from promptcache import RuleViolation
 
-    b = PromptBuilder("claude-sonnet-4-5", platform="bedrock").add_system(text_of(2_000))
+    b = PromptBuilder("claude-sonnet-4-6", platform="bedrock").add_system(text_of(2_000))
     prompt = b.add_user_turn("q").set_params(max_tokens=5).build()
     with pytest.raises(RuleViolation, match="not supported on bedrock"):
         optimize(prompt, automatic="5m")

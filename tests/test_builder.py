@@ -1,0 +1,134 @@
+"""PromptBuilder: ordering by volatility, defaults, immutability and clear errors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from promptcache import Document, PromptBuilder, PromptError, Reuse, RuleViolation, Volatility
+
+from .helpers import text_of, tool
+
+
+def test_parts_added_in_any_order_render_tools_then_system_then_messages() -> None:
+    b = PromptBuilder("claude-sonnet-4-6").add_user_turn("q")
+    b.add_documents([Document(id="d", text="doc")]).add_system("rules").add_tools([tool("t")])
+    prompt = b.build()
+    assert [blk.section for blk in prompt.blocks] == ["tools", "system", "system", "messages"]
+    assert [layer.name for layer in prompt.layers] == ["tools", "system", "documents", "conversation"]
+
+
+def test_system_parts_are_ordered_by_volatility_then_kind() -> None:
+    b = PromptBuilder("claude-sonnet-4-6")
+    b.add_system("today's news", volatility=Volatility.DAILY)
+    b.add_documents([Document(id="s", text="session doc")])
+    b.add_examples([("in", "out")])
+    b.add_system("core rules")
+    prompt = b.add_user_turn("q").build()
+    texts = [blk.payload["text"] for blk in prompt.blocks if blk.section == "system"]
+    assert texts[0] == "core rules" and texts[1].startswith("<example>")
+    assert texts[2] == "today's news" and texts[3].startswith('<document id="s"')
+    assert [layer.volatility for layer in prompt.layers[:-1]] == [
+        Volatility.STATIC, Volatility.STATIC, Volatility.DAILY, Volatility.SESSION]
+
+
+def test_conversation_turns_are_never_reordered() -> None:
+    history = [{"role": "user", "content": f"u{i}"} if i % 2 == 0
+               else {"role": "assistant", "content": f"a{i}"} for i in range(9)]
+    prompt = PromptBuilder("claude-sonnet-4-6").add_messages(history).add_user_turn("last").build()
+    texts = [blk.payload["text"] for blk in prompt.blocks]
+    assert texts == [m["content"] for m in history] + ["last"]
+    assert [t.role for t in prompt.turns][-2:] == ["user", "user"]
+
+
+def test_conversation_defaults_to_session_with_history_and_turn_without() -> None:
+    single = PromptBuilder("claude-sonnet-4-6").add_user_turn("q").build()
+    assert single.layers[-1].volatility is Volatility.TURN
+    chat = PromptBuilder("claude-sonnet-4-6").add_messages(
+        [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]
+    ).add_user_turn("c").build()
+    assert chat.layers[-1].volatility is Volatility.SESSION
+
+
+def test_reuse_override_is_kept_on_the_layer() -> None:
+    reuse = Reuse(uses=3, gaps=(30, 40))
+    prompt = PromptBuilder("claude-sonnet-4-6").add_documents(
+        [Document(id="a", text="x")], reuse=reuse).add_user_turn("q").build()
+    assert prompt.layers[0].reuse == reuse
+
+
+def test_prompt_is_immutable() -> None:
+    prompt = PromptBuilder("claude-sonnet-4-6").add_user_turn("q").build()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        prompt.model = "other"  # type: ignore[misc]
+
+
+def test_builder_copies_input_dicts() -> None:
+    message = {"role": "user", "content": [{"type": "text", "text": "hello"}]}
+    prompt = PromptBuilder("claude-sonnet-4-6").add_messages([message]).build()
+    message["content"][0]["text"] = "changed"
+    assert prompt.blocks[0].payload["text"] == "hello"
+
+
+@pytest.mark.parametrize(
+    ("message", "path"),
+    [
+        ({"role": "user", "content": [{"type": "text", "text": "  "}]}, "messages[0].content[0]"),
+        ({"role": "robot", "content": "x"}, "messages[0]"),
+        ({"role": "user", "content": []}, "messages[0]"),
+        ({"role": "user", "content": [{"type": "video"}]}, "messages[0].content[0]"),
+        ({"role": "user", "content": ["text"]}, "messages[0].content[0]"),
+    ],
+)
+def test_malformed_messages_raise_prompt_error_naming_the_path(message: dict, path: str) -> None:
+    with pytest.raises(PromptError) as info:
+        PromptBuilder("claude-sonnet-4-6").add_messages([message]).build()
+    assert info.value.path == path
+    assert path in str(info.value)
+
+
+def test_marker_on_thinking_block_is_a_rule_violation() -> None:
+    bad = {"role": "assistant", "content": [{"type": "thinking", "thinking": "hm", "signature": "s",
+                                             "cache_control": {"type": "ephemeral"}}]}
+    with pytest.raises(RuleViolation) as info:
+        PromptBuilder("claude-sonnet-4-6").add_messages([bad]).build()
+    assert info.value.rule == "uncacheable-block"
+    assert info.value.path == "messages[0].content[0]"
+
+
+def test_marker_on_a_sub_block_is_a_rule_violation() -> None:
+    bad = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": [
+        {"type": "text", "text": "r", "cache_control": {"type": "ephemeral"}}]}]}
+    with pytest.raises(RuleViolation, match="parent block") as info:
+        PromptBuilder("claude-sonnet-4-6").add_messages([bad]).build()
+    assert info.value.path == "messages[0].content[0].content[0]"
+
+
+def test_invalid_ttl_is_rejected() -> None:
+    with pytest.raises(RuleViolation, match="ttl"):
+        PromptBuilder("claude-sonnet-4-6").add_system(
+            [{"type": "text", "text": "x", "cache_control": {"type": "ephemeral", "ttl": "2h"}}]
+        ).build()
+
+
+def test_document_without_text_raises() -> None:
+    with pytest.raises(PromptError, match="'text' is missing"):
+        PromptBuilder("claude-sonnet-4-6").add_documents([{"id": "x"}])
+
+
+def test_tool_without_name_raises() -> None:
+    with pytest.raises(PromptError, match="name"):
+        PromptBuilder("claude-sonnet-4-6").add_tools([{"description": "nameless"}])
+
+
+def test_reserved_params_are_refused() -> None:
+    with pytest.raises(PromptError, match="add_"):
+        PromptBuilder("claude-sonnet-4-6").set_params(system="x")
+
+
+def test_token_counts_are_positive_and_grow_with_text() -> None:
+    prompt = PromptBuilder("claude-sonnet-4-6").add_system(text_of(100)).add_system(
+        text_of(1_000)).add_user_turn("q").build()
+    assert prompt.blocks[1].tokens > prompt.blocks[0].tokens > 0
+    assert prompt.prefix_tokens[-1] == sum(b.tokens for b in prompt.blocks)
