@@ -6,6 +6,7 @@ message batches endpoints, well enough for ``anthropic.Anthropic(base_url=server
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -191,8 +192,6 @@ class AnthropicServer(LoopbackServer):
         exchange.send_json(200, self._batches[batch_id])
 
     def _send_results(self, exchange: Exchange, batch_id: str) -> None:
-        import json
-
         if batch_id not in self._batch_results:
             raise SimulatedAPIError(f"Batch {batch_id} not found.", rule="not-found", status_code=404)
         lines = "".join(json.dumps(r) + "\n" for r in self._batch_results[batch_id])
