@@ -26,22 +26,36 @@ def anthropic_message(model: str) -> dict[str, Any]:
         "content": [{"type": "text", "text": ANSWER}],
         "stop_reason": "end_turn",
         "stop_sequence": None,
-        "usage": {"input_tokens": 12, "output_tokens": 8, "cache_read_input_tokens": 4000,
-                  "cache_creation_input_tokens": 0},
+        "usage": {
+            "input_tokens": 12,
+            "output_tokens": 8,
+            "cache_read_input_tokens": 4000,
+            "cache_creation_input_tokens": 0,
+        },
     }
 
 
 def anthropic_events(model: str) -> Iterator[tuple[str, dict[str, Any]]]:
     start = anthropic_message(model) | {"content": [], "stop_reason": None}
     yield "message_start", {"type": "message_start", "message": start}
-    yield "content_block_start", {"type": "content_block_start", "index": 0,
-                                  "content_block": {"type": "text", "text": ""}}
+    yield (
+        "content_block_start",
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+    )
     for piece in ("Paris is ", "the capital ", "of France."):
-        yield "content_block_delta", {"type": "content_block_delta", "index": 0,
-                                      "delta": {"type": "text_delta", "text": piece}}
+        yield (
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}},
+        )
     yield "content_block_stop", {"type": "content_block_stop", "index": 0}
-    yield "message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn",
-                            "stop_sequence": None}, "usage": {"output_tokens": 8}}
+    yield (
+        "message_delta",
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": {"output_tokens": 8},
+        },
+    )
     yield "message_stop", {"type": "message_stop"}
 
 
@@ -51,20 +65,40 @@ def openai_completion(model: str) -> dict[str, Any]:
         "object": "chat.completion",
         "created": 1_700_000_000,
         "model": model,
-        "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                     "message": {"role": "assistant", "content": ANSWER, "refusal": None}}],
-        "usage": {"prompt_tokens": 12, "completion_tokens": 8, "total_tokens": 20,
-                  "prompt_tokens_details": {"cached_tokens": 0}},
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "logprobs": None,
+                "message": {"role": "assistant", "content": ANSWER, "refusal": None},
+            }
+        ],
+        "usage": {
+            "prompt_tokens": 12,
+            "completion_tokens": 8,
+            "total_tokens": 20,
+            "prompt_tokens_details": {"cached_tokens": 0},
+        },
     }
 
 
 def openai_chunks(model: str) -> Iterator[dict[str, Any]]:
     for i, piece in enumerate(("Paris is ", "the capital ", "of France.")):
         delta = {"content": piece} | ({"role": "assistant"} if i == 0 else {})
-        yield {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": 1_700_000_000,
-               "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
-    yield {"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": 1_700_000_000,
-           "model": model, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        yield {
+            "id": "chatcmpl-stub",
+            "object": "chat.completion.chunk",
+            "created": 1_700_000_000,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+        }
+    yield {
+        "id": "chatcmpl-stub",
+        "object": "chat.completion.chunk",
+        "created": 1_700_000_000,
+        "model": model,
+        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+    }
 
 
 def openai_response(model: str) -> dict[str, Any]:
@@ -74,23 +108,34 @@ def openai_response(model: str) -> dict[str, Any]:
         "created_at": 1_700_000_000,
         "model": model,
         "status": "completed",
-        "output": [{"type": "message", "id": "msg_stub", "role": "assistant", "status": "completed",
-                    "content": [{"type": "output_text", "text": ANSWER, "annotations": []}]}],
+        "output": [
+            {
+                "type": "message",
+                "id": "msg_stub",
+                "role": "assistant",
+                "status": "completed",
+                "content": [{"type": "output_text", "text": ANSWER, "annotations": []}],
+            }
+        ],
         "parallel_tool_calls": True,
         "tool_choice": "auto",
         "tools": [],
-        "usage": {"input_tokens": 12, "output_tokens": 8, "total_tokens": 20,
-                  "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
-                  "output_tokens_details": {"reasoning_tokens": 0}},
+        "usage": {
+            "input_tokens": 12,
+            "output_tokens": 8,
+            "total_tokens": 20,
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": 0},
+        },
     }
 
 
 def gemini_response(model: str, text: str = ANSWER) -> dict[str, Any]:
     return {
-        "candidates": [{"content": {"role": "model", "parts": [{"text": text}]},
-                        "finishReason": "STOP", "index": 0}],
-        "usageMetadata": {"promptTokenCount": 12, "candidatesTokenCount": 8,
-                          "totalTokenCount": 20},
+        "candidates": [
+            {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP", "index": 0}
+        ],
+        "usageMetadata": {"promptTokenCount": 12, "candidatesTokenCount": 8, "totalTokenCount": 20},
         "modelVersion": model,
     }
 
@@ -133,8 +178,9 @@ class StubServer:
                 model = payload.get("model", "stub-model")
                 if path == "/v1/messages":
                     if payload.get("stream"):
-                        self._sse(f"event: {n}\ndata: {json.dumps(d)}\n\n"
-                                  for n, d in anthropic_events(model))
+                        self._sse(
+                            f"event: {n}\ndata: {json.dumps(d)}\n\n" for n, d in anthropic_events(model)
+                        )
                     else:
                         self._json(anthropic_message(model))
                 elif path == "/v1/chat/completions":
@@ -149,8 +195,10 @@ class StubServer:
                     self._json(gemini_response(path.split("/")[-1].split(":")[0]))
                 elif path.endswith(":streamGenerateContent"):
                     model = path.split("/")[-1].split(":")[0]
-                    self._sse(f"data: {json.dumps(gemini_response(model, t))}\r\n\r\n"
-                              for t in ("Paris is ", "the capital of France."))
+                    self._sse(
+                        f"data: {json.dumps(gemini_response(model, t))}\r\n\r\n"
+                        for t in ("Paris is ", "the capital of France.")
+                    )
                 else:
                     self._json({"error": {"message": f"no stub for {path}"}}, status=404)
 

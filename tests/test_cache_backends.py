@@ -195,7 +195,7 @@ def test_a_writer_killed_mid_write_leaves_every_committed_entry(tmp_path: Path) 
 def test_a_corrupt_file_raises_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite3"
     path.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(CacheBackendError, match="corrupt.*on_corrupt=\"reset\""):
+    with pytest.raises(CacheBackendError, match=r"corrupt.*on_corrupt=\"reset\""):
         SQLiteBackend(path)
 
 

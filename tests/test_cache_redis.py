@@ -54,8 +54,10 @@ def test_round_trip_and_native_expiry(redis_url: str) -> None:
 
 
 def test_a_client_is_served_across_backend_instances(redis_url: str, server: StubServer) -> None:
-    with anthropic.Anthropic(api_key="sk-x", base_url=server.url, max_retries=0) as one, \
-            anthropic.Anthropic(api_key="sk-y", base_url=server.url, max_retries=0) as two:
+    with (
+        anthropic.Anthropic(api_key="sk-x", base_url=server.url, max_retries=0) as one,
+        anthropic.Anthropic(api_key="sk-y", base_url=server.url, max_retries=0) as two,
+    ):
         cache_client(one, backend=RedisBackend(redis_url))
         cache_client(two, backend=RedisBackend(redis_url))
         before = server.total_hits
@@ -64,9 +66,7 @@ def test_a_client_is_served_across_backend_instances(redis_url: str, server: Stu
         assert server.total_hits == before + 1
 
 
-def test_calls_succeed_when_redis_stops_mid_run(
-    own_redis_server: RedisServer, server: StubServer
-) -> None:
+def test_calls_succeed_when_redis_stops_mid_run(own_redis_server: RedisServer, server: StubServer) -> None:
     backend = RedisBackend(own_redis_server.url, retry_after=60)
     with anthropic.Anthropic(api_key="sk-x", base_url=server.url, max_retries=0) as client:
         cache_client(client, backend=backend)

@@ -27,9 +27,7 @@ def import_redis() -> Any:
 def redis_from_url(url: str, *, socket_timeout: float) -> Any:
     """A redis-py client with short timeouts, so an outage costs milliseconds, not a hang."""
     redis = import_redis()
-    return redis.Redis.from_url(
-        url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
-    )
+    return redis.Redis.from_url(url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout)
 
 
 class OutageGuard:

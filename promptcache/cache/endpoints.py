@@ -51,9 +51,7 @@ class Endpoint:
 
     def dump_events(self, events: list[Any]) -> bytes:
         dumped = [
-            e.model_dump(
-                mode="json", exclude_none=True, exclude=set(self.exclude) or None, warnings=False
-            )
+            e.model_dump(mode="json", exclude_none=True, exclude=set(self.exclude) or None, warnings=False)
             for e in events
         ]
         return json.dumps(dumped, separators=(",", ":")).encode()

@@ -19,7 +19,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 __all__ = [
     "TRANSPORT_OPTIONS",
@@ -90,22 +90,53 @@ class _DigestMemo:
 _memo = _DigestMemo(_MEMO_SIZE)
 
 
+_OMITTED: Final = frozenset({"NotGiven", "Omit"})
+
+
 def _is_omitted(value: object) -> bool:
     """The SDKs' ``NOT_GIVEN`` / ``omit`` sentinels mean "parameter absent"."""
-    return type(value).__name__ in {"NotGiven", "Omit"}
+    return type(value).__name__ in _OMITTED
 
 
 def _encode(value: object, out: list[bytes]) -> None:
-    """Append a canonical, unambiguous (type-tagged, length-prefixed) encoding of ``value``."""
-    if isinstance(value, str):
-        if len(value) > _BIG_STRING:
+    """Append a canonical, unambiguous (type-tagged, length-prefixed) encoding of ``value``.
+
+    The common JSON types are dispatched on their exact type first: this walk runs on every
+    call, and a chain of ``isinstance`` checks would cost more than the lookup it keys.
+    """
+    kind = type(value)
+    if kind is str:
+        text = cast(str, value)
+        if len(text) > _BIG_STRING:
             out.append(b"S")
-            out.append(_memo.digest(value))
+            out.append(_memo.digest(text))
         else:
-            raw = value.encode("utf-8", "surrogatepass")
+            raw = text.encode("utf-8", "surrogatepass")
             out.append(b"s%d:" % len(raw))
             out.append(raw)
-    elif value is None:
+    elif kind is dict:
+        mapping = cast(dict[Any, Any], value)
+        keys = sorted(k for k, v in mapping.items() if not _is_omitted(v))
+        out.append(b"d%d:" % len(keys))
+        for k in keys:
+            if type(k) is not str:
+                raise UnkeyableRequest("mapping keys must be strings")
+            _encode(k, out)
+            _encode(mapping[k], out)
+    elif kind is list:
+        items = cast(list[Any], value)
+        out.append(b"l%d:" % len(items))
+        for item in items:
+            _encode(item, out)
+    elif kind is int:
+        out.append(b"i%d;" % cast(int, value))
+    else:
+        _encode_other(value, out)
+
+
+def _encode_other(value: object, out: list[bytes]) -> None:
+    """The rarer types: None, bools, floats, other mappings and sequences, bytes, SDK models."""
+    if value is None:
         out.append(b"n")
     elif value is True:
         out.append(b"T")
@@ -115,19 +146,12 @@ def _encode(value: object, out: list[bytes]) -> None:
         out.append(b"i%d;" % value)
     elif isinstance(value, float):
         out.append(b"f" + repr(value).encode() + b";")
+    elif isinstance(value, str):
+        _encode(str(value), out)
     elif isinstance(value, Mapping):
-        items = [(k, v) for k, v in value.items() if not _is_omitted(v)]
-        if not all(isinstance(k, str) for k, _ in items):
-            raise UnkeyableRequest("mapping keys must be strings")
-        items.sort(key=lambda kv: kv[0])
-        out.append(b"d%d:" % len(items))
-        for k, v in items:
-            _encode(k, out)
-            _encode(v, out)
+        _encode(dict(value.items()), out)
     elif isinstance(value, list | tuple):
-        out.append(b"l%d:" % len(value))
-        for item in value:
-            _encode(item, out)
+        _encode(list(value), out)
     elif isinstance(value, bytes | bytearray | memoryview):
         out.append(b"b" + hashlib.sha256(value).digest())
     elif isinstance(value, enum.Enum):
@@ -183,9 +207,7 @@ def sampling_temperature(params: Mapping[str, Any]) -> float | None:
         if holder is None:
             continue
         value = (
-            holder.get("temperature")
-            if isinstance(holder, Mapping)
-            else getattr(holder, "temperature", None)
+            holder.get("temperature") if isinstance(holder, Mapping) else getattr(holder, "temperature", None)
         )
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)

@@ -50,7 +50,7 @@ def _adapter_class() -> type[Any]:
             if raw is None:
                 return None
             try:
-                return loads(raw.decode())
+                return loads(raw.decode(), allowed_objects="core")
             except Exception:  # an entry this LangChain cannot read is a miss, not a failure
                 return None
 
@@ -66,7 +66,7 @@ def _adapter_class() -> type[Any]:
             if raw is None:
                 return None
             try:
-                return loads(raw.decode())
+                return loads(raw.decode(), allowed_objects="core")
             except Exception:
                 return None
 

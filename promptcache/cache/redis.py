@@ -29,9 +29,7 @@ class RedisBackend:
         retry_after: float = 5.0,
     ) -> None:
         self._guard = OutageGuard("The Redis response cache", retry_after=retry_after)
-        self._client = (
-            client if client is not None else redis_from_url(url, socket_timeout=socket_timeout)
-        )
+        self._client = client if client is not None else redis_from_url(url, socket_timeout=socket_timeout)
         self.prefix = prefix
 
     def get(self, key: str) -> bytes | None:

@@ -62,9 +62,7 @@ class WarmPrefixRegistry(Protocol):
 
     def get(self, fingerprint: str) -> WarmEntry | None: ...
 
-    def mark_warm(
-        self, fingerprint: str, *, ttl: float, written_at: float | None = None
-    ) -> WarmEntry: ...
+    def mark_warm(self, fingerprint: str, *, ttl: float, written_at: float | None = None) -> WarmEntry: ...
 
     def forget(self, fingerprint: str) -> None: ...
 
@@ -87,9 +85,7 @@ class _SingleFlight:
     def get(self, fingerprint: str) -> WarmEntry | None:
         raise NotImplementedError
 
-    def mark_warm(
-        self, fingerprint: str, *, ttl: float, written_at: float | None = None
-    ) -> WarmEntry:
+    def mark_warm(self, fingerprint: str, *, ttl: float, written_at: float | None = None) -> WarmEntry:
         raise NotImplementedError
 
     def _try_lock(self, fingerprint: str, token: str) -> bool:
@@ -122,9 +118,7 @@ class _SingleFlight:
                     if entry is not None:
                         return WarmOutcome(entry=entry, wrote=False, value=None)
                     value = write()
-                    return WarmOutcome(
-                        entry=self.mark_warm(fingerprint, ttl=ttl), wrote=True, value=value
-                    )
+                    return WarmOutcome(entry=self.mark_warm(fingerprint, ttl=ttl), wrote=True, value=value)
                 finally:
                     self._unlock(fingerprint, token)
             if time.monotonic() >= deadline:
@@ -152,9 +146,7 @@ class InProcessRegistry(_SingleFlight):
                 return None
             return entry
 
-    def mark_warm(
-        self, fingerprint: str, *, ttl: float, written_at: float | None = None
-    ) -> WarmEntry:
+    def mark_warm(self, fingerprint: str, *, ttl: float, written_at: float | None = None) -> WarmEntry:
         entry = WarmEntry(
             fingerprint=fingerprint,
             written_at=self._clock() if written_at is None else written_at,
@@ -198,9 +190,7 @@ class RedisRegistry(_SingleFlight):
         retry_after: float = 5.0,
     ) -> None:
         self._guard = OutageGuard("The Redis warm-prefix registry", retry_after=retry_after)
-        self._client = (
-            client if client is not None else redis_from_url(url, socket_timeout=socket_timeout)
-        )
+        self._client = client if client is not None else redis_from_url(url, socket_timeout=socket_timeout)
         self.prefix = prefix
 
     def get(self, fingerprint: str) -> WarmEntry | None:
@@ -216,9 +206,7 @@ class RedisRegistry(_SingleFlight):
         data = json.loads(raw)
         return WarmEntry(fingerprint=fingerprint, written_at=data["written_at"], ttl=data["ttl"])
 
-    def mark_warm(
-        self, fingerprint: str, *, ttl: float, written_at: float | None = None
-    ) -> WarmEntry:
+    def mark_warm(self, fingerprint: str, *, ttl: float, written_at: float | None = None) -> WarmEntry:
         entry = WarmEntry(
             fingerprint=fingerprint,
             written_at=time.time() if written_at is None else written_at,

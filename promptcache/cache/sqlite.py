@@ -244,8 +244,7 @@ class SQLiteBackend(LocalBackend):
                 if total <= target or count == 0:
                     break
                 conn.execute(
-                    "DELETE FROM entries WHERE key IN "
-                    "(SELECT key FROM entries ORDER BY accessed LIMIT ?)",
+                    "DELETE FROM entries WHERE key IN (SELECT key FROM entries ORDER BY accessed LIMIT ?)",
                     (max(1, count // 10),),
                 )
             conn.execute("COMMIT")
