@@ -10,9 +10,10 @@ renderers translate from it.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import accumulate
 from typing import Any, Literal
 
 __all__ = [
@@ -177,12 +178,17 @@ class Prompt:
     prefix_tokens: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        total = 0
-        out = []
-        for b in self.blocks:
-            total += b.tokens
-            out.append(total)
-        object.__setattr__(self, "prefix_tokens", tuple(out))
+        object.__setattr__(self, "prefix_tokens", tuple(accumulate(b.tokens for b in self.blocks)))
+
+    def extend(self, messages: Iterable[Mapping[str, Any]]) -> Prompt:
+        """A new Prompt with ``messages`` appended to the conversation.
+
+        The incremental path of a chat service: earlier blocks are reused as they are (already
+        validated, counted and digested), so only the new turns cost anything.
+        """
+        from .builder import extend_prompt  # the builder owns validation
+
+        return extend_prompt(self, messages)
 
     @property
     def total_tokens(self) -> int:

@@ -28,7 +28,7 @@ from .blocks import (
 from .errors import PromptError, RuleViolation
 from .tokens import TokenCounter, count_block, count_tool, default_counter
 
-__all__ = ["PromptBuilder"]
+__all__ = ["PromptBuilder", "extend_prompt"]
 
 #: Content block types the Messages API accepts in a message.
 CONTENT_TYPES = frozenset({
@@ -343,3 +343,32 @@ class PromptBuilder:
                           for k in ("tool", "instruction", "example", "document"))
         return f"PromptBuilder(model={self.model!r}, {kinds}, messages={len(self._messages)})"
 
+
+
+def extend_prompt(prompt: Prompt, messages: Iterable[Mapping[str, Any]],
+                  *, counter: TokenCounter | None = None) -> Prompt:
+    """``prompt`` with ``messages`` appended to its conversation, reusing every existing block."""
+    builder = PromptBuilder(prompt.model, platform=prompt.platform, counter=counter)
+    blocks = list(prompt.blocks)
+    layers = list(prompt.layers)
+    turns = list(prompt.turns)
+    new = list(messages)
+    if not new:
+        return prompt
+    if not layers or not layers[-1].append_only:
+        vol = Volatility.SESSION if turns or len(new) > 1 else Volatility.TURN
+        layers.append(Layer(name="conversation", section="messages", volatility=vol,
+                            reuse=vol.default_reuse, start=len(blocks), stop=len(blocks),
+                            append_only=True))
+    conv = layers[-1]
+    if conv.volatility is Volatility.TURN and turns:
+        # A single question that gets an answer has become a conversation.
+        conv = Layer(name=conv.name, section=conv.section, volatility=Volatility.SESSION,
+                     reuse=Volatility.SESSION.default_reuse, start=conv.start, stop=conv.stop,
+                     append_only=True)
+    for message in new:
+        turns.append(builder._turn(message, len(turns), blocks, conv.name))
+    layers[-1] = Layer(name=conv.name, section=conv.section, volatility=conv.volatility,
+                       reuse=conv.reuse, start=conv.start, stop=len(blocks), append_only=True)
+    return Prompt(model=prompt.model, blocks=tuple(blocks), layers=tuple(layers),
+                  turns=tuple(turns), params=prompt.params, platform=prompt.platform)

@@ -77,8 +77,9 @@ class _Model:
         self.short_ttl, self.long_ttl = ttls[0], ttls[-1]
         self.prefix = prompt.prefix_tokens
         self.total = prompt.total_tokens
-        self.layer_at = [prompt.layer_of(i) for i in range(len(prompt.blocks))] if len(
-            prompt.layers) > 1 else [prompt.layers[0]] * len(prompt.blocks)
+        self.layer_at: list[Layer] = []
+        for layer in prompt.layers:
+            self.layer_at += [layer] * (layer.stop - layer.start)
         # Expected uses of the prefix ending in each layer: change rates add up along the prefix.
         rate = 0.0
         self.prefix_uses: dict[str, float] = {}

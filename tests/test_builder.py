@@ -132,3 +132,31 @@ def test_token_counts_are_positive_and_grow_with_text() -> None:
         text_of(1_000)).add_user_turn("q").build()
     assert prompt.blocks[1].tokens > prompt.blocks[0].tokens > 0
     assert prompt.prefix_tokens[-1] == sum(b.tokens for b in prompt.blocks)
+
+
+def test_extend_equals_a_full_rebuild_and_reuses_blocks() -> None:
+    history = [{"role": "user", "content": "a " + text_of(50)},
+               {"role": "assistant", "content": "b " + text_of(50, 1)}]
+    new = [{"role": "user", "content": [{"type": "text", "text": "c"}]}]
+    base = PromptBuilder("claude-sonnet-4-6").add_tools([tool("t")]).add_system("rules")
+    earlier = base.add_messages(history).set_params(max_tokens=5).build()
+    extended = earlier.extend(new)
+    rebuilt = PromptBuilder("claude-sonnet-4-6").add_tools([tool("t")]).add_system("rules") \
+        .add_messages(history + new).set_params(max_tokens=5).build()
+    assert extended == rebuilt
+    assert all(a is b for a, b in zip(earlier.blocks, extended.blocks, strict=False))
+
+
+def test_extend_turns_a_single_question_into_a_conversation() -> None:
+    first = PromptBuilder("claude-sonnet-4-6").add_user_turn("q").build()
+    assert first.layers[-1].volatility is Volatility.TURN
+    later = first.extend([{"role": "assistant", "content": "a"}, {"role": "user", "content": "q2"}])
+    assert later.layers[-1].volatility is Volatility.SESSION
+    assert later.layers[-1].stop == len(later.blocks) == 3
+
+
+def test_extend_validates_new_messages() -> None:
+    first = PromptBuilder("claude-sonnet-4-6").add_user_turn("q").build()
+    with pytest.raises(PromptError) as info:
+        first.extend([{"role": "assistant", "content": [{"type": "text", "text": ""}]}])
+    assert info.value.path == "messages[1].content[0]"

@@ -57,10 +57,14 @@ def _check_params(params: Mapping[str, Any]) -> None:
             )
 
 
-def _marked(payload: Mapping[str, Any], ttl: str | None) -> dict[str, Any]:
+def _marked(payload: Mapping[str, Any], ttl: str | None) -> Mapping[str, Any]:
+    """The block with its marker. Unmarked blocks are the Prompt's own (private) payloads,
+    shared rather than copied so rendering a long conversation stays cheap: treat the rendered
+    request as read-only, as the SDK does."""
+    if ttl is None:
+        return payload
     out = dict(payload)
-    if ttl is not None:
-        out["cache_control"] = {"type": "ephemeral", "ttl": ttl}
+    out["cache_control"] = {"type": "ephemeral", "ttl": ttl}
     return out
 
 
