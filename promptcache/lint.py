@@ -25,6 +25,7 @@ from typing import Any, Literal
 from .errors import PromptError, UnknownModelError
 from .flatten import FlatBlock, FlatRequest, flatten_request
 from .limits import TTL_SECONDS, ModelLimits, Provider, limits_for
+from .workloads import TraceError
 
 __all__ = [
     "RULES",
@@ -32,6 +33,7 @@ __all__ = [
     "Finding",
     "Severity",
     "TraceEntry",
+    "TraceError",
     "lint_request",
     "lint_trace",
     "load_trace",
@@ -274,20 +276,39 @@ def lint_request(request: Mapping[str, Any], *, provider: Provider | None = None
 # -- trace rules -------------------------------------------------------------------------------
 
 
-def _entries(trace: Iterable[TraceEntry | tuple[float, Mapping[str, Any]] | Mapping[str, Any]],
-             ) -> list[TraceEntry]:
+TraceInput = Iterable[Any]
+
+
+def _entries(trace: Any) -> list[TraceEntry]:
+    """The trace as TraceEntry items sorted by time (stable).
+
+    Accepts TraceEntry, ``(t, request)``, ``{"t", "request"}`` and promptcache.workloads objects
+    (a Trace, or its TraceRequest items), since recorders and the benchmark produce all of them.
+    """
+    items = getattr(trace, "requests", trace)
     out = []
-    for n, item in enumerate(trace):
-        if isinstance(item, TraceEntry):
-            out.append(item)
-        elif isinstance(item, tuple) and len(item) == 2:
-            out.append(TraceEntry(t=float(item[0]), request=item[1]))
-        elif isinstance(item, Mapping) and "request" in item:
-            out.append(TraceEntry(t=float(item.get("t", n)), request=item["request"]))
-        else:
-            raise PromptError(f"trace entry {n}: expected (t, request) or {{'t': ..., 'request': "
-                              f"...}}, got {type(item).__name__}.", path=f"trace[{n}]")
-    return out
+    for n, item in enumerate(items):
+        try:
+            out.append(_entry(item, n))
+        except TraceError:
+            raise
+        except (TypeError, ValueError) as e:
+            raise TraceError(f"trace[{n}]: 't' must be a number of seconds ({e}).",
+                             path=f"trace[{n}]") from e
+    return sorted(out, key=lambda e: e.t)
+
+
+def _entry(item: Any, n: int) -> TraceEntry:
+    if isinstance(item, TraceEntry):
+        return item
+    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], Mapping):
+        return TraceEntry(t=float(item[0]), request=item[1])
+    if isinstance(item, Mapping) and isinstance(item.get("request"), Mapping):
+        return TraceEntry(t=float(item.get("t", n)), request=item["request"])
+    if isinstance(getattr(item, "request", None), Mapping):
+        return TraceEntry(t=float(item.t), request=item.request)
+    raise TraceError(f"trace[{n}]: expected (t, request) or {{'t': ..., 'request': ...}}, "
+                     f"got {type(item).__name__}.", path=f"trace[{n}]")
 
 
 def _dedupe(findings: Sequence[Finding], total: int) -> list[Finding]:
@@ -446,14 +467,15 @@ def _wasted_writes(entries: Sequence[TraceEntry], flats: Sequence[FlatRequest],
     return out
 
 
-def lint_trace(trace: Iterable[TraceEntry | tuple[float, Mapping[str, Any]] | Mapping[str, Any]],
-               *, provider: Provider | None = None,
+def lint_trace(trace: TraceInput, *, provider: Provider | None = None,
                limits: ModelLimits | None = None) -> list[Finding]:
     """Every finding over a recorded trace: per-request rules, once each, plus the trace rules.
 
     ``trace`` holds ``(t, request)`` pairs, :class:`TraceEntry` or ``{"t": ..., "request": ...}``
-    dicts in the order sent. Raises PromptError naming ``trace[n]`` and the path when a request
-    is malformed.
+    dicts, or a :class:`promptcache.workloads.Trace`; they are replayed in time order. Note that
+    ``workloads.load_trace`` strips markers (strategies place their own): to lint the markers
+    you sent, read the file with :func:`load_trace` here. Raises TraceError naming ``trace[n]``
+    and the path when a request is malformed.
     """
     entries = _entries(trace)
     flats = []
@@ -461,7 +483,7 @@ def lint_trace(trace: Iterable[TraceEntry | tuple[float, Mapping[str, Any]] | Ma
         try:
             flats.append(flatten_request(e.request, provider=provider))
         except PromptError as err:
-            raise PromptError(f"trace[{n}]: {err}", path=f"trace[{n}].{err.path}") from err
+            raise TraceError(f"trace[{n}]: {err}", path=f"trace[{n}].{err.path}") from err
     lims = [_limits(f, limits) for f in flats]
     single: list[Finding] = []
     for n, (flat, lim) in enumerate(zip(flats, lims, strict=True)):
@@ -476,10 +498,16 @@ def lint_trace(trace: Iterable[TraceEntry | tuple[float, Mapping[str, Any]] | Ma
 def load_trace(path: str | Path) -> list[TraceEntry]:
     """Read a JSONL trace (one ``{"t": seconds, "request": {...}}`` per line; blanks skipped).
 
-    Raises PromptError naming ``file:line`` for a line that is not such an object.
+    The format of :mod:`promptcache.workloads` (extra keys such as ``session`` are ignored), but
+    markers are kept, and any provider's request is accepted. Raises TraceError (a PromptError)
+    naming ``file:line`` for a line that is not such an object.
     """
     entries = []
-    text = Path(path).read_text(encoding="utf-8")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise TraceError(f"Cannot read trace {str(path)!r}: {e.strerror or e}.",
+                         path=str(path)) from e
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -487,12 +515,12 @@ def load_trace(path: str | Path) -> list[TraceEntry]:
         try:
             item = json.loads(line)
         except json.JSONDecodeError as e:
-            raise PromptError(f"{where}: not valid JSON ({e.msg}).", path=where) from e
+            raise TraceError(f"{where}: not valid JSON ({e.msg}).", path=where) from e
         if not isinstance(item, Mapping) or not isinstance(item.get("request"), Mapping):
-            raise PromptError(f"{where}: expected {{\"t\": seconds, \"request\": {{...}}}}.",
-                              path=where)
+            raise TraceError(f"{where}: expected {{\"t\": seconds, \"request\": {{...}}}}.",
+                             path=where)
         t = item.get("t", 0.0)
-        if not isinstance(t, int | float):
-            raise PromptError(f"{where}: 't' must be a number of seconds, got {t!r}.", path=where)
+        if isinstance(t, bool) or not isinstance(t, int | float):
+            raise TraceError(f"{where}: 't' must be a number of seconds, got {t!r}.", path=where)
         entries.append(TraceEntry(t=float(t), request=item["request"]))
-    return entries
+    return sorted(entries, key=lambda e: e.t)
