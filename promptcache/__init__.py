@@ -7,6 +7,20 @@ The pipeline, in one direction::
 
 from .blocks import Block, Document, Example, Layer, Prompt, Reuse, Turn, Volatility
 from .builder import PromptBuilder
+from .cache import (
+    CacheBackend,
+    CacheUnavailableWarning,
+    InProcessRegistry,
+    MemoryBackend,
+    RedisBackend,
+    RedisRegistry,
+    SQLiteBackend,
+    WarmEntry,
+    cache_client,
+    get_response_cache,
+    set_response_cache,
+    uncache_client,
+)
 from .clock import Clock, ManualClock, WallClock
 from .errors import (
     CacheBackendError,
@@ -27,22 +41,29 @@ from .providers.anthropic import record as record_sent
 from .providers.anthropic import render as render_anthropic
 from .state import CacheEntry, CacheState
 from .tokens import PrefixCounter, TiktokenCounter, TokenCounter
+from .usage import Cost, Ledger, Usage, UsageTotals, cost_of, parse_usage
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Block",
+    "CacheBackend",
     "CacheBackendError",
     "CacheEntry",
     "CacheState",
+    "CacheUnavailableWarning",
     "CacheWarning",
     "Clock",
+    "Cost",
     "CostEstimate",
     "Document",
     "Example",
+    "InProcessRegistry",
     "Layer",
     "LayerSummary",
+    "Ledger",
     "ManualClock",
+    "MemoryBackend",
     "MissingDependencyError",
     "ModelLimits",
     "Placement",
@@ -53,22 +74,34 @@ __all__ = [
     "PromptCacheError",
     "PromptError",
     "ProviderError",
+    "RedisBackend",
+    "RedisRegistry",
     "Rejection",
     "Reuse",
     "RuleViolation",
+    "SQLiteBackend",
     "TiktokenCounter",
     "TokenCounter",
     "TooManyBreakpointsError",
     "Turn",
     "UnknownModelError",
+    "Usage",
+    "UsageTotals",
     "ValidationReport",
     "Volatility",
     "WallClock",
+    "WarmEntry",
     "__version__",
+    "cache_client",
+    "cost_of",
+    "get_response_cache",
     "limits_for",
     "optimize",
+    "parse_usage",
     "prompt_from_request",
     "record_sent",
     "render_anthropic",
+    "set_response_cache",
+    "uncache_client",
     "validate",
 ]
