@@ -116,22 +116,22 @@ def run(args: argparse.Namespace) -> int:
             warnings.simplefilter("always", CacheWarning)
             plan = optimize(prompt, automatic=args.automatic)
         rendered = render(prompt, plan) if "max_tokens" in prompt.params else None
-    except PromptCacheError as e:
-        console.print(f"[red]error:[/red] {e}")
+    except PromptCacheError as err:
+        console.print(f"[red]error:[/red] {err}")
         return 1
     if args.json:
         print(json.dumps(plan_to_json(plan, rendered), indent=2, ensure_ascii=False))
         return 0
     for table in _tables(plan):
         console.print(table)
-    e = plan.expected
-    usd = (f" — ${e.billed_usd:.6f} vs ${e.uncached_usd:.6f} uncached"
-           if e.billed_usd is not None and e.uncached_usd is not None else "")
+    cost = plan.expected
+    usd = (f" — ${cost.billed_usd:.6f} vs ${cost.uncached_usd:.6f} uncached"
+           if cost.billed_usd is not None and cost.uncached_usd is not None else "")
     console.print(f"This request: read "
-                  f"{e.cache_read_tokens:,}, write 5m {e.cache_write_5m_tokens:,}, write 1h "
-                  f"{e.cache_write_1h_tokens:,}, uncached {e.input_tokens:,} tokens{usd}.")
-    console.print(f"Steady state: {e.amortised_units:,.0f} vs {e.uncached_units:,.0f} "
-                  f"token-price units per request ({e.savings_ratio:.0%} saved).")
+                  f"{cost.cache_read_tokens:,}, write 5m {cost.cache_write_5m_tokens:,}, write 1h "
+                  f"{cost.cache_write_1h_tokens:,}, uncached {cost.input_tokens:,} tokens{usd}.")
+    console.print(f"Steady state: {cost.amortised_units:,.0f} vs {cost.uncached_units:,.0f} "
+                  f"token-price units per request ({cost.savings_ratio:.0%} saved).")
     for w in plan.warnings:
         console.print(f"[yellow]warning:[/yellow] {w}")
     shown = set(plan.warnings)
