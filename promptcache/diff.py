@@ -341,7 +341,9 @@ def diff_requests(a: Mapping[str, Any] | Prompt, b: Mapping[str, Any] | Prompt, 
     if fa.model == fb.model:
         while n < min(len(ka), len(kb)) and ka[n][1] == kb[n][1]:
             n += 1
-    shared_b = kb[n][0] if n < len(kb) else len(fb.blocks)
+    # One past the last shared block that is in the prompt (skipped ones are not "shared").
+    shared_b = next((kb[k][0] + 1 for k in range(n - 1, -1, -1)
+                     if not kb[k][1].startswith("§")), 0)
     if fa.model != fb.model:
         shared_b = 0
         change = Difference(kind="model", path_a="model", path_b="model", level="tools",
@@ -376,10 +378,12 @@ def diff_requests(a: Mapping[str, Any] | Prompt, b: Mapping[str, Any] | Prompt, 
     aligned = {ka[k][0]: kb[k][0] for k in range(n) if not ka[k][1].startswith("§")}
     read = _read_tokens(fa, fb, lim, aligned, shared_b) if cached_a else 0
     cached_b = _cached_end(fb, lim)
-    ceiling = min(cached_a, fb.total_tokens)
+    # What B would have read had nothing changed: all A cached (less what lies past B's end
+    # when B is only a prefix of A).
+    ceiling = min(cached_a, fb.total_tokens) if change.kind == "truncated" else cached_a
     miss = max(0, ceiling - read)
     rewrite = max(0, cached_b - read)
-    written_part = max(0, min(ceiling, cached_b) - read)
+    written_part = min(miss, rewrite)
     ttl = _write_ttl(fb, read) or ("5m" if fb.provider == "anthropic" else "")
     read_mult = lim.cache_read_multiplier if lim else 0.1
     write_mult = lim.write_multiplier(ttl) if lim else 1.25
