@@ -185,9 +185,10 @@ def detect_provider(request: Mapping[str, Any]) -> tuple[Provider, str]:
         return "gemini", "generate_content"
     if "input" in request or "instructions" in request:
         return "openai", "responses"
-    messages = request.get("messages")
-    if isinstance(messages, list):
-        roles = {m.get("role") for m in messages if isinstance(m, Mapping)}
+    if "messages" in request:
+        messages = request["messages"]
+        roles = {m.get("role") for m in messages if isinstance(m, Mapping)} \
+            if isinstance(messages, list) else set()
         openai_keys = {"prompt_cache_key", "prompt_cache_retention", "prompt_cache_options"}
         if roles & {"system", "developer", "tool"} or openai_keys & set(request):
             return "openai", "chat"
