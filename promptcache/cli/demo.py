@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
             path = plot_cumulative(results, args.plot, title="promptcache demo: cumulative input $")
             console.print(f"Plot written to {path}")
     except PromptCacheError as e:
-        console.print(f"[red]error:[/red] {e}")
+        console.print(f"[red]error:[/red] {e}", soft_wrap=True)
         return 1
     return 0
 
@@ -135,7 +135,7 @@ def _live(args: argparse.Namespace, console: Console) -> int:
                                  cache_writes=usage.cache_writes))
             results[name] = ledger
     except PromptCacheError as e:
-        console.print(f"[red]error:[/red] {e}")
+        console.print(f"[red]error:[/red] {e}", soft_wrap=True)
         return 1
     from rich.table import Table
 

@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
             plan = optimize(prompt, automatic=args.automatic)
         rendered = render(prompt, plan) if "max_tokens" in prompt.params else None
     except PromptCacheError as err:
-        console.print(f"[red]error:[/red] {err}")
+        console.print(f"[red]error:[/red] {err}", soft_wrap=True)
         return 1
     if args.json:
         print(json.dumps(plan_to_json(plan, rendered), indent=2, ensure_ascii=False))

@@ -56,6 +56,6 @@ def run(args: argparse.Namespace) -> int:
             if not args.json:
                 console.print(f"Plot written to {path}")
     except PromptCacheError as e:
-        console.print(f"[red]error:[/red] {e}")
+        console.print(f"[red]error:[/red] {e}", soft_wrap=True)
         return 1
     return 0

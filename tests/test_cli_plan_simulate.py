@@ -1,0 +1,84 @@
+"""`promptcache plan` and `promptcache simulate`, in-process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from promptcache.cli import main
+from promptcache.workloads import agent_tool_loop, chat_with_tools, save_trace
+
+
+@pytest.fixture
+def request_file(tmp_path: Path) -> Path:
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(dict(chat_with_tools(sessions=1, turns=3).requests[-1].request)))
+    return path
+
+
+def test_plan_json_lists_breakpoints_layers_and_the_rendered_request(
+        request_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", str(request_file), "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert [x["name"] for x in plan["layers"]] == ["tools", "system", "conversation"]
+    assert 1 <= len(plan["breakpoints"]) <= 4
+    assert all(b["reason"] for b in plan["breakpoints"])
+    marked = json.dumps(plan["request"]).count('"cache_control"')
+    assert marked == len(plan["breakpoints"])
+    assert plan["expected"]["billed_usd"] < plan["expected"]["uncached_usd"]
+
+
+def test_plan_prints_tables_with_each_reason(request_file: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", str(request_file)]) == 0
+    out = capsys.readouterr().out
+    assert "Breakpoints" in out and "end of layer" in out and "Steady state" in out
+
+
+def test_plan_keeps_user_markers_unless_told(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    request = dict(chat_with_tools(sessions=1, turns=1).requests[0].request)
+    request["system"] = [{**request["system"][0], "cache_control": {"type": "ephemeral"}}]
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(request))
+    assert main(["plan", str(path), "--json"]) == 0
+    sources = {b["source"] for b in json.loads(capsys.readouterr().out)["breakpoints"]}
+    assert "user" in sources
+    assert main(["plan", str(path), "--json", "--ignore-markers"]) == 0
+    sources = {b["source"] for b in json.loads(capsys.readouterr().out)["breakpoints"]}
+    assert "user" not in sources
+
+
+def test_plan_reports_a_malformed_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "r.json"
+    path.write_text("{nope")
+    assert main(["plan", str(path)]) == 1
+    assert "not valid JSON" in capsys.readouterr().out
+
+
+def test_simulate_reports_each_strategy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "agent.jsonl"
+    save_trace(agent_tool_loop(tasks=1, steps=4), path)
+    assert main(["simulate", str(path), "--json", "--strategy", "promptcache",
+                 "--strategy", "none", "--strategy", "clairvoyant"]) == 0
+    rows = {r["strategy"]: r for r in json.loads(capsys.readouterr().out)["results"]}
+    assert set(rows) == {"promptcache", "none", "clairvoyant"}
+    assert rows["promptcache"]["billed_usd"] < rows["none"]["billed_usd"]
+    assert rows["promptcache"]["saving_vs_none"] > 0
+
+
+def test_simulate_prints_a_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "chat.jsonl"
+    save_trace(chat_with_tools(sessions=1, turns=3), path)
+    assert main(["simulate", str(path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert all(s in out for s in ("promptcache", "automatic", "hand", "none"))
+
+
+def test_simulate_names_the_bad_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"t": 0, "request": {"model": "claude-sonnet-4-5", "messages": []}}\n{"t": "x"}\n')
+    assert main(["simulate", str(path)]) == 1
+    assert "bad.jsonl line 2" in capsys.readouterr().out
