@@ -1,16 +1,22 @@
 """A loopback Anthropic Messages API backed by :class:`AnthropicCacheSimulator`.
 
 Serves ``POST /v1/messages`` (JSON and SSE streaming), ``POST /v1/messages/count_tokens`` and the
-message batches endpoints, well enough for ``anthropic.Anthropic(base_url=server.url)``.
+message batches endpoints, well enough for ``anthropic.Anthropic(base_url=server.url)``. The same
+server answers the SDK's platform clients, non-streaming: ``AnthropicBedrock(base_url=server.url)``
+(``POST /model/{model}/invoke``, which rejects the request-level ``cache_control`` as Bedrock does)
+and ``AnthropicVertex(base_url=server.url + "/v1")``
+(``POST /v1/projects/{p}/locations/{r}/publishers/anthropic/models/{model}:rawPredict``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 from ..clock import Clock
 from ..simulator.anthropic import AnthropicCacheSimulator
@@ -18,6 +24,11 @@ from ..simulator.errors import SimulatedAPIError
 from ._http import Exchange, LoopbackServer, Reply
 
 __all__ = ["AnthropicServer"]
+
+_BEDROCK = re.compile(r"^/model/(?P<model>[^/]+)/invoke$")
+_VERTEX = re.compile(
+    r"^(?:/v1)?/projects/[^/]+/locations/[^/]+/publishers/anthropic/models/(?P<model>[^/:]+):rawPredict$"
+)
 
 
 def _now_iso() -> str:
@@ -44,8 +55,11 @@ class AnthropicServer(LoopbackServer):
     def route(self, exchange: Exchange) -> None:
         path, method = exchange.path.rstrip("/"), exchange.method
         parts = path.split("/")
+        platform = _BEDROCK.match(path) or _VERTEX.match(path)
         if method == "POST" and path == "/v1/messages":
             self._messages(exchange)
+        elif method == "POST" and platform is not None:
+            self._platform(exchange, unquote(platform.group("model")), bedrock=path.startswith("/model/"))
         elif method == "POST" and path == "/v1/messages/count_tokens":
             body = self._body(exchange)
             exchange.send_json(200, {"input_tokens": self.simulator.count_tokens(body)})
@@ -142,6 +156,28 @@ class AnthropicServer(LoopbackServer):
             event="message_delta",
         )
         exchange.send_event({"type": "message_stop"}, event="message_stop")
+
+    def _platform(self, exchange: Exchange, model: str, *, bedrock: bool) -> None:
+        """Bedrock ``invoke`` / Vertex ``rawPredict``: the model is in the path, not the body."""
+        body = exchange.body()
+        if not isinstance(body, dict):
+            raise SimulatedAPIError("The request body must be a JSON object.", rule="body")
+        if "anthropic_version" not in body:
+            raise SimulatedAPIError("anthropic_version: Field required", rule="required",
+                                    path="anthropic_version")
+        if bedrock and body.get("cache_control") is not None:
+            raise SimulatedAPIError(
+                "cache_control: Extra inputs are not permitted (Bedrock does not support "
+                "request-level automatic caching; mark blocks instead).",
+                rule="automatic-unsupported", path="cache_control")
+        if body.get("stream"):
+            raise SimulatedAPIError("Streaming is not simulated on the Bedrock/Vertex paths.",
+                                    rule="stream", path="stream")
+        request = {k: v for k, v in body.items() if k != "anthropic_version"}
+        request["model"] = model
+        message = self.message(request)
+        self.simulator.mark_started(message["id"])
+        exchange.send_json(200, message)
 
     def _create_batch(self, exchange: Exchange) -> None:
         body = exchange.body()

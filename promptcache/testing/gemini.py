@@ -3,12 +3,16 @@
 Serves, under both ``/v1`` and ``/v1beta``: ``models/{m}:generateContent``,
 ``models/{m}:streamGenerateContent`` (SSE with ``alt=sse``), ``models/{m}:countTokens`` and the
 ``cachedContents`` resource (create, get, list with paging, patch, delete), well enough for
-``genai.Client(api_key="x", http_options=types.HttpOptions(base_url=server.url))``.
+``genai.Client(api_key="x", http_options=types.HttpOptions(base_url=server.url))``. Also the
+OpenAI-compatible ``POST /v1beta/openai/chat/completions`` (non-streaming), which reads a cache
+name from ``extra_body.google.cached_content``, for ``openai.OpenAI(base_url=server.url +
+"/v1beta/openai")``.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from typing import Any
 
@@ -43,7 +47,9 @@ class GeminiServer(LoopbackServer):
         path, method = exchange.path.rstrip("/"), exchange.method
         call = _MODEL_CALL.match(path)
         caches = _CACHES.match(path)
-        if call and method == "POST":
+        if method == "POST" and path == "/v1beta/openai/chat/completions":
+            self._openai_chat(exchange)
+        elif call and method == "POST":
             model, action = call.group("model"), call.group("method")
             if action == "generateContent":
                 exchange.send_json(200, self._generate(model, self._body(exchange)))
@@ -94,6 +100,47 @@ class GeminiServer(LoopbackServer):
             "modelVersion": model,
             "responseId": f"sim{next(self._ids):010d}",
         }
+
+    def _openai_chat(self, exchange: Exchange) -> None:
+        """The OpenAI-compatible endpoint: translate to generateContent, answer in chat shape."""
+        body = self._body(exchange)
+        model = str(body.get("model", "")).removeprefix("models/")
+        system: list[dict[str, Any]] = []
+        contents: list[dict[str, Any]] = []
+        for message in body.get("messages") or ():
+            content = message.get("content")
+            texts = [content] if isinstance(content, str) else [
+                str(p.get("text", "")) if p.get("type") == "text" else json.dumps(p, sort_keys=True)
+                for p in content or ()]
+            if message.get("tool_calls"):
+                texts.append(json.dumps(message["tool_calls"], sort_keys=True))
+            parts = [{"text": t} for t in texts if t]
+            if message.get("role") in ("system", "developer"):
+                system.extend(parts)
+            elif parts:
+                contents.append({"role": "model" if message.get("role") == "assistant" else "user",
+                                 "parts": parts})
+        request: dict[str, Any] = {"contents": contents}
+        if system:
+            request["systemInstruction"] = {"parts": system}
+        if body.get("tools"):
+            request["tools"] = body["tools"]
+        google = (body.get("extra_body") or {}).get("google") or {}
+        if google.get("cached_content"):
+            request["cachedContent"] = google["cached_content"]
+        text = self.reply_text(body)
+        result = self.simulator.generate(model, request, output_tokens=self.count(text))
+        usage = result.usage_metadata
+        exchange.send_json(200, {
+            "id": f"chatcmpl-gem{next(self._ids):010d}", "object": "chat.completion",
+            "created": 0, "model": model,
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": text}}],
+            "usage": {"prompt_tokens": usage["promptTokenCount"],
+                      "completion_tokens": usage["candidatesTokenCount"],
+                      "total_tokens": usage["totalTokenCount"],
+                      "prompt_tokens_details": {"cached_tokens": result.cached_tokens}},
+        })
 
     def _stream(self, exchange: Exchange, model: str) -> None:
         response = self._generate(model, self._body(exchange))
