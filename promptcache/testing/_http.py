@@ -96,6 +96,12 @@ class Exchange:
         self._handler.wfile.flush()
 
 
+class _Server(ThreadingHTTPServer):
+    #: listen() backlog; the stdlib default of 5 resets connections when a fan-out of dozens of
+    #: concurrent clients connects at once.
+    request_queue_size = 256
+
+
 class LoopbackServer:
     """Base of the provider fakes. Subclasses implement :meth:`route`.
 
@@ -124,7 +130,7 @@ class LoopbackServer:
     def start(self) -> Self:
         if self._server is not None:
             return self
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server = _Server(("127.0.0.1", 0), _handler_for(self))
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(

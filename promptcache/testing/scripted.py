@@ -75,10 +75,12 @@ class ScriptedAnthropicServer(AnthropicServer):
             raise SimulatedAPIError("max_tokens: Field required", rule="required", path="max_tokens")
         message = self.message(self._body(exchange))
         exchange.start_sse({"request-id": f"req_{message['id']}"})
+        # Started once the headers are out: mark it before the first event reaches the client, so
+        # a caller that fans out on that event always finds the entry readable.
+        self.simulator.mark_started(message["id"])
         usage = message["usage"]
         start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
         exchange.send_event({"type": "message_start", "message": start}, event="message_start")
-        self.simulator.mark_started(message["id"])
         for index, block in enumerate(message["content"]):
             self._stream_block(exchange, index, block)
         delta_usage = {k: usage[k] for k in ("input_tokens", "cache_creation_input_tokens",

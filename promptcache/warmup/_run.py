@@ -1,0 +1,226 @@
+"""Warm a shared prefix, then fan out: ``warm_up`` (asyncio) and ``warm_up_sync`` (threads).
+
+An Anthropic cache entry becomes readable only once the response that writes it has started, so
+N concurrent requests on a cold prefix each pay a write. Here one request goes first (the first
+of the N, streamed, or a prefix-only request with ``max_tokens=0``); as soon as its response
+starts, the rest go out with bounded concurrency and all read the entry. The two shells share
+everything but the waiting: planning (``_prefix``), single-flight (``_flight``) and accounting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..limits import limits_for
+from ..session._anthropic import parse_usage
+from ..session._values import TurnUsage
+from ._flight import DEFAULT_FLIGHTS, SingleFlight
+from ._prefix import SharedPrefix, prefix_only_request, prepare
+
+__all__ = ["Mode", "WarmupResult", "warm_up", "warm_up_sync"]
+
+#: ``first``: the first request leads, streamed; ``prefix``: a ``max_tokens=0`` request on the
+#: shared prefix leads; ``none``: no warm-up (the naive fan-out, for comparison).
+Mode = Literal["first", "prefix", "none"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WarmupResult:
+    """The responses, in the order of the requests, and what the fan-out cost."""
+
+    model: str
+    responses: tuple[Any, ...] = field(repr=False)
+    per_request: tuple[TurnUsage, ...] = field(repr=False)
+    prefix: SharedPrefix
+    #: What happened: ``first``/``prefix`` (this call warmed), ``waited`` (another caller was
+    #: warming the same prefix), ``already-warm`` (known warm: no warm-up), ``none``.
+    outcome: str
+    #: The prefix-only response (``prefix`` mode), whose write is part of ``usage``.
+    warm_response: Any = field(default=None, repr=False)
+    #: Seconds until the leading response started, and for the whole call.
+    first_start: float = 0.0
+    elapsed: float = 0.0
+
+    @property
+    def usage(self) -> TurnUsage:
+        total = sum(self.per_request, TurnUsage())
+        if self.warm_response is not None:
+            total = total + parse_usage(self.warm_response.usage)
+        return total
+
+    @property
+    def writes(self) -> int:
+        """Requests (the prefix-only one included) that paid for a cache write."""
+        extra = (1 if self.warm_response is not None
+                 and parse_usage(self.warm_response.usage).cache_write_tokens else 0)
+        return extra + sum(1 for u in self.per_request if u.cache_write_tokens)
+
+    @property
+    def cost_usd(self) -> float | None:
+        return self.usage.cost_usd(limits_for(self.model, provider="anthropic"))
+
+    def summary(self) -> str:
+        u = self.usage
+        cost = f", ${self.cost_usd:.4f}" if self.cost_usd is not None else ""
+        return (f"{len(self.responses)} requests ({self.outcome}): {self.writes} cache writes "
+                f"({u.cache_write_tokens:,} tokens), {u.cache_read_tokens:,} read{cost}; first "
+                f"response started after {self.first_start:.2f} s, all done in {self.elapsed:.2f} s")
+
+
+@contextlib.contextmanager
+def _progress(enabled: bool, total: int, console: Any) -> Iterator[Any]:
+    """A rich progress bar (thread-safe), or a stand-in whose ``advance`` does nothing."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("warm-up"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  disable=not enabled, console=console) as bar:
+        task = bar.add_task("warm-up", total=total)
+        yield lambda: bar.advance(task)
+
+
+def _clean(request: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in request.items() if k != "stream"}
+
+
+def _result(model: str, responses: Sequence[Any], prefix: SharedPrefix, outcome: str,
+            warm: Any, first_start: float, t0: float) -> WarmupResult:
+    return WarmupResult(model=model, responses=tuple(responses),
+                        per_request=tuple(parse_usage(r.usage) for r in responses), prefix=prefix,
+                        outcome=outcome, warm_response=warm, first_start=first_start,
+                        elapsed=time.perf_counter() - t0)
+
+
+async def warm_up(client: Any, requests: Sequence[Mapping[str, Any]], *, mode: Mode = "first",
+                  concurrency: int = 8, progress: bool = True, flights: SingleFlight | None = None,
+                  ttl: str = "5m", console: Any = None) -> WarmupResult:
+    """Send ``requests`` (``messages.create`` kwargs) through an ``AsyncAnthropic`` client,
+    paying one cache write for their shared prefix instead of one per request.
+
+    ``concurrency`` bounds the requests in flight (an ``asyncio.Semaphore``). Callers in this
+    process that want the same cold prefix at the same time share one warm-up (``flights``).
+    """
+    prepared, prefix = prepare(requests, ttl=ttl)
+    prepared = [_clean(r) for r in prepared]
+    flights = flights if flights is not None else DEFAULT_FLIGHTS
+    t0 = time.perf_counter()
+    results: list[Any] = [None] * len(prepared)
+    leader: asyncio.Task[Any] | None = None
+    warm, first_start, outcome = None, 0.0, str(mode)
+    todo = list(range(len(prepared)))
+    sem = asyncio.Semaphore(concurrency)
+
+    with _progress(progress, len(prepared), console) as advance:
+        if mode != "none":
+            if flights.is_warm(prefix.fingerprint):
+                outcome = "already-warm"
+            elif (waiting := flights.claim(prefix.fingerprint)) is not None:
+                with contextlib.suppress(Exception):  # a failed leader: fan out regardless
+                    await asyncio.wrap_future(waiting)
+                outcome = "waited"
+            else:
+                try:
+                    if mode == "prefix":
+                        warm = await client.messages.create(**prefix_only_request(prepared[0], prefix))
+                    else:
+                        started = asyncio.Event()
+                        leader = asyncio.create_task(_lead_async(client, prepared[0], started, sem))
+                        waiter = asyncio.create_task(started.wait())
+                        await asyncio.wait({leader, waiter}, return_when=asyncio.FIRST_COMPLETED)
+                        waiter.cancel()
+                        if leader.done() and leader.exception() is not None:
+                            raise leader.exception()  # type: ignore[misc]
+                        todo = todo[1:]
+                    first_start = time.perf_counter() - t0
+                except BaseException as e:
+                    flights.release(prefix.fingerprint, ttl=prefix.ttl, tokens=prefix.tokens, error=e)
+                    raise
+                flights.release(prefix.fingerprint, ttl=prefix.ttl, tokens=prefix.tokens)
+
+        async def one(i: int) -> None:
+            async with sem:
+                results[i] = await client.messages.create(**prepared[i])
+            advance()
+
+        await asyncio.gather(*(one(i) for i in todo))
+        if leader is not None:
+            results[0] = await leader
+            advance()
+    return _result(prepared[0]["model"], results, prefix, outcome, warm, first_start, t0)
+
+
+async def _lead_async(client: Any, request: Mapping[str, Any], started: asyncio.Event,
+                      sem: asyncio.Semaphore) -> Any:
+    async with sem, client.messages.stream(**request) as stream:
+        async for _event in stream:
+            started.set()
+        message = await stream.get_final_message()
+    started.set()
+    return message
+
+
+def warm_up_sync(client: Any, requests: Sequence[Mapping[str, Any]], *, mode: Mode = "first",
+                 concurrency: int = 8, progress: bool = True, flights: SingleFlight | None = None,
+                 ttl: str = "5m", console: Any = None) -> WarmupResult:
+    """:func:`warm_up` for an ``anthropic.Anthropic`` client, with a pool of ``concurrency`` threads."""
+    prepared, prefix = prepare(requests, ttl=ttl)
+    prepared = [_clean(r) for r in prepared]
+    flights = flights if flights is not None else DEFAULT_FLIGHTS
+    t0 = time.perf_counter()
+    results: list[Any] = [None] * len(prepared)
+    warm, first_start, outcome = None, 0.0, str(mode)
+    todo = list(range(len(prepared)))
+
+    with _progress(progress, len(prepared), console) as advance, \
+            ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="warmup") as pool:
+        leader: Future[Any] | None = None
+        if mode != "none":
+            if flights.is_warm(prefix.fingerprint):
+                outcome = "already-warm"
+            elif (waiting := flights.claim(prefix.fingerprint)) is not None:
+                with contextlib.suppress(Exception):
+                    waiting.result()
+                outcome = "waited"
+            else:
+                try:
+                    if mode == "prefix":
+                        warm = client.messages.create(**prefix_only_request(prepared[0], prefix))
+                    else:
+                        started = threading.Event()
+                        leader = pool.submit(_lead_sync, client, prepared[0], started)
+                        while not started.wait(0.005):
+                            if leader.done():
+                                leader.result()  # raises the leader's error
+                                break
+                        todo = todo[1:]
+                    first_start = time.perf_counter() - t0
+                except BaseException as e:
+                    flights.release(prefix.fingerprint, ttl=prefix.ttl, tokens=prefix.tokens, error=e)
+                    raise
+                flights.release(prefix.fingerprint, ttl=prefix.ttl, tokens=prefix.tokens)
+
+        def one(i: int) -> None:
+            results[i] = client.messages.create(**prepared[i])
+            advance()
+
+        for future in [pool.submit(one, i) for i in todo]:
+            future.result()
+        if leader is not None:
+            results[0] = leader.result()
+            advance()
+    return _result(prepared[0]["model"], results, prefix, outcome, warm, first_start, t0)
+
+
+def _lead_sync(client: Any, request: Mapping[str, Any], started: threading.Event) -> Any:
+    with client.messages.stream(**request) as stream:
+        for _event in stream:
+            started.set()
+        message = stream.get_final_message()
+    started.set()
+    return message

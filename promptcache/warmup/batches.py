@@ -1,0 +1,88 @@
+"""Warm-up through the Message Batches API: one request first, then the rest.
+
+Cache hits in a batch are best-effort, since the requests of one batch run concurrently in any
+order. The documented recipe: submit one request with a 1h breakpoint on the shared prefix, wait
+for that batch to end, then submit the rest, which find the entry (a 1h TTL because a batch can
+take longer than 5 minutes to start).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import PromptCacheError, PromptError
+from ..limits import limits_for
+from ..session._anthropic import parse_usage
+from ..session._values import TurnUsage
+from ._prefix import SharedPrefix, prepare
+
+__all__ = ["BatchWarmupResult", "warm_up_batch"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BatchWarmupResult:
+    """Both batches, and each request's result by ``custom_id``."""
+
+    model: str
+    prefix: SharedPrefix
+    first_batch_id: str
+    rest_batch_id: str | None
+    #: ``custom_id`` -> the SDK's result (``succeeded`` with a message, ``errored``...).
+    results: Mapping[str, Any] = field(repr=False)
+
+    @property
+    def usage(self) -> TurnUsage:
+        total = TurnUsage()
+        for result in self.results.values():
+            if getattr(result, "type", None) == "succeeded":
+                total = total + parse_usage(result.message.usage)
+        return total
+
+    @property
+    def cost_usd(self) -> float | None:
+        """At the standard price; the Batch API discount stacks on top (not applied here)."""
+        return self.usage.cost_usd(limits_for(self.model, provider="anthropic"))
+
+
+def _wait(client: Any, batch_id: str, poll_interval: float, timeout: float,
+          sleep: Callable[[float], None]) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        batch = client.messages.batches.retrieve(batch_id)
+        if batch.processing_status == "ended":
+            return
+        if time.monotonic() > deadline:
+            raise PromptCacheError(f"batch {batch_id} has not ended after {timeout:,.0f} s "
+                                   f"(status {batch.processing_status!r}); the rest were not sent.")
+        sleep(poll_interval)
+
+
+def warm_up_batch(client: Any, requests: Sequence[Mapping[str, Any]], *,
+                  custom_ids: Sequence[str] | None = None, poll_interval: float = 10.0,
+                  timeout: float = 86_400.0, sleep: Callable[[float], None] = time.sleep,
+                  ) -> BatchWarmupResult:
+    """Submit ``requests[0]`` alone with a 1h breakpoint on the shared prefix, wait for its batch
+    to end, then submit the rest in a second batch and wait for it too.
+
+    ``client`` is an ``anthropic.Anthropic``; ``sleep`` is injectable so tests need not wait.
+    """
+    ids = list(custom_ids) if custom_ids is not None else [f"req-{i}" for i in range(len(requests))]
+    if len(ids) != len(requests) or len(set(ids)) != len(ids):
+        raise PromptError("custom_ids: one unique id per request is required.", path="custom_ids")
+    prepared, prefix = prepare(requests, ttl="1h")
+    prepared = [{k: v for k, v in r.items() if k != "stream"} for r in prepared]
+    first = client.messages.batches.create(requests=[{"custom_id": ids[0], "params": prepared[0]}])
+    _wait(client, first.id, poll_interval, timeout, sleep)
+    results = {r.custom_id: r.result for r in client.messages.batches.results(first.id)}
+    rest_id = None
+    if len(prepared) > 1:
+        rest = client.messages.batches.create(requests=[
+            {"custom_id": i, "params": p} for i, p in zip(ids[1:], prepared[1:], strict=True)])
+        rest_id = rest.id
+        _wait(client, rest.id, poll_interval, timeout, sleep)
+        results.update({r.custom_id: r.result for r in client.messages.batches.results(rest.id)})
+    return BatchWarmupResult(model=str(prepared[0]["model"]), prefix=prefix, first_batch_id=first.id,
+                             rest_batch_id=rest_id, results={i: results[i] for i in ids})

@@ -1,0 +1,208 @@
+"""Prefix warm-up through the real anthropic and google-genai clients against the loopback simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import httpx2
+import pytest
+from google import genai
+from google.genai import types
+from rich.console import Console
+
+from promptcache.clock import ManualClock
+from promptcache.errors import PromptError, RuleViolation
+from promptcache.limits import limits_for
+from promptcache.testing import GeminiServer
+from promptcache.testing.scripted import ScriptedAnthropicServer
+from promptcache.warmup import (
+    SingleFlight,
+    WarmupResult,
+    prefix_only_request,
+    prepare,
+    warm_up,
+    warm_up_batch,
+    warm_up_gemini,
+    warm_up_sync,
+)
+from tests.helpers import text_of
+
+MODEL = "claude-sonnet-4-6"
+PREFIX = text_of(8_000)
+
+
+def requests(n: int = 32, **extra: Any) -> list[dict[str, Any]]:
+    return [{"model": MODEL, "max_tokens": 64, "system": PREFIX, **extra,
+             "messages": [{"role": "user", "content": f"question {i}: " + text_of(30, i)}]}
+            for i in range(n)]
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedAnthropicServer]:
+    # A 20 ms time to first byte: concurrent requests on a cold prefix really overlap.
+    with ScriptedAnthropicServer(clock=ManualClock(), response_delay=0.02) as srv:
+        yield srv
+
+
+def ideal_usd(result: WarmupResult) -> float:
+    """One write of the shared prefix, 31 reads of it, the rest of each request as billed."""
+    lim = limits_for(MODEL)
+    assert lim.input_price is not None and lim.output_price is not None
+    prefix = result.prefix.tokens
+    n = len(result.responses)
+    u = result.usage
+    rest = u.prompt_tokens - n * prefix - (prefix if result.warm_response is not None else 0)
+    units = prefix * 1.25 + (n - 1) * prefix * 0.1 + rest
+    return (units * lim.input_price + u.output_tokens * lim.output_price) / 1e6
+
+
+async def test_warm_up_of_32_requests_pays_one_write(server: ScriptedAnthropicServer) -> None:
+    client = anthropic.AsyncAnthropic(base_url=server.url, api_key="t", max_retries=0)
+    result = await warm_up(client, requests(), concurrency=32, progress=False, flights=SingleFlight())
+    await client.close()
+    assert result.outcome == "first" and result.writes == 1
+    assert result.usage.cache_read_tokens == 31 * result.prefix.tokens
+    assert result.cost_usd == pytest.approx(ideal_usd(result), rel=0.05)
+    assert [r.content[0].text for r in result.responses] == ["Simulated reply."] * 32
+
+
+def test_a_naive_fan_out_pays_many_writes() -> None:
+    with ScriptedAnthropicServer(clock=ManualClock(), response_delay=0.2) as slow:
+        client = anthropic.Anthropic(base_url=slow.url, api_key="t", max_retries=0)
+        naive = warm_up_sync(client, requests(), mode="none", concurrency=32, progress=False)
+    assert naive.writes >= 8
+    assert naive.cost_usd is not None and naive.cost_usd > 2 * ideal_usd(naive)
+
+
+def test_sync_warm_up_streams_the_leader_then_fans_out(server: ScriptedAnthropicServer) -> None:
+    client = anthropic.Anthropic(base_url=server.url, api_key="t", max_retries=0)
+    result = warm_up_sync(client, requests(12), concurrency=4, progress=False, flights=SingleFlight())
+    assert result.writes == 1 and len(result.responses) == 12
+    assert server.requests[0].json()["stream"] is True
+    assert result.cost_usd == pytest.approx(ideal_usd(result), rel=0.05)
+
+
+def test_prefix_mode_writes_with_max_tokens_0(server: ScriptedAnthropicServer) -> None:
+    client = anthropic.Anthropic(base_url=server.url, api_key="t", max_retries=0)
+    result = warm_up_sync(client, requests(8), mode="prefix", progress=False, flights=SingleFlight())
+    warm = server.requests[0].json()
+    assert warm["max_tokens"] == 0 and warm["messages"] == [{"role": "user", "content": "."}]
+    assert result.warm_response.content == [] and result.writes == 1
+    assert all(u.cache_read_tokens == result.prefix.tokens for u in result.per_request)
+
+
+async def test_concurrent_callers_share_one_warm_up(server: ScriptedAnthropicServer) -> None:
+    client = anthropic.AsyncAnthropic(base_url=server.url, api_key="t", max_retries=0)
+    flights = SingleFlight()
+    one, two = await asyncio.gather(
+        warm_up(client, requests(8), progress=False, flights=flights),
+        warm_up(client, requests(16)[8:], progress=False, flights=flights))
+    await client.close()
+    assert sorted([one.outcome, two.outcome]) == ["first", "waited"]
+    assert one.writes + two.writes == 1
+    assert flights.in_flight() == 0
+
+
+def test_a_known_warm_prefix_skips_the_warm_up(server: ScriptedAnthropicServer) -> None:
+    client = anthropic.Anthropic(base_url=server.url, api_key="t", max_retries=0)
+    flights = SingleFlight(state=None)
+    warm_up_sync(client, requests(4), progress=False, flights=flights)
+    again = warm_up_sync(client, requests(8)[4:], progress=False, flights=flights)
+    assert again.outcome == "already-warm" and again.writes == 0
+
+
+def test_a_failed_leader_releases_the_flight() -> None:
+    with ScriptedAnthropicServer() as srv:
+        url = srv.url
+    flights = SingleFlight()
+    client = anthropic.Anthropic(base_url=url, api_key="t", max_retries=0)
+    with pytest.raises(anthropic.APIConnectionError):
+        warm_up_sync(client, requests(4), progress=False, flights=flights)
+    assert flights.in_flight() == 0
+
+
+def test_the_progress_bar_reports_every_request(server: ScriptedAnthropicServer) -> None:
+    out = io.StringIO()
+    client = anthropic.Anthropic(base_url=server.url, api_key="t", max_retries=0)
+    warm_up_sync(client, requests(5), progress=True, flights=SingleFlight(),
+                 console=Console(file=out, width=80))
+    assert "5/5" in out.getvalue()
+
+
+# -- the shared prefix -------------------------------------------------------------------------
+
+
+def test_an_existing_marker_on_the_shared_prefix_is_kept() -> None:
+    marked = [{**r, "system": [{"type": "text", "text": PREFIX, "cache_control": {"type": "ephemeral"}}]}
+              for r in requests(3)]
+    prepared, prefix = prepare(marked)
+    assert not prefix.added and prefix.path == "system[0]" and prepared == marked
+
+
+def test_a_missing_marker_is_added_at_the_end_of_the_shared_prefix() -> None:
+    prepared, prefix = prepare(requests(3))
+    assert prefix.added and prefix.path == "system[0]" and prefix.tokens > 8_000
+    assert prepared[2]["system"][0]["cache_control"] == {"type": "ephemeral", "ttl": "5m"}
+
+
+def test_the_prefix_only_request_is_cut_after_the_shared_prefix() -> None:
+    history = [{"role": "user", "content": PREFIX}, {"role": "assistant", "content": "ok"}]
+    reqs = [{"model": MODEL, "max_tokens": 9, "stream": True,
+             "messages": [*history, {"role": "user", "content": f"q{i}"}]} for i in range(2)]
+    prepared, prefix = prepare(reqs)
+    assert prefix.path == "messages[1].content[0]"
+    cut = prefix_only_request(prepared[0], prefix)
+    assert cut["max_tokens"] == 0 and "stream" not in cut and len(cut["messages"]) == 2
+
+
+def test_requests_without_a_cacheable_shared_prefix_are_refused() -> None:
+    with pytest.raises(PromptError, match="nothing to warm"):
+        prepare([{"model": MODEL, "max_tokens": 5, "messages": [{"role": "user", "content": q}]}
+                 for q in ("a", "b")])
+
+
+def test_a_full_breakpoint_budget_is_refused_with_the_path() -> None:
+    eph = {"type": "ephemeral"}
+    full = [{"model": MODEL, "max_tokens": 5,
+             "system": [{"type": "text", "text": PREFIX}] + [
+                 {"type": "text", "text": f"part {k}", "cache_control": eph} for k in range(4)],
+             "messages": [{"role": "user", "content": f"q{i}"}]} for i in range(2)]
+    with pytest.raises(RuleViolation) as e:
+        prepare([*full[:1], {**full[1], "system": [full[1]["system"][0]]}])
+    assert e.value.rule == "max-breakpoints" and e.value.path == "requests[0].system[0]"
+
+
+# -- batches and Gemini -----------------------------------------------------------------------------
+
+
+def test_batches_send_one_request_with_a_1h_breakpoint_then_the_rest(
+        server: ScriptedAnthropicServer) -> None:
+    client = anthropic.Anthropic(base_url=server.url, api_key="t", max_retries=0)
+    result = warm_up_batch(client, requests(10), sleep=lambda s: None)
+    batches = [r.json() for r in server.requests if r.path == "/v1/messages/batches"]
+    assert [len(b["requests"]) for b in batches] == [1, 9]
+    assert batches[0]["requests"][0]["params"]["system"][0]["cache_control"]["ttl"] == "1h"
+    assert result.usage.cache_write_1h_tokens == result.prefix.tokens
+    assert result.usage.cache_read_tokens == 9 * result.prefix.tokens
+    assert list(result.results) == [f"req-{i}" for i in range(10)]
+
+
+async def test_gemini_creates_the_cache_once_and_fans_out() -> None:
+    with GeminiServer(clock=ManualClock()) as srv:
+        # An explicit httpx2 client: google-genai's aiohttp session trips aiohttp's deprecation.
+        async with httpx2.AsyncClient() as http:
+            client = genai.Client(api_key="t", http_options=types.HttpOptions(
+                base_url=srv.url, api_version="v1beta", httpx_async_client=http))
+            result = await warm_up_gemini(
+                client, model="gemini-2.5-flash", contents=[PREFIX], system_instruction="Be brief.",
+                requests=[f"question {i}" for i in range(6)], progress=False)
+        creates = [r for r in srv.requests if r.path.endswith("/cachedContents")]
+        assert len(creates) == 1
+        bodies = [r.json() for r in srv.requests if r.path.endswith(":generateContent")]
+        assert all(b["cachedContent"] == result.cache_name and "systemInstruction" not in b
+                   for b in bodies)
+        assert result.cached_tokens >= 6 * 8_000
