@@ -104,8 +104,12 @@ class CacheDiff:
 
     @property
     def hit(self) -> bool:
-        """True when nothing A cached is invalidated (B may still miss for lack of a marker)."""
-        return not self.invalidated
+        """True when B can read everything A cached.
+
+        A change can invalidate a level in which A had cached nothing (a new question after the
+        last breakpoint): ``invalidated`` still names it, but nothing is lost.
+        """
+        return self.miss_tokens == 0
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the CLI's ``--json`` output)."""
@@ -136,8 +140,10 @@ class CacheDiff:
         lines.append(f"First difference: {where + ': ' if where else ''}{c.detail}")
         if self.invalidated:
             rows = ", ".join(c.rows) or "-"
+            lost = "" if self.miss_tokens else (
+                " A had nothing cached past the shared prefix, so nothing is lost.")
             lines.append(f"Invalidated: {', '.join(self.invalidated)} cache "
-                         f"(table row: {rows}).")
+                         f"(table row: {rows}).{lost}")
         else:
             lines.append("Invalidated: nothing; every entry A wrote stays readable by B.")
         if self.also_changed:
@@ -147,6 +153,9 @@ class CacheDiff:
             lines.append(f"Marker-only changes (never invalidate): {', '.join(self.marker_changes)}.")
         lines.append(f"A cached ~{self.cached_tokens_a:,} tokens; B reads ~{self.read_tokens:,} and "
                      f"writes ~{self.rewrite_tokens:,}.")
+        if self.miss_tokens and not self.invalidated:
+            lines.append("B has no breakpoint at or within 20 blocks after A's cache entries, so "
+                         "it reads nothing although nothing changed; mark the same blocks as A.")
         if self.miss_tokens:
             cost = f" (+${self.miss_cost:.4f} over reading them)" if self.miss_cost is not None else ""
             lines.append(f"Cost of the miss: ~{self.miss_tokens:,} tokens A had cached are paid "

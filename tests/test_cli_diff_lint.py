@@ -30,9 +30,11 @@ def write(tmp_path: Path, name: str, value: Any) -> str:
 
 def test_diff_json_reports_the_row_and_exits_1_when_a_level_is_invalidated(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    b = request()
-    b["tool_choice"] = {"type": "any"}
-    code = main(["diff", write(tmp_path, "a.json", request()), write(tmp_path, "b.json", b), "--json"])
+    a = request()
+    a["messages"][0]["content"] = [{"type": "text", "text": "hello",
+                                    "cache_control": {"type": "ephemeral"}}]
+    b = {**a, "tool_choice": {"type": "any"}}
+    code = main(["diff", write(tmp_path, "a.json", a), write(tmp_path, "b.json", b), "--json"])
     out = json.loads(capsys.readouterr().out)
     assert code == 1
     assert out["invalidated"] == ["messages"] and out["change"]["rows"] == ["tool_choice"]
@@ -41,11 +43,11 @@ def test_diff_json_reports_the_row_and_exits_1_when_a_level_is_invalidated(
 def test_diff_exits_0_when_only_markers_moved(tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     b = copy.deepcopy(request())
-    b["system"][0].pop("cache_control")
+    b["tools"][1]["cache_control"] = {"type": "ephemeral"}
     code = main(["diff", write(tmp_path, "a.json", request()), write(tmp_path, "b.json", b)])
     out = capsys.readouterr().out
     assert code == 0
-    assert "marker-only" in out and "system[0]" in out
+    assert "marker-only" in out and "tools[1]" in out
 
 
 def test_diff_rich_output_names_the_first_difference(tmp_path: Path,

@@ -181,6 +181,16 @@ def test_moving_a_marker_never_invalidates() -> None:
     assert d.marker_changes == ("tools[1]",)
 
 
+def test_dropping_the_only_marker_invalidates_nothing_but_reads_nothing() -> None:
+    a = request()
+    b = changed(lambda r: [block.pop("cache_control", None)
+                           for block in (*r["tools"], *r["system"], *r["messages"][2]["content"])])
+    d = diff_requests(a, b)
+    assert d.change.kind == "marker-only" and d.invalidated == ()
+    assert d.read_tokens == 0 and not d.hit
+    assert "no breakpoint" in d.explain()
+
+
 def test_identical_requests() -> None:
     d = diff_requests(request(), request())
     assert d.change.kind == "identical" and d.hit and d.miss_tokens == 0
@@ -196,6 +206,16 @@ def test_appending_a_turn_reads_everything_a_cached() -> None:
     assert d.change.kind == "extended" and d.hit
     assert d.read_tokens == d.cached_tokens_a == flatten_request(a).total_tokens
     assert d.miss_tokens == 0
+
+
+def test_a_change_after_the_last_cache_entry_loses_nothing() -> None:
+    a = request()
+    a["messages"][2]["content"][0].pop("cache_control")
+    b = changed(lambda r: r["messages"][2]["content"][0].update(text="another question"), a)
+    d = diff_requests(a, b)
+    assert d.invalidated == ("messages",)  # the table's answer for a message change...
+    assert d.hit and d.miss_tokens == 0  # ...but A had nothing cached there
+    assert "nothing is lost" in d.explain()
 
 
 def test_json_key_order_is_a_different_prompt() -> None:

@@ -1,7 +1,8 @@
 """``promptcache diff A.json B.json``: why request B misses the cache request A wrote.
 
-Exit codes, like ``diff(1)``: 0 when B can reuse everything A cached (identical, marker-only,
-extended), 1 when a cache level is invalidated, 2 for a usage or parse error.
+Exit codes, like ``diff(1)``: 0 when B can read everything A cached (identical, marker-only,
+extended, or a change after A's last cache entry), 1 when some of A's cached tokens are lost,
+2 for a usage or parse error.
 """
 
 from __future__ import annotations
