@@ -1,0 +1,170 @@
+"""Gemini rendering: generate_content with and without a cache, and the OpenAI-compatible endpoint."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+from google import genai
+from google.genai import types
+
+from promptcache import ManualClock, Reuse
+from promptcache.providers.gemini import (
+    CachedPrefix,
+    decide,
+    parse_usage,
+    render_generate_content,
+    render_openai_compatible,
+    split,
+)
+from promptcache.providers.gemini_cache import GeminiCacheManager
+from promptcache.testing import GeminiServer
+
+from ._shared_prompt import CALC, WEATHER, shared_prompt
+
+MODEL = "gemini-2.5-flash"
+_TOP = ("system_instruction", "tools", "tool_config", "cached_content")
+
+
+@pytest.fixture
+def server() -> Iterator[GeminiServer]:
+    with GeminiServer(clock=ManualClock(1_000_000)) as s:
+        yield s
+
+
+@pytest.fixture
+def client(server: GeminiServer) -> genai.Client:
+    return genai.Client(api_key="t", http_options=types.HttpOptions(base_url=server.url,
+                                                                     api_version="v1beta"))
+
+
+def _snake(value: Any) -> Any:
+    """Keys in snake_case: the SDK sends camelCase, the renderer speaks the SDK's snake_case."""
+    if isinstance(value, dict):
+        return {re.sub(r"(?<!^)([A-Z])", r"_\1", k).lower(): _snake(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_snake(v) for v in value]
+    return value
+
+
+def expected_wire(kwargs: Any) -> Any:
+    """What google-genai puts on the wire for ``generate_content(**kwargs)``, in snake_case."""
+    config = dict(kwargs.get("config") or {})
+    body = {"contents": kwargs["contents"], **{k: config.pop(k) for k in _TOP if k in config}}
+    if config:
+        body["generation_config"] = config
+    return json.loads(json.dumps(body))
+
+
+def test_generate_content_request_reaches_the_server_as_rendered(server: GeminiServer,
+                                                                 client: genai.Client) -> None:
+    rendered = render_generate_content(shared_prompt(), model=MODEL)
+    client.models.generate_content(**rendered.kwargs)
+    assert _snake(server.requests[-1].json()) == expected_wire(rendered.kwargs)
+
+
+def test_stable_content_comes_first_for_implicit_caching(server: GeminiServer,
+                                                         client: genai.Client) -> None:
+    rendered = render_generate_content(shared_prompt(), model=MODEL)
+    config = rendered.kwargs["config"]
+    assert "travel assistant" in config["system_instruction"]["parts"][0]["text"]
+    assert rendered.kwargs["contents"][-1] == {"role": "user", "parts": [{"text": "And tomorrow?"}]}
+    client.models.generate_content(**rendered.kwargs)
+    usage = parse_usage(client.models.generate_content(**rendered.kwargs))
+    assert usage.cache_read_tokens > 0
+    assert rendered.plan.mode == "implicit"
+
+
+def test_tools_become_sorted_function_declarations() -> None:
+    a = render_generate_content(shared_prompt(tools=(WEATHER, CALC)), model=MODEL).kwargs
+    b = render_generate_content(shared_prompt(tools=(CALC, WEATHER)), model=MODEL).kwargs
+    assert a == b
+    decls = a["config"]["tools"][0]["function_declarations"]
+    assert [d["name"] for d in decls] == ["calculator", "weather"]
+    assert list(decls[1]["parameters_json_schema"]["properties"]) == ["city", "unit"]
+
+
+def test_anthropic_blocks_translate_to_gemini_parts() -> None:
+    rendered = render_generate_content(shared_prompt(), model=MODEL)
+    contents = rendered.kwargs["contents"]
+    model_turn = contents[1]
+    assert model_turn["role"] == "model"
+    assert model_turn["parts"][1] == {"function_call": {"id": "toolu_1", "name": "weather",
+                                                        "args": {"city": "Paris", "unit": "c"}}}
+    assert contents[2]["parts"][0]["function_response"] == {
+        "id": "toolu_1", "name": "weather", "response": {"output": "18C, clear"}}
+    assert any("thinking" in d for d in rendered.plan.dropped)
+    assert rendered.kwargs["config"]["max_output_tokens"] == 256
+
+
+def test_a_request_using_a_cache_carries_no_system_tools_or_tool_config(
+        server: GeminiServer, client: genai.Client) -> None:
+    prompt = shared_prompt()
+    cut = split(prompt, model=MODEL)
+    created = client.caches.create(model=MODEL, config={**cut.cached, "ttl": "600s"})
+    cache = CachedPrefix(name=str(created.name), model=MODEL, display_name="", expires=0.0,
+                         tokens=0)
+    rendered = render_generate_content(prompt, model=MODEL, cache=cache)
+    config = rendered.kwargs["config"]
+    assert config["cached_content"] == created.name
+    assert not {"system_instruction", "tools", "tool_config"} & set(config)
+    response = client.models.generate_content(**rendered.kwargs)  # the fake 400s on a conflict
+    assert _snake(server.requests[-1].json()) == expected_wire(rendered.kwargs)
+    assert parse_usage(response).cache_read_tokens == created.usage_metadata.total_token_count
+
+
+def test_cache_turns_put_leading_contents_in_the_cache() -> None:
+    prompt = shared_prompt()
+    cut = split(prompt, model=MODEL, cache_turns=2)
+    assert len(cut.cached["contents"]) == 2 and len(cut.contents) == 3
+    assert cut.tokens > split(prompt, model=MODEL).tokens
+
+
+def test_break_even_decides_explicit_for_heavy_reuse_and_implicit_for_light() -> None:
+    heavy = decide(shared_prompt(reuse=Reuse(uses=1_000, interval=30)), model=MODEL)
+    assert heavy.explicit and heavy.savings_usd is not None and heavy.storage_usd is not None
+    assert heavy.savings_usd > heavy.storage_usd
+    # One use an hour: an hour of storage costs more than one discounted read saves.
+    light = decide(shared_prompt(reuse=Reuse(uses=2, interval=3_600)), model=MODEL, ttl=3_600)
+    assert not light.explicit and light.savings_usd is not None and light.storage_usd is not None
+    assert light.savings_usd < light.storage_usd
+    assert "does not pay" in light.reason
+
+
+def test_a_prefix_below_the_minimum_never_gets_an_explicit_cache() -> None:
+    small = decide(shared_prompt(system_tokens=300, doc_tokens=300), model=MODEL, force=True)
+    assert not small.explicit and "minimum" in small.reason
+
+
+def test_openai_compatible_endpoint_names_the_cache_in_extra_body(server: GeminiServer,
+                                                                  client: genai.Client) -> None:
+    prompt = shared_prompt(reuse=Reuse(uses=1_000, interval=30))
+    with GeminiCacheManager(client, clock=server.clock) as manager:
+        native = manager.prepare(prompt, model=MODEL)
+        name = native.plan.settings["cached_content"]
+        cache = manager.known[native.plan.settings["display_name"]]
+        rendered = render_openai_compatible(prompt, model=MODEL, cache=cache)
+        assert rendered.kwargs["extra_body"] == {"extra_body": {"google": {"cached_content": name}}}
+        assert "tools" not in rendered.kwargs
+        assert all(m["role"] != "system" for m in rendered.kwargs["messages"])
+        oa = openai.OpenAI(base_url=server.url + "/v1beta/openai", api_key="t", max_retries=0)
+        response = oa.chat.completions.create(**rendered.kwargs)
+        body = server.requests[-1].json()
+        assert body["extra_body"] == {"google": {"cached_content": name}}
+        assert body == json.loads(json.dumps({k: v for k, v in rendered.kwargs.items()
+                                              if k != "extra_body"} | {"extra_body": {
+                                                  "google": {"cached_content": name}}}))
+        assert response.usage is not None and response.usage.prompt_tokens_details is not None
+        assert response.usage.prompt_tokens_details.cached_tokens == cache.tokens
+
+
+def test_plan_explains_cache_and_cost(server: GeminiServer, client: genai.Client) -> None:
+    prompt = shared_prompt(reuse=Reuse(uses=1_000, interval=30))
+    with GeminiCacheManager(client, clock=server.clock) as manager:
+        text = manager.prepare(prompt, model=MODEL).plan.explain()
+    assert "explicit caching" in text and "cached_content = cachedContents/" in text
+    assert "storage $" in text and "saved" in text
