@@ -18,7 +18,7 @@ from .strategies import DEMO_STRATEGIES, Strategy, strategy_for
 from .usage import Ledger, Usage, UsageTotals, parse_usage
 from .workloads import Trace
 
-__all__ = ["CallRecord", "ReplayResult", "compare", "replay"]
+__all__ = ["CallRecord", "Progress", "ReplayResult", "compare", "replay", "result_row"]
 
 #: Called after each request with (requests done, requests in total).
 Progress = Callable[[int, int], None]
