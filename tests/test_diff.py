@@ -335,3 +335,16 @@ def test_malformed_request_raises_naming_the_path() -> None:
     with pytest.raises(PromptError) as e:
         diff_requests(request(), {"model": MODEL, "messages": [{"role": "user", "content": 3}]})
     assert e.value.path == "messages[0].content"
+
+
+def test_the_docs_show_what_the_example_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    import runpy
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    runpy.run_path(str(root / "examples" / "why_did_my_cache_miss.py"), run_name="__main__")
+    printed = capsys.readouterr().out
+    page = (root / "docs" / "diff-and-lint.md").read_text()
+    shown = page.split("Cache diff (anthropic", 1)[1].split("```", 1)[0]
+    for line in ("Cache diff (anthropic" + shown).strip().splitlines():
+        assert line in printed
