@@ -362,3 +362,15 @@ def test_sdk_failures_become_provider_errors_and_change_nothing(clock: ManualClo
 def test_other_clients_are_refused_with_the_reason() -> None:
     with pytest.raises(ProviderError, match="not supported yet"):
         ChatSession(object(), model=MODEL)
+
+
+def test_session_dollars_agree_with_promptcache_usage(
+        client: anthropic.Anthropic, clock: ManualClock) -> None:
+    from promptcache.usage import cost_of, parse_usage
+
+    chat = session(client, clock)
+    for i in range(3):
+        reply = chat.send(f"q{i}")
+        cost = cost_of(parse_usage(reply.raw, provider="anthropic", model=MODEL))
+        assert reply.cost_usd == pytest.approx(cost.billed)
+        assert reply.usage.uncached_usd(chat.core.limits) == pytest.approx(cost.uncached)

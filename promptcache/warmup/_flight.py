@@ -46,7 +46,9 @@ class SingleFlight:
         with self._lock:
             flight = self._flights.pop(fingerprint, None)
         if error is None:
-            self.state.record_write(fingerprint, ttl, tokens, self.state.now())
+            # The response has started, so the entry is readable now (see session._core._started).
+            latency = float(getattr(self.state, "response_latency", 0.0))
+            self.state.record_write(fingerprint, ttl, tokens, self.state.now() - latency)
         if flight is not None:
             if error is None:
                 flight.set_result(None)
