@@ -52,11 +52,12 @@ WHY: Mapping[str, str] = {
         "never marked. The clairvoyant writes every conversation with 1h from its first turn."
     ),
     "bursts": (
-        "Requests of a burst start before any response has, so none can read what another writes. "
-        "CacheState counts a prefix as warm the moment it records the write, so every request of "
-        "a burst plans a read, marks the prefix, and pays a write again (with 1h TTLs after the "
-        "first gap over 5 minutes, 2x each). The clairvoyant lets one request write and sends the "
-        "rest unmarked at 1x."
+        "Requests of a burst start before any response has, so none can read what another "
+        "writes. CacheState keeps a recorded write pending for its response latency, so the "
+        "optimizer leaves a prefix that a request in flight is writing unmarked (1x instead of a "
+        "second write). The remaining gap: the burst's requests still pay 1x for the shared "
+        "prefix; only holding them until the first response starts (promptcache.warmup) turns "
+        "those into 0.1x reads, which the clairvoyant assumes."
     ),
 }
 

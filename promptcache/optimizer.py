@@ -254,8 +254,10 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
 
     # --- warm prefixes -------------------------------------------------------------------------
     warm: list[int] = []
+    pending: set[int] = set()
     if state is not None:
         warm = list(state.warm_positions(fingerprints, now))
+        pending = state.pending_positions(fingerprints, now)
     else:
         conv = next((layer for layer in prompt.layers if layer.append_only), None)
         previous = _previous_request_end(prompt)
@@ -297,6 +299,13 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
                             + ("" if below else "; pass an exact counter to settle it")),
                 ))
                 continue
+        if index in pending:
+            rejected.append(Rejection(
+                path=blocks[index].path, layer=layer.name, rule="pending-write",
+                reason="a request in flight is writing this exact prefix and the provider makes it "
+                       "readable only once that response starts; marking it again would pay a "
+                       "second write (send concurrent requests through promptcache.warmup)"))
+            continue
         candidates[index] = _Candidate(index, "layer", layer.name, note)
 
     # Lookback bridges: reach the newest warm prefix when every candidate is too far after it.

@@ -35,7 +35,7 @@ class Rejection:
     path: str
     layer: str
     #: ``below-minimum``, ``safety-margin``, ``not-worth-it``, ``budget``, ``no-markable-block``,
-    #: ``unreachable``.
+    #: ``unreachable``, ``pending-write``.
     rule: str
     reason: str
 

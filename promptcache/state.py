@@ -31,23 +31,36 @@ class CacheEntry:
     refreshed_at: float
     ttl: str
     tokens: int
+    #: When the entry can first be read: the provider makes a write readable only once the
+    #: response that wrote it has started, so concurrent requests each pay their own write.
+    readable_at: float = 0.0
 
     @property
     def expires_at(self) -> float:
         return self.refreshed_at + TTL_SECONDS[self.ttl]
 
     def warm(self, now: float) -> bool:
-        return now < self.expires_at
+        """Readable now: written, its response started, and not expired."""
+        return self.readable_at <= now < self.expires_at
+
+    def pending(self, now: float) -> bool:
+        """Being written by a request whose response has not started yet."""
+        return now < self.readable_at
 
 
 class CacheState:
     """Per-process memory of cache writes and of each layer's reuse intervals.
 
     ``min_samples`` gaps must be observed before they override a layer's hints.
+    ``response_latency`` is the expected time from sending a request to the start of its
+    response: a prefix written by a request in flight is pending until then (not readable), and
+    gaps shorter than it are concurrency, not reuse, so they are not counted as reuse gaps.
     """
 
     def __init__(self, *, clock: Clock | None = None, max_entries: int = 100_000,
-                 max_gaps: int = 256, min_samples: int = 3) -> None:
+                 max_gaps: int = 256, min_samples: int = 3,
+                 response_latency: float = 1.0) -> None:
+        self.response_latency = response_latency
         self.clock: Clock = clock if clock is not None else WallClock()
         self._entries: OrderedDict[str, CacheEntry] = OrderedDict()
         self._max_entries = max_entries
@@ -77,21 +90,33 @@ class CacheState:
                     out[i] = e
             return out
 
+    def pending_positions(self, fingerprints: Iterable[str], now: float) -> set[int]:
+        """Positions whose prefix a request in flight is writing (not readable yet)."""
+        with self._lock:
+            return {i for i, fp in enumerate(fingerprints)
+                    if (e := self._entries.get(fp)) is not None and e.pending(now)}
+
     def is_surely_cold(self, fingerprint: str, now: float) -> bool:
         """True when this process wrote the prefix and its TTL has run out since the last use."""
         e = self.entry(fingerprint)
         return e is not None and not e.warm(now)
 
-    def record_write(self, fingerprint: str, ttl: str, tokens: int, now: float) -> None:
+    def record_write(self, fingerprint: str, ttl: str, tokens: int, now: float,
+                     *, readable_at: float | None = None) -> None:
+        """Remember a write sent at ``now``; readable from ``readable_at`` (default: after the
+        response latency, i.e. the request is still in flight)."""
+        if readable_at is None:
+            readable_at = now + self.response_latency
         with self._lock:
             old = self._entries.pop(fingerprint, None)
-            if old is not None and old.warm(now):
+            if old is not None and (old.warm(now) or old.pending(now)):
                 ttl = ttl if TTL_SECONDS[ttl] >= TTL_SECONDS[old.ttl] else old.ttl
                 entry = CacheEntry(fingerprint=fingerprint, written_at=old.written_at,
-                                   refreshed_at=now, ttl=ttl, tokens=tokens)
+                                   refreshed_at=now, ttl=ttl, tokens=tokens,
+                                   readable_at=min(old.readable_at, readable_at))
             else:
                 entry = CacheEntry(fingerprint=fingerprint, written_at=now, refreshed_at=now,
-                                   ttl=ttl, tokens=tokens)
+                                   ttl=ttl, tokens=tokens, readable_at=readable_at)
             self._entries[fingerprint] = entry
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
@@ -113,7 +138,7 @@ class CacheState:
                 anchor = fingerprints[layer.start if layer.append_only else layer.stop - 1]
                 key = (layer.name, anchor)
                 last = self._last_seen.get(key)
-                if last is not None and now >= last:
+                if last is not None and now - last >= self.response_latency:
                     self._gaps[layer.name].append(now - last)
                 self._last_seen[key] = now
                 self._sightings[layer.name] += 1

@@ -173,7 +173,7 @@ class PromptCache(Strategy):
         prompt = item.prompt if item.prompt is not None else prompt_from_request(item.request)
         plan = optimize(prompt, state=self.state, now=now)
         request = render(prompt, plan)
-        record(self.state, prompt, plan, now=now)
+        record(self.state, prompt, plan, now=now, response_started=False)  # still in flight
         return request
 
 

@@ -283,3 +283,34 @@ def test_bedrock_has_no_automatic_caching() -> None:
     with pytest.raises(RuleViolation, match="not supported on bedrock"):
         optimize(prompt, automatic="5m")
     assert limits_for("claude-fable-5", platform="bedrock").min_cacheable_tokens == 1_024
+
+
+def test_concurrent_identical_requests_do_not_each_pay_a_write() -> None:
+    from promptcache.providers.anthropic import record
+
+    clock = ManualClock(0.0)
+    state = CacheState(clock=clock, response_latency=1.0)
+    prompt = chat_builder(system_tokens=4_000).add_user_turn("q").build()
+    first = optimize(prompt, state=state)
+    record(state, prompt, first, response_started=False)  # sent, response not started yet
+    clock.advance(0.05)  # a second request of the same burst, before the first response started
+    second = optimize(prompt, state=state)
+    assert first.placements and not second.placements
+    assert any(r.rule == "pending-write" for r in second.rejected)
+    assert second.expected.cache_read_tokens == 0  # nothing readable yet: no read promised
+    clock.advance(2.0)
+    third = optimize(prompt, state=state)
+    assert third.expected.cache_read_tokens > 0
+
+
+def test_burst_gaps_are_not_counted_as_reuse_gaps() -> None:
+    from promptcache.providers.anthropic import record
+
+    clock = ManualClock(0.0)
+    state = CacheState(clock=clock, response_latency=1.0)
+    prompt = chat_builder(system_tokens=3_000).add_user_turn("q").build()
+    for _ in range(10):
+        record(state, prompt, optimize(prompt, state=state), response_started=False)
+        clock.advance(0.01)
+    hint = prompt.layers[1].reuse
+    assert state.observed_reuse("system", hint) == hint  # no reuse gap learned from a burst

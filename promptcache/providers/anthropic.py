@@ -111,20 +111,28 @@ def render(prompt: Prompt, plan: Plan | None = None, *, state: CacheState | None
         kwargs["cache_control"] = {"type": "ephemeral", "ttl": plan.automatic_ttl}
     kwargs.update(prompt.params)
     if state is not None:
-        record(state, prompt, plan, now=now)
+        record(state, prompt, plan, now=now, response_started=False)
     return kwargs
 
 
-def record(state: CacheState, prompt: Prompt, plan: Plan, *, now: float | None = None) -> None:
-    """Tell ``state`` that ``prompt`` was sent with ``plan``: its writes and its layers' reuse."""
+def record(state: CacheState, prompt: Prompt, plan: Plan, *, now: float | None = None,
+           response_started: bool = True) -> None:
+    """Tell ``state`` that ``prompt`` was sent with ``plan``: its writes and its layers' reuse.
+
+    Call it once the response has started (the default), and the writes are readable at once.
+    Recording a request still in flight (``response_started=False``) leaves its writes pending
+    for the state's ``response_latency``: concurrent requests are then not promised a read the
+    provider cannot give them yet.
+    """
     from ..fingerprint import prefix_fingerprints
 
     when = state.now() if now is None else now
     fps = plan.fingerprints or prefix_fingerprints(prompt)
     state.observe(prompt, fps, when)
+    readable_at = when if response_started else None
     for p in plan.placements:
         if p.prefix_tokens >= plan.limits.min_cacheable_tokens:
-            state.record_write(fps[p.index], p.ttl, p.prefix_tokens, when)
+            state.record_write(fps[p.index], p.ttl, p.prefix_tokens, when, readable_at=readable_at)
 
 
 def render_prefix(prompt: Prompt, index: int) -> dict[str, Any]:

@@ -96,16 +96,6 @@ def _blocks(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [b for b in content or () if isinstance(b, Mapping)]
 
 
-def _started(state: CacheState) -> float:
-    """The time to record a write whose response has already arrived, so it is readable now.
-
-    A CacheState that models response latency treats a write as readable ``response_latency``
-    after the time it is recorded at; by the time a response is parsed it has started, so the
-    write is recorded that much earlier. Expiry moves earlier by as much, which errs safe.
-    """
-    return state.now() - float(getattr(state, "response_latency", 0.0))
-
-
 def _first_difference(before: tuple[str, ...], after: tuple[str, ...]) -> int | None:
     """Index of the first position whose prefix fingerprint differs; None if one extends the other."""
     for i, (a, b) in enumerate(zip(before, after, strict=False)):
@@ -234,7 +224,8 @@ class SessionCore:
         self.history = [*pending.messages]
         if parsed.content:
             self.history.append({"role": "assistant", "content": [dict(b) for b in parsed.content]})
-        record(self.state, pending.prompt, pending.plan, now=_started(self.state))
+        # The response has arrived, so it has started: its writes are readable at once.
+        record(self.state, pending.prompt, pending.plan, response_started=True)
         ttls = [p.ttl for p in pending.plan.placements]
         ttl_seconds = 3600.0 if "1h" in ttls else 300.0
         usage = parsed.usage

@@ -46,9 +46,9 @@ class SingleFlight:
         with self._lock:
             flight = self._flights.pop(fingerprint, None)
         if error is None:
-            # The response has started, so the entry is readable now (see session._core._started).
-            latency = float(getattr(self.state, "response_latency", 0.0))
-            self.state.record_write(fingerprint, ttl, tokens, self.state.now() - latency)
+            # The response has started, so the entry is readable now.
+            now = self.state.now()
+            self.state.record_write(fingerprint, ttl, tokens, now, readable_at=now)
         if flight is not None:
             if error is None:
                 flight.set_result(None)
