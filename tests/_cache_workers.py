@@ -9,7 +9,9 @@ from promptcache.cache import RedisRegistry, SQLiteBackend
 
 
 def write_many(path: str, worker: int, count: int) -> None:
-    backend = SQLiteBackend(path)
+    # Eight writers on two cores queue for the lock longer than the default 0.25 s, which would
+    # drop writes (by design: a cache write is never worth a stall); this test is about loss.
+    backend = SQLiteBackend(path, busy_timeout=30)
     for i in range(count):
         backend.set(f"w{worker}-{i}", f"value {worker} {i}".encode())
     backend.close()

@@ -206,7 +206,9 @@ def test_a_corrupt_file_can_be_replaced_by_a_fresh_cache(tmp_path: Path) -> None
     assert cache.get("k") is None
     cache.set("k", b"v")
     assert cache.get("k") == b"v"
-    assert (tmp_path / "c.sqlite3.corrupt").exists()
+    [aside] = tmp_path.glob("c.sqlite3.corrupt-*")
+    assert aside.read_bytes() == b"this is not a database" * 100
+    assert cache.moved_aside == [aside]
 
 
 def test_damaged_pages_found_later_raise_instead_of_answering(tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ def test_round_trip_and_native_expiry(redis_url: str) -> None:
 def test_a_client_is_served_across_backend_instances(redis_url: str, server: StubServer) -> None:
     with (
         anthropic.Anthropic(api_key="sk-x", base_url=server.url, max_retries=0) as one,
-        anthropic.Anthropic(api_key="sk-y", base_url=server.url, max_retries=0) as two,
+        anthropic.Anthropic(api_key="sk-x", base_url=server.url, max_retries=0) as two,
     ):
         cache_client(one, backend=RedisBackend(redis_url))
         cache_client(two, backend=RedisBackend(redis_url))

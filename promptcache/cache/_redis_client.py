@@ -38,7 +38,10 @@ class OutageGuard:
     """
 
     def __init__(self, what: str, *, retry_after: float) -> None:
-        self.errors: tuple[type[BaseException], ...] = (import_redis().RedisError, OSError)
+        redis = import_redis()
+        self.errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self.response_error: type[BaseException] = redis.ResponseError
+        """Redis answered, but refused the command (e.g. ``WRONGTYPE``): a bad entry, not an outage."""
         self.what = what
         self.retry_after = retry_after
         self._down_until = 0.0
@@ -59,6 +62,15 @@ class OutageGuard:
                 CacheUnavailableWarning,
                 stacklevel=4,
             )
+
+    def malformed(self, key: str, problem: object) -> None:
+        """An entry that cannot be read is treated as absent: say so, but Redis stays in use."""
+        warnings.warn(
+            f"{self.what} holds a malformed entry {key!r} ({problem}); promptcache treats it as "
+            "absent.",
+            CacheUnavailableWarning,
+            stacklevel=4,
+        )
 
     def ok(self) -> None:
         if self._warned:

@@ -3,19 +3,109 @@
 Responses are stored as their JSON (``model_dump``) and rebuilt with the SDK's own model class,
 so a hit returns the very type a real call returns. Rebuilding validates: an entry that no longer
 fits the installed SDK's types is a miss, never a half-built object.
+
+Validation costs more than the rest of a hit, so the objects built from recent entries are kept
+(``DecodedMemo``, bounded by bytes) and a hit hands out a structural copy: the caller owns what
+it gets back, and mutating it never changes what the next caller sees.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-__all__ = ["ENDPOINTS", "Endpoint", "LoadFailed"]
+__all__ = ["DECODED_MEMO_BYTES", "ENDPOINTS", "DecodedMemo", "Endpoint", "LoadFailed", "clone"]
+
+#: Bytes of stored entries whose rebuilt objects are kept (the objects take a few times that).
+DECODED_MEMO_BYTES: Final = 8 * 1024 * 1024
+_IMMUTABLE: Final = frozenset({str, int, float, bool, bytes, type(None)})
+
+
+_MODEL_TYPES: dict[type, bool] = {}
+
+
+def clone(value: Any) -> Any:
+    """A deep copy of an SDK response, several times cheaper than ``model_copy(deep=True)``.
+
+    Mirrors pydantic's own ``__copy__`` (``__dict__``, fields set, extra, private) one level at a
+    time; values of other types fall back to ``copy.deepcopy``.
+    """
+    kind: Any = type(value)
+    if kind in _IMMUTABLE:
+        return value
+    if kind is list:
+        return [clone(v) for v in value]
+    if kind is dict:
+        return {k: clone(v) for k, v in value.items()}
+    is_model = _MODEL_TYPES.get(kind)
+    if is_model is None:
+        is_model = _MODEL_TYPES[kind] = issubclass(kind, BaseModel)
+    if is_model:
+        new = kind.__new__(kind)
+        setattr_ = object.__setattr__
+        setattr_(
+            new,
+            "__dict__",
+            {k: v if type(v) in _IMMUTABLE else clone(v) for k, v in value.__dict__.items()},
+        )
+        setattr_(new, "__pydantic_fields_set__", set(value.__pydantic_fields_set__))
+        extra = value.__pydantic_extra__
+        setattr_(new, "__pydantic_extra__", None if extra is None else dict(extra) and clone(extra))
+        private = value.__pydantic_private__
+        setattr_(new, "__pydantic_private__", None if private is None else copy.deepcopy(private))
+        return new
+    return copy.deepcopy(value)
+
+
+class DecodedMemo:
+    """Objects rebuilt from recent entries, keyed by cache key, bounded by the entries' bytes.
+
+    An object is reused only when the stored bytes are identical to those it was built from, so
+    an entry rewritten by another process is validated afresh. An entry larger than an eighth of
+    ``max_bytes`` is never kept.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._data: OrderedDict[str, tuple[bytes, Any]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str, raw: bytes) -> Any:
+        with self._lock:
+            found = self._data.get(key)
+            if found is None or found[0] != raw:
+                return None
+            self._data.move_to_end(key)
+            return found[1]
+
+    def put(self, key: str, raw: bytes, value: Any) -> None:
+        if len(raw) > self.max_bytes // 8:
+            return
+        with self._lock:
+            old = self._data.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old[0])
+            self._data[key] = (raw, value)
+            self._bytes += len(raw)
+            while self._bytes > self.max_bytes:
+                _, (evicted, _) = self._data.popitem(last=False)
+                self._bytes -= len(evicted)
+
+    @property
+    def held_bytes(self) -> int:
+        return self._bytes
+
+
+_decoded = DecodedMemo(DECODED_MEMO_BYTES)
 
 
 class LoadFailed(Exception):
@@ -43,11 +133,19 @@ class Endpoint:
         )
         return data.encode()
 
-    def load(self, raw: bytes) -> Any:
+    def load(self, raw: bytes, key: str | None = None) -> Any:
+        """The SDK object for ``raw``; with ``key``, reuses (a copy of) a recent rebuild."""
+        if key is not None:
+            found = _decoded.get(key, raw)
+            if found is not None:
+                return clone(found)
         try:
-            return self.response_type().model_validate_json(raw)
+            value = self.response_type().model_validate_json(raw)
         except ValidationError as e:
             raise LoadFailed(str(e)) from e
+        if key is not None:
+            _decoded.put(key, raw, clone(value))
+        return value
 
     def dump_events(self, events: list[Any]) -> bytes:
         dumped = [

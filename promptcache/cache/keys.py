@@ -1,47 +1,84 @@
-"""Normalised, secret-free keys for the exact-match response cache.
+"""Keys for the exact-match response cache: never shared by two calls the API could answer apart.
 
-A key is a SHA-256 over a canonical, type-tagged encoding of (namespace, endpoint, every request
-parameter). Mapping keys are sorted, so two requests that differ only in dict order share a key;
-anything the API would see differently (a value, a type, a list order) gives a different key.
-Transport-only options (timeouts, retries) and credentials never reach the encoding, so neither the
-key nor anything stored next to it depends on, or reveals, an API key.
+A key is a BLAKE2b over one canonical JSON text (``json.dumps(sort_keys=True)``) of the namespace,
+the endpoint, the client's identity and every request parameter. Mapping keys are sorted, so two
+requests that differ only in dict order share a key; anything the API would see differently (a
+value, a type, a list order, a header, ``http_options``, the base URL, the API key) gives another.
 
-Large strings (a 4k-token system prompt) dominate the cost of hashing, so their digests are
-memoised by value: a repeated prompt costs one dict lookup instead of a 20 KB hash.
+Secrets never enter the canonical text: the values of credential-like headers, query parameters
+and client attributes are replaced by a salted BLAKE2b digest first. The *name* of such a parameter
+always stays, and so does the fact that its value differs, so ``x-max-tokens`` or a query
+parameter called ``key`` can never make two different calls share an entry.
+
+Large strings (a 4k-token system prompt) would dominate the cost of a key, so their digests are
+memoised by value in an LRU bounded by bytes (``STRING_MEMO_BYTES``).
 """
 
 from __future__ import annotations
 
+import base64
 import enum
 import hashlib
+import json
 import re
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import Any, Final
 
 __all__ = [
+    "STRING_MEMO_BYTES",
     "TRANSPORT_OPTIONS",
     "CachePolicy",
     "UnkeyableRequest",
+    "client_identity",
+    "client_snapshot",
     "is_sensitive_name",
     "request_key",
     "sampling_temperature",
+    "secret_digest",
 ]
 
 #: Keyword arguments that change how a request travels, never what the model answers.
-TRANSPORT_OPTIONS: Final = frozenset({"timeout", "max_retries", "http_client", "http_options"})
+TRANSPORT_OPTIONS: Final = frozenset({"timeout", "max_retries", "http_client"})
+#: Fields of google-genai ``HttpOptions`` that are transport only (everything else is keyed).
+_GENAI_TRANSPORT: Final = frozenset(
+    {
+        "timeout",
+        "retry_options",
+        "client_args",
+        "async_client_args",
+        "httpx_client",
+        "httpx_async_client",
+        "aiohttp_client",
+    }
+)
+#: Headers the SDKs add themselves that describe the client, not the request.
+_CLIENT_NOISE: Final = frozenset({"user-agent", "x-goog-api-client", "content-type"})
 
 _SENSITIVE = re.compile(r"key|token|secret|auth|cookie|passw|credential|signature", re.IGNORECASE)
-_BIG_STRING: Final = 512
-_MEMO_SIZE: Final = 256
-_VERSION: Final = b"promptcache-response-key-v1\x00"
+_SECRET_SALT: Final = b"promptcache-secret-v1"
+_VERSION: Final = "promptcache-response-key-v2"
+
+_BIG_STRING: Final = 256
+#: Bytes of large strings (``sys.getsizeof``) the digest memo may keep alive, at most.
+STRING_MEMO_BYTES: Final = 32 * 1024 * 1024
 
 
 def is_sensitive_name(name: str) -> bool:
-    """Whether a header or query-parameter name may carry a credential (and must be dropped)."""
+    """Whether a header, query parameter or attribute name may carry a credential.
+
+    Such a value is keyed by its salted digest, never by itself; the name always stays.
+    """
     return bool(_SENSITIVE.search(name))
+
+
+def secret_digest(value: object) -> str:
+    """A salted BLAKE2b of a secret: tells two secrets apart without storing or revealing either."""
+    raw = value if isinstance(value, bytes) else str(value).encode("utf-8", "surrogatepass")
+    return "\x00secret:" + hashlib.blake2b(raw, key=_SECRET_SALT, digest_size=16).hexdigest()
 
 
 class UnkeyableRequest(Exception):
@@ -62,35 +99,49 @@ class CachePolicy:
 
 
 class _DigestMemo:
-    """A small thread-safe LRU of SHA-256 digests of large strings, keyed by the string itself.
+    """A thread-safe LRU of digests of large strings, keyed by the string, bounded by bytes.
 
     Keyed by value (not ``id``), so a hit is always correct; CPython caches a str's hash on the
-    object, which makes the lookup for the very same prompt object O(1).
+    object, so the lookup for the very same prompt object is O(1). The strings it keeps alive add
+    up to at most ``max_bytes`` (as ``sys.getsizeof`` counts them); a string larger than an
+    eighth of that is hashed every time instead of evicting everything else.
     """
 
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._data: OrderedDict[str, bytes] = OrderedDict()
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._data: OrderedDict[str, str] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
 
-    def digest(self, text: str) -> bytes:
+    def digest(self, text: str) -> str:
         with self._lock:
             found = self._data.get(text)
             if found is not None:
                 self._data.move_to_end(text)
                 return found
-        found = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+        raw = text.encode("utf-8", "surrogatepass")
+        found = "\x00H" + hashlib.blake2b(raw, digest_size=32).hexdigest()
+        size = sys.getsizeof(text)
+        if size > self.max_bytes // 8:
+            return found
         with self._lock:
-            self._data[text] = found
-            if len(self._data) > self._size:
-                self._data.popitem(last=False)
+            if text not in self._data:
+                self._data[text] = found
+                self._bytes += size
+                while self._bytes > self.max_bytes:
+                    evicted, _ = self._data.popitem(last=False)
+                    self._bytes -= sys.getsizeof(evicted)
         return found
 
+    @property
+    def held_bytes(self) -> int:
+        return self._bytes
 
-_memo = _DigestMemo(_MEMO_SIZE)
 
+_memo = _DigestMemo(STRING_MEMO_BYTES)
 
 _OMITTED: Final = frozenset({"NotGiven", "Omit"})
+_SCALARS: Final = (int, float, bool, type(None))
 
 
 def _is_omitted(value: object) -> bool:
@@ -98,103 +149,210 @@ def _is_omitted(value: object) -> bool:
     return type(value).__name__ in _OMITTED
 
 
-def _encode(value: object, out: list[bytes]) -> None:
-    """Append a canonical, unambiguous (type-tagged, length-prefixed) encoding of ``value``.
+def _text(value: str) -> str:
+    """A large string becomes its memoised digest; a small one stays, escaped if it could be
+    mistaken for a digest (both start with NUL only then), so the mapping stays one-to-one."""
+    if len(value) > _BIG_STRING:
+        return _memo.digest(value)
+    if value[:1] == "\x00":
+        return "\x00E" + value
+    return value
 
-    The common JSON types are dispatched on their exact type first: this walk runs on every
-    call, and a chain of ``isinstance`` checks would cost more than the lookup it keys.
+
+def _shrink(value: Any) -> Any:
+    """A JSON-ready copy of ``value`` with large strings replaced by digests.
+
+    The common JSON types are dispatched on their exact type: this runs on every call, and a
+    chain of ``isinstance`` checks would cost more than the lookup it keys.
     """
     kind = type(value)
     if kind is str:
-        text = cast(str, value)
-        if len(text) > _BIG_STRING:
-            out.append(b"S")
-            out.append(_memo.digest(text))
-        else:
-            raw = text.encode("utf-8", "surrogatepass")
-            out.append(b"s%d:" % len(raw))
-            out.append(raw)
-    elif kind is dict:
-        mapping = cast(dict[Any, Any], value)
-        keys = sorted(k for k, v in mapping.items() if not _is_omitted(v))
-        out.append(b"d%d:" % len(keys))
-        for k in keys:
-            if type(k) is not str:
-                raise UnkeyableRequest("mapping keys must be strings")
-            _encode(k, out)
-            _encode(mapping[k], out)
-    elif kind is list:
-        items = cast(list[Any], value)
-        out.append(b"l%d:" % len(items))
-        for item in items:
-            _encode(item, out)
-    elif kind is int:
-        out.append(b"i%d;" % cast(int, value))
-    else:
-        _encode_other(value, out)
+        return value if len(value) <= _BIG_STRING and value[:1] != "\x00" else _text(value)
+    if kind is dict:
+        out = {}
+        for k, v in value.items():
+            t = type(v)
+            if t is str:
+                out[k] = v if len(v) <= _BIG_STRING and v[:1] != "\x00" else _text(v)
+            elif t is int or t is bool or v is None:
+                out[k] = v
+            elif not _is_omitted(v):
+                out[k] = _shrink(v)
+        return out
+    if kind is list or kind is tuple:
+        return [_shrink(v) for v in value]
+    if kind in _SCALARS:
+        return value
+    return _shrink_other(value)
 
 
-def _encode_other(value: object, out: list[bytes]) -> None:
-    """The rarer types: None, bools, floats, other mappings and sequences, bytes, SDK models."""
-    if value is None:
-        out.append(b"n")
-    elif value is True:
-        out.append(b"T")
-    elif value is False:
-        out.append(b"F")
-    elif isinstance(value, int):
-        out.append(b"i%d;" % value)
-    elif isinstance(value, float):
-        out.append(b"f" + repr(value).encode() + b";")
-    elif isinstance(value, str):
-        _encode(str(value), out)
-    elif isinstance(value, Mapping):
-        _encode(dict(value.items()), out)
-    elif isinstance(value, list | tuple):
-        _encode(list(value), out)
-    elif isinstance(value, bytes | bytearray | memoryview):
-        out.append(b"b" + hashlib.sha256(value).digest())
-    elif isinstance(value, enum.Enum):
-        _encode(value.value, out)
-    elif hasattr(value, "model_dump"):
+def _shrink_other(value: Any) -> Any:
+    """The rarer types: subclasses of the JSON types, enums, bytes, SDK models."""
+    if isinstance(value, enum.Enum):
+        return _shrink(value.value)
+    if isinstance(value, str):
+        return _text(str(value))
+    if isinstance(value, _SCALARS):
+        return value
+    if isinstance(value, Mapping):
+        return _shrink(dict(value.items()))
+    if isinstance(value, list | tuple):
+        return [_shrink(v) for v in value]
+    if isinstance(value, bytes | bytearray | memoryview):
+        return _text(base64.b64encode(value).decode())  # bytes travel base64-encoded
+    if _is_omitted(value):
+        # Absent, but inside a structure: we cannot drop it here without a second walk.
+        raise UnkeyableRequest("an omitted (NOT_GIVEN) value nested inside a parameter")
+    if hasattr(value, "model_dump"):
         # SDK models (an earlier response's content blocks, google-genai configs): their JSON form
         # is what goes on the wire. None fields are unset fields for these models.
-        _encode(value.model_dump(mode="json", exclude_none=True), out)
-    else:
-        raise UnkeyableRequest(f"cannot key a parameter of type {type(value).__name__}")
+        return _shrink(value.model_dump(mode="json", exclude_none=True))
+    raise UnkeyableRequest(f"cannot key a parameter of type {type(value).__name__}")
+
+
+def _redact(params: Any) -> Any:
+    """Headers or query parameters with secret values replaced by their digests; names kept."""
+    if not isinstance(params, Mapping):
+        return params
+    return {
+        str(k).lower(): secret_digest(v) if is_sensitive_name(str(k)) and v is not None else v
+        for k, v in params.items()
+        if not _is_omitted(v)
+    }
+
+
+def _genai_http_options(options: Any) -> Any:
+    """google-genai ``HttpOptions``: ``base_url``, ``api_version``, ``headers``, ``extra_body``
+    change what the API answers and are keyed; timeouts, retries and client objects are not."""
+    if hasattr(options, "model_dump"):
+        options = options.model_dump(mode="json", exclude_none=True, exclude=set(_GENAI_TRANSPORT))
+    if not isinstance(options, Mapping):
+        return options
+    kept = {k: v for k, v in options.items() if k not in _GENAI_TRANSPORT and v is not None}
+    if "headers" in kept:
+        kept["headers"] = _redact(kept["headers"])
+    return kept
 
 
 def _scrub(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Drop transport options and credentials; keep everything that can change the answer."""
+    """Drop transport options; redact secrets; keep everything that can change the answer."""
     clean: dict[str, Any] = {}
     for name, value in params.items():
         if name in TRANSPORT_OPTIONS or _is_omitted(value) or (name == "stream" and not value):
             continue
-        if name in {"extra_headers", "extra_query"} and isinstance(value, Mapping):
-            # Beta headers change answers and stay in the key; credentials never do.
-            kept = {str(k).lower(): v for k, v in value.items() if not is_sensitive_name(str(k))}
-            if kept:
-                clean[name] = kept
-            continue
-        if name == "config" and hasattr(value, "model_dump"):
-            value = value.model_dump(mode="json", exclude_none=True)
-        if name == "config" and isinstance(value, Mapping):
-            value = {k: v for k, v in value.items() if k not in TRANSPORT_OPTIONS}
+        if name in ("extra_headers", "extra_query"):
+            value = _redact(value)
+        elif name == "config" and value is not None:
+            if hasattr(value, "model_dump"):
+                value = value.model_dump(mode="json", exclude_none=True, exclude={"http_options"}) | (
+                    {"http_options": value.http_options} if value.http_options is not None else {}
+                )
+            if isinstance(value, Mapping) and value.get("http_options") is not None:
+                value = dict(value) | {"http_options": _genai_http_options(value["http_options"])}
+        elif name == "http_options":
+            value = _genai_http_options(value)
         clean[name] = value
     return clean
 
 
-def request_key(endpoint: str, params: Mapping[str, Any], *, namespace: str) -> str:
-    """The cache key of one call: hex SHA-256 of namespace, endpoint and the scrubbed parameters.
+def _refuse(value: object) -> Any:
+    raise TypeError(type(value).__name__)
 
-    Raises ``UnkeyableRequest`` for a parameter type with no canonical form; callers then bypass
-    the cache rather than risk two different requests sharing a key.
+
+_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_refuse).encode
+
+
+def request_key(endpoint: str, params: Mapping[str, Any], *, namespace: str, identity: str = "") -> str:
+    """The cache key of one call: hex BLAKE2b of namespace, endpoint, client identity and the
+    scrubbed parameters.
+
+    ``identity`` is ``client_identity(client)``: the client-level settings that change the answer
+    or the tenant. Raises ``UnkeyableRequest`` for a parameter with no canonical form; callers
+    then bypass the cache rather than risk two different requests sharing a key.
     """
-    out: list[bytes] = [_VERSION]
-    _encode(namespace, out)
-    _encode(endpoint, out)
-    _encode(_scrub(params), out)
-    return hashlib.sha256(b"".join(out)).hexdigest()
+    try:
+        text = _dumps([_VERSION, namespace, endpoint, identity, _shrink(_scrub(params))])
+    except UnkeyableRequest:
+        raise
+    except (TypeError, ValueError, AttributeError, RecursionError) as e:
+        raise UnkeyableRequest(f"cannot key this request ({e})") from e
+    return hashlib.blake2b(text.encode(), digest_size=32).hexdigest()
+
+
+#: Client attributes that decide the tenant or the answer; secrets among them are digested.
+_CLIENT_FIELDS: Final = (
+    "api_key",
+    "auth_token",
+    "organization",
+    "project",
+    "base_url",
+    "aws_region",
+    "aws_access_key",
+    "aws_secret_key",
+    "aws_session_token",
+    "aws_profile",
+    "region",
+    "project_id",
+    "access_token",
+    "location",
+    "vertexai",
+    "api_version",
+)
+
+
+def client_snapshot(client: Any) -> tuple[Any, ...]:
+    """The raw client-level settings ``client_identity`` digests; cheap, for change detection."""
+    holder = getattr(client, "_api_client", client)  # google-genai keeps them one level down
+    fields = tuple(getattr(holder, name, None) for name in _CLIENT_FIELDS)
+    headers = getattr(holder, "_custom_headers", None)
+    query = getattr(holder, "_custom_query", None)
+    options = getattr(holder, "_http_options", None)
+    extra: Any = None
+    if options is not None:
+        extra = (
+            getattr(options, "base_url", None),
+            getattr(options, "api_version", None),
+            dict(getattr(options, "headers", None) or {}),
+            repr(getattr(options, "extra_body", None)),
+        )
+    return (
+        type(client).__module__.split(".")[0],
+        type(client).__name__.removeprefix("Async"),
+        fields,
+        dict(headers) if isinstance(headers, Mapping) else None,
+        dict(query) if isinstance(query, Mapping) else None,
+        extra,
+    )
+
+
+def client_identity(client: Any, snapshot: tuple[Any, ...] | None = None) -> str:
+    """A digest of the client-level settings that change the answer or the tenant.
+
+    Default headers (``anthropic-beta``), query parameters, ``base_url``, the OpenAI organization
+    and project, google-genai's ``http_options`` and the credentials themselves (salted digests,
+    never the secret): two clients that would be answered differently, or that belong to
+    different accounts, never share an entry. Sync and async clients of one SDK share entries.
+    """
+    package, kind, fields, headers, query, extra = snapshot or client_snapshot(client)
+    data: dict[str, Any] = {"sdk": package, "client": kind}
+    for name, value in zip(_CLIENT_FIELDS, fields, strict=True):
+        if not isinstance(value, str | int | float) and type(value).__name__ != "URL":
+            continue  # unset, or not a setting (Anthropic's ``organization`` is an API resource)
+        data[name] = secret_digest(value) if is_sensitive_name(name) else str(value)
+    for label, mapping in (("headers", headers), ("query", query)):
+        if mapping:
+            kept = _redact({k: v for k, v in mapping.items() if str(k).lower() not in _CLIENT_NOISE})
+            data[label] = {k: v if v is None else str(v) for k, v in kept.items()}
+    if extra is not None:
+        base_url, api_version, option_headers, extra_body = extra
+        kept = _redact({k: v for k, v in option_headers.items() if str(k).lower() not in _CLIENT_NOISE})
+        data["http_options"] = {
+            "base_url": base_url,
+            "api_version": api_version,
+            "headers": {k: str(v) for k, v in kept.items()},
+            "extra_body": extra_body,
+        }
+    return hashlib.blake2b(_dumps(data).encode(), digest_size=16).hexdigest()
 
 
 def sampling_temperature(params: Mapping[str, Any]) -> float | None:

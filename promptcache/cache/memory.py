@@ -69,6 +69,12 @@ class MemoryBackend(LocalBackend):
             if old is not None:
                 self._bytes -= len(old[0])
 
+    def delete_prefix(self, prefix: str) -> None:
+        """Remove every entry whose key starts with ``prefix`` (one namespace of the adapter)."""
+        with self._lock:
+            for key in [k for k in self._data if k.startswith(prefix)]:
+                self._bytes -= len(self._data.pop(key)[0])
+
     def clear(self) -> None:
         with self._lock:
             self._data.clear()

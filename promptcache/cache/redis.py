@@ -37,11 +37,17 @@ class RedisBackend:
         if not guard.available():
             return None
         try:
-            value: bytes | None = self._client.get(self.prefix + key)
+            value: Any = self._client.get(self.prefix + key)
+        except guard.response_error as e:
+            guard.malformed(self.prefix + key, e)
+            return None
         except guard.errors as e:
             guard.failed(e)
             return None
         guard.ok()
+        if value is not None and not isinstance(value, bytes):
+            guard.malformed(self.prefix + key, f"a {type(value).__name__}, not bytes")
+            return None
         return value
 
     def set(self, key: str, value: bytes, *, ttl: float | None = None) -> None:
@@ -66,11 +72,16 @@ class RedisBackend:
 
     def clear(self) -> None:
         """Delete every key under ``prefix`` (SCAN, not KEYS, so Redis is never blocked)."""
+        self.delete_prefix("")
+
+    def delete_prefix(self, prefix: str) -> None:
+        """Delete every entry whose key starts with ``prefix`` (one namespace of the adapter)."""
         if not self._guard.available():
             return
+        pattern = "".join("\\" + c if c in "*?[]\\" else c for c in self.prefix + prefix) + "*"
         try:
             batch: list[Any] = []
-            for name in self._client.scan_iter(match=self.prefix + "*", count=1000):
+            for name in self._client.scan_iter(match=pattern, count=1000):
                 batch.append(name)
                 if len(batch) >= 1000:
                     self._client.delete(*batch)

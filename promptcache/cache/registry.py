@@ -11,21 +11,25 @@ is configured.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from ..errors import CacheBackendError
 from ._redis_client import OutageGuard, redis_from_url
+from .base import CacheUnavailableWarning
 
 __all__ = ["InProcessRegistry", "RedisRegistry", "WarmEntry", "WarmOutcome", "WarmPrefixRegistry"]
 
 T = TypeVar("T")
 
 _UNLOCK = """if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1])
+else return 0 end"""
+_RENEW = """if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2])
 else return 0 end"""
 
 
@@ -77,10 +81,15 @@ class WarmPrefixRegistry(Protocol):
 
 
 class _SingleFlight:
-    """``warm_once`` over three primitives (read, try-lock, unlock) that subclasses provide."""
+    """``warm_once`` over four primitives (read, try-lock, renew, unlock) that subclasses provide.
+
+    A writer holds its lock for ``lock_ttl`` seconds and renews it every third of that while
+    ``write`` runs, so a writer that dies (SIGKILL, a lost machine) blocks the others for at most
+    ``lock_ttl``; then one of them takes over.
+    """
 
     poll_interval = 0.01
-    lock_ttl = 120.0
+    lock_ttl = 10.0
 
     def get(self, fingerprint: str) -> WarmEntry | None:
         raise NotImplementedError
@@ -91,8 +100,27 @@ class _SingleFlight:
     def _try_lock(self, fingerprint: str, token: str) -> bool:
         raise NotImplementedError
 
+    def _renew(self, fingerprint: str, token: str) -> None:
+        """Extend a held lock by ``lock_ttl``; a no-op where locks cannot outlive their holder."""
+
     def _unlock(self, fingerprint: str, token: str) -> None:
         raise NotImplementedError
+
+    def _write_holding(self, fingerprint: str, token: str, write: Callable[[], T]) -> T:
+        """Run ``write`` while a heartbeat thread keeps the lock alive."""
+        done = threading.Event()
+
+        def heartbeat() -> None:
+            while not done.wait(self.lock_ttl / 3):
+                self._renew(fingerprint, token)
+
+        beat = threading.Thread(target=heartbeat, name="promptcache-warm-lock", daemon=True)
+        beat.start()
+        try:
+            return write()
+        finally:
+            done.set()
+            beat.join()
 
     def warm_once(
         self,
@@ -104,7 +132,10 @@ class _SingleFlight:
     ) -> WarmOutcome[T]:
         """Run ``write`` in exactly one worker unless ``fingerprint`` is already warm.
 
-        If the writer fails, its lock is released and a waiting worker takes over.
+        If the writer fails, its lock is released and a waiting worker takes over; if it dies, its
+        lock expires within ``lock_ttl``. A worker that has waited ``wait_timeout`` seconds stops
+        waiting and writes itself (with a ``CacheUnavailableWarning``): a stuck peer costs one
+        extra cache write, never a failed call.
         """
         deadline = time.monotonic() + wait_timeout
         while True:
@@ -117,16 +148,24 @@ class _SingleFlight:
                     entry = self.get(fingerprint)  # finished while we were taking the lock
                     if entry is not None:
                         return WarmOutcome(entry=entry, wrote=False, value=None)
-                    value = write()
+                    value = self._write_holding(fingerprint, token, write)
                     return WarmOutcome(entry=self.mark_warm(fingerprint, ttl=ttl), wrote=True, value=value)
                 finally:
                     self._unlock(fingerprint, token)
             if time.monotonic() >= deadline:
-                raise CacheBackendError(
-                    f"Waited {wait_timeout:g} s for another worker to warm prefix {fingerprint}. "
-                    "Raise wait_timeout, or check that worker (its lock expires on its own)."
+                warnings.warn(
+                    f"Waited {wait_timeout:g} s for another worker to warm prefix {fingerprint}; "
+                    "writing it here instead.",
+                    CacheUnavailableWarning,
+                    stacklevel=2,
                 )
+                value = write()
+                return WarmOutcome(entry=self.mark_warm(fingerprint, ttl=ttl), wrote=True, value=value)
             time.sleep(self.poll_interval)
+
+
+def _is_finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class InProcessRegistry(_SingleFlight):
@@ -188,23 +227,38 @@ class RedisRegistry(_SingleFlight):
         prefix: str = "promptcache:warm:",
         socket_timeout: float = 0.25,
         retry_after: float = 5.0,
+        lock_ttl: float = 10.0,
     ) -> None:
         self._guard = OutageGuard("The Redis warm-prefix registry", retry_after=retry_after)
         self._client = client if client is not None else redis_from_url(url, socket_timeout=socket_timeout)
         self.prefix = prefix
+        self.lock_ttl = lock_ttl
+        """Seconds a writer's lock outlives its last heartbeat (a dead writer blocks no longer)."""
 
     def get(self, fingerprint: str) -> WarmEntry | None:
+        """The entry, or ``None``; a malformed entry is absent (with a warning), never an error."""
         if not self._guard.available():
             return None
+        name = f"{self.prefix}entry:{fingerprint}"
         try:
-            raw = self._client.get(f"{self.prefix}entry:{fingerprint}")
+            raw = self._client.get(name)
+        except self._guard.response_error as e:
+            self._guard.malformed(name, e)
+            return None
         except self._guard.errors as e:
             self._guard.failed(e)
             return None
         if raw is None:
             return None
-        data = json.loads(raw)
-        return WarmEntry(fingerprint=fingerprint, written_at=data["written_at"], ttl=data["ttl"])
+        try:
+            data = json.loads(raw)
+            written_at, ttl = data["written_at"], data["ttl"]
+            if not all(_is_finite(v) for v in (written_at, ttl)):
+                raise TypeError("written_at and ttl must be finite numbers")
+        except (ValueError, TypeError, KeyError) as e:  # JSONDecodeError is a ValueError
+            self._guard.malformed(name, e)
+            return None
+        return WarmEntry(fingerprint=fingerprint, written_at=float(written_at), ttl=float(ttl))
 
     def mark_warm(self, fingerprint: str, *, ttl: float, written_at: float | None = None) -> WarmEntry:
         entry = WarmEntry(
@@ -240,6 +294,16 @@ class RedisRegistry(_SingleFlight):
             self._guard.failed(e)
             return True
         return bool(got)
+
+    def _renew(self, fingerprint: str, token: str) -> None:
+        if not self._guard.available():
+            return
+        try:
+            self._client.eval(
+                _RENEW, 1, f"{self.prefix}lock:{fingerprint}", token, int(self.lock_ttl * 1000)
+            )
+        except self._guard.errors as e:
+            self._guard.failed(e)
 
     def _unlock(self, fingerprint: str, token: str) -> None:
         if not self._guard.available():

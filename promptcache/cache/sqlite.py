@@ -12,6 +12,7 @@ import os
 import sqlite3
 import threading
 import time
+import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -65,13 +66,64 @@ def default_cache_path() -> Path:
     return Path(xdg) / "promptcache" / "responses.sqlite3"
 
 
+_BUSY: Final = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED
+_FULL: Final = 13  # SQLITE_FULL
+_CORRUPT: Final = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
+
+
+class _CorruptError(CacheBackendError):
+    """The file is damaged or not a database: the one failure ``on_corrupt="reset"`` acts on."""
+
+
+def _primary_code(error: sqlite3.Error) -> int | None:
+    code = getattr(error, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
+
+def _is_corruption(error: sqlite3.Error) -> bool:
+    code = _primary_code(error)
+    if code is not None:
+        return code in _CORRUPT
+    text = str(error)
+    return "malformed" in text or "not a database" in text
+
+
+def _make_private_dirs(directory: Path) -> None:
+    """Create the missing directories of ``directory`` with mode 0700 (existing ones untouched)."""
+    missing: list[Path] = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for d in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            d.mkdir(mode=0o700)
+
+
+def _move_aside(source: Path, target: Path) -> None:
+    """Rename ``source`` to ``target`` without ever replacing an existing ``target``."""
+    try:
+        os.link(source, target)  # fails if target exists: nothing moved aside before is lost
+    except FileExistsError:
+        raise
+    except OSError:
+        if target.exists():
+            raise FileExistsError(target) from None
+        os.rename(source, target)
+        return
+    os.unlink(source)
+
+
 class SQLiteBackend(LocalBackend):
     """A response cache in one SQLite file, safe across threads and processes.
 
     ``max_bytes`` caps the stored values; past it the least recently used entries go (access
-    times are refreshed at most once a minute, so a hit is a single read). A file that is not a
-    promptcache database, or is damaged, raises ``CacheBackendError``; with
-    ``on_corrupt="reset"`` it is moved aside as ``<name>.corrupt`` and a fresh cache starts.
+    times are refreshed at most once a minute, so a hit is a single read). Every failure raises
+    ``CacheBackendError`` naming its cause (wrapped clients turn it into a miss and one
+    ``CacheUnavailableWarning``): a lock held longer than ``busy_timeout`` (0.25 s, about what a
+    Redis outage costs), a full disk, a damaged file. Only damage (``SQLITE_CORRUPT``,
+    ``SQLITE_NOTADB``) is acted on: with ``on_corrupt="reset"`` the file is moved aside under a
+    unique ``<name>.corrupt-<time>-<pid>-<random>`` (never replacing an earlier copy) and a fresh
+    cache starts. A full disk never moves a healthy file aside.
     """
 
     def __init__(
@@ -79,7 +131,7 @@ class SQLiteBackend(LocalBackend):
         path: str | os.PathLike[str] | None = None,
         *,
         max_bytes: int = 1024 * 1024 * 1024,
-        busy_timeout: float = 30.0,
+        busy_timeout: float = 0.25,
         on_corrupt: Literal["raise", "reset"] = "raise",
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -91,9 +143,12 @@ class SQLiteBackend(LocalBackend):
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        self._inode: int | None = None
+        self.moved_aside: list[Path] = []
+        """Files this backend moved aside as corrupt, in order."""
         try:
             self._open_checked()
-        except CacheBackendError:
+        except _CorruptError:
             if on_corrupt != "reset":
                 raise
             self._reset()
@@ -101,13 +156,21 @@ class SQLiteBackend(LocalBackend):
     # -- connections --------------------------------------------------------------------------
 
     def _create_file(self) -> None:
-        """Create the file with mode 0600 before SQLite does, so cached answers stay private.
+        """Create the file with mode 0600 before SQLite does, so cached answers stay private;
+        an existing file (and its ``-wal``/``-shm``) is narrowed to 0600.
 
-        SQLite gives the ``-wal`` and ``-shm`` files the mode of the main file.
+        SQLite gives new ``-wal`` and ``-shm`` files the mode of the main file.
         """
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _make_private_dirs(self.path.parent)
         with contextlib.suppress(FileExistsError):
             os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        for suffix in ("", "-wal", "-shm"):
+            candidate = f"{self.path}{suffix}"
+            with contextlib.suppress(OSError):  # absent, or another user's file: leave it
+                if os.stat(candidate).st_mode & 0o077:
+                    os.chmod(candidate, 0o600)
+        with contextlib.suppress(OSError):
+            self._inode = os.stat(self.path).st_ino
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -143,8 +206,8 @@ class SQLiteBackend(LocalBackend):
             if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("SELECT count(*) FROM stats").fetchone()
-        except sqlite3.DatabaseError as e:
-            raise self._corrupt(e) from e
+        except sqlite3.Error as e:
+            raise self._error(e) from e
 
     def _initialise(self, conn: sqlite3.Connection) -> None:
         """Create the schema once, even when several processes open a new file together."""
@@ -166,43 +229,59 @@ class SQLiteBackend(LocalBackend):
             conn.execute("ROLLBACK")
             raise
 
-    def _corrupt(self, error: BaseException) -> CacheBackendError:
-        return CacheBackendError(
-            f"The response cache {self.path} is unreadable or corrupt ({error}). Delete it, or "
-            'open it with SQLiteBackend(path, on_corrupt="reset") to start a fresh cache.'
-        )
+    def _error(self, error: sqlite3.Error) -> CacheBackendError:
+        """The ``CacheBackendError`` that names what went wrong, and what to do."""
+        code = _primary_code(error)
+        if code in _BUSY or "locked" in str(error):
+            return CacheBackendError(
+                f"The response cache {self.path} stayed locked for more than {self.busy_timeout:g} s "
+                f"({error}): another process holds a long write. The call goes on without the cache."
+            )
+        if code == _FULL:
+            return CacheBackendError(
+                f"The response cache {self.path} cannot grow: the disk (or the database's page "
+                f"limit) is full ({error}). Its entries are intact; free space or lower max_bytes."
+            )
+        if _is_corruption(error):
+            return _CorruptError(
+                f"The response cache {self.path} is unreadable or corrupt ({error}). Delete it, or "
+                'open it with SQLiteBackend(path, on_corrupt="reset") to start a fresh cache.'
+            )
+        return CacheBackendError(f"The response cache {self.path} failed: {error}.")
 
     def _reset(self) -> None:
+        """Move the damaged file aside under a unique name and start a fresh cache."""
         self.close()
-        for suffix in ("", "-wal", "-shm"):
-            candidate = Path(f"{self.path}{suffix}")
-            if candidate.exists():
-                os.replace(candidate, f"{candidate}.corrupt")
+        try:
+            current = os.stat(self.path).st_ino
+        except OSError:
+            current = None
+        if current is not None and current == self._inode:  # else another process reset it
+            stamp = time.strftime("%Y%m%dT%H%M%S")
+            base = f"{self.path}.corrupt-{stamp}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            for suffix in ("", "-wal", "-shm"):
+                candidate = Path(f"{self.path}{suffix}")
+                if candidate.exists():
+                    target = Path(f"{base}{suffix}")
+                    _move_aside(candidate, target)
+                    self.moved_aside.append(target)
         self._local = threading.local()
         self._open_checked()
 
     @contextlib.contextmanager
     def _guard(self) -> Iterator[sqlite3.Connection]:
-        """Turn damage found mid-run into ``CacheBackendError`` (or a reset), never bad data."""
+        """Turn any SQLite failure into ``CacheBackendError`` (resetting a damaged file if asked),
+        never bad data."""
         try:
             yield self._conn()
-        except sqlite3.OperationalError as e:
-            if "locked" in str(e) or "busy" in str(e):
+        except sqlite3.Error as e:
+            error = self._error(e)
+            if isinstance(error, _CorruptError) and self.on_corrupt == "reset":
+                self._reset()
                 raise CacheBackendError(
-                    f"The response cache {self.path} stayed locked for {self.busy_timeout} s. "
-                    "Another process holds a long write; raise busy_timeout or retry."
+                    f"The response cache {self.path} was corrupt and has been reset ({e})."
                 ) from e
-            raise self._handle_corrupt(e) from e
-        except sqlite3.DatabaseError as e:
-            raise self._handle_corrupt(e) from e
-
-    def _handle_corrupt(self, error: sqlite3.Error) -> CacheBackendError:
-        if self.on_corrupt == "reset":
-            self._reset()
-            return CacheBackendError(
-                f"The response cache {self.path} was corrupt and has been reset ({error})."
-            )
-        return self._corrupt(error)
+            raise error from e
 
     # -- the CacheBackend protocol ------------------------------------------------------------
 
@@ -256,9 +335,17 @@ class SQLiteBackend(LocalBackend):
         with self._guard() as conn:
             conn.execute("DELETE FROM entries WHERE key = ?", (key,))
 
-    def clear(self) -> None:
+    def delete_prefix(self, prefix: str) -> None:
+        """Remove every entry whose key starts with ``prefix`` (one namespace of the adapter)."""
         with self._guard() as conn:
-            conn.execute("DELETE FROM entries")
+            if not prefix:
+                conn.execute("DELETE FROM entries")
+                return
+            end = prefix[:-1] + chr(ord(prefix[-1]) + 1)  # keys in [prefix, end) share the prefix
+            conn.execute("DELETE FROM entries WHERE key >= ? AND key < ?", (prefix, end))
+
+    def clear(self) -> None:
+        self.delete_prefix("")
 
     def purge_expired(self) -> int:
         """Delete expired entries now (they are otherwise dropped when read or when evicting)."""

@@ -10,22 +10,31 @@ classes), so other clients in the process are untouched:
 
 A hit rebuilds the SDK's own response object (a stream is replayed as a stream) without any
 network traffic. Calls that cannot be keyed, explicit sampling without opt-in, and positional
-arguments go straight to the SDK.
+arguments go straight to the SDK. A cache that fails (a damaged file, a full disk, a lock held too
+long, Redis down) is a miss with one ``CacheUnavailableWarning``: the call goes to the API.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import threading
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..errors import CacheBackendError, PromptCacheError
+from ..errors import CacheBackendError
 from .base import CacheBackend, CacheUnavailableWarning, get_response_cache
 from .endpoints import ENDPOINTS, Endpoint, LoadFailed
-from .keys import CachePolicy, UnkeyableRequest, request_key, sampling_temperature
+from .keys import (
+    CachePolicy,
+    UnkeyableRequest,
+    client_identity,
+    client_snapshot,
+    request_key,
+    sampling_temperature,
+)
 from .streams import AsyncCachedStream, CachedStream
 
 __all__ = ["cache_client", "uncache_client"]
@@ -43,14 +52,35 @@ class _Call:
     streaming: bool
 
 
+class _Identity:
+    """``client_identity`` of one client, recomputed only when its settings change."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._snapshot: tuple[Any, ...] | None = None
+        self._digest = ""
+        self._lock = threading.Lock()
+
+    def digest(self) -> str:
+        snapshot = client_snapshot(self._client)
+        with self._lock:
+            if snapshot == self._snapshot:
+                return self._digest
+        digest = client_identity(self._client, snapshot)
+        with self._lock:
+            self._snapshot, self._digest = snapshot, digest
+        return digest
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Settings:
     backend: CacheBackend | None
     policy: CachePolicy
+    identity: _Identity
 
     def plan(self, endpoint: Endpoint, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> _Call | None:
         """The backend and key for this call, or ``None`` to send it uncached. Pure but for the
-        global default backend."""
+        global default backend and the client's settings."""
         backend = self.backend if self.backend is not None else get_response_cache()
         if backend is None or args:
             return None
@@ -59,7 +89,9 @@ class _Settings:
             if temperature is not None and temperature > 0:
                 return None
         try:
-            key = request_key(endpoint.name, kwargs, namespace=self.policy.namespace)
+            key = request_key(
+                endpoint.name, kwargs, namespace=self.policy.namespace, identity=self.identity.digest()
+            )
         except UnkeyableRequest:
             return None
         if endpoint.streaming == "always":
@@ -69,22 +101,71 @@ class _Settings:
         return _Call(backend=backend, key=key, streaming=streaming)
 
 
+# Backends (by id) whose last operation failed: one warning per outage, not one per call.
+_failing: set[int] = set()
+
+
+def _unavailable(backend: CacheBackend, what: str, error: BaseException) -> None:
+    """Warn once that the cache failed; the caller then goes on to the API."""
+    if id(backend) in _failing:
+        return
+    _failing.add(id(backend))
+    warnings.warn(
+        f"The response cache ({type(backend).__name__}) could not {what} an entry ({error}); the "
+        "call goes to the API uncached. promptcache warns once until the cache works again.",
+        CacheUnavailableWarning,
+        stacklevel=4,
+    )
+
+
+def _recovered(backend: CacheBackend) -> None:
+    if _failing:
+        _failing.discard(id(backend))
+
+
 def _decode(endpoint: Endpoint, call: _Call, raw: bytes | None) -> Any:
     """The rebuilt response (or event list) for a stored entry, or ``None`` for a miss."""
     if raw is None:
         return None
     try:
-        return endpoint.load_events(raw) if call.streaming else endpoint.load(raw)
+        return endpoint.load_events(raw) if call.streaming else endpoint.load(raw, call.key)
     except LoadFailed:
         return None
 
 
-def _store_failed(error: Exception) -> None:
-    warnings.warn(
-        f"The response could not be written to the cache ({error}); it is returned uncached.",
-        CacheUnavailableWarning,
-        stacklevel=4,
-    )
+def _lookup(endpoint: Endpoint, call: _Call) -> Any:
+    """A hit, or ``None``; a failing backend is a miss (with one warning), never an error."""
+    try:
+        raw = call.backend.get(call.key)
+    except Exception as e:  # a cache is an optimisation: any backend failure is a miss
+        _unavailable(call.backend, "read", e)
+        return None
+    _recovered(call.backend)
+    return _decode(endpoint, call, raw)
+
+
+async def _alookup(endpoint: Endpoint, call: _Call) -> Any:
+    try:
+        raw = await call.backend.aget(call.key)
+    except Exception as e:
+        _unavailable(call.backend, "read", e)
+        return None
+    _recovered(call.backend)
+    return _decode(endpoint, call, raw)
+
+
+def _store(call: _Call, encode: Callable[[], bytes], ttl: float | None) -> None:
+    try:
+        call.backend.set(call.key, encode(), ttl=ttl)
+    except Exception as e:  # the answer is already in hand: return it uncached
+        _unavailable(call.backend, "write", e)
+
+
+async def _astore(call: _Call, encode: Callable[[], bytes], ttl: float | None) -> None:
+    try:
+        await call.backend.aset(call.key, encode(), ttl=ttl)
+    except Exception as e:
+        _unavailable(call.backend, "write", e)
 
 
 def _wrap_sync(original: Callable[..., Any], endpoint: Endpoint, settings: _Settings) -> Any:
@@ -93,20 +174,16 @@ def _wrap_sync(original: Callable[..., Any], endpoint: Endpoint, settings: _Sett
         call = settings.plan(endpoint, args, kwargs)
         if call is None:
             return original(*args, **kwargs)
-        found = _decode(endpoint, call, call.backend.get(call.key))
+        found = _lookup(endpoint, call)
         if found is not None:
             return CachedStream(found) if call.streaming else found
         result = original(*args, **kwargs)
-
-        def store(value: bytes) -> None:
-            try:
-                call.backend.set(call.key, value, ttl=settings.policy.ttl)
-            except PromptCacheError as e:
-                _store_failed(e)
-
+        ttl = settings.policy.ttl
         if call.streaming:
-            return CachedStream(result, on_complete=lambda ev: store(endpoint.dump_events(ev)))
-        store(endpoint.dump(result))
+            return CachedStream(
+                result, on_complete=lambda events: _store(call, lambda: endpoint.dump_events(events), ttl)
+            )
+        _store(call, lambda: endpoint.dump(result), ttl)
         return result
 
     setattr(cached, _ORIGINAL, original)
@@ -119,24 +196,18 @@ def _wrap_async(original: Callable[..., Any], endpoint: Endpoint, settings: _Set
         call = settings.plan(endpoint, args, kwargs)
         if call is None:
             return await original(*args, **kwargs)
-        found = _decode(endpoint, call, await call.backend.aget(call.key))
+        found = await _alookup(endpoint, call)
         if found is not None:
             return AsyncCachedStream(found) if call.streaming else found
         result = await original(*args, **kwargs)
-
-        async def store(value: bytes) -> None:
-            try:
-                await call.backend.aset(call.key, value, ttl=settings.policy.ttl)
-            except PromptCacheError as e:
-                _store_failed(e)
-
+        ttl = settings.policy.ttl
         if call.streaming:
 
             async def on_complete(events: list[Any]) -> None:
-                await store(endpoint.dump_events(events))
+                await _astore(call, lambda: endpoint.dump_events(events), ttl)
 
             return AsyncCachedStream(result, on_complete=on_complete)
-        await store(endpoint.dump(result))
+        await _astore(call, lambda: endpoint.dump(result), ttl)
         return result
 
     setattr(cached, _ORIGINAL, original)
@@ -188,6 +259,7 @@ def cache_client(
     settings = _Settings(
         backend=backend,
         policy=CachePolicy(namespace=namespace, cache_sampling=cache_sampling, ttl=ttl),
+        identity=_Identity(client),
     )
     for resource, method, name in _targets(client):
         current = getattr(resource, method)
