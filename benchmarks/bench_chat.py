@@ -23,9 +23,9 @@ from rich.table import Table
 
 from promptcache.clock import ManualClock
 from promptcache.limits import limits_for
+from promptcache.providers.anthropic.scripted import ScriptedAnthropicServer
 from promptcache.session import ChatSession, TurnUsage
 from promptcache.session._anthropic import parse_usage
-from promptcache.testing.scripted import ScriptedAnthropicServer
 
 MODEL = "claude-sonnet-4-6"
 WORDS = ["cache", "prefix", "token", "layer", "static", "document", "request", "model", "answer"]

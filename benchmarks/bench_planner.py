@@ -19,8 +19,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from promptcache import CacheState, ManualClock, Prompt, PromptBuilder, optimize, render_anthropic
 from promptcache.fingerprint import _MEMO
+
+from promptcache import CacheState, Prompt, PromptBuilder, optimize, render_anthropic
+from promptcache.clock import ManualClock
 from promptcache.tokens import default_counter
 
 WORDS = [

@@ -22,9 +22,9 @@ from pathlib import Path
 from rich.console import Console
 
 from promptcache.cli._render import markdown_table, plot_cumulative, results_table
-from promptcache.replay import ReplayResult, compare
-from promptcache.strategies import BENCHMARK_STRATEGIES, DEMO_STRATEGIES
-from promptcache.workloads import DEFAULT_MODEL, WORKLOADS, Trace
+from promptcache.replay.compare import ReplayResult, compare
+from promptcache.replay.strategies import BENCHMARK_STRATEGIES, DEMO_STRATEGIES
+from promptcache.replay.workloads import DEFAULT_MODEL, WORKLOADS, Trace
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = "python benchmarks/cost_suite.py"
@@ -125,7 +125,7 @@ nothing there; the hand placement loses the agent loop to the same lookback.
 """
     requests = sum(len(next(iter(b.values())).calls) for b in results.values())
     suite_body = f"""
-Every workload of `promptcache.workloads` under every strategy of `promptcache.strategies`,
+Every workload of `promptcache.replay.workloads` under every strategy of `promptcache.replay.strategies`,
 including the clairvoyant oracle, replayed against the offline simulator with its clock at trace
 time: {len(results)} traces, {requests} requests per strategy, a few seconds in all.
 

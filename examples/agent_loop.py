@@ -11,7 +11,8 @@ from typing import Any
 
 import anthropic
 
-from promptcache import CacheState, ManualClock, PromptBuilder, optimize, record_sent, render_anthropic
+from promptcache import CacheState, PromptBuilder, optimize, record_sent, render_anthropic
+from promptcache.clock import ManualClock
 from promptcache.testing import AnthropicServer
 
 TOOLS = [{"name": "read_file", "description": "Read a file from the repository. " * 60,

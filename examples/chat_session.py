@@ -14,7 +14,7 @@ import anthropic
 
 from promptcache.clock import ManualClock
 from promptcache.session import ChatSession, ToolCall
-from promptcache.testing.scripted import ScriptedAnthropicServer
+from promptcache.testing import ScriptedAnthropicServer
 
 SYSTEM = "You are a support agent for the Acme router. Answer from the manual. " * 150
 TOOLS = [{"name": "lookup", "description": "Look up a section of the router manual.",

@@ -12,9 +12,9 @@ from __future__ import annotations
 from google import genai
 from google.genai import types
 
-from promptcache import ManualClock, Prompt, PromptBuilder, Reuse
-from promptcache.providers.gemini import parse_usage
-from promptcache.providers.gemini_cache import GeminiCacheManager
+from promptcache import Prompt, PromptBuilder, Reuse
+from promptcache.clock import ManualClock
+from promptcache.gemini import GeminiCacheManager, parse_usage
 from promptcache.testing import GeminiServer
 
 MODEL = "gemini-2.5-flash"

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import openai
 
-from promptcache import ManualClock, PromptBuilder
-from promptcache.providers.openai import parse_usage, render_chat, render_responses
+from promptcache import PromptBuilder
+from promptcache.clock import ManualClock
+from promptcache.openai import parse_usage, render_openai_chat, render_openai_responses
 from promptcache.testing import OpenAIServer
 
 TOOLS = [{"name": "search_orders", "description": "Find a customer's orders. " * 20,
@@ -29,7 +30,7 @@ def main() -> None:
 
         print("== gpt-4o, chat completions (automatic caching)")
         for question in ("Where is my order?", "Can I get a refund?"):
-            rendered = render_chat(prompt(question).build(), model="gpt-4o")
+            rendered = render_openai_chat(prompt(question).build(), model="gpt-4o")
             usage = parse_usage(client.chat.completions.create(**rendered.kwargs))
             print(f"{question:<22} read {usage.cache_read_tokens:>5,} of "
                   f"{usage.total_input_tokens:,} prompt tokens")
@@ -37,7 +38,7 @@ def main() -> None:
 
         print("\n== gpt-5.6, responses (explicit breakpoints)")
         for question in ("Where is my order?", "Can I get a refund?"):
-            rendered = render_responses(prompt(question).build(), model="gpt-5.6")
+            rendered = render_openai_responses(prompt(question).build(), model="gpt-5.6")
             usage = parse_usage(client.responses.create(**rendered.kwargs))
             print(f"{question:<22} read {usage.cache_read_tokens:>5,}, wrote "
                   f"{usage.cache_write_tokens:>5,} of {usage.total_input_tokens:,} prompt tokens")

@@ -8,16 +8,8 @@ from __future__ import annotations
 
 import anthropic
 
-from promptcache import (
-    CacheState,
-    Document,
-    ManualClock,
-    PromptBuilder,
-    Reuse,
-    optimize,
-    record_sent,
-    render_anthropic,
-)
+from promptcache import CacheState, Document, PromptBuilder, Reuse, optimize, record_sent, render_anthropic
+from promptcache.clock import ManualClock
 from promptcache.testing import AnthropicServer
 
 TOOLS = [

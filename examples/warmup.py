@@ -10,7 +10,7 @@ from __future__ import annotations
 import anthropic
 
 from promptcache.clock import ManualClock
-from promptcache.testing.scripted import ScriptedAnthropicServer
+from promptcache.testing import ScriptedAnthropicServer
 from promptcache.warmup import SingleFlight, warm_up_sync
 
 PREFIX = "Contract clause: the supplier shall deliver on time. " * 800  # ~8k tokens

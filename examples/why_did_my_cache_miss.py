@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from promptcache.diff import diff_requests
-from promptcache.lint import lint_request
+from promptcache.diagnostics import lint_request
+from promptcache.diagnostics.diff import diff_requests
 from promptcache.simulator import AnthropicCacheSimulator, ManualClock
 
 MODEL = "claude-sonnet-4-5"

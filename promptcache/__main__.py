@@ -2,6 +2,6 @@
 
 import sys
 
-from .cli import main
+from promptcache.cli import main
 
 sys.exit(main())

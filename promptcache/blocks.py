@@ -1,20 +1,20 @@
-"""The provider-neutral prompt model: Volatility, Reuse, Block, Layer, Turn and Prompt.
+"""The values a Prompt is made of: Volatility, Reuse, Block, Layer, Turn, Document, Example.
 
-A Prompt is the request cut into *positions* in the order the providers cache them (tools, then
-system, then messages), each position one top-level block, grouped into *layers* of equal
-volatility. It is immutable: the optimizer and the renderers read it, nothing writes it.
-Block payloads keep the Anthropic shape (the richest of the three); the OpenAI and Gemini
-renderers translate from it.
+A Block is one cache position, and carries everything about it that the planner needs and that
+never changes: its digest, token count and flags are computed once, when it is made, so a long
+conversation is never walked again to re-derive them. Block payloads keep the Anthropic shape
+(the richest of the three); the OpenAI and Gemini renderers translate from it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from itertools import accumulate
 from typing import Any, Literal
+
+from promptcache.positions import block_digest, citations_on, has_image, is_web_search
 
 __all__ = [
     "Block",
@@ -22,7 +22,6 @@ __all__ = [
     "Example",
     "Layer",
     "PartKind",
-    "Prompt",
     "Reuse",
     "Section",
     "Turn",
@@ -133,6 +132,27 @@ class Block:
     user_ttl: str | None = None
     #: Why this block cannot carry a breakpoint (empty when it can).
     unmarkable: str = ""
+    #: The message role (``user``/``assistant``) for a message block.
+    role: str | None = None
+    #: True for the first block of a message.
+    first: bool = False
+    #: Computed once from the payload: its digest (see :func:`promptcache.positions.block_digest`)
+    #: and whether it holds an image, enables citations, or is the web-search tool. Each changes
+    #: what a cache level means, so the prompt needs them on every plan.
+    digest: bytes = field(init=False, repr=False, compare=False)
+    image: bool = field(init=False, repr=False, compare=False)
+    citations: bool = field(init=False, repr=False, compare=False)
+    web_search: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        payload = self.payload
+        object.__setattr__(self, "digest", block_digest(payload))
+        nested = self.section != "tools" and any(
+            isinstance(v, Mapping | list | tuple) for v in payload.values())
+        object.__setattr__(self, "image", payload.get("type") == "image"
+                           or (nested and has_image(payload)))
+        object.__setattr__(self, "citations", nested and citations_on(payload))
+        object.__setattr__(self, "web_search", self.section == "tools" and is_web_search(payload))
 
     @property
     def markable(self) -> bool:
@@ -161,44 +181,3 @@ class Turn:
     role: Literal["user", "assistant"]
     start: int
     stop: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Prompt:
-    """An immutable request: positions in cache order, their layers, and the call parameters."""
-
-    model: str
-    blocks: tuple[Block, ...]
-    layers: tuple[Layer, ...]
-    turns: tuple[Turn, ...]
-    #: Other keyword arguments of the call (max_tokens, tool_choice, thinking, metadata...).
-    params: Mapping[str, Any] = field(default_factory=dict)
-    platform: Literal["api", "bedrock", "vertex"] = "api"
-    #: ``prefix_tokens[i]``: estimated tokens from the start up to and including block ``i``.
-    prefix_tokens: tuple[int, ...] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "prefix_tokens", tuple(accumulate(b.tokens for b in self.blocks)))
-
-    def extend(self, messages: Iterable[Mapping[str, Any]]) -> Prompt:
-        """A new Prompt with ``messages`` appended to the conversation.
-
-        The incremental path of a chat service: earlier blocks are reused as they are (already
-        validated, counted and digested), so only the new turns cost anything.
-        """
-        from .builder import extend_prompt  # the builder owns validation
-
-        return extend_prompt(self, messages)
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prefix_tokens[-1] if self.blocks else 0
-
-    def section(self, name: Section) -> Sequence[Block]:
-        return [b for b in self.blocks if b.section == name]
-
-    def layer_of(self, index: int) -> Layer:
-        for layer in self.layers:
-            if layer.start <= index < layer.stop:
-                return layer
-        raise IndexError(f"position {index} is outside the prompt's {len(self.blocks)} blocks")

@@ -8,36 +8,28 @@ reordered. Every malformed part raises :class:`~promptcache.errors.PromptError` 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .blocks import (
-    UNMARKABLE_TYPES,
+from promptcache.blocks import (
     Block,
     Document,
     Example,
     Layer,
     PartKind,
-    Prompt,
     Reuse,
     Section,
     Turn,
     Volatility,
 )
-from .errors import PromptError, RuleViolation
-from .tokens import TokenCounter, count_block, count_tool, default_counter
+from promptcache.content import check_text, marker_ttl, message_blocks, strip_marker
+from promptcache.errors import PromptError
+from promptcache.prompt import Prompt
+from promptcache.tokens import TokenCounter, count_block, count_tool, default_counter
 
-__all__ = ["PromptBuilder", "extend_prompt"]
+__all__ = ["PromptBuilder"]
 
-#: Content block types the Messages API accepts in a message.
-CONTENT_TYPES = frozenset({
-    "text", "image", "document", "search_result", "tool_use", "tool_result", "thinking",
-    "redacted_thinking", "server_tool_use", "web_search_tool_result", "web_fetch_tool_result",
-    "code_execution_tool_result", "bash_code_execution_tool_result",
-    "text_editor_code_execution_tool_result", "tool_search_tool_result", "container_upload",
-    "tool_reference", "mcp_tool_use", "mcp_tool_result",
-})
 _SYSTEM_KIND_ORDER: dict[PartKind, int] = {"instruction": 0, "example": 1, "document": 2}
 _LAYER_LABEL: dict[PartKind, str] = {
     "tool": "tools", "instruction": "system", "example": "examples", "document": "documents",
@@ -53,69 +45,6 @@ class _Part:
     reuse: Reuse | None
     origin: str
     order: int
-
-
-def _marker_ttl(block: Mapping[str, Any], origin: str) -> str | None:
-    """The TTL of a hand-set ``cache_control``, validated; None when there is none."""
-    cc = block.get("cache_control")
-    if cc is None:
-        return None
-    if not isinstance(cc, Mapping) or cc.get("type") != "ephemeral":
-        raise RuleViolation(
-            f"{origin}: cache_control must be {{'type': 'ephemeral'}} with an optional 'ttl', "
-            f"got {cc!r}.", path=origin, rule="cache-control-shape",
-        )
-    ttl = cc.get("ttl", "5m")
-    if ttl not in ("5m", "1h"):
-        raise RuleViolation(
-            f"{origin}: cache_control ttl must be '5m' or '1h', got {ttl!r}.",
-            path=origin, rule="cache-control-shape",
-        )
-    return str(ttl)
-
-
-def _strip_marker(block: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in block.items() if k != "cache_control"}
-
-
-def _check_text(block: Mapping[str, Any], origin: str) -> None:
-    text = block.get("text")
-    if not isinstance(text, str):
-        raise PromptError(f"{origin}: a text block needs a 'text' string.", path=origin)
-    if not text.strip():
-        raise PromptError(
-            f"{origin}: empty or whitespace-only text block. The Messages API rejects it "
-            "(and an empty block can never be cached); remove it.", path=origin,
-        )
-
-
-def _check_nested_markers(block: Mapping[str, Any], origin: str) -> None:
-    """Sub-blocks (tool_result content, citations) cannot take a marker: the parent block can."""
-    content = block.get("content")
-    if isinstance(content, Sequence) and not isinstance(content, str):
-        for i, sub in enumerate(content):
-            if isinstance(sub, Mapping) and "cache_control" in sub:
-                path = f"{origin}.content[{i}]"
-                raise RuleViolation(
-                    f"{path}: cache_control on a sub-block cannot take effect; put it on the "
-                    f"parent block {origin} instead.", path=path, rule="sub-block-marker",
-                )
-
-
-def _content_block(raw: Any, origin: str) -> dict[str, Any]:
-    if not isinstance(raw, Mapping):
-        raise PromptError(f"{origin}: a content block must be a dict, got {type(raw).__name__}.",
-                          path=origin)
-    kind = raw.get("type")
-    if kind not in CONTENT_TYPES:
-        raise PromptError(
-            f"{origin}: unknown content block type {kind!r}; expected one of "
-            f"{', '.join(sorted(CONTENT_TYPES))}.", path=origin,
-        )
-    if kind == "text":
-        _check_text(raw, origin)
-    _check_nested_markers(raw, origin)
-    return dict(raw)
 
 
 class PromptBuilder:
@@ -174,7 +103,7 @@ class PromptBuilder:
             if not isinstance(block, Mapping) or block.get("type") != "text":
                 raise PromptError(f"{origin}: system accepts only text blocks, got {block!r}.",
                                   path=origin)
-            _check_text(block, origin)
+            check_text(block, origin)
             self._add("instruction", dict(block), volatility, reuse, origin)
         return self
 
@@ -278,8 +207,8 @@ class PromptBuilder:
                                part.reuse or part.volatility.default_reuse)
                     current = key
                 path = f"{section}[{i}]"
-                ttl = _marker_ttl(part.payload, path)
-                payload = _strip_marker(part.payload)
+                ttl = marker_ttl(part.payload, path)
+                payload = strip_marker(part.payload)
                 tokens = (count_tool(payload, self._counter) if section == "tools"
                           else count_block(payload, self._counter))
                 blocks.append(Block(section=section, kind=part.kind,  # type: ignore[arg-type]
@@ -293,82 +222,16 @@ class PromptBuilder:
             open_layer("conversation", "messages", vol, self._conversation_reuse or vol.default_reuse,
                        append_only=True)
             for m_index, message in enumerate(self._messages):
-                turns.append(self._turn(message, m_index, blocks, layers[-1].name))
+                turn, new = message_blocks(message, m_index, len(blocks), layers[-1].name,
+                                           self._counter)
+                turns.append(turn)
+                blocks.extend(new)
             close_layer()
 
         return Prompt(model=self.model, blocks=tuple(blocks), layers=tuple(layers),
                       turns=tuple(turns), params=dict(self._params), platform=self.platform)
 
-    def _turn(self, message: Mapping[str, Any], m_index: int, blocks: list[Block],
-              layer: str) -> Turn:
-        origin = f"messages[{m_index}]"
-        if not isinstance(message, Mapping):
-            raise PromptError(f"{origin}: a message must be a dict with 'role' and 'content'.",
-                              path=origin)
-        role = message.get("role")
-        if role not in ("user", "assistant"):
-            raise PromptError(f"{origin}: role must be 'user' or 'assistant', got {role!r}.",
-                              path=origin)
-        content = message.get("content")
-        raw_blocks: list[Any]
-        if isinstance(content, str):
-            raw_blocks = [{"type": "text", "text": content}]
-        elif isinstance(content, Sequence) and content:
-            raw_blocks = list(content)
-        else:
-            raise PromptError(f"{origin}: content must be a non-empty string or list of blocks.",
-                              path=origin)
-        start = len(blocks)
-        for c_index, raw in enumerate(raw_blocks):
-            path = f"{origin}.content[{c_index}]"
-            block = _content_block(raw, path)
-            ttl = _marker_ttl(block, path)
-            payload = _strip_marker(block)
-            unmarkable = ""
-            if payload["type"] in UNMARKABLE_TYPES:
-                unmarkable = f"a {payload['type']} block cannot carry cache_control"
-                if ttl is not None:
-                    raise RuleViolation(
-                        f"{path}: cache_control on a {payload['type']} block is rejected by the "
-                        "API; mark the next text, tool_use or tool_result block instead.",
-                        path=path, rule="uncacheable-block",
-                    )
-            blocks.append(Block(section="messages", kind="message", payload=payload, path=path,
-                                tokens=count_block(payload, self._counter), layer=layer,
-                                user_ttl=ttl, unmarkable=unmarkable))
-        return Turn(role=role, start=start, stop=len(blocks))
-
     def __repr__(self) -> str:
         kinds = ", ".join(f"{k}={sum(1 for p in self._parts if p.kind == k)}"
                           for k in ("tool", "instruction", "example", "document"))
         return f"PromptBuilder(model={self.model!r}, {kinds}, messages={len(self._messages)})"
-
-
-
-def extend_prompt(prompt: Prompt, messages: Iterable[Mapping[str, Any]],
-                  *, counter: TokenCounter | None = None) -> Prompt:
-    """``prompt`` with ``messages`` appended to its conversation, reusing every existing block."""
-    builder = PromptBuilder(prompt.model, platform=prompt.platform, counter=counter)
-    blocks = list(prompt.blocks)
-    layers = list(prompt.layers)
-    turns = list(prompt.turns)
-    new = list(messages)
-    if not new:
-        return prompt
-    if not layers or not layers[-1].append_only:
-        vol = Volatility.SESSION if turns or len(new) > 1 else Volatility.TURN
-        layers.append(Layer(name="conversation", section="messages", volatility=vol,
-                            reuse=vol.default_reuse, start=len(blocks), stop=len(blocks),
-                            append_only=True))
-    conv = layers[-1]
-    if conv.volatility is Volatility.TURN and turns:
-        # A single question that gets an answer has become a conversation.
-        conv = Layer(name=conv.name, section=conv.section, volatility=Volatility.SESSION,
-                     reuse=Volatility.SESSION.default_reuse, start=conv.start, stop=conv.stop,
-                     append_only=True)
-    for message in new:
-        turns.append(builder._turn(message, len(turns), blocks, conv.name))
-    layers[-1] = Layer(name=conv.name, section=conv.section, volatility=conv.volatility,
-                       reuse=conv.reuse, start=conv.start, stop=len(blocks), append_only=True)
-    return Prompt(model=prompt.model, blocks=tuple(blocks), layers=tuple(layers),
-                  turns=tuple(turns), params=prompt.params, platform=prompt.platform)

@@ -16,7 +16,7 @@ from datetime import date
 from types import MappingProxyType
 from typing import Literal
 
-from .errors import UnknownModelError
+from promptcache.errors import UnknownModelError
 
 __all__ = [
     "ANTHROPIC_MODELS",

@@ -30,17 +30,30 @@ import itertools
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
-from .blocks import Layer, Prompt, Reuse
-from .errors import CacheWarning
-from .fingerprint import prefix_fingerprints
-from .limits import TTL_SECONDS, ModelLimits, limits_for
-from .plan import CostEstimate, LayerSummary, Placement, Plan, Rejection
-from .rules import Marker, check_markers
-from .state import CacheState
-from .tokens import PrefixCounter
+from promptcache.blocks import Layer, Reuse
+from promptcache.errors import CacheWarning
+from promptcache.limits import TTL_SECONDS, ModelLimits, limits_for
+from promptcache.plan import CostEstimate, LayerSummary, Placement, Plan, Rejection
+from promptcache.prompt import Prompt
+from promptcache.rules import Marker, check_markers
+from promptcache.state import CacheState
 
-__all__ = ["DEFAULT_MARGIN", "optimize"]
+__all__ = ["DEFAULT_MARGIN", "PrefixCounter", "optimize"]
+
+
+@runtime_checkable
+class PrefixCounter(Protocol):
+    """Counts the exact tokens of a prompt's prefix, usually through a provider endpoint.
+
+    ``count_prefix(prompt, index)`` counts blocks ``0..index`` of ``prompt``. It is a seam: the
+    provider adapter renders the prefix its own way (see
+    :class:`promptcache.anthropic.AnthropicPrefixCounter`), so the planner never imports one.
+    Used only to settle candidates that fall inside the safety margin of a model minimum.
+    """
+
+    def count_prefix(self, prompt: Prompt, index: int) -> int: ...
 
 #: Our token estimate (tiktoken cl100k) differs from Claude's tokenizer by several percent either
 #: way; a candidate must clear the minimum by this much to be placed without an exact count.
@@ -219,7 +232,7 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
     blocks = prompt.blocks
     if now is None:
         now = state.now() if state is not None else 0.0
-    fingerprints = prefix_fingerprints(prompt) if state is not None else ()
+    fingerprints = prompt.fingerprints if state is not None else ()
 
     reuse = {layer.name: (state.observed_reuse(layer.name, layer.reuse) if state is not None
                           else layer.reuse) for layer in prompt.layers}
@@ -400,10 +413,8 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
 
 def _exact_prefix(counter: PrefixCounter, prompt: Prompt, index: int) -> int | None:
     """Ask the exact counter for the tokens up to ``index``; None if it fails."""
-    from .providers.anthropic import render_prefix  # local: the core never imports a provider SDK
-
     try:
-        return counter.count_prefix(render_prefix(prompt, index))
+        return counter.count_prefix(prompt, index)
     except Exception as e:  # an exact count is an option: fall back to the estimate
         warnings.warn(f"exact token count failed ({e}); using the estimate", CacheWarning,
                       stacklevel=3)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .blocks import Volatility
-from .limits import ModelLimits
+from promptcache.blocks import Volatility
+from promptcache.limits import ModelLimits
 
 __all__ = ["CostEstimate", "LayerSummary", "Placement", "Plan", "Rejection"]
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .blocks import Prompt
-from .errors import RuleViolation, TooManyBreakpointsError
-from .limits import TTL_SECONDS, ModelLimits
+from promptcache.errors import RuleViolation, TooManyBreakpointsError
+from promptcache.limits import TTL_SECONDS, ModelLimits
+from promptcache.prompt import Prompt
 
 __all__ = ["Marker", "check_markers"]
 

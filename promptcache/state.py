@@ -15,9 +15,10 @@ from collections import OrderedDict, defaultdict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from .blocks import Prompt, Reuse
-from .clock import Clock, WallClock
-from .limits import TTL_SECONDS
+from promptcache.blocks import Reuse
+from promptcache.clock import Clock, WallClock
+from promptcache.limits import TTL_SECONDS
+from promptcache.prompt import Prompt
 
 __all__ = ["CacheEntry", "CacheState"]
 

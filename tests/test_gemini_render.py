@@ -12,16 +12,16 @@ import pytest
 from google import genai
 from google.genai import types
 
-from promptcache import ManualClock, Reuse
-from promptcache.providers.gemini import (
+from promptcache import Reuse, parse_usage
+from promptcache.clock import ManualClock
+from promptcache.providers.gemini.cache import GeminiCacheManager
+from promptcache.providers.gemini.render import (
     CachedPrefix,
     decide,
-    parse_usage,
-    render_generate_content,
-    render_openai_compatible,
+    render_gemini,
+    render_gemini_openai_compatible,
     split,
 )
-from promptcache.providers.gemini_cache import GeminiCacheManager
 from promptcache.testing import GeminiServer
 
 from ._shared_prompt import CALC, WEATHER, shared_prompt
@@ -62,14 +62,14 @@ def expected_wire(kwargs: Any) -> Any:
 
 def test_generate_content_request_reaches_the_server_as_rendered(server: GeminiServer,
                                                                  client: genai.Client) -> None:
-    rendered = render_generate_content(shared_prompt(), model=MODEL)
+    rendered = render_gemini(shared_prompt(), model=MODEL)
     client.models.generate_content(**rendered.kwargs)
     assert _snake(server.requests[-1].json()) == expected_wire(rendered.kwargs)
 
 
 def test_stable_content_comes_first_for_implicit_caching(server: GeminiServer,
                                                          client: genai.Client) -> None:
-    rendered = render_generate_content(shared_prompt(), model=MODEL)
+    rendered = render_gemini(shared_prompt(), model=MODEL)
     config = rendered.kwargs["config"]
     assert "travel assistant" in config["system_instruction"]["parts"][0]["text"]
     assert rendered.kwargs["contents"][-1] == {"role": "user", "parts": [{"text": "And tomorrow?"}]}
@@ -80,8 +80,8 @@ def test_stable_content_comes_first_for_implicit_caching(server: GeminiServer,
 
 
 def test_tools_become_sorted_function_declarations() -> None:
-    a = render_generate_content(shared_prompt(tools=(WEATHER, CALC)), model=MODEL).kwargs
-    b = render_generate_content(shared_prompt(tools=(CALC, WEATHER)), model=MODEL).kwargs
+    a = render_gemini(shared_prompt(tools=(WEATHER, CALC)), model=MODEL).kwargs
+    b = render_gemini(shared_prompt(tools=(CALC, WEATHER)), model=MODEL).kwargs
     assert a == b
     decls = a["config"]["tools"][0]["function_declarations"]
     assert [d["name"] for d in decls] == ["calculator", "weather"]
@@ -89,7 +89,7 @@ def test_tools_become_sorted_function_declarations() -> None:
 
 
 def test_anthropic_blocks_translate_to_gemini_parts() -> None:
-    rendered = render_generate_content(shared_prompt(), model=MODEL)
+    rendered = render_gemini(shared_prompt(), model=MODEL)
     contents = rendered.kwargs["contents"]
     model_turn = contents[1]
     assert model_turn["role"] == "model"
@@ -108,7 +108,7 @@ def test_a_request_using_a_cache_carries_no_system_tools_or_tool_config(
     created = client.caches.create(model=MODEL, config={**cut.cached, "ttl": "600s"})
     cache = CachedPrefix(name=str(created.name), model=MODEL, display_name="", expires=0.0,
                          tokens=0)
-    rendered = render_generate_content(prompt, model=MODEL, cache=cache)
+    rendered = render_gemini(prompt, model=MODEL, cache=cache)
     config = rendered.kwargs["config"]
     assert config["cached_content"] == created.name
     assert not {"system_instruction", "tools", "tool_config"} & set(config)
@@ -147,7 +147,7 @@ def test_openai_compatible_endpoint_names_the_cache_in_extra_body(server: Gemini
         native = manager.prepare(prompt, model=MODEL)
         name = native.plan.settings["cached_content"]
         cache = manager.known[native.plan.settings["display_name"]]
-        rendered = render_openai_compatible(prompt, model=MODEL, cache=cache)
+        rendered = render_gemini_openai_compatible(prompt, model=MODEL, cache=cache)
         assert rendered.kwargs["extra_body"] == {"extra_body": {"google": {"cached_content": name}}}
         assert "tools" not in rendered.kwargs
         assert all(m["role"] != "system" for m in rendered.kwargs["messages"])

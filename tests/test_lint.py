@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from promptcache.lint import RULES, Finding, TraceError, lint_request, lint_trace, load_trace
-from promptcache.workloads import sparse_users
+from promptcache.diagnostics import RULES, Finding, TraceError, lint_request, lint_trace, load_trace
+from promptcache.replay.workloads import sparse_users
 from tests.helpers import text_of, tool
 
 MODEL = "claude-sonnet-4-5"

@@ -9,9 +9,10 @@ from typing import Any
 import openai
 import pytest
 
-from promptcache import ManualClock, RuleViolation
+from promptcache import RuleViolation
+from promptcache.clock import ManualClock
 from promptcache.limits import limits_for
-from promptcache.providers.openai import parse_usage, render_chat, render_responses
+from promptcache.openai import parse_usage, render_openai_chat, render_openai_responses
 from promptcache.testing import OpenAIServer
 
 from ._shared_prompt import CALC, WEATHER, shared_prompt
@@ -34,7 +35,7 @@ def _wire(kwargs: Any) -> Any:
 
 def test_chat_request_reaches_the_server_exactly_as_rendered(server: OpenAIServer,
                                                              client: openai.OpenAI) -> None:
-    rendered = render_chat(shared_prompt(), model="gpt-5.6")
+    rendered = render_openai_chat(shared_prompt(), model="gpt-5.6")
     client.chat.completions.create(**rendered.kwargs)
     assert server.requests[-1].path == "/v1/chat/completions"
     assert server.requests[-1].json() == _wire(rendered.kwargs)
@@ -42,14 +43,14 @@ def test_chat_request_reaches_the_server_exactly_as_rendered(server: OpenAIServe
 
 def test_responses_request_reaches_the_server_exactly_as_rendered(server: OpenAIServer,
                                                                   client: openai.OpenAI) -> None:
-    rendered = render_responses(shared_prompt(), model="gpt-5.6")
+    rendered = render_openai_responses(shared_prompt(), model="gpt-5.6")
     client.responses.create(**rendered.kwargs)
     assert server.requests[-1].path == "/v1/responses"
     assert server.requests[-1].json() == _wire(rendered.kwargs)
 
 
 def test_explicit_breakpoints_write_then_read_through_the_chat_api(client: openai.OpenAI) -> None:
-    rendered = render_chat(shared_prompt(), model="gpt-5.6")
+    rendered = render_openai_chat(shared_prompt(), model="gpt-5.6")
     assert rendered.plan.mode == "explicit" and rendered.plan.breakpoints
     assert rendered.kwargs["prompt_cache_options"] == {"mode": "explicit", "ttl": "30m"}
     first = parse_usage(client.chat.completions.create(**rendered.kwargs))
@@ -60,7 +61,7 @@ def test_explicit_breakpoints_write_then_read_through_the_chat_api(client: opena
 
 
 def test_responses_usage_reports_writes_by_ttl_and_reads(client: openai.OpenAI) -> None:
-    rendered = render_responses(shared_prompt(), model="gpt-5.6")
+    rendered = render_openai_responses(shared_prompt(), model="gpt-5.6")
     first = parse_usage(client.responses.create(**rendered.kwargs))
     second = parse_usage(client.responses.create(**rendered.kwargs))
     assert first.cache_writes and set(first.cache_writes) <= {"30m", "12h"}
@@ -68,7 +69,7 @@ def test_responses_usage_reports_writes_by_ttl_and_reads(client: openai.OpenAI) 
 
 
 def test_breakpoints_sit_on_content_parts_never_on_tools(client: openai.OpenAI) -> None:
-    rendered = render_chat(shared_prompt(), model="gpt-5.6")
+    rendered = render_openai_chat(shared_prompt(), model="gpt-5.6")
     assert all("prompt_cache_breakpoint" not in json.dumps(t) for t in rendered.kwargs["tools"])
     marked = [part for m in rendered.kwargs["messages"] if isinstance(m.get("content"), list)
               for part in m["content"] if "prompt_cache_breakpoint" in part]
@@ -77,7 +78,7 @@ def test_breakpoints_sit_on_content_parts_never_on_tools(client: openai.OpenAI) 
 
 
 def test_the_optimizer_places_openai_breakpoints_with_openai_limits() -> None:
-    rendered = render_responses(shared_prompt(), model="gpt-5.6")
+    rendered = render_openai_responses(shared_prompt(), model="gpt-5.6")
     plan = rendered.plan.base
     assert plan is not None and plan.limits.max_breakpoints == 4 and plan.limits.lookback_blocks == 0
     assert {p.ttl for p in plan.placements} <= {"30m", "12h"}
@@ -86,7 +87,7 @@ def test_the_optimizer_places_openai_breakpoints_with_openai_limits() -> None:
 
 def test_implicit_models_get_a_retention_and_no_explicit_options(client: openai.OpenAI,
                                                                 server: OpenAIServer) -> None:
-    rendered = render_chat(shared_prompt(), model="gpt-4o")
+    rendered = render_openai_chat(shared_prompt(), model="gpt-4o")
     assert "prompt_cache_options" not in rendered.kwargs
     assert rendered.kwargs["prompt_cache_retention"] == "in_memory"
     assert "prompt_cache_breakpoint" not in json.dumps(rendered.kwargs)
@@ -100,61 +101,61 @@ def test_sparse_reuse_chooses_24h_retention() -> None:
     from promptcache import Reuse
 
     prompt = shared_prompt(reuse=Reuse(uses=50, interval=3_600))
-    assert render_chat(prompt, model="gpt-4o").kwargs["prompt_cache_retention"] == "24h"
+    assert render_openai_chat(prompt, model="gpt-4o").kwargs["prompt_cache_retention"] == "24h"
 
 
 def test_gpt_5_5_accepts_only_24h_retention() -> None:
-    assert render_chat(shared_prompt(), model="gpt-5.5").kwargs["prompt_cache_retention"] == "24h"
+    assert render_openai_chat(shared_prompt(), model="gpt-5.5").kwargs["prompt_cache_retention"] == "24h"
     with pytest.raises(RuleViolation) as e:
-        render_chat(shared_prompt(), model="gpt-5.5", retention="in_memory")
+        render_openai_chat(shared_prompt(), model="gpt-5.5", retention="in_memory")
     assert e.value.rule == "retention-24h-only" and e.value.path == "prompt_cache_retention"
 
 
 def test_later_generations_get_explicit_caching() -> None:
     assert limits_for("gpt-5.7", provider="openai").explicit_breakpoints
-    assert "prompt_cache_options" in render_chat(shared_prompt(), model="gpt-5.7").kwargs
+    assert "prompt_cache_options" in render_openai_chat(shared_prompt(), model="gpt-5.7").kwargs
 
 
 def test_explicit_false_keeps_automatic_caching_on_gpt_5_6() -> None:
-    rendered = render_responses(shared_prompt(), model="gpt-5.6", explicit=False)
+    rendered = render_openai_responses(shared_prompt(), model="gpt-5.6", explicit=False)
     assert "prompt_cache_breakpoint" not in json.dumps(rendered.kwargs)
     assert rendered.plan.mode == "implicit"
 
 
 def test_explicit_true_on_an_implicit_model_is_an_error() -> None:
     with pytest.raises(RuleViolation) as e:
-        render_chat(shared_prompt(), model="gpt-4o", explicit=True)
+        render_openai_chat(shared_prompt(), model="gpt-4o", explicit=True)
     assert e.value.rule == "explicit-caching-unsupported"
 
 
 def test_prewarm_is_a_responses_option(client: openai.OpenAI) -> None:
-    rendered = render_responses(shared_prompt(), model="gpt-5.6", prewarm=True)
+    rendered = render_openai_responses(shared_prompt(), model="gpt-5.6", prewarm=True)
     assert rendered.kwargs["prompt_cache_options"]["prewarm"] is True
     client.responses.create(**rendered.kwargs)
     with pytest.raises(RuleViolation) as e:
-        render_responses(shared_prompt(), model="gpt-4o", prewarm=True)
+        render_openai_responses(shared_prompt(), model="gpt-4o", prewarm=True)
     assert e.value.rule == "prewarm-unsupported"
 
 
 def test_tool_order_and_schema_key_order_do_not_change_the_request() -> None:
     shuffled = {**WEATHER, "input_schema": dict(reversed(list(WEATHER["input_schema"].items())))}
-    a = render_chat(shared_prompt(tools=(WEATHER, CALC)), model="gpt-5.6").kwargs
-    b = render_chat(shared_prompt(tools=(CALC, shuffled)), model="gpt-5.6").kwargs
+    a = render_openai_chat(shared_prompt(tools=(WEATHER, CALC)), model="gpt-5.6").kwargs
+    b = render_openai_chat(shared_prompt(tools=(CALC, shuffled)), model="gpt-5.6").kwargs
     assert json.dumps(a) == json.dumps(b)
     assert [t["function"]["name"] for t in a["tools"]] == ["calculator", "weather"]
 
 
 def test_prompt_cache_key_is_the_shared_prefix_fingerprint_or_the_callers() -> None:
-    one = render_chat(shared_prompt(question="one?"), model="gpt-4o").kwargs["prompt_cache_key"]
-    two = render_chat(shared_prompt(question="two?"), model="gpt-4o").kwargs["prompt_cache_key"]
-    other = render_chat(shared_prompt(system_tokens=1_900), model="gpt-4o").kwargs["prompt_cache_key"]
+    one = render_openai_chat(shared_prompt(question="one?"), model="gpt-4o").kwargs["prompt_cache_key"]
+    two = render_openai_chat(shared_prompt(question="two?"), model="gpt-4o").kwargs["prompt_cache_key"]
+    other = render_openai_chat(shared_prompt(system_tokens=1_900), model="gpt-4o").kwargs["prompt_cache_key"]
     assert one == two != other
-    given = render_chat(shared_prompt(), model="gpt-4o", prompt_cache_key="tenant-7").kwargs
+    given = render_openai_chat(shared_prompt(), model="gpt-4o", prompt_cache_key="tenant-7").kwargs
     assert given["prompt_cache_key"] == "tenant-7"
 
 
 def test_anthropic_blocks_are_translated_and_thinking_is_reported() -> None:
-    chat = render_chat(shared_prompt(), model="gpt-5.6")
+    chat = render_openai_chat(shared_prompt(), model="gpt-5.6")
     messages = chat.kwargs["messages"]
     call = next(m for m in messages if m.get("tool_calls"))
     assert call["tool_calls"][0]["function"] == {"name": "weather",
@@ -162,13 +163,13 @@ def test_anthropic_blocks_are_translated_and_thinking_is_reported() -> None:
     tool_msg = next(m for m in messages if m["role"] == "tool")
     assert tool_msg["tool_call_id"] == "toolu_1" and tool_msg["content"][0]["text"] == "18C, clear"
     assert any("thinking" in d for d in chat.plan.dropped)
-    items = render_responses(shared_prompt(), model="gpt-5.6").kwargs["input"]
+    items = render_openai_responses(shared_prompt(), model="gpt-5.6").kwargs["input"]
     assert any(i.get("type") == "function_call" and i["call_id"] == "toolu_1" for i in items)
     assert any(i.get("type") == "function_call_output" for i in items)
 
 
 def test_stable_layers_precede_the_conversation() -> None:
-    messages = render_chat(shared_prompt(), model="gpt-5.6").kwargs["messages"]
+    messages = render_openai_chat(shared_prompt(), model="gpt-5.6").kwargs["messages"]
     assert messages[0]["role"] == "developer"
     assert "travel assistant" in messages[0]["content"][0]["text"]
     assert "<document" in messages[0]["content"][1]["text"]
@@ -177,7 +178,7 @@ def test_stable_layers_precede_the_conversation() -> None:
 
 
 def test_parameters_are_mapped_and_the_rest_reported() -> None:
-    from promptcache.providers.openai import render_chat as rc
+    from promptcache.providers.openai.render import render_openai_chat as rc
 
     from ._shared_prompt import shared_builder
 
@@ -190,5 +191,5 @@ def test_parameters_are_mapped_and_the_rest_reported() -> None:
 
 
 def test_plan_explains_what_is_cached_and_its_cost() -> None:
-    text = render_chat(shared_prompt(), model="gpt-4o").plan.explain()
+    text = render_openai_chat(shared_prompt(), model="gpt-4o").plan.explain()
     assert "prompt_cache_retention" in text and "saved" in text and "$" in text

@@ -6,17 +6,9 @@ import itertools
 
 import pytest
 
-from promptcache import (
-    CacheState,
-    CacheWarning,
-    Document,
-    ManualClock,
-    PromptBuilder,
-    Reuse,
-    TooManyBreakpointsError,
-    Volatility,
-    optimize,
-)
+from promptcache import CacheState, CacheWarning, Document, PromptBuilder, Reuse, Volatility, optimize
+from promptcache.clock import ManualClock
+from promptcache.errors import TooManyBreakpointsError
 from promptcache.limits import TTL_SECONDS, limits_for
 
 from .helpers import chat_builder, text_of, tool, tool_turns
@@ -73,9 +65,9 @@ def test_exact_counter_settles_a_candidate_inside_the_margin() -> None:
         def __init__(self, value: int) -> None:
             self.value, self.calls = value, 0
 
-        def count_prefix(self, request):
+        def count_prefix(self, prompt, index):
             self.calls += 1
-            assert request["system"][0]["text"]
+            assert any(b.section == "system" for b in prompt.blocks[: index + 1])
             return self.value
 
     b = PromptBuilder("claude-sonnet-4-6").add_system(text_of(1_060))
@@ -102,7 +94,7 @@ def test_a_30_block_tool_turn_still_reads_the_previous_prefix() -> None:
 def test_tool_loop_with_state_reads_every_turn() -> None:
     clock = ManualClock(1_000.0)
     state = CacheState(clock=clock)
-    from promptcache.providers.anthropic import record
+    from promptcache.providers.anthropic.render import record_sent
 
     messages: list = [{"role": "user", "content": "start " + text_of(50)}]
     reads = []
@@ -112,7 +104,7 @@ def test_tool_loop_with_state_reads_every_turn() -> None:
         prompt = b.build()
         plan = optimize(prompt, state=state)
         reads.append(plan.expected.cache_read_tokens)
-        record(state, prompt, plan)
+        record_sent(state, prompt, plan)
         messages += tool_turns(14, seed=turn)
         clock.advance(20)
     assert reads[0] == 0
@@ -224,14 +216,14 @@ def test_automatic_cache_control_uses_one_of_the_four_slots() -> None:
 
 
 def test_state_marks_expired_prefix_as_cold_and_warm_prefix_as_read() -> None:
-    from promptcache.providers.anthropic import record
+    from promptcache.providers.anthropic.render import record_sent
 
     clock = ManualClock(0.0)
     state = CacheState(clock=clock)
     prompt = chat_builder().add_user_turn("q").build()
     first = optimize(prompt, state=state)
     assert first.expected.cache_read_tokens == 0
-    record(state, prompt, first)
+    record_sent(state, prompt, first)
     clock.advance(60)
     warm = optimize(prompt, state=state)
     assert warm.expected.cache_read_tokens > 0
@@ -242,7 +234,7 @@ def test_state_marks_expired_prefix_as_cold_and_warm_prefix_as_read() -> None:
 
 
 def test_state_learns_reuse_gaps_and_switches_to_one_hour() -> None:
-    from promptcache.providers.anthropic import record
+    from promptcache.providers.anthropic.render import record_sent
 
     clock = ManualClock(0.0)
     state = CacheState(clock=clock)
@@ -251,19 +243,18 @@ def test_state_learns_reuse_gaps_and_switches_to_one_hour() -> None:
         prompt = chat_builder(system_tokens=3_000).add_user_turn("q").build()
         plan = optimize(prompt, state=state)
         ttls.append(next(p.ttl for p in plan.placements if p.layer == "system"))
-        record(state, prompt, plan)
+        record_sent(state, prompt, plan)
         clock.advance(15 * 60)  # the prompt comes back every 15 minutes
     assert ttls[0] == "5m" and ttls[-1] == "1h"
 
 
 def test_fingerprints_ignore_cache_control() -> None:
-    from promptcache.fingerprint import prefix_fingerprints
 
     plain = PromptBuilder("claude-sonnet-4-6").add_system(text_of(50)).add_user_turn("q").build()
     marked = PromptBuilder("claude-sonnet-4-6").add_system(
         [{"type": "text", "text": text_of(50), "cache_control": {"type": "ephemeral"}}]
     ).add_user_turn("q").build()
-    assert prefix_fingerprints(plain) == prefix_fingerprints(marked)
+    assert plain.fingerprints == marked.fingerprints
 
 
 def test_plan_explains_every_placement_and_rejection() -> None:
@@ -286,13 +277,13 @@ def test_bedrock_has_no_automatic_caching() -> None:
 
 
 def test_concurrent_identical_requests_do_not_each_pay_a_write() -> None:
-    from promptcache.providers.anthropic import record
+    from promptcache.providers.anthropic.render import record_sent
 
     clock = ManualClock(0.0)
     state = CacheState(clock=clock, response_latency=1.0)
     prompt = chat_builder(system_tokens=4_000).add_user_turn("q").build()
     first = optimize(prompt, state=state)
-    record(state, prompt, first, response_started=False)  # sent, response not started yet
+    record_sent(state, prompt, first, response_started=False)  # sent, response not started yet
     clock.advance(0.05)  # a second request of the same burst, before the first response started
     second = optimize(prompt, state=state)
     assert first.placements and not second.placements
@@ -304,13 +295,13 @@ def test_concurrent_identical_requests_do_not_each_pay_a_write() -> None:
 
 
 def test_burst_gaps_are_not_counted_as_reuse_gaps() -> None:
-    from promptcache.providers.anthropic import record
+    from promptcache.providers.anthropic.render import record_sent
 
     clock = ManualClock(0.0)
     state = CacheState(clock=clock, response_latency=1.0)
     prompt = chat_builder(system_tokens=3_000).add_user_turn("q").build()
     for _ in range(10):
-        record(state, prompt, optimize(prompt, state=state), response_started=False)
+        record_sent(state, prompt, optimize(prompt, state=state), response_started=False)
         clock.advance(0.01)
     hint = prompt.layers[1].reuse
     assert state.observed_reuse("system", hint) == hint  # no reuse gap learned from a burst

@@ -26,7 +26,7 @@ from promptcache import (
     validate,
 )
 from promptcache.limits import TTL_SECONDS
-from promptcache.simulator.anthropic import AnthropicCacheSimulator
+from promptcache.providers.anthropic.simulator import AnthropicCacheSimulator
 
 from .helpers import text_of
 

@@ -10,14 +10,7 @@ import zlib
 import anthropic
 import pytest
 
-from promptcache import (
-    Document,
-    PromptBuilder,
-    PromptError,
-    Reuse,
-    optimize,
-    render_anthropic,
-)
+from promptcache import Document, PromptBuilder, PromptError, Reuse, optimize, render_anthropic
 from promptcache.testing import AnthropicServer
 
 from .helpers import text_of, tool

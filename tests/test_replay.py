@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from promptcache.replay import compare, replay, result_row
-from promptcache.strategies import BENCHMARK_STRATEGIES, strategy_for
-from promptcache.workloads import WORKLOADS, chat_with_tools, rag_rotating_documents, sparse_users
+from promptcache.replay.compare import compare, replay, result_row
+from promptcache.replay.strategies import BENCHMARK_STRATEGIES, strategy_for
+from promptcache.replay.workloads import WORKLOADS, chat_with_tools, rag_rotating_documents, sparse_users
 
 
 def test_no_caching_bills_every_token_at_the_base_price() -> None:

@@ -11,8 +11,8 @@ import pytest
 
 from promptcache.clock import ManualClock
 from promptcache.errors import ProviderError, RuleViolation
+from promptcache.providers.anthropic.scripted import ScriptedAnthropicServer
 from promptcache.session import AsyncChatSession, ChatSession, Reply, ToolCall
-from promptcache.testing.scripted import ScriptedAnthropicServer
 from tests.helpers import text_of, tool
 
 MODEL = "claude-sonnet-4-6"
@@ -366,7 +366,8 @@ def test_other_clients_are_refused_with_the_reason() -> None:
 
 def test_session_dollars_agree_with_promptcache_usage(
         client: anthropic.Anthropic, clock: ManualClock) -> None:
-    from promptcache.usage import cost_of, parse_usage
+    from promptcache import parse_usage
+    from promptcache.usage import cost_of
 
     chat = session(client, clock)
     for i in range(3):

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from promptcache.clock import ManualClock
-from promptcache.simulator import AnthropicCacheSimulator
-from promptcache.strategies import (
+from promptcache.replay.strategies import (
     BENCHMARK_STRATEGIES,
     Clairvoyant,
     Hand,
@@ -17,7 +16,8 @@ from promptcache.strategies import (
     normalise_request,
     strategy_for,
 )
-from promptcache.workloads import TraceError, agent_tool_loop, bursts, chat_with_tools
+from promptcache.replay.workloads import TraceError, agent_tool_loop, bursts, chat_with_tools
+from promptcache.simulator import AnthropicCacheSimulator
 
 
 def marks(request: dict[str, Any]) -> list[str]:

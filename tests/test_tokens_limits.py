@@ -8,8 +8,9 @@ import sys
 
 import pytest
 
-from promptcache import TiktokenCounter, UnknownModelError, limits_for
-from promptcache.tokens import count_block, count_tool
+from promptcache.errors import UnknownModelError
+from promptcache.limits import limits_for
+from promptcache.tokens import TiktokenCounter, count_block, count_tool
 
 
 def test_counting_works_offline_from_packaged_data() -> None:
@@ -17,7 +18,7 @@ def test_counting_works_offline_from_packaged_data() -> None:
     env = dict(os.environ, HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9",
                TIKTOKEN_CACHE_DIR="/nonexistent-promptcache-test")
     out = subprocess.run([sys.executable, "-c",
-                          "from promptcache import TiktokenCounter;"
+                          "from promptcache.tokens import TiktokenCounter;"
                           "print(TiktokenCounter().count_text('hello world'))"],
                          env=env, capture_output=True, text=True, check=True, timeout=60)
     assert int(out.stdout) == 2

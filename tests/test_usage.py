@@ -11,13 +11,14 @@ from google.genai import types as genai_types
 from openai.types import CompletionUsage
 from openai.types.responses import ResponseUsage
 
+from promptcache import parse_usage
 from promptcache.clock import ManualClock
 from promptcache.errors import PromptCacheError
 from promptcache.limits import limits_for
-from promptcache.providers.anthropic_usage import AnthropicStreamUsage
+from promptcache.providers.anthropic.usage import AnthropicStreamUsage
 from promptcache.simulator import GeminiCacheSimulator
 from promptcache.testing import AnthropicServer
-from promptcache.usage import Ledger, Usage, cost_of, parse_usage
+from promptcache.usage import Ledger, Usage, cost_of
 
 ANTHROPIC_USAGE: dict[str, Any] = {
     "input_tokens": 50,

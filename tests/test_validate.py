@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from promptcache import CacheWarning, RuleViolation, TooManyBreakpointsError, validate
+from promptcache import CacheWarning, RuleViolation, validate
+from promptcache.errors import TooManyBreakpointsError
 
 from .helpers import text_of
 

@@ -17,8 +17,8 @@ from rich.console import Console
 from promptcache.clock import ManualClock
 from promptcache.errors import PromptError, RuleViolation
 from promptcache.limits import limits_for
+from promptcache.providers.anthropic.scripted import ScriptedAnthropicServer
 from promptcache.testing import GeminiServer
-from promptcache.testing.scripted import ScriptedAnthropicServer
 from promptcache.warmup import (
     SingleFlight,
     WarmupResult,

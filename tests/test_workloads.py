@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from promptcache.errors import PromptError
-from promptcache.workloads import (
+from promptcache.replay.workloads import (
     WORKLOADS,
     TraceError,
     agent_tool_loop,

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import PromptCacheError
+from promptcache.errors import PromptCacheError
 
 __all__ = ["USAGE_ERROR", "fail", "read_json"]
 

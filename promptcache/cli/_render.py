@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..errors import MissingDependencyError
-from ..replay import ReplayResult, result_row
+from promptcache.errors import MissingDependencyError
+from promptcache.replay.compare import ReplayResult, result_row
 
 __all__ = ["markdown_table", "plot_cumulative", "progress_bar", "results_table", "rows"]
 

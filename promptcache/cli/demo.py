@@ -17,12 +17,13 @@ from typing import Any
 
 from rich.console import Console
 
-from ..errors import PromptCacheError, ProviderError
-from ..replay import ReplayResult, compare
-from ..strategies import DEMO_STRATEGIES, strategy_for
-from ..usage import Ledger, Usage, parse_usage
-from ..workloads import DEFAULT_MODEL, Trace, TraceRequest, chat_with_tools, workload
-from ._render import plot_cumulative, progress_bar, results_table
+from promptcache.cli._render import plot_cumulative, progress_bar, results_table
+from promptcache.errors import PromptCacheError, ProviderError
+from promptcache.providers.usage import parse_usage
+from promptcache.replay.compare import ReplayResult, compare
+from promptcache.replay.strategies import DEMO_STRATEGIES, strategy_for
+from promptcache.replay.workloads import DEFAULT_MODEL, Trace, TraceRequest, chat_with_tools, workload
+from promptcache.usage import Ledger, Usage
 
 HELP = "Show what promptcache saves on realistic workloads (offline, simulated)."
 

@@ -11,9 +11,9 @@ import argparse
 import json
 from typing import Any
 
-from ..diff import CacheDiff, diff_requests
-from ..errors import PromptCacheError
-from ._io import fail, read_json
+from promptcache.cli._io import fail, read_json
+from promptcache.diagnostics.diff import CacheDiff, diff_requests
+from promptcache.errors import PromptCacheError
 
 HELP = "Compare two requests block by block: shared prefix, first difference, invalidated levels, cost."
 

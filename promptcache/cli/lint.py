@@ -12,9 +12,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import PromptCacheError
-from ..lint import SEVERITIES, Finding, lint_request, lint_trace, load_trace
-from ._io import fail, read_json
+from promptcache.cli._io import fail, read_json
+from promptcache.diagnostics import SEVERITIES, Finding, lint_request, lint_trace, load_trace
+from promptcache.errors import PromptCacheError
 
 HELP = "Find what defeats prompt caching in a request (.json) or a recorded trace (.jsonl)."
 

@@ -17,11 +17,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import CacheWarning, PromptCacheError, PromptError
-from ..optimizer import optimize
-from ..plan import Plan
-from ..providers.anthropic import prompt_from_request, render
-from ..workloads import strip_cache_control
+from promptcache.errors import CacheWarning, PromptCacheError, PromptError
+from promptcache.optimizer import optimize
+from promptcache.plan import Plan
+from promptcache.providers.anthropic.render import prompt_from_request, render_anthropic
+from promptcache.replay.workloads import strip_cache_control
 
 HELP = "Show the breakpoints promptcache would place on a request, and why."
 
@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", CacheWarning)
             plan = optimize(prompt, automatic=args.automatic)
-        rendered = render(prompt, plan) if "max_tokens" in prompt.params else None
+        rendered = render_anthropic(prompt, plan) if "max_tokens" in prompt.params else None
     except PromptCacheError as err:
         console.print(f"[red]error:[/red] {err}", soft_wrap=True)
         return 1

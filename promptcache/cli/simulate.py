@@ -12,11 +12,11 @@ import json
 
 from rich.console import Console
 
-from ..errors import PromptCacheError
-from ..replay import compare, result_row
-from ..strategies import BENCHMARK_STRATEGIES, DEMO_STRATEGIES
-from ..workloads import load_trace
-from ._render import plot_cumulative, progress_bar, results_table
+from promptcache.cli._render import plot_cumulative, progress_bar, results_table
+from promptcache.errors import PromptCacheError
+from promptcache.replay.compare import compare, result_row
+from promptcache.replay.strategies import BENCHMARK_STRATEGIES, DEMO_STRATEGIES
+from promptcache.replay.workloads import load_trace
 
 HELP = "Replay a recorded trace (JSONL) under each caching strategy and report its cost."
 

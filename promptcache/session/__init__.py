@@ -7,10 +7,10 @@ that call the client. See docs/chat.md.
 
 from __future__ import annotations
 
-from ._core import check_history
-from ._values import EditCost, MissReport, Reply, SessionStats, ToolCall, TurnUsage
-from .aio import AsyncChatSession, AsyncChatStream
-from .sync import ChatSession, ChatStream
+from promptcache.session._core import check_history
+from promptcache.session._values import EditCost, MissReport, Reply, SessionStats, ToolCall, TurnUsage
+from promptcache.session.aio import AsyncChatSession, AsyncChatStream
+from promptcache.session.sync import ChatSession, ChatStream
 
 __all__ = [
     "AsyncChatSession",

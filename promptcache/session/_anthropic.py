@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..providers.anthropic import render
-from ._core import Parsed, Pending
-from ._values import TurnUsage
+from promptcache.providers.anthropic.render import render_anthropic
+from promptcache.session._core import Parsed, Pending
+from promptcache.session._values import TurnUsage
 
 __all__ = ["content_param", "parse_message", "request_kwargs"]
 
@@ -22,7 +22,7 @@ def request_kwargs(pending: Pending, *, previous_message_id: str | None,
 
     ``previous_message_id=None`` still opts in on the first turn, as the API documents.
     """
-    kwargs = render(pending.prompt, pending.plan)
+    kwargs = render_anthropic(pending.prompt, pending.plan)
     if diagnostics:
         kwargs["diagnostics"] = {"previous_message_id": previous_message_id}
     return kwargs

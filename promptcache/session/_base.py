@@ -8,14 +8,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
-from ..blocks import Document, Reuse
-from ..clock import Clock
-from ..errors import ProviderError, RuleViolation
-from ..limits import ModelLimits
-from ..state import CacheState
-from ._anthropic import request_kwargs
-from ._core import Pending, SessionCore, ToolResult
-from ._values import EditCost, Reply, SessionStats, ToolCall
+from promptcache.blocks import Document, Reuse
+from promptcache.clock import Clock
+from promptcache.errors import ProviderError, RuleViolation
+from promptcache.limits import ModelLimits
+from promptcache.session._anthropic import request_kwargs
+from promptcache.session._core import Pending, SessionCore, ToolResult
+from promptcache.session._values import EditCost, Reply, SessionStats, ToolCall
+from promptcache.state import CacheState
 
 __all__ = ["SessionBase"]
 
@@ -28,7 +28,7 @@ def _provider_of(client: Any) -> str:
     raise ProviderError(
         f"ChatSession: a {type(client).__module__}.{type(client).__name__} client is not supported "
         "yet. Pass an anthropic.Anthropic / AsyncAnthropic client; OpenAI and Gemini sessions "
-        "plug in here once promptcache.providers.openai / gemini render a Plan."
+        "plug in here once promptcache.providers.openai.render / gemini render a Plan."
     )
 
 

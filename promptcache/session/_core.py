@@ -12,17 +12,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..blocks import Document, Prompt, Reuse, Volatility
-from ..builder import PromptBuilder
-from ..clock import Clock
-from ..errors import PromptError, RuleViolation
-from ..fingerprint import prefix_fingerprints
-from ..limits import ModelLimits, limits_for
-from ..optimizer import optimize
-from ..plan import Plan
-from ..providers.anthropic import record
-from ..state import CacheState
-from ._values import EditCost, MissReport, Reply, SessionStats, TurnUsage
+from promptcache.blocks import Document, Reuse, Volatility
+from promptcache.builder import PromptBuilder
+from promptcache.clock import Clock
+from promptcache.errors import PromptError, RuleViolation
+from promptcache.limits import ModelLimits, limits_for
+from promptcache.optimizer import optimize
+from promptcache.plan import Plan
+from promptcache.prompt import Prompt
+from promptcache.providers.anthropic.render import record_sent
+from promptcache.session._values import EditCost, MissReport, Reply, SessionStats, TurnUsage
+from promptcache.state import CacheState
 
 __all__ = ["Parsed", "Pending", "SessionCore", "check_history"]
 
@@ -168,7 +168,7 @@ class SessionCore:
         prompt = self.build(messages)
         now = self.state.now()
         plan = optimize(prompt, state=self.state, now=now, limits=self.limits)
-        fps = plan.fingerprints or prefix_fingerprints(prompt)
+        fps = plan.fingerprints or prompt.fingerprints
         return Pending(messages=messages, prompt=prompt, plan=plan, fingerprints=fps, sent_at=now)
 
     def user_message(self, content: str | Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
@@ -225,7 +225,7 @@ class SessionCore:
         if parsed.content:
             self.history.append({"role": "assistant", "content": [dict(b) for b in parsed.content]})
         # The response has arrived, so it has started: its writes are readable at once.
-        record(self.state, pending.prompt, pending.plan, response_started=True)
+        record_sent(self.state, pending.prompt, pending.plan, response_started=True)
         ttls = [p.ttl for p in pending.plan.placements]
         ttl_seconds = 3600.0 if "1h" in ttls else 300.0
         usage = parsed.usage
@@ -327,7 +327,7 @@ class SessionCore:
         return cost
 
     def _edit_cost(self, before: Prompt, after: Prompt) -> EditCost:
-        index = _first_difference(prefix_fingerprints(before), prefix_fingerprints(after))
+        index = _first_difference(before.fingerprints, after.fingerprints)
         if index is None or index >= len(after.blocks):
             return EditCost(changed_path=None, changed_layer=None, rewrite_tokens=0,
                             rewrite_usd=0.0 if self.limits.input_price is not None else None,

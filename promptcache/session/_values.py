@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..limits import ModelLimits
-from ..plan import Plan
+from promptcache.limits import ModelLimits
+from promptcache.plan import Plan
 
 __all__ = ["EditCost", "MissReport", "Reply", "SessionStats", "ToolCall", "TurnUsage"]
 

@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from types import TracebackType
 from typing import Any
 
-from ..errors import PromptCacheError
-from ._anthropic import parse_message
-from ._base import SessionBase, sdk_error
-from ._core import Pending, ToolResult
-from ._values import Reply, ToolCall
+from promptcache.errors import PromptCacheError
+from promptcache.session._anthropic import parse_message
+from promptcache.session._base import SessionBase, sdk_error
+from promptcache.session._core import Pending, ToolResult
+from promptcache.session._values import Reply, ToolCall
 
 __all__ = ["AsyncChatSession", "AsyncChatStream"]
 

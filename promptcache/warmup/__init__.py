@@ -8,11 +8,11 @@ Batches API; ``warm_up_gemini`` creates an explicit cache once. See docs/warmup.
 
 from __future__ import annotations
 
-from ._flight import DEFAULT_FLIGHTS, SingleFlight
-from ._prefix import SharedPrefix, prefix_only_request, prepare
-from ._run import Mode, WarmupResult, warm_up, warm_up_sync
-from .batches import BatchWarmupResult, warm_up_batch
-from .gemini import GeminiWarmupResult, warm_up_gemini
+from promptcache.warmup._flight import DEFAULT_FLIGHTS, SingleFlight
+from promptcache.warmup._prefix import SharedPrefix, prefix_only_request, prepare
+from promptcache.warmup._run import Mode, WarmupResult, warm_up, warm_up_sync
+from promptcache.warmup.batches import BatchWarmupResult, warm_up_batch
+from promptcache.warmup.gemini import GeminiWarmupResult, warm_up_gemini
 
 __all__ = [
     "DEFAULT_FLIGHTS",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Future
 
-from ..state import CacheState
+from promptcache.state import CacheState
 
 __all__ = ["DEFAULT_FLIGHTS", "SingleFlight"]
 

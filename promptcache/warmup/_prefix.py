@@ -15,10 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import PromptError, RuleViolation
-from ..fingerprint import prefix_fingerprints
-from ..limits import ModelLimits, limits_for
-from ..providers.anthropic import prompt_from_request
+from promptcache.errors import PromptError, RuleViolation
+from promptcache.limits import ModelLimits, limits_for
+from promptcache.providers.anthropic.render import prompt_from_request
 
 __all__ = ["SharedPrefix", "prefix_only_request", "prepare"]
 
@@ -76,7 +75,7 @@ def prepare(requests: Sequence[Mapping[str, Any]], *, ttl: str = "5m",
     if not requests:
         raise PromptError("warm-up needs at least one request.", path="requests")
     prompts = [prompt_from_request(r) for r in requests]
-    fps = [prefix_fingerprints(p) for p in prompts]
+    fps = [p.fingerprints for p in prompts]
     shared = len(fps[0])
     for other in fps[1:]:
         n = 0

@@ -18,11 +18,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..limits import limits_for
-from ..session._anthropic import parse_usage
-from ..session._values import TurnUsage
-from ._flight import DEFAULT_FLIGHTS, SingleFlight
-from ._prefix import SharedPrefix, prefix_only_request, prepare
+from promptcache.limits import limits_for
+from promptcache.session._anthropic import parse_usage
+from promptcache.session._values import TurnUsage
+from promptcache.warmup._flight import DEFAULT_FLIGHTS, SingleFlight
+from promptcache.warmup._prefix import SharedPrefix, prefix_only_request, prepare
 
 __all__ = ["Mode", "WarmupResult", "warm_up", "warm_up_sync"]
 

@@ -13,11 +13,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import PromptCacheError, PromptError
-from ..limits import limits_for
-from ..session._anthropic import parse_usage
-from ..session._values import TurnUsage
-from ._prefix import SharedPrefix, prepare
+from promptcache.errors import PromptCacheError, PromptError
+from promptcache.limits import limits_for
+from promptcache.session._anthropic import parse_usage
+from promptcache.session._values import TurnUsage
+from promptcache.warmup._prefix import SharedPrefix, prepare
 
 __all__ = ["BatchWarmupResult", "warm_up_batch"]
 

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import MissingDependencyError, PromptError
-from ._run import _progress
+from promptcache.errors import MissingDependencyError, PromptError
+from promptcache.warmup._run import _progress
 
 __all__ = ["GeminiWarmupResult", "warm_up_gemini"]
 

@@ -1,0 +1,130 @@
+"""Checking user content as it enters a prompt: content blocks, markers, messages.
+
+Shared by :class:`~promptcache.builder.PromptBuilder` and :meth:`Prompt.extend
+<promptcache.prompt.Prompt.extend>`, so a turn added either way is checked, counted and digested
+the same way, once. Every malformed part raises :class:`~promptcache.errors.PromptError` (or
+:class:`~promptcache.errors.RuleViolation` for a marker the API would reject) naming its path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from promptcache.blocks import UNMARKABLE_TYPES, Block, Turn
+from promptcache.errors import PromptError, RuleViolation
+from promptcache.tokens import TokenCounter, count_block
+
+__all__ = ["CONTENT_TYPES", "check_text", "content_block", "marker_ttl", "message_blocks",
+           "strip_marker"]
+
+#: Content block types the Messages API accepts in a message.
+CONTENT_TYPES = frozenset({
+    "text", "image", "document", "search_result", "tool_use", "tool_result", "thinking",
+    "redacted_thinking", "server_tool_use", "web_search_tool_result", "web_fetch_tool_result",
+    "code_execution_tool_result", "bash_code_execution_tool_result",
+    "text_editor_code_execution_tool_result", "tool_search_tool_result", "container_upload",
+    "tool_reference", "mcp_tool_use", "mcp_tool_result",
+})
+def marker_ttl(block: Mapping[str, Any], origin: str) -> str | None:
+    """The TTL of a hand-set ``cache_control``, validated; None when there is none."""
+    cc = block.get("cache_control")
+    if cc is None:
+        return None
+    if not isinstance(cc, Mapping) or cc.get("type") != "ephemeral":
+        raise RuleViolation(
+            f"{origin}: cache_control must be {{'type': 'ephemeral'}} with an optional 'ttl', "
+            f"got {cc!r}.", path=origin, rule="cache-control-shape",
+        )
+    ttl = cc.get("ttl", "5m")
+    if ttl not in ("5m", "1h"):
+        raise RuleViolation(
+            f"{origin}: cache_control ttl must be '5m' or '1h', got {ttl!r}.",
+            path=origin, rule="cache-control-shape",
+        )
+    return str(ttl)
+
+
+def strip_marker(block: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in block.items() if k != "cache_control"}
+
+
+def check_text(block: Mapping[str, Any], origin: str) -> None:
+    text = block.get("text")
+    if not isinstance(text, str):
+        raise PromptError(f"{origin}: a text block needs a 'text' string.", path=origin)
+    if not text.strip():
+        raise PromptError(
+            f"{origin}: empty or whitespace-only text block. The Messages API rejects it "
+            "(and an empty block can never be cached); remove it.", path=origin,
+        )
+
+
+def _check_nested_markers(block: Mapping[str, Any], origin: str) -> None:
+    """Sub-blocks (tool_result content, citations) cannot take a marker: the parent block can."""
+    content = block.get("content")
+    if isinstance(content, Sequence) and not isinstance(content, str):
+        for i, sub in enumerate(content):
+            if isinstance(sub, Mapping) and "cache_control" in sub:
+                path = f"{origin}.content[{i}]"
+                raise RuleViolation(
+                    f"{path}: cache_control on a sub-block cannot take effect; put it on the "
+                    f"parent block {origin} instead.", path=path, rule="sub-block-marker",
+                )
+
+
+def content_block(raw: Any, origin: str) -> dict[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise PromptError(f"{origin}: a content block must be a dict, got {type(raw).__name__}.",
+                          path=origin)
+    kind = raw.get("type")
+    if kind not in CONTENT_TYPES:
+        raise PromptError(
+            f"{origin}: unknown content block type {kind!r}; expected one of "
+            f"{', '.join(sorted(CONTENT_TYPES))}.", path=origin,
+        )
+    if kind == "text":
+        check_text(raw, origin)
+    _check_nested_markers(raw, origin)
+    return dict(raw)
+
+
+def message_blocks(message: Any, m_index: int, start: int, layer: str,
+                   counter: TokenCounter) -> tuple[Turn, list[Block]]:
+    """The Turn and Blocks of ``messages[m_index]``, its first block at position ``start``."""
+    origin = f"messages[{m_index}]"
+    if not isinstance(message, Mapping):
+        raise PromptError(f"{origin}: a message must be a dict with 'role' and 'content'.",
+                          path=origin)
+    role = message.get("role")
+    if role not in ("user", "assistant"):
+        raise PromptError(f"{origin}: role must be 'user' or 'assistant', got {role!r}.",
+                          path=origin)
+    content = message.get("content")
+    raw_blocks: list[Any]
+    if isinstance(content, str):
+        raw_blocks = [{"type": "text", "text": content}]
+    elif isinstance(content, Sequence) and content:
+        raw_blocks = list(content)
+    else:
+        raise PromptError(f"{origin}: content must be a non-empty string or list of blocks.",
+                          path=origin)
+    blocks: list[Block] = []
+    for c_index, raw in enumerate(raw_blocks):
+        path = f"{origin}.content[{c_index}]"
+        block = content_block(raw, path)
+        ttl = marker_ttl(block, path)
+        payload = strip_marker(block)
+        unmarkable = ""
+        if payload["type"] in UNMARKABLE_TYPES:
+            unmarkable = f"a {payload['type']} block cannot carry cache_control"
+            if ttl is not None:
+                raise RuleViolation(
+                    f"{path}: cache_control on a {payload['type']} block is rejected by the "
+                    "API; mark the next text, tool_use or tool_result block instead.",
+                    path=path, rule="uncacheable-block",
+                )
+        blocks.append(Block(section="messages", kind="message", payload=payload, path=path,
+                            tokens=count_block(payload, counter), layer=layer, user_ttl=ttl,
+                            unmarkable=unmarkable, role=role, first=c_index == 0))
+    return Turn(role=role, start=start, stop=start + len(blocks)), blocks

@@ -1,0 +1,628 @@
+"""What a provider's cache sees: any request, or a Prompt, as positions with prefix fingerprints.
+
+This is the one place where a request becomes cache positions. The optimizer and
+:class:`~promptcache.state.CacheState` (through :attr:`Prompt.fingerprints`), the simulators,
+``diff``, ``lint``, warm-up and the benchmark strategies all read it, so they cannot disagree
+about whether two requests share a prefix.
+
+A *position* is one tool definition or one content block, in the order the provider caches them
+(Anthropic and OpenAI: tools, system, messages; Gemini: system, tools, messages). Its *digest* is
+a hash of its JSON in the key order given (the bytes the provider sees: a shuffled key is a
+different prompt), ``cache_control`` excluded, so moving a marker never looks like a content
+change. A message block's key also carries its role and whether it opens a message. The
+*fingerprint* at position ``i`` chains the model and every key up to ``i``; settings that the
+Anthropic table says invalidate a whole level are folded in where that level starts (web search
+and citations toggles: system; tool_choice, thinking settings, images: messages). Web-search tool
+definitions are compared through the system salt, and thinking blocks the API strips (thinking on,
+last user turn not a tool result) are not in the prompt the model sees, so neither adds a key.
+
+Digests are computed once per block: a :class:`~promptcache.blocks.Block` carries its own, and a
+:class:`Chain` continues from where a shorter prompt stopped, so a new turn costs the new turn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from promptcache.errors import PromptError
+from promptcache.limits import Provider
+from promptcache.tokens import BLOCK_OVERHEAD, count_block, count_tool, default_counter
+
+__all__ = [
+    "LEVEL_ORDER",
+    "SALT",
+    "SALT_SYSTEM",
+    "CacheView",
+    "Chain",
+    "Level",
+    "Position",
+    "SaltKey",
+    "block_digest",
+    "citations_on",
+    "detect_provider",
+    "has_image",
+    "is_web_search",
+    "position_key",
+    "strips_thinking",
+    "unmarkable_reason",
+    "view_of",
+]
+
+Level = Literal["tools", "system", "messages"]
+
+#: The order each provider caches its levels in (Gemini puts the system instruction first).
+LEVEL_ORDER: Mapping[Provider, tuple[Level, ...]] = {
+    "anthropic": ("tools", "system", "messages"),
+    "openai": ("tools", "system", "messages"),
+    "gemini": ("system", "tools", "messages"),
+}
+
+_UNMARKABLE = frozenset({"thinking", "redacted_thinking"})
+
+#: Every salt key starts with SALT; the system-level one with SALT_SYSTEM (see CacheView.keys).
+SALT = b"\xa7"
+SALT_SYSTEM = b"\xa7system"
+_THINKING_ON = frozenset({"enabled", "adaptive"})
+
+
+def raw_json(value: Any) -> str:
+    """JSON in the key order given: what the provider hashes."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys: equal for two values that differ only by key order."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def block_digest(payload: Any) -> bytes:
+    """A 16-byte digest of one block's JSON (key order kept), its ``cache_control`` excluded."""
+    if isinstance(payload, Mapping) and "cache_control" in payload:
+        payload = {k: v for k, v in payload.items() if k != "cache_control"}
+    return hashlib.blake2b(raw_json(payload).encode("utf-8", "surrogatepass"),
+                           digest_size=16).digest()
+
+
+def position_key(level: str, digest: bytes, role: str | None = None, first: bool = False) -> bytes:
+    """What one position adds to the prefix hash: level, role, message boundary and digest."""
+    return b"%s\x00%s\x00%d\x00%s" % (level.encode(), (role or "").encode(), first, digest)
+
+
+# -- flags that change what a level means ------------------------------------------------------
+
+
+def has_image(value: Any) -> bool:
+    """True if ``value`` holds an image block anywhere (tool results included)."""
+    if isinstance(value, Mapping):
+        return value.get("type") == "image" or any(
+            isinstance(v, Mapping | list | tuple) and has_image(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(isinstance(v, Mapping | list | tuple) and has_image(v) for v in value)
+    return False
+
+
+def citations_on(value: Any) -> bool:
+    """True if ``value`` holds a block with ``citations: {enabled: true}`` anywhere."""
+    if isinstance(value, Mapping):
+        c = value.get("citations")
+        if isinstance(c, Mapping) and c.get("enabled"):
+            return True
+        return any(isinstance(v, Mapping | list | tuple) and citations_on(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(isinstance(v, Mapping | list | tuple) and citations_on(v) for v in value)
+    return False
+
+
+def is_web_search(tool: Mapping[str, Any]) -> bool:
+    """Anthropic's web-search tool: the docs say toggling it changes the *system* level."""
+    return str(tool.get("type", "")).startswith("web_search")
+
+
+def thinking_enabled(thinking: Any) -> bool:
+    return isinstance(thinking, Mapping) and thinking.get("type") in _THINKING_ON
+
+
+def strips_thinking(thinking: Any, last_role: str | None, last_kinds: Iterable[str]) -> bool:
+    """True when the API drops earlier thinking blocks from the context.
+
+    With extended thinking on, a last user message that carries anything but tool results
+    starts a new assistant turn: the thinking blocks before it are stripped.
+    """
+    return thinking_enabled(thinking) and last_role == "user" and any(
+        k != "tool_result" for k in last_kinds)
+
+
+def unmarkable_reason(block: Mapping[str, Any]) -> str:
+    """Why a marker on this Anthropic block cannot work ("" when it can)."""
+    kind = block.get("type")
+    if kind in _UNMARKABLE:
+        return f"a {kind} block cannot carry cache_control"
+    if kind == "text" and not str(block.get("text", "")).strip():
+        return "an empty text block cannot carry cache_control"
+    return ""
+
+
+# -- the chain -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SaltKey:
+    """Everything besides content that changes a prefix's fingerprints: if two prompts have the
+    same SaltKey, the fingerprints of their common blocks are equal."""
+
+    head: bytes
+    order: tuple[Level, ...]
+    system: bytes | None
+    messages: bytes | None
+
+
+def salts(provider: Provider, model: str, system: Mapping[str, Any] | None,
+          messages: Mapping[str, Any] | None) -> SaltKey:
+    return SaltKey(head=f"{provider}:{model}".encode(), order=LEVEL_ORDER[provider],
+                   system=canonical_json(system).encode() if system else None,
+                   messages=canonical_json(messages).encode() if messages else None)
+
+
+class Chain:
+    """Prefix fingerprints, built one position at a time and continued later.
+
+    ``copy()`` before continuing a chain that another prompt still uses.
+    """
+
+    __slots__ = ("_h", "_rank", "_salt")
+
+    def __init__(self, salt: SaltKey) -> None:
+        self._salt = salt
+        self._h = hashlib.blake2b(salt.head, digest_size=16)
+        self._rank = -1  # highest level rank seen so far
+
+    def copy(self) -> Chain:
+        out = Chain.__new__(Chain)
+        out._salt, out._h, out._rank = self._salt, self._h.copy(), self._rank
+        return out
+
+    @property
+    def salt(self) -> SaltKey:
+        return self._salt
+
+    def _enter(self, level: Level) -> None:
+        order = self._salt.order
+        rank = order.index(level)
+        if rank <= self._rank:
+            return
+        system_rank = order.index("system")
+        if self._salt.system is not None and self._rank < system_rank <= rank:
+            self._h.update(b"\xa7system\x00" + self._salt.system + b"\x00")
+        if self._salt.messages is not None and level == "messages":
+            self._h.update(b"\xa7messages\x00" + self._salt.messages + b"\x00")
+        self._rank = rank
+
+    def add(self, level: Level, key: bytes | None) -> str:
+        """Add one position (``key`` None: a position that adds nothing) and return its fingerprint."""
+        self._enter(level)
+        if key is not None:
+            self._h.update(key)
+        return self._h.copy().hexdigest()
+
+    def extend(self, items: Iterable[tuple[Level, bytes | None]]) -> list[str]:
+        return [self.add(level, key) for level, key in items]
+
+
+# -- positions -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Position:
+    """One cache position of a request: a tool definition or a content block."""
+
+    #: Where it is in the request, e.g. ``messages[3].content[1]`` or ``tools[0]``.
+    path: str
+    level: Level
+    #: The block's ``type`` (``"tool"`` for a tool definition, ``"text"`` for a bare string).
+    kind: str
+    #: The block without its marker.
+    payload: Any
+    #: JSON in the key order given: what the provider hashes.
+    raw: str
+    #: Digest of ``raw`` (see :func:`block_digest`).
+    digest: bytes
+    #: Estimated tokens (see promptcache.tokens).
+    tokens: int
+    #: TTL of an explicit marker on this block (``cache_control`` or ``prompt_cache_breakpoint``).
+    ttl: str | None = None
+    role: str | None = None
+    #: True for the first block of a message.
+    first: bool = False
+    #: A tool's name, so reorderings of the tool list can be told apart from edits.
+    name: str | None = None
+    #: Why a marker on this block cannot work ("" when it can).
+    unmarkable: str = ""
+    #: True for Anthropic's web-search tool: compared through the system salt, not as a tool.
+    system_salted: bool = False
+    #: True for an earlier thinking block the API drops (see :func:`strips_thinking`).
+    stripped: bool = False
+
+    @property
+    def canonical(self) -> str:
+        """JSON with sorted keys: equal for two blocks that differ only by key order."""
+        return canonical_json(self.payload)
+
+    @property
+    def markable(self) -> bool:
+        return not self.unmarkable
+
+    def key(self) -> bytes | None:
+        """What this position adds to the prefix hash (None: nothing, see the module doc)."""
+        if self.system_salted or self.stripped:
+            return None
+        return position_key(self.level, self.digest, self.role, self.first)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CacheView:
+    """A request as its provider's cache sees it: positions in cache order, settings, markers."""
+
+    provider: Provider
+    #: ``messages`` (Anthropic), ``chat`` or ``responses`` (OpenAI), ``generate_content`` (Gemini).
+    api: str
+    model: str
+    blocks: tuple[Position, ...]
+    #: Settings folded in where the system level starts (Anthropic: web search, citations).
+    system_settings: Mapping[str, Any] = field(default_factory=dict)
+    #: Settings folded in where the messages start (Anthropic: tool_choice, thinking, images).
+    message_settings: Mapping[str, Any] = field(default_factory=dict)
+    #: TTL of Anthropic's request-level ``cache_control``, if set.
+    automatic_ttl: str | None = None
+    prefix_tokens: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        total, out = 0, []
+        for b in self.blocks:
+            total += b.tokens
+            out.append(total)
+        object.__setattr__(self, "prefix_tokens", tuple(out))
+
+    @property
+    def positions(self) -> tuple[Position, ...]:
+        return self.blocks
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prefix_tokens[-1] if self.blocks else 0
+
+    def tokens_before(self, index: int) -> int:
+        """Tokens of blocks ``[0, index)``."""
+        return self.prefix_tokens[index - 1] if index > 0 else 0
+
+    @property
+    def salt(self) -> SaltKey:
+        return salts(self.provider, self.model, self.system_settings, self.message_settings)
+
+    def breakpoints(self) -> tuple[tuple[int, str, bool], ...]:
+        """``(block index, ttl, automatic)`` for every breakpoint, the request-level one resolved.
+
+        The request-level ``cache_control`` lands on the last block that can carry a marker; it
+        is listed even when that block also has an explicit marker (it still takes a slot).
+        """
+        out = [(i, b.ttl, False) for i, b in enumerate(self.blocks) if b.ttl is not None]
+        if self.automatic_ttl is not None:
+            last = next((i for i in range(len(self.blocks) - 1, -1, -1)
+                         if not self.blocks[i].unmarkable), None)
+            if last is not None:
+                out.append((last, self.automatic_ttl, True))
+        out.sort(key=lambda m: (m[0], m[2]))
+        return tuple((i, str(t), a) for i, t, a in out)
+
+    def keys(self) -> tuple[tuple[int, bytes], ...]:
+        """The sequence the cache hashes: ``(block index, key)``, salts included.
+
+        A salt key carries the index of the block it precedes; positions that add nothing (see
+        :meth:`Position.key`) are left out.
+        """
+        salt = self.salt
+        order = salt.order
+        out: list[tuple[int, bytes]] = []
+        rank = -1
+        for i, b in enumerate(self.blocks):
+            level_rank = order.index(b.level)
+            if level_rank > rank:
+                if salt.system is not None and rank < order.index("system") <= level_rank:
+                    out.append((i, b"\xa7system\x00" + salt.system))
+                if salt.messages is not None and b.level == "messages":
+                    out.append((i, b"\xa7messages\x00" + salt.messages))
+                rank = level_rank
+            key = b.key()
+            if key is not None:
+                out.append((i, key))
+        return tuple(out)
+
+    def fingerprints(self) -> tuple[str, ...]:
+        """``result[i]``: the fingerprint of the request up to and including block ``i``."""
+        chain = Chain(self.salt)
+        return tuple(chain.extend((b.level, b.key()) for b in self.blocks))
+
+
+def view_of(request: Any, *, provider: Provider | None = None) -> CacheView:
+    """The cache's view of ``request``: any provider's request dict, or a Prompt.
+
+    Raises :class:`~promptcache.errors.PromptError` naming the path of anything malformed.
+    """
+    as_view = getattr(request, "cache_view", None)
+    if callable(as_view):
+        view = as_view()
+        if isinstance(view, CacheView):
+            return view
+    return _read_request(request, provider=provider)
+
+
+# -- provider detection ------------------------------------------------------------------------
+
+
+def detect_provider(request: Mapping[str, Any]) -> tuple[Provider, str]:
+    """``(provider, api)`` from the shape of a request dict.
+
+    Shape first (``contents`` is Gemini, ``input``/``instructions`` is OpenAI responses), then
+    the markers and roles that only one API has, then the model id.
+    """
+    if "contents" in request or "system_instruction" in request or "systemInstruction" in request:
+        return "gemini", "generate_content"
+    if "input" in request or "instructions" in request:
+        return "openai", "responses"
+    if "messages" in request:
+        messages = request["messages"]
+        roles = {m.get("role") for m in messages if isinstance(m, Mapping)} \
+            if isinstance(messages, list) else set()
+        openai_keys = {"prompt_cache_key", "prompt_cache_retention", "prompt_cache_options"}
+        if roles & {"system", "developer", "tool"} or openai_keys & set(request):
+            return "openai", "chat"
+        model = str(request.get("model", "")).lower()
+        if model.startswith(("gpt-", "o1", "o3", "o4", "chatgpt")):
+            return "openai", "chat"
+        return "anthropic", "messages"
+    raise PromptError("Cannot tell which provider this request is for: expected 'messages' "
+                      "(Anthropic or OpenAI chat), 'input' (OpenAI responses) or 'contents' "
+                      "(Gemini).", path="<request>")
+
+
+def _read_request(request: Mapping[str, Any], *, provider: Provider | None = None) -> CacheView:
+    """Read a request dict of any provider into cache positions; raises PromptError if malformed."""
+    if not isinstance(request, Mapping):
+        raise PromptError(f"A request must be a JSON object (dict), got {type(request).__name__}.",
+                          path="<request>")
+    detected, api = detect_provider(request)
+    if provider is not None and provider != detected:
+        api = {"anthropic": "messages", "gemini": "generate_content"}.get(
+            provider, "responses" if "input" in request else "chat")
+    chosen = provider or detected
+    model = request.get("model")
+    if not isinstance(model, str) or not model:
+        raise PromptError("The request has no 'model' string.", path="model")
+    if chosen == "anthropic":
+        return _anthropic(request, model)
+    if chosen == "openai":
+        return _openai(request, model, api)
+    return _gemini(request, model)
+
+
+# -- Anthropic ---------------------------------------------------------------------------------
+
+
+def _marker(block: Mapping[str, Any], path: str, key: str = "cache_control",
+            default: str = "5m") -> str | None:
+    cc = block.get(key)
+    if cc is None:
+        return None
+    if not isinstance(cc, Mapping):
+        raise PromptError(f"{path}.{key} must be an object, got {cc!r}.", path=path)
+    return str(cc.get("ttl", default))
+
+
+def _content_list(content: Any, path: str) -> list[tuple[str, Mapping[str, Any]]]:
+    if isinstance(content, str):
+        return [(path, {"type": "text", "text": content})]
+    if isinstance(content, list):
+        out = []
+        for i, b in enumerate(content):
+            if not isinstance(b, Mapping):
+                raise PromptError(f"{path}[{i}] must be a content block object, got {b!r}.",
+                                  path=f"{path}[{i}]")
+            out.append((f"{path}[{i}]", b))
+        return out
+    raise PromptError(f"{path} must be a string or a list of content blocks.", path=path)
+
+
+def _anthropic(request: Mapping[str, Any], model: str) -> CacheView:
+    blocks: list[Position] = []
+    web_search: list[Any] = []
+    tools = request.get("tools") or []
+    if not isinstance(tools, list):
+        raise PromptError("'tools' must be a list of tool definitions.", path="tools")
+    for i, tool in enumerate(tools):
+        path = f"tools[{i}]"
+        if not isinstance(tool, Mapping):
+            raise PromptError(f"{path} must be a tool definition object.", path=path)
+        payload = {k: v for k, v in tool.items() if k != "cache_control"}
+        is_search = is_web_search(tool)
+        if is_search:
+            web_search.append(payload)
+        raw = raw_json(payload)
+        blocks.append(Position(path=path, level="tools", kind="tool", payload=payload, raw=raw,
+                               digest=_digest(raw), tokens=count_tool(payload),
+                               ttl=_marker(tool, path), name=str(tool.get("name", "")),
+                               system_salted=is_search))
+    system = request.get("system")
+    if system:
+        for path, b in _content_list(system, "system"):
+            blocks.append(_content_block(b, path, "system", None))
+    messages = request.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise PromptError("The request needs a non-empty 'messages' list.", path="messages")
+    for m, message in enumerate(messages):
+        if not isinstance(message, Mapping):
+            raise PromptError(f"messages[{m}] must be an object with role and content.",
+                              path=f"messages[{m}]")
+        role = str(message.get("role"))
+        for n, (path, b) in enumerate(_content_list(message.get("content"),
+                                                    f"messages[{m}].content")):
+            blocks.append(_content_block(b, path, "messages", role, first=n == 0))
+    thinking = request.get("thinking")
+    last = messages[-1] if isinstance(messages[-1], Mapping) else {}
+    last_content = last.get("content")
+    last_kinds = ["text"] if isinstance(last_content, str) else [
+        str(b.get("type")) for b in last_content or () if isinstance(b, Mapping)]
+    if strips_thinking(thinking, last.get("role"), last_kinds):
+        blocks = [replace(b, stripped=True) if b.level == "messages" and b.kind in _UNMARKABLE
+                  else b for b in blocks]
+    system_settings: dict[str, Any] = {"web_search": web_search,
+                                       "citations": citations_on(request.get("messages"))
+                                       or citations_on(system)}
+    message_settings = {"tool_choice": request.get("tool_choice"), "thinking": thinking,
+                        "images": has_image(messages) or has_image(system)}
+    auto = request.get("cache_control")
+    automatic = _marker(request, "<request>") if isinstance(auto, Mapping) else None
+    return CacheView(provider="anthropic", api="messages", model=model, blocks=tuple(blocks),
+                       system_settings=system_settings, message_settings=message_settings,
+                       automatic_ttl=automatic)
+
+
+def _digest(raw: str) -> bytes:
+    return hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def _content_block(block: Mapping[str, Any], path: str, level: Level, role: str | None,
+                   *, first: bool = False) -> Position:
+    payload = {k: v for k, v in block.items() if k != "cache_control"}
+    raw = raw_json(payload)
+    return Position(path=path, level=level, kind=str(block.get("type")), payload=payload, raw=raw,
+                    digest=_digest(raw), tokens=count_block(payload), ttl=_marker(block, path),
+                    role=role if level == "messages" else None, first=first,
+                    unmarkable=unmarkable_reason(block))
+
+
+# -- OpenAI and Gemini -------------------------------------------------------------------------
+
+
+def _text_tokens(payload: Any) -> int:
+    if isinstance(payload, Mapping) and isinstance(payload.get("text"), str):
+        text = str(payload["text"])
+    elif isinstance(payload, str):
+        text = payload
+    else:
+        text = canonical_json(payload)
+    return default_counter().count_text(text) + BLOCK_OVERHEAD
+
+
+def _part(part: Any, path: str, level: Level, role: str | None, marker_key: str | None,
+          default_ttl: str = "30m") -> Position:
+    ttl = None
+    payload = part
+    if isinstance(part, Mapping):
+        if marker_key:
+            ttl = _marker(part, path, marker_key, default_ttl)
+        payload = {k: v for k, v in part.items() if k != marker_key}
+    kind = str(payload.get("type", "text")) if isinstance(payload, Mapping) else "text"
+    name = None
+    if level == "tools" and isinstance(payload, Mapping):
+        fn = payload.get("function")
+        name = str(fn.get("name") if isinstance(fn, Mapping) else payload.get("name", ""))
+        kind = "tool"
+    empty = isinstance(payload, str) and not payload.strip()
+    raw = raw_json(payload)
+    return Position(path=path, level=level, kind=kind, payload=payload, raw=raw,
+                    digest=_digest(raw), tokens=_text_tokens(payload), ttl=ttl,
+                    role=role, name=name,
+                     unmarkable="an empty text part cannot be cached" if empty else "")
+
+
+def _openai_content(content: Any, path: str, level: Level, role: str) -> list[Position]:
+    if isinstance(content, list):
+        return [_part(p, f"{path}[{i}]", level, role, "prompt_cache_breakpoint")
+                for i, p in enumerate(content)]
+    if content is None:
+        return []
+    return [_part(content, path, level, role, "prompt_cache_breakpoint")]
+
+
+def _openai(request: Mapping[str, Any], model: str, api: str) -> CacheView:
+    blocks = [_part(t, f"tools[{i}]", "tools", None, None)
+              for i, t in enumerate(request.get("tools") or ())]
+    leading = True
+    if api == "responses":
+        if request.get("instructions"):
+            blocks += _openai_content(request["instructions"], "instructions", "system", "developer")
+        items = request.get("input")
+        if isinstance(items, str):
+            blocks.append(_part(items, "input", "messages", "user", None))
+        elif isinstance(items, list):
+            for i, item in enumerate(items):
+                if isinstance(item, Mapping) and "content" in item:
+                    role = str(item.get("role", "user"))
+                    level: Level = "system" if leading and role in ("system", "developer") \
+                        else "messages"
+                    leading = leading and level == "system"
+                    blocks += _openai_content(item["content"], f"input[{i}].content", level, role)
+                else:
+                    leading = False
+                    blocks.append(_part(item, f"input[{i}]", "messages", None,
+                                        "prompt_cache_breakpoint"))
+        else:
+            raise PromptError("'input' must be a string or a list of items.", path="input")
+    else:
+        messages = request.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise PromptError("The request needs a non-empty 'messages' list.", path="messages")
+        for m, message in enumerate(messages):
+            if not isinstance(message, Mapping):
+                raise PromptError(f"messages[{m}] must be an object.", path=f"messages[{m}]")
+            role = str(message.get("role"))
+            level = "system" if leading and role in ("system", "developer") else "messages"
+            leading = leading and level == "system"
+            extra = {k: v for k, v in message.items() if k not in ("role", "content")}
+            blocks += _openai_content(message.get("content"), f"messages[{m}].content", level, role)
+            if extra:
+                blocks.append(_part(extra, f"messages[{m}]", level, role, None))
+    return CacheView(provider="openai", api=api, model=model, blocks=tuple(blocks))
+
+
+def _gemini(request: Mapping[str, Any], model: str) -> CacheView:
+    config = request.get("config")
+    scope, prefix = (config, "config.") if isinstance(config, Mapping) else (request, "")
+    blocks: list[Position] = []
+    system_key = next((k for k in ("system_instruction", "systemInstruction") if scope.get(k)), None)
+    if system_key is None and scope is not request:
+        system_key = next((k for k in ("system_instruction", "systemInstruction")
+                           if request.get(k)), None)
+        scope, prefix = (request, "") if system_key else (scope, prefix)
+    if system_key:
+        system = scope[system_key]
+        path = f"{prefix}{system_key}"
+        parts = system.get("parts") if isinstance(system, Mapping) else system
+        if isinstance(parts, list):
+            path = f"{path}.parts" if isinstance(system, Mapping) else path
+            blocks += [_part(p, f"{path}[{i}]", "system", None, None) for i, p in enumerate(parts)]
+        else:
+            blocks.append(_part(parts, path, "system", None, None))
+    tool_scope, tool_prefix = (config, "config.") if isinstance(config, Mapping) \
+        and config.get("tools") else (request, "")
+    blocks += [_part(t, f"{tool_prefix}tools[{i}]", "tools", None, None)
+               for i, t in enumerate(tool_scope.get("tools") or ())]
+    contents = request.get("contents")
+    if isinstance(contents, str):
+        blocks.append(_part(contents, "contents", "messages", "user", None))
+    elif isinstance(contents, list) and contents:
+        for c, content in enumerate(contents):
+            if isinstance(content, Mapping):
+                role = str(content.get("role", "user"))
+                blocks += [_part(p, f"contents[{c}].parts[{i}]", "messages", role, None)
+                           for i, p in enumerate(content.get("parts") or ())]
+            else:
+                blocks.append(_part(content, f"contents[{c}]", "messages", "user", None))
+    else:
+        raise PromptError("The request needs 'contents' (a string or a list).", path="contents")
+    return CacheView(provider="gemini", api="generate_content", model=model,
+                       blocks=tuple(blocks))
+

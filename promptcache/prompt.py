@@ -1,0 +1,180 @@
+"""Prompt: an immutable request cut into cache positions, grouped into layers by volatility.
+
+The positions are in the order the providers cache them (tools, then system, then messages), each
+one top-level block. A Prompt also knows its own prefix fingerprints (what the provider's cache
+keys on, see :mod:`promptcache.positions`), computed once and carried forward by
+:meth:`Prompt.extend`, so planning the next turn of a long conversation costs the new turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import accumulate
+from typing import Any, Literal
+
+from promptcache.blocks import UNMARKABLE_TYPES, Block, Layer, Section, Turn, Volatility
+from promptcache.content import message_blocks
+from promptcache.positions import (
+    CacheView,
+    Chain,
+    Level,
+    Position,
+    SaltKey,
+    position_key,
+    raw_json,
+    salts,
+    strips_thinking,
+)
+from promptcache.tokens import TokenCounter, default_counter
+
+__all__ = ["Prompt"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Prompt:
+    """An immutable request: positions in cache order, their layers, and the call parameters."""
+
+    model: str
+    blocks: tuple[Block, ...]
+    layers: tuple[Layer, ...]
+    turns: tuple[Turn, ...]
+    #: Other keyword arguments of the call (max_tokens, tool_choice, thinking, metadata...).
+    params: Mapping[str, Any] = field(default_factory=dict)
+    platform: Literal["api", "bedrock", "vertex"] = "api"
+    #: ``prefix_tokens[i]``: estimated tokens from the start up to and including block ``i``.
+    prefix_tokens: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _fingerprints: tuple[str, ...] | None = field(init=False, repr=False, compare=False)
+    _chain: Chain | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "prefix_tokens", tuple(accumulate(b.tokens for b in self.blocks)))
+        object.__setattr__(self, "_fingerprints", None)
+        object.__setattr__(self, "_chain", None)
+
+    # -- growing -------------------------------------------------------------------------------
+
+    def extend(self, messages: Iterable[Mapping[str, Any]], *,
+               counter: TokenCounter | None = None) -> Prompt:
+        """A new Prompt with ``messages`` appended to the conversation.
+
+        The incremental path of a chat service: earlier blocks are reused as they are (already
+        validated, counted and digested), and so are their fingerprints, so only the new turns
+        cost anything.
+        """
+        new = list(messages)
+        if not new:
+            return self
+        counter = counter if counter is not None else default_counter()
+        blocks = list(self.blocks)
+        layers = list(self.layers)
+        turns = list(self.turns)
+        if not layers or not layers[-1].append_only:
+            vol = Volatility.SESSION if turns or len(new) > 1 else Volatility.TURN
+            layers.append(Layer(name="conversation", section="messages", volatility=vol,
+                                reuse=vol.default_reuse, start=len(blocks), stop=len(blocks),
+                                append_only=True))
+        conv = layers[-1]
+        if conv.volatility is Volatility.TURN and turns:
+            # A single question that gets an answer has become a conversation.
+            conv = Layer(name=conv.name, section=conv.section, volatility=Volatility.SESSION,
+                         reuse=Volatility.SESSION.default_reuse, start=conv.start,
+                         stop=conv.stop, append_only=True)
+        for message in new:
+            turn, added = message_blocks(message, len(turns), len(blocks), conv.name, counter)
+            turns.append(turn)
+            blocks.extend(added)
+        layers[-1] = Layer(name=conv.name, section=conv.section, volatility=conv.volatility,
+                           reuse=conv.reuse, start=conv.start, stop=len(blocks), append_only=True)
+        out = Prompt(model=self.model, blocks=tuple(blocks), layers=tuple(layers),
+                     turns=tuple(turns), params=self.params, platform=self.platform)
+        out._continue_from(self)
+        return out
+
+    # -- what the cache sees ---------------------------------------------------------------------
+
+    def _strips_thinking(self) -> bool:
+        if not self.turns:
+            return False
+        last = self.turns[-1]
+        return strips_thinking(self.params.get("thinking"), last.role,
+                               (str(self.blocks[i].payload.get("type"))
+                                for i in range(last.start, last.stop)))
+
+    def _settings(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The system-level and message-level settings (see :mod:`promptcache.positions`)."""
+        rest = [b for b in self.blocks if b.section != "tools"]
+        return ({"web_search": [dict(b.payload) for b in self.blocks if b.web_search],
+                 "citations": any(b.citations for b in rest)},
+                {"tool_choice": self.params.get("tool_choice"),
+                 "thinking": self.params.get("thinking"), "images": any(b.image for b in rest)})
+
+    def salt(self) -> SaltKey:
+        """The settings folded into the fingerprints (see :mod:`promptcache.positions`)."""
+        return salts("anthropic", self.model, *self._settings())
+
+    @staticmethod
+    def _stripped(b: Block, strip: bool) -> bool:
+        return strip and b.section == "messages" and b.payload.get("type") in UNMARKABLE_TYPES
+
+    def _keys(self, blocks: Sequence[Block], strip: bool) -> list[tuple[Level, bytes | None]]:
+        return [(b.section, None if b.web_search or self._stripped(b, strip)
+                 else position_key(b.section, b.digest, b.role, b.first)) for b in blocks]
+
+    def _continue_from(self, parent: Prompt) -> None:
+        """Carry ``parent``'s fingerprints over when nothing that salts them has changed."""
+        if parent._chain is None or parent._fingerprints is None:
+            return
+        strip = self._strips_thinking()
+        if strip != parent._strips_thinking() or self.salt() != parent._chain.salt:
+            return
+        chain = parent._chain.copy()
+        added = chain.extend(self._keys(self.blocks[len(parent.blocks):], strip))
+        object.__setattr__(self, "_fingerprints", parent._fingerprints + tuple(added))
+        object.__setattr__(self, "_chain", chain)
+
+    @property
+    def fingerprints(self) -> tuple[str, ...]:
+        """``fingerprints[i]``: what the provider's cache keys the prefix ending at block ``i`` on.
+
+        Equal to :func:`promptcache.positions.view_of` of the rendered request (markers are
+        excluded), so the optimizer, the simulator and ``diff`` agree.
+        """
+        if self._fingerprints is None:
+            chain = Chain(self.salt())
+            fps = tuple(chain.extend(self._keys(self.blocks, self._strips_thinking())))
+            object.__setattr__(self, "_fingerprints", fps)
+            object.__setattr__(self, "_chain", chain)
+            return fps
+        return self._fingerprints
+
+    def cache_view(self) -> CacheView:
+        """This prompt as a :class:`~promptcache.positions.CacheView` (what diff and lint read)."""
+        strip = self._strips_thinking()
+        system, messages = self._settings()
+        positions = tuple(
+            Position(path=b.path, level=b.section, kind="tool" if b.section == "tools"
+                     else str(b.payload.get("type")), payload=b.payload,
+                     raw=raw_json(b.payload), digest=b.digest, tokens=b.tokens,
+                     ttl=b.user_ttl, role=b.role, first=b.first,
+                     name=str(b.payload.get("name", "")) if b.section == "tools" else None,
+                     unmarkable=b.unmarkable, system_salted=b.web_search,
+                     stripped=self._stripped(b, strip))
+            for b in self.blocks)
+        return CacheView(provider="anthropic", api="messages", model=self.model, blocks=positions,
+                         system_settings=system, message_settings=messages)
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prefix_tokens[-1] if self.blocks else 0
+
+    def section(self, name: Section) -> Sequence[Block]:
+        return [b for b in self.blocks if b.section == name]
+
+    def layer_of(self, index: int) -> Layer:
+        for layer in self.layers:
+            if layer.start <= index < layer.stop:
+                return layer
+        raise IndexError(f"position {index} is outside the prompt's {len(self.blocks)} blocks")

@@ -1,0 +1,254 @@
+"""Anthropic Messages API adapter: render a Plan, read hand-written requests, validate them.
+
+``render_anthropic`` gives the keyword arguments for ``client.messages.create(**kwargs)`` (also accepted by
+the SDK's Bedrock and Vertex clients); ``validate`` checks any request, built here or by hand,
+against every caching rule before it leaves the process.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from promptcache.builder import PromptBuilder
+from promptcache.errors import CacheWarning, PromptError, RuleViolation
+from promptcache.limits import ModelLimits, Platform, limits_for
+from promptcache.optimizer import DEFAULT_MARGIN, optimize
+from promptcache.plan import Plan
+from promptcache.prompt import Prompt
+from promptcache.rules import Marker, check_markers
+from promptcache.state import CacheState
+
+__all__ = [
+    "AnthropicPrefixCounter",
+    "Finding",
+    "ValidationReport",
+    "prompt_from_request",
+    "render_anthropic",
+    "render_prefix",
+    "validate",
+]
+
+_COMPOSED = frozenset({"model", "messages", "system", "tools", "cache_control"})
+
+
+@cache
+def _create_parameters() -> frozenset[str]:
+    """The keyword arguments the installed SDK's ``messages.create`` accepts (the SDK wins)."""
+    try:
+        from anthropic.resources.messages import Messages
+    except ImportError:  # pragma: no cover - anthropic is a hard dependency
+        return frozenset()
+    return frozenset(p for p in inspect.signature(Messages.create).parameters if p != "self")
+
+
+def _check_params(params: Mapping[str, Any]) -> None:
+    allowed = _create_parameters()
+    for name in params:
+        if allowed and name not in allowed:
+            raise PromptError(
+                f"{name!r} is not a parameter of messages.create in the installed anthropic SDK; "
+                f"accepted: {', '.join(sorted(allowed - _COMPOSED))}. Pass provider extras "
+                "through extra_body.", path=name,
+            )
+
+
+def _marked(payload: Mapping[str, Any], ttl: str | None) -> Mapping[str, Any]:
+    """The block with its marker. Unmarked blocks are the Prompt's own (private) payloads,
+    shared rather than copied so rendering a long conversation stays cheap: treat the rendered
+    request as read-only, as the SDK does."""
+    if ttl is None:
+        return payload
+    out = dict(payload)
+    out["cache_control"] = {"type": "ephemeral", "ttl": ttl}
+    return out
+
+
+def _assemble(prompt: Prompt, marks: Mapping[int, str], stop: int) -> dict[str, Any]:
+    tools = [_marked(b.payload, marks.get(i)) for i, b in enumerate(prompt.blocks[:stop])
+             if b.section == "tools"]
+    system = [_marked(b.payload, marks.get(i)) for i, b in enumerate(prompt.blocks[:stop])
+              if b.section == "system"]
+    messages = []
+    for turn in prompt.turns:
+        if turn.start >= stop:
+            break
+        content = [_marked(prompt.blocks[i].payload, marks.get(i))
+                   for i in range(turn.start, min(turn.stop, stop))]
+        messages.append({"role": turn.role, "content": content})
+    kwargs: dict[str, Any] = {"model": prompt.model}
+    if tools:
+        kwargs["tools"] = tools
+    if system:
+        kwargs["system"] = system
+    kwargs["messages"] = messages
+    return kwargs
+
+
+def render_anthropic(prompt: Prompt, plan: Plan | None = None, *, state: CacheState | None = None,
+           now: float | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``client.messages.create(**kwargs)`` with the plan's breakpoints.
+
+    Plans with ``optimize`` when no plan is given. With a ``state``, the plan's writes are recorded
+    (the request is assumed sent): use :func:`record_sent` instead if you plan and send separately.
+    """
+    if plan is None:
+        plan = optimize(prompt, state=state, now=now)
+    if "max_tokens" not in prompt.params:
+        raise PromptError("max_tokens is required by the Messages API: "
+                          "builder.set_params(max_tokens=...).", path="max_tokens")
+    _check_params(prompt.params)
+    if not prompt.turns:
+        raise PromptError("The Messages API needs at least one message: "
+                          "builder.add_user_turn(...).", path="messages")
+    marks = {p.index: p.ttl for p in plan.placements if p.source != "automatic"}
+    kwargs = _assemble(prompt, marks, len(prompt.blocks))
+    if plan.automatic_ttl is not None:
+        kwargs["cache_control"] = {"type": "ephemeral", "ttl": plan.automatic_ttl}
+    kwargs.update(prompt.params)
+    if state is not None:
+        record_sent(state, prompt, plan, now=now, response_started=False)
+    return kwargs
+
+
+def record_sent(state: CacheState, prompt: Prompt, plan: Plan, *, now: float | None = None,
+           response_started: bool = True) -> None:
+    """Tell ``state`` that ``prompt`` was sent with ``plan``: its writes and its layers' reuse.
+
+    Call it once the response has started (the default), and the writes are readable at once.
+    Recording a request still in flight (``response_started=False``) leaves its writes pending
+    for the state's ``response_latency``: concurrent requests are then not promised a read the
+    provider cannot give them yet.
+    """
+
+    when = state.now() if now is None else now
+    fps = plan.fingerprints or prompt.fingerprints
+    state.observe(prompt, fps, when)
+    readable_at = when if response_started else None
+    for p in plan.placements:
+        if p.prefix_tokens >= plan.limits.min_cacheable_tokens:
+            state.record_write(fps[p.index], p.ttl, p.prefix_tokens, when, readable_at=readable_at)
+
+
+def render_prefix(prompt: Prompt, index: int) -> dict[str, Any]:
+    """The request cut after block ``index``, for ``messages.count_tokens`` (no markers).
+
+    A prefix that ends before the messages gets a one-character user message, because the
+    endpoint needs one: the count is then a few tokens high, which errs on the safe side.
+    """
+    kwargs = _assemble(prompt, {}, index + 1)
+    if not kwargs["messages"]:
+        kwargs["messages"] = [{"role": "user", "content": "."}]
+    for key in ("thinking", "tool_choice"):
+        if key in prompt.params:
+            kwargs[key] = prompt.params[key]
+    return kwargs
+
+
+class AnthropicPrefixCounter:
+    """Exact prefix counts from ``client.messages.count_tokens`` (an ``anthropic.Anthropic``)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def count_prefix(self, prompt: Prompt, index: int) -> int:
+        result = self._client.messages.count_tokens(**render_prefix(prompt, index))
+        return int(result.input_tokens)
+
+
+def prompt_from_request(request: Mapping[str, Any], *, platform: Platform = "api") -> Prompt:
+    """Read a hand-written ``messages.create`` request (a dict) into a Prompt, markers included."""
+    if not isinstance(request, Mapping):
+        raise PromptError("A request must be a dict of messages.create keyword arguments.")
+    model = request.get("model")
+    if not isinstance(model, str):
+        raise PromptError("The request has no 'model' string.", path="model")
+    builder = PromptBuilder(model, platform=platform)
+    tools = request.get("tools") or []
+    builder.add_tools(tools)
+    system = request.get("system")
+    if system:
+        builder.add_system(system)
+    messages = request.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise PromptError("The request needs a non-empty 'messages' list.", path="messages")
+    builder.add_messages(messages)
+    builder.set_params(**{k: v for k, v in request.items() if k not in _COMPOSED})
+    return builder.build()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    """A marker the API accepts but that cannot take effect."""
+
+    path: str
+    rule: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ValidationReport:
+    """The outcome of :func:`validate`: the breakpoints counted, and every finding."""
+
+    model: str
+    limits: ModelLimits
+    breakpoints: int
+    findings: tuple[Finding, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+def _automatic_ttl(request: Mapping[str, Any]) -> str | None:
+    cc = request.get("cache_control")
+    if cc is None:
+        return None
+    if not isinstance(cc, Mapping) or cc.get("type") != "ephemeral":
+        raise RuleViolation(f"cache_control (request level) must be {{'type': 'ephemeral'}}, "
+                            f"got {cc!r}.", path="cache_control", rule="cache-control-shape")
+    ttl = cc.get("ttl", "5m")
+    if ttl not in ("5m", "1h"):
+        raise RuleViolation(f"cache_control (request level): ttl must be '5m' or '1h', got {ttl!r}.",
+                            path="cache_control", rule="cache-control-shape")
+    return str(ttl)
+
+
+def validate(request: Mapping[str, Any], *, platform: Platform = "api",
+             limits: ModelLimits | None = None, margin: float = 0.0,
+             warn: bool = True) -> ValidationReport:
+    """Check an Anthropic request against every caching rule before it is sent.
+
+    Raises :class:`RuleViolation` (or :class:`PromptError` for malformed content) where the API
+    would answer 400: more than 4 breakpoints, a 1h breakpoint after a 5m one, a marker on a
+    thinking block, a sub-block or an empty block, a conflicting request-level TTL. Emits a
+    :class:`CacheWarning` for each marker that cannot take effect (prefix below the model minimum;
+    ``margin`` > 0 also flags those too close to it), and returns them in the report.
+    """
+    prompt = prompt_from_request(request, platform=platform)
+    lim = limits if limits is not None else limits_for(prompt.model, provider="anthropic",
+                                                        platform=platform)
+    markers = [Marker(index=i, ttl=b.user_ttl) for i, b in enumerate(prompt.blocks) if b.user_ttl]
+    automatic = _automatic_ttl(request)
+    if automatic is not None:
+        last = max((i for i, b in enumerate(prompt.blocks) if b.markable), default=None)
+        if last is None:
+            raise RuleViolation("cache_control (request level): no block can carry a marker.",
+                                path="cache_control", rule="uncacheable-block")
+        markers.append(Marker(index=last, ttl=automatic, automatic=True))
+        markers.sort(key=lambda m: (m.index, m.automatic))
+    findings = tuple(Finding(path=p, rule=r, message=m)
+                     for p, r, m in check_markers(prompt, markers, lim, margin=margin))
+    if warn:
+        for f in findings:
+            warnings.warn(CacheWarning(f.message, path=f.path, rule=f.rule), stacklevel=2)
+    return ValidationReport(model=prompt.model, limits=lim, breakpoints=len(markers),
+                            findings=findings)
+
+
+# Re-exported for convenience: plan and render in one call with the default margin.
+DEFAULT_SAFETY_MARGIN = DEFAULT_MARGIN

@@ -1,0 +1,358 @@
+"""Anthropic's prompt cache, offline: what a Messages API request reads, writes and pays.
+
+The model follows the prompt-caching documentation (and ``shared/PROVIDER_FACTS.md``):
+
+* The request is flattened into positions in the order tools → system → messages; each tool and
+  each content block is one position (a string ``system`` or ``content`` is one text block).
+* Each position has a fingerprint: a hash of everything up to and including it, ``cache_control``
+  excluded. ``tool_choice``, the thinking settings and whether any image is present are folded in
+  where the messages start, so changing them invalidates message-level entries only, while a tool
+  change invalidates everything after it.
+* Entries are written only at breakpoints (blocks with ``cache_control``) whose prefix reaches the
+  model's minimum; below it nothing is cached and nothing fails. Each breakpoint looks back over
+  the 20 positions ending at it for the longest live entry; a hit refreshes that entry's TTL.
+* An entry becomes readable only once the response that wrote it has started, so concurrent
+  requests each pay for a write.
+* Billing uses the documented positions: A (highest hit), B (highest 1h breakpoint after A) and
+  C (last breakpoint): read A, 1h write B-A, 5m write C-B, plain input for the rest.
+
+Token counts are the offline estimates of :mod:`promptcache.tokens`, so results are deterministic.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from promptcache.clock import Clock, WallClock
+from promptcache.limits import TTL_SECONDS, ModelLimits, limits_for
+from promptcache.providers.anthropic.simulator_rules import (
+    Level,
+    as_blocks,
+    breakpoint_ttls,
+    canonical_json,
+    fingerprint_of,
+    flatten,
+    settings_key,
+    without_cache_control,
+)
+from promptcache.tokens import count_block, count_tool
+
+__all__ = ["AnthropicCacheResult", "AnthropicCacheSimulator", "Position"]
+
+#: Positions checked per breakpoint, the breakpoint itself included.
+LOOKBACK_BLOCKS = 20
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Position:
+    """One block of the flattened request, as the cache sees it."""
+
+    #: Where the block is in the request, e.g. ``messages[3].content[1]``.
+    path: str
+    level: Level
+    #: The block's ``type`` (``"tool"`` for a tool definition).
+    kind: str
+    tokens: int
+    #: Tokens of the whole prefix up to and including this block.
+    end: int
+    fingerprint: str
+    #: The TTL of the breakpoint on this block, after request-level ``cache_control`` is applied.
+    ttl: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AnthropicCacheResult:
+    """What one simulated request did to the cache, and the usage the API would report."""
+
+    message_id: str
+    #: The ``usage`` object exactly as the Messages API returns it.
+    usage: dict[str, Any]
+    #: The response's ``diagnostics`` (``None`` unless a divergence was diagnosed).
+    diagnostics: dict[str, Any] | None
+    positions: tuple[Position, ...]
+    #: Index in ``positions`` of the entry that was read (position A), if any.
+    hit: int | None
+    #: Indices of the breakpoints that wrote (or rewrote) an entry.
+    written: tuple[int, ...]
+
+
+@dataclass(slots=True)
+class _Entry:
+    ttl: str
+    expires_at: float
+    readable_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Fingerprints:
+    """What the cache-diagnosis feature compares between a request and its predecessor."""
+
+    model: str
+    tools: str
+    system: str
+    messages: tuple[str, ...]
+    settings: str
+    cached_tokens: int
+
+
+class AnthropicCacheSimulator:
+    """An in-memory model of one organisation's Anthropic prompt cache.
+
+    Thread-safe. ``limits`` overrides the per-model table (``min_cacheable_tokens`` and
+    ``max_breakpoints`` are used); ``response_start_delay`` is the simulated time between a
+    request and the start of its response, before which nothing it wrote can be read.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        response_start_delay: float = 0.5,
+        limits: ModelLimits | None = None,
+    ) -> None:
+        self.clock: Clock = clock if clock is not None else WallClock()
+        self.response_start_delay = response_start_delay
+        self._limits = limits
+        self._entries: dict[str, _Entry] = {}
+        self._writers: dict[str, list[str]] = {}
+        self._history: dict[str, _Fingerprints] = {}
+        self._counter = 0
+        self._lock = threading.Lock()
+
+    def limits(self, model: str) -> ModelLimits:
+        """The limits used for ``model``: the override if one was given, else the table's row."""
+        return self._limits if self._limits is not None else limits_for(model, provider="anthropic")
+
+    def positions(self, request: Mapping[str, Any]) -> tuple[Position, ...]:
+        """Flatten and fingerprint ``request``; raises :class:`SimulatedAPIError` like the API."""
+        model = str(request.get("model", ""))
+        raws = flatten(request)
+        ttls = breakpoint_ttls(request, raws, self.limits(model).max_breakpoints)
+        out: list[Position] = []
+        digest = fingerprint_of("model", model)
+        end = 0
+        settings_folded = False
+        for raw, ttl in zip(raws, ttls, strict=True):
+            if raw.level == "messages" and not settings_folded:
+                digest = fingerprint_of(digest, "settings", settings_key(request))
+                settings_folded = True
+            if raw.level == "tools":
+                tokens = count_tool(raw.block)
+                payload = canonical_json(without_cache_control(raw.block))
+            else:
+                tokens = count_block(raw.block)
+                payload = canonical_json(
+                    [raw.role, raw.first_in_message, without_cache_control(raw.block)]
+                )
+            digest = fingerprint_of(digest, raw.level, payload)
+            end += tokens
+            kind = "tool" if raw.level == "tools" else str(raw.block.get("type"))
+            out.append(
+                Position(
+                    path=raw.path,
+                    level=raw.level,
+                    kind=kind,
+                    tokens=tokens,
+                    end=end,
+                    fingerprint=digest,
+                    ttl=ttl,
+                )
+            )
+        return tuple(out)
+
+    def count_tokens(self, request: Mapping[str, Any]) -> int:
+        """What ``POST /v1/messages/count_tokens`` returns as ``input_tokens``."""
+        positions = self.positions(request)
+        return positions[-1].end if positions else 0
+
+    def create(
+        self, request: Mapping[str, Any], *, now: float | None = None, output_tokens: int = 0
+    ) -> AnthropicCacheResult:
+        """Simulate ``messages.create(**request)`` at time ``now`` (default: the clock's)."""
+        when = self.clock.now() if now is None else now
+        positions = self.positions(request)
+        with self._lock:
+            self._counter += 1
+            message_id = f"msg_sim{self._counter:020d}"
+            hit = self._lookup(positions, when)
+            minimum = self.limits(str(request.get("model", ""))).min_cacheable_tokens
+            written = self._write(positions, hit, when, message_id, minimum)
+        usage = self._usage(positions, hit, written, output_tokens)
+        fingerprints = self._fingerprints(request, usage)
+        diagnostics = self._diagnose(request, fingerprints, usage)
+        with self._lock:
+            self._history[message_id] = fingerprints
+        return AnthropicCacheResult(
+            message_id=message_id,
+            usage=usage,
+            diagnostics=diagnostics,
+            positions=positions,
+            hit=hit,
+            written=written,
+        )
+
+    def mark_started(self, message_id: str, *, now: float | None = None) -> None:
+        """Report that ``message_id``'s response has started: its entries become readable now.
+
+        The loopback servers call this once the response headers are sent, so sequential requests
+        through them hit even when the clock does not move.
+        """
+        when = self.clock.now() if now is None else now
+        with self._lock:
+            for fingerprint in self._writers.pop(message_id, ()):
+                entry = self._entries.get(fingerprint)
+                if entry is not None:
+                    entry.readable_at = min(entry.readable_at, when)
+
+    def live_entries(self, *, now: float | None = None) -> int:
+        """How many unexpired entries the cache holds (readable or not yet)."""
+        when = self.clock.now() if now is None else now
+        with self._lock:
+            return sum(e.expires_at > when for e in self._entries.values())
+
+    def clear(self) -> None:
+        """Forget every entry and every recorded request."""
+        with self._lock:
+            self._entries.clear()
+            self._writers.clear()
+            self._history.clear()
+
+    def _live(self, fingerprint: str, now: float) -> _Entry | None:
+        entry = self._entries.get(fingerprint)
+        if entry is None:
+            return None
+        if entry.expires_at <= now:
+            del self._entries[fingerprint]
+            return None
+        return entry
+
+    def _lookup(self, positions: Sequence[Position], now: float) -> int | None:
+        best: int | None = None
+        for b, pos in enumerate(positions):
+            if pos.ttl is None:
+                continue
+            for i in range(b, max(-1, b - LOOKBACK_BLOCKS), -1):
+                entry = self._live(positions[i].fingerprint, now)
+                if entry is not None and entry.readable_at <= now:
+                    if best is None or i > best:
+                        best = i
+                    break
+        if best is not None:
+            entry = self._entries[positions[best].fingerprint]
+            entry.expires_at = max(entry.expires_at, now + TTL_SECONDS[entry.ttl])
+        return best
+
+    def _write(
+        self,
+        positions: Sequence[Position],
+        hit: int | None,
+        now: float,
+        message_id: str,
+        minimum: int,
+    ) -> tuple[int, ...]:
+        written: list[int] = []
+        for b, pos in enumerate(positions):
+            if pos.ttl is None or pos.end < minimum:
+                continue
+            ttl_end = now + TTL_SECONDS[pos.ttl]
+            existing = self._live(pos.fingerprint, now)
+            if hit is not None and b <= hit:
+                # Covered by the read: the prefix is in cache, so the entry is kept warm for free.
+                if existing is None:
+                    self._entries[pos.fingerprint] = _Entry(
+                        ttl=pos.ttl, expires_at=ttl_end, readable_at=now
+                    )
+                else:
+                    existing.expires_at = max(existing.expires_at, ttl_end)
+                continue
+            readable_at = now + self.response_start_delay
+            if existing is None:
+                self._entries[pos.fingerprint] = _Entry(
+                    ttl=pos.ttl, expires_at=ttl_end, readable_at=readable_at
+                )
+            else:
+                existing.readable_at = min(existing.readable_at, readable_at)
+                existing.expires_at = max(existing.expires_at, ttl_end)
+                if TTL_SECONDS[pos.ttl] > TTL_SECONDS[existing.ttl]:
+                    existing.ttl = pos.ttl
+            self._writers.setdefault(message_id, []).append(pos.fingerprint)
+            written.append(b)
+        return tuple(written)
+
+    def _usage(
+        self,
+        positions: Sequence[Position],
+        hit: int | None,
+        written: Sequence[int],
+        output_tokens: int,
+    ) -> dict[str, Any]:
+        total = positions[-1].end if positions else 0
+        a = positions[hit].end if hit is not None else 0
+        c = positions[written[-1]].end if written else a
+        one_hour = [b for b in written if positions[b].ttl == "1h"]
+        b_ = positions[one_hour[-1]].end if one_hour else a
+        write_1h, write_5m = b_ - a, c - b_
+        return {
+            "input_tokens": total - c,
+            "cache_creation_input_tokens": write_1h + write_5m,
+            "cache_read_input_tokens": a,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": write_5m,
+                "ephemeral_1h_input_tokens": write_1h,
+            },
+            "output_tokens": output_tokens,
+            "service_tier": "standard",
+        }
+
+    def _fingerprints(self, request: Mapping[str, Any], usage: Mapping[str, Any]) -> _Fingerprints:
+        tools = [without_cache_control(t) for t in request.get("tools") or ()]
+        system = request.get("system")
+        system_blocks = [without_cache_control(b) for b in as_blocks(system)] if system else []
+        messages = tuple(
+            fingerprint_of(
+                str(m.get("role")),
+                canonical_json([without_cache_control(b) for b in as_blocks(m["content"])]),
+            )
+            for m in request.get("messages") or ()
+        )
+        cached = int(usage["cache_read_input_tokens"]) + int(usage["cache_creation_input_tokens"])
+        return _Fingerprints(
+            model=str(request.get("model")),
+            tools=fingerprint_of(canonical_json(tools)),
+            system=fingerprint_of(canonical_json(system_blocks)),
+            messages=messages,
+            settings=settings_key(request),
+            cached_tokens=cached,
+        )
+
+    def _diagnose(
+        self, request: Mapping[str, Any], current: _Fingerprints, usage: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        diagnostics = request.get("diagnostics")
+        if not isinstance(diagnostics, Mapping):
+            return None
+        previous_id = diagnostics.get("previous_message_id")
+        if previous_id is None:
+            return None
+        with self._lock:
+            previous = self._history.get(str(previous_id))
+        if previous is None:
+            return {"cache_miss_reason": {"type": "previous_message_not_found"}}
+        reason: str | None = None
+        if previous.model != current.model:
+            reason = "model_changed"
+        elif previous.tools != current.tools:
+            reason = "tools_changed"
+        elif previous.system != current.system:
+            reason = "system_changed"
+        elif current.messages[: len(previous.messages)] != previous.messages:
+            reason = "messages_changed"
+        elif previous.settings != current.settings:
+            return {"cache_miss_reason": {"type": "unavailable"}}
+        if reason is None:
+            return None
+        missed = max(0, previous.cached_tokens - int(usage["cache_read_input_tokens"]))
+        return {"cache_miss_reason": {"type": reason, "cache_missed_input_tokens": missed}}

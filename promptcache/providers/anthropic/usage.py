@@ -1,0 +1,87 @@
+"""Anthropic usage: from a ``Message``, its ``Usage``, their dicts, or the stream's events.
+
+In a stream, ``message_start`` carries the input-side counts and ``message_delta`` the cumulative
+final ones (input-side fields may be repeated there or absent), so later non-null values win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from promptcache.providers._sdkjson import as_dict, number
+from promptcache.usage import Usage
+
+__all__ = ["AnthropicStreamUsage", "usage_from_anthropic"]
+
+_FIELDS = (
+    "input_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+    "output_tokens",
+    "cache_creation",
+)
+
+
+def _from_usage(u: Mapping[str, Any], model: str) -> Usage:
+    created = number(u, "cache_creation_input_tokens")
+    breakdown = as_dict(u.get("cache_creation"))
+    if breakdown:
+        writes = {
+            "5m": number(breakdown, "ephemeral_5m_input_tokens"),
+            "1h": number(breakdown, "ephemeral_1h_input_tokens"),
+        }
+    else:
+        writes = {"5m": created}  # no breakdown: the default TTL
+    return Usage(
+        provider="anthropic",
+        model=model,
+        input_tokens=number(u, "input_tokens"),
+        cache_read_tokens=number(u, "cache_read_input_tokens"),
+        cache_writes=writes,
+        output_tokens=number(u, "output_tokens"),
+    )
+
+
+class AnthropicStreamUsage:
+    """Accumulates usage from stream events (SDK event objects or dicts), in order."""
+
+    def __init__(self, model: str = "") -> None:
+        self.model = model
+        self._usage: dict[str, Any] = {}
+
+    def feed(self, event: Any) -> None:
+        e = as_dict(event)
+        kind = e.get("type")
+        if kind == "message_start":
+            message = as_dict(e.get("message"))
+            self.model = str(message.get("model") or self.model)
+            self._merge(as_dict(message.get("usage")))
+        elif kind == "message_delta":
+            self._merge(as_dict(e.get("usage")))
+
+    def _merge(self, usage: Mapping[str, Any]) -> None:
+        for key in _FIELDS:
+            if usage.get(key) is not None:
+                self._usage[key] = usage[key]
+
+    @property
+    def usage(self) -> Usage:
+        return _from_usage(self._usage, self.model)
+
+
+def usage_from_anthropic(response: Any, *, model: str | None = None) -> Usage:
+    """Parse a ``Message``/``Usage`` (object or dict) or an iterable of stream events."""
+    if (
+        not isinstance(response, Mapping)
+        and not hasattr(response, "model_dump")
+        and isinstance(response, Iterable)
+    ):
+        acc = AnthropicStreamUsage(model or "")
+        for event in response:
+            acc.feed(event)
+        return acc.usage
+    d = as_dict(response)
+    if "usage" in d:
+        return _from_usage(as_dict(d["usage"]), model or str(d.get("model") or ""))
+    return _from_usage(d, model or "")

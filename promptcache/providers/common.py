@@ -1,0 +1,155 @@
+"""What one provider will cache for a request, and at what expected cost: :class:`ProviderPlan`.
+
+The optimizer's :class:`~promptcache.plan.Plan` speaks Anthropic (breakpoints on blocks). OpenAI
+and Gemini cache the same Prompt differently (a routing key and a retention, explicit breakpoints
+on content parts, a ``cachedContents`` resource), and they cannot take every block (thinking is
+dropped, for one). A ProviderPlan says all of that in one place, so nothing is dropped or decided
+silently. The helpers below are what the OpenAI and Gemini renderers share: the stable prefix,
+canonical JSON, and re-targeting a Prompt at another provider's model.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from promptcache.blocks import Block, Volatility
+from promptcache.plan import Plan
+from promptcache.prompt import Prompt
+
+__all__ = ["Mode", "ProviderPlan", "Rendered", "canonical", "retarget", "shared_end", "stable_end"]
+
+#: ``explicit``: breakpoints or a cache resource; ``implicit``: the provider's automatic prefix
+#: cache (stable content first); ``none``: nothing can be cached (below the minimum).
+Mode = Literal["explicit", "implicit", "none"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderPlan:
+    """One request's caching, as a provider will see it: what is cached, how, and what it costs."""
+
+    provider: str
+    #: The API the request is for: ``messages``, ``chat.completions``, ``responses``,
+    #: ``generate_content`` or ``openai-compatible``.
+    api: str
+    model: str
+    mode: Mode
+    #: Estimated tokens of the prefix the request expects to read from cache once warm.
+    cached_prefix_tokens: int
+    total_tokens: int
+    #: Where the cache boundaries are in the *rendered* request, with their TTL.
+    breakpoints: tuple[tuple[str, str], ...] = ()
+    #: The caching parameters chosen (``prompt_cache_key``, ``retention``, ``cached_content``...).
+    settings: Mapping[str, str] = field(default_factory=dict)
+    #: Content of the Prompt the provider cannot take, each with its path: never dropped silently.
+    dropped: tuple[str, ...] = ()
+    #: Why each decision was made.
+    notes: tuple[str, ...] = ()
+    #: Expected input cost per request in steady state, in base-price units, and uncached.
+    expected_units: float = 0.0
+    uncached_units: float = 0.0
+    #: The same in US dollars per request (``None`` without a confirmed price), storage included.
+    expected_usd: float | None = None
+    uncached_usd: float | None = None
+    #: The optimizer's plan where one was used (OpenAI GPT-5.6+ explicit breakpoints).
+    base: Plan | None = None
+
+    @property
+    def savings_ratio(self) -> float:
+        return 1 - self.expected_units / self.uncached_units if self.uncached_units else 0.0
+
+    def explain(self) -> str:
+        """A plain-text account, for logs and the CLI."""
+        lines = [f"{self.provider} {self.api} ({self.model}): {self.mode} caching; "
+                 f"~{self.cached_prefix_tokens:,} of ~{self.total_tokens:,} tokens cached when warm"]
+        lines.extend(f"  {key} = {value}" for key, value in sorted(self.settings.items()))
+        lines.extend(f"  breakpoint {path} ttl={ttl}" for path, ttl in self.breakpoints)
+        lines.extend(f"  dropped: {d}" for d in self.dropped)
+        lines.extend(f"  note: {n}" for n in self.notes)
+        usd = (f" (${self.expected_usd:.6f} vs ${self.uncached_usd:.6f})"
+               if self.expected_usd is not None and self.uncached_usd is not None else "")
+        lines.append(f"  expected per request: {self.expected_units:,.0f} vs "
+                     f"{self.uncached_units:,.0f} token-price units uncached{usd}, "
+                     f"{self.savings_ratio:.0%} saved")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rendered:
+    """A rendered request: the keyword arguments for the SDK call, and its ProviderPlan."""
+
+    kwargs: Mapping[str, Any]
+    plan: ProviderPlan
+
+
+def canonical(value: Any) -> Any:
+    """``value`` with every dict's keys sorted, recursively; lists keep their order.
+
+    Tool definitions and JSON schemas are part of the cached prefix: two processes that build the
+    same schema with keys in another order would otherwise never share a cache entry.
+    """
+    if isinstance(value, Mapping):
+        return {str(k): canonical(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list | tuple):
+        return [canonical(v) for v in value]
+    return value
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON with sorted keys: the one serialisation of tool arguments we send."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def stable_end(prompt: Prompt) -> int:
+    """One past the last block of the stable prefix: every layer before the conversation or TURN.
+
+    The conversation and per-request content change on every call; what comes before them is what
+    a provider can reuse across requests and users.
+    """
+    end = 0
+    for layer in prompt.layers:
+        if layer.append_only or layer.volatility is Volatility.TURN:
+            break
+        end = layer.stop
+    return end
+
+
+def shared_end(prompt: Prompt) -> int:
+    """One past the last block of the leading STATIC and DAILY layers: content every user shares.
+
+    The routing key is drawn here rather than at :func:`stable_end`, so that sessions with their
+    own documents still land where the shared instructions are cached. Falls back to
+    :func:`stable_end` when the prompt has no such layer.
+    """
+    end = 0
+    for layer in prompt.layers:
+        if layer.append_only or layer.volatility.rank > Volatility.DAILY.rank:
+            break
+        end = layer.stop
+    return end or stable_end(prompt)
+
+
+def prefix_key(prompt: Prompt, stop: int, prefix: str = "pc-") -> str | None:
+    """A short stable id of ``prompt.blocks[:stop]`` (its fingerprint), or None if empty."""
+    if stop <= 0:
+        return None
+    return prefix + prompt.fingerprints[stop - 1][:32]
+
+
+def retarget(prompt: Prompt, model: str, blocks: Sequence[Block] | None = None) -> Prompt:
+    """``prompt`` for another model (and optionally with re-annotated blocks): same layers and turns."""
+    return Prompt(model=model, blocks=tuple(blocks if blocks is not None else prompt.blocks),
+                  layers=prompt.layers, turns=prompt.turns, params=prompt.params, platform="api")
+
+
+def with_marking(block: Block, *, unmarkable: str | None = None,
+                 user_ttl: str | Literal["keep"] | None = "keep") -> Block:
+    """A copy of ``block`` with its marker TTL or markability changed (Blocks are frozen)."""
+    changes: dict[str, Any] = {}
+    if unmarkable is not None:
+        changes["unmarkable"] = unmarkable
+    if user_ttl != "keep":
+        changes["user_ttl"] = user_ttl
+    return replace(block, **changes)

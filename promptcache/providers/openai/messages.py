@@ -1,0 +1,236 @@
+"""Anthropic-shaped blocks to OpenAI chat messages and responses input items.
+
+Kept apart from :mod:`promptcache.providers.openai.render` (which decides what to cache) because the
+translation is reused by the Gemini OpenAI-compatible endpoint. Every block the target cannot
+take is reported in ``dropped`` with its path, never skipped silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from promptcache.prompt import Prompt
+from promptcache.providers.common import canonical, dumps
+
+__all__ = ["Api", "Translation", "translate", "unmarkable_reason"]
+
+Api = Literal["chat", "responses"]
+
+
+@dataclass(slots=True)
+class Translation:
+    """The translated request parts; ``breakpoints`` are (rendered path, ttl) in request order."""
+
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    items: list[dict[str, Any]] = field(default_factory=list)
+    breakpoints: list[tuple[str, str]] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+
+def unmarkable_reason(api: Api, payload: Mapping[str, Any], section: str, role: str) -> str:
+    """Why a block cannot carry ``prompt_cache_breakpoint`` on ``api`` ('' when it can)."""
+    kind = payload.get("type")
+    if section == "tools":
+        return "an OpenAI tool definition cannot carry prompt_cache_breakpoint"
+    if kind in ("thinking", "redacted_thinking"):
+        return f"a {kind} block is dropped for OpenAI"
+    if kind == "tool_use":
+        return "a tool_use block becomes a function call, which cannot carry a breakpoint"
+    if api == "responses" and role == "assistant":
+        return "assistant text is sent as a string on the responses API"
+    if kind not in ("text", "image", "document", "tool_result", "search_result"):
+        return f"a {kind} block has no OpenAI equivalent"
+    return ""
+
+
+def _data_url(source: Mapping[str, Any]) -> str | None:
+    if source.get("type") == "base64":
+        return f"data:{source.get('media_type', 'application/octet-stream')};base64,{source.get('data', '')}"
+    if source.get("type") == "url":
+        return str(source.get("url"))
+    return None
+
+
+def _text_of(content: Any) -> tuple[str, list[str]]:
+    """The text of a tool_result's content, and the kinds of sub-blocks that had to be left out."""
+    if isinstance(content, str):
+        return content, []
+    texts, lost = [], []
+    for sub in content or ():
+        if isinstance(sub, Mapping) and sub.get("type") == "text":
+            texts.append(str(sub.get("text", "")))
+        else:
+            lost.append(str(sub.get("type") if isinstance(sub, Mapping) else type(sub).__name__))
+    return "\n".join(texts), lost
+
+
+class _Writer:
+    def __init__(self, api: Api, marks: Mapping[int, str], system_role: str) -> None:
+        self.api = api
+        self.marks = marks
+        self.system_role = system_role
+        self.out = Translation()
+        self._tool_names: dict[str, str] = {}
+
+    def _mark(self, part: dict[str, Any], index: int, path: str) -> dict[str, Any]:
+        ttl = self.marks.get(index)
+        if ttl is not None:
+            part["prompt_cache_breakpoint"] = {"mode": "explicit", "ttl": ttl}
+            self.out.breakpoints.append((path, ttl))
+        return part
+
+    def text(self, text: str) -> dict[str, Any]:
+        return {"type": "input_text" if self.api == "responses" else "text", "text": text}
+
+    def part(self, payload: Mapping[str, Any], where: str) -> dict[str, Any] | None:
+        """A user-side content part, or None (reported as dropped)."""
+        kind = payload.get("type")
+        if kind == "text":
+            return self.text(str(payload["text"]))
+        if kind == "image":
+            url = _data_url(payload.get("source") or {})
+            if url is not None:
+                if self.api == "responses":
+                    return {"type": "input_image", "image_url": url, "detail": "auto"}
+                return {"type": "image_url", "image_url": {"url": url}}
+        if kind == "document":
+            source = payload.get("source") or {}
+            if source.get("type") == "text":
+                return self.text(str(source.get("data", "")))
+            url = _data_url(source)
+            if url is not None and source.get("type") == "base64":
+                name = str(payload.get("title") or "document.pdf")
+                if self.api == "responses":
+                    return {"type": "input_file", "filename": name, "file_data": url}
+                return {"type": "file", "file": {"filename": name, "file_data": url}}
+        if kind == "search_result":
+            text, _ = _text_of(payload.get("content"))
+            return self.text(f"{payload.get('title', '')}\n{payload.get('source', '')}\n{text}".strip())
+        self.out.dropped.append(f"{where}: a {kind} block has no {self.api} equivalent")
+        return None
+
+    def tools(self, prompt: Prompt) -> None:
+        tools = [(i, b) for i, b in enumerate(prompt.blocks) if b.section == "tools"]
+        # Sorted by name within each layer: the layer order is the cache order, the name order
+        # makes the serialisation independent of the order tools were registered in.
+        tools.sort(key=lambda ib: (prompt.layers.index(prompt.layer_of(ib[0])), str(ib[1].payload["name"])))
+        for _, block in tools:
+            tool = block.payload
+            schema = tool.get("input_schema")
+            if schema is None:
+                self.out.dropped.append(
+                    f"{block.path}: server tool {tool.get('type')!r} ({tool['name']!r}) has no "
+                    "OpenAI equivalent")
+                continue
+            fn: dict[str, Any] = {"name": tool["name"]}
+            if tool.get("description"):
+                fn["description"] = tool["description"]
+            fn["parameters"] = canonical(schema)
+            if self.api == "responses":
+                self.out.tools.append({"type": "function", **fn, "strict": False})
+            else:
+                self.out.tools.append({"type": "function", "function": fn})
+
+    def system(self, prompt: Prompt) -> None:
+        parts: list[dict[str, Any]] = []
+        n = len(self.out.items)
+        for i, block in enumerate(prompt.blocks):
+            if block.section == "system":
+                path = f"{self._key()}[{n}].content[{len(parts)}]"
+                parts.append(self._mark(self.text(str(block.payload["text"])), i, path))
+        if parts:
+            self.out.items.append({"role": self.system_role, "content": parts})
+
+    def _key(self) -> str:
+        return "input" if self.api == "responses" else "messages"
+
+    def turns(self, prompt: Prompt, first: int = 0) -> None:
+        for t_index, turn in enumerate(prompt.turns[first:], start=first):
+            indexes = range(turn.start, turn.stop)
+            if turn.role == "assistant":
+                self._assistant(prompt, indexes)
+            else:
+                self._user(prompt, indexes, t_index)
+
+    def _user(self, prompt: Prompt, indexes: range, t_index: int) -> None:
+        parts: list[tuple[int, dict[str, Any]]] = []
+        for i in indexes:
+            payload, path = prompt.blocks[i].payload, prompt.blocks[i].path
+            if payload.get("type") == "tool_result":
+                self._tool_result(i, payload, path)
+            else:
+                part = self.part(payload, path)
+                if part is not None:
+                    parts.append((i, part))
+        if parts:
+            n = len(self.out.items)
+            content = [self._mark(p, i, f"{self._key()}[{n}].content[{k}]")
+                       for k, (i, p) in enumerate(parts)]
+            self.out.items.append({"role": "user", "content": content})
+
+    def _tool_result(self, index: int, payload: Mapping[str, Any], path: str) -> None:
+        text, lost = _text_of(payload.get("content"))
+        if lost:
+            self.out.dropped.append(f"{path}: tool_result sub-blocks {', '.join(lost)} have no "
+                                    f"{self.api} equivalent inside a tool output; sent its text only")
+        if payload.get("is_error"):
+            text = f"Error: {text}"
+        n = len(self.out.items)
+        if self.api == "responses":
+            part = self._mark(self.text(text), index, f"input[{n}].output[0]")
+            self.out.items.append({"type": "function_call_output", "call_id": payload["tool_use_id"],
+                                   "output": [part]})
+        else:
+            part = self._mark(self.text(text), index, f"messages[{n}].content[0]")
+            self.out.items.append({"role": "tool", "tool_call_id": payload["tool_use_id"],
+                                   "content": [part]})
+
+    def _assistant(self, prompt: Prompt, indexes: range) -> None:
+        texts: list[str] = []
+        calls: list[dict[str, Any]] = []
+        for i in indexes:
+            payload, path = prompt.blocks[i].payload, prompt.blocks[i].path
+            kind = payload.get("type")
+            if kind == "text":
+                texts.append(str(payload["text"]))
+            elif kind == "tool_use":
+                arguments = dumps(payload.get("input") or {})
+                if self.api == "responses":
+                    calls.append({"type": "function_call", "call_id": payload["id"],
+                                  "name": payload["name"], "arguments": arguments})
+                else:
+                    calls.append({"id": payload["id"], "type": "function",
+                                  "function": {"name": payload["name"], "arguments": arguments}})
+            elif kind in ("thinking", "redacted_thinking"):
+                self.out.dropped.append(f"{path}: {kind} block dropped (OpenAI cannot take another "
+                                        "model's reasoning)")
+            else:
+                self.out.dropped.append(f"{path}: a {kind} block has no {self.api} equivalent in "
+                                        "an assistant turn")
+        text = "\n\n".join(texts)
+        if self.api == "responses":
+            if text:
+                self.out.items.append({"role": "assistant", "content": text})
+            self.out.items.extend(calls)
+        elif text or calls:
+            message: dict[str, Any] = {"role": "assistant", "content": text or None}
+            if calls:
+                message["tool_calls"] = calls
+            self.out.items.append(message)
+
+
+def translate(prompt: Prompt, api: Api, marks: Mapping[int, str], *, system_role: str,
+              prefix_cached: bool = False, first_turn: int = 0) -> Translation:
+    """Translate ``prompt`` for ``api``, putting a breakpoint on each block index in ``marks``.
+
+    ``prefix_cached`` leaves out tools and system (a Gemini cache already holds them) and
+    ``first_turn`` the turns before it, for the Gemini OpenAI-compatible endpoint.
+    """
+    w = _Writer(api, marks, system_role)
+    if not prefix_cached:
+        w.tools(prompt)
+        w.system(prompt)
+    w.turns(prompt, first_turn)
+    return w.out

@@ -1,0 +1,304 @@
+"""OpenAI's automatic prompt cache, offline, for chat completions and the responses API.
+
+Modelled: a longest-prefix match on tokens from the model's minimum; before GPT-5.6 the match is
+rounded down to 128 tokens and writes are free, from GPT-5.6 it is exact at segment boundaries and
+writes are reported (``cache_write_tokens``, by TTL on the responses API); routing to one of
+``machines`` by ``prompt_cache_key`` (or by a hash of the first 256 tokens), with overflow to the
+next machine past ``overflow_rpm`` requests per minute for one key; retention ``in_memory``
+(evicted after ``in_memory_idle`` seconds unused, at most an hour) or ``24h``; on GPT-5.6+ the
+``prompt_cache_options`` mode/ttl and ``prompt_cache_breakpoint`` on content parts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import deque
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from promptcache.clock import Clock, WallClock
+from promptcache.limits import TTL_SECONDS, ModelLimits, limits_for
+from promptcache.providers._prefix import Segment, TokenStream
+from promptcache.providers._simerrors import SimulatedAPIError
+
+__all__ = ["OpenAICacheResult", "OpenAICacheSimulator"]
+
+Api = Literal["chat", "responses"]
+_RETENTIONS = ("in_memory", "24h")
+_ROUTING_TOKENS = 256
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpenAICacheResult:
+    """What one simulated request read and wrote, and the ``usage`` object the API would return."""
+
+    usage: dict[str, Any]
+    prompt_tokens: int
+    cached_tokens: int
+    cache_write_tokens: int
+    #: The simulated machine that served the request.
+    machine: int
+
+
+@dataclass(slots=True)
+class _Entry:
+    created: float
+    last_used: float
+    #: ``in_memory``, ``24h`` or an explicit TTL (``30m``/``12h``).
+    retention: str
+
+
+def _text_of(part: Any) -> str:
+    if isinstance(part, str):
+        return part
+    if isinstance(part, Mapping):
+        if isinstance(part.get("text"), str):
+            return str(part["text"])
+        payload = {k: v for k, v in part.items() if k != "prompt_cache_breakpoint"}
+        return json.dumps(payload, sort_keys=True)
+    return json.dumps(part, sort_keys=True, default=str)
+
+
+def _breakpoint(part: Any, default_ttl: str) -> str | None:
+    if isinstance(part, Mapping) and isinstance(part.get("prompt_cache_breakpoint"), Mapping):
+        return str(part["prompt_cache_breakpoint"].get("ttl", default_ttl))
+    return None
+
+
+def _message_segments(role: str, content: Any, default_ttl: str) -> Iterator[Segment]:
+    yield Segment(text=f"<|{role}|>")
+    parts = content if isinstance(content, list) else [content] if content is not None else []
+    for part in parts:
+        yield Segment(text=_text_of(part), breakpoint_ttl=_breakpoint(part, default_ttl))
+
+
+def segments(api: Api, request: Mapping[str, Any], default_ttl: str = "30m") -> list[Segment]:
+    """The request in cache order: tools, then instructions / messages / input items."""
+    out: list[Segment] = []
+    if request.get("tools"):
+        out.append(Segment(text=json.dumps(request["tools"], sort_keys=True)))
+    if api == "chat":
+        for message in request.get("messages") or ():
+            out.extend(
+                _message_segments(str(message.get("role")), message.get("content"), default_ttl)
+            )
+        return out
+    if request.get("instructions"):
+        out.extend(_message_segments("developer", request["instructions"], default_ttl))
+    items = request.get("input")
+    if isinstance(items, str):
+        out.extend(_message_segments("user", items, default_ttl))
+    else:
+        for item in items or ():
+            if isinstance(item, Mapping) and "content" in item:
+                out.extend(
+                    _message_segments(str(item.get("role", "user")), item["content"], default_ttl)
+                )
+            else:
+                out.append(Segment(text=_text_of(item)))
+    return out
+
+
+class OpenAICacheSimulator:
+    """An in-memory model of OpenAI's prompt cache across a small fleet of machines. Thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        machines: int = 8,
+        overflow_rpm: int = 15,
+        in_memory_idle: float = 300.0,
+        default_retention: str = "24h",
+        limits: ModelLimits | None = None,
+    ) -> None:
+        self.clock: Clock = clock if clock is not None else WallClock()
+        self.machines = machines
+        self.overflow_rpm = overflow_rpm
+        self.in_memory_idle = in_memory_idle
+        self.default_retention = default_retention
+        self._limits = limits
+        self._stores: dict[int, dict[str, _Entry]] = {}
+        self._recent: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def limits(self, model: str) -> ModelLimits:
+        """The limits used for ``model``: the override if one was given, else the table's row."""
+        return self._limits if self._limits is not None else limits_for(model, provider="openai")
+
+    def chat(
+        self, request: Mapping[str, Any], *, now: float | None = None, output_tokens: int = 0
+    ) -> OpenAICacheResult:
+        """Simulate ``chat.completions.create(**request)``; usage in the chat-completions shape."""
+        return self._run("chat", request, now, output_tokens)
+
+    def responses(
+        self, request: Mapping[str, Any], *, now: float | None = None, output_tokens: int = 0
+    ) -> OpenAICacheResult:
+        """Simulate ``responses.create(**request)``; usage in the responses-API shape."""
+        return self._run("responses", request, now, output_tokens)
+
+    def count_prompt_tokens(self, api: Api, request: Mapping[str, Any]) -> int:
+        """The prompt's token count as this simulator measures it."""
+        return len(TokenStream.of(segments(api, request)))
+
+    def _options(self, request: Mapping[str, Any], limits: ModelLimits) -> tuple[str, str, str]:
+        """``(mode, ttl, retention)`` after validating the caching parameters like the API."""
+        options = request.get("prompt_cache_options")
+        has_breakpoints = '"prompt_cache_breakpoint"' in json.dumps(request, default=str)
+        if not limits.explicit_breakpoints:
+            if options is not None or has_breakpoints:
+                param = "prompt_cache_options" if options is not None else "prompt_cache_breakpoint"
+                raise SimulatedAPIError(
+                    f"{param} is supported for gpt-5.6 and later models only, not "
+                    f"{request.get('model')!r}.",
+                    rule="explicit-caching-unsupported",
+                    path=param,
+                    style="openai",
+                )
+            retention = str(request.get("prompt_cache_retention") or self.default_retention)
+            if retention not in _RETENTIONS:
+                raise SimulatedAPIError(
+                    f"Invalid value for prompt_cache_retention: {retention!r}; expected "
+                    "'in_memory' or '24h'.",
+                    rule="retention",
+                    path="prompt_cache_retention",
+                    style="openai",
+                )
+            if retention == "in_memory" and str(request.get("model", "")).startswith("gpt-5.5"):
+                raise SimulatedAPIError(
+                    f"{request.get('model')} supports only prompt_cache_retention='24h'.",
+                    rule="retention",
+                    path="prompt_cache_retention",
+                    style="openai",
+                )
+            return "implicit", "", retention
+        opts: Mapping[str, Any] = options if isinstance(options, Mapping) else {}
+        mode = str(opts.get("mode", "implicit"))
+        ttl = str(opts.get("ttl", "30m"))
+        if mode not in ("implicit", "explicit") or ttl not in ("30m", "12h"):
+            raise SimulatedAPIError(
+                "prompt_cache_options: mode must be 'implicit' or 'explicit', "
+                "and ttl '30m' or '12h'.",
+                rule="prompt-cache-options",
+                path="prompt_cache_options",
+                style="openai",
+            )
+        return mode, ttl, ttl
+
+    def _route(self, request: Mapping[str, Any], stream: TokenStream, now: float) -> int:
+        key = request.get("prompt_cache_key")
+        route = f"key:{key}" if key else f"head:{stream.head_hash(_ROUTING_TOKENS)}"
+        recent = self._recent.setdefault(route, deque())
+        while recent and recent[0] <= now - 60:
+            recent.popleft()
+        overflow = len(recent) // self.overflow_rpm if self.overflow_rpm > 0 else 0
+        recent.append(now)
+        base = int(hashlib.sha256(route.encode()).hexdigest(), 16) % self.machines
+        return (base + overflow) % self.machines
+
+    def _alive(self, entry: _Entry, now: float) -> bool:
+        if entry.retention == "in_memory":
+            return now - entry.last_used <= self.in_memory_idle and now - entry.created <= 3_600
+        if entry.retention == "24h":
+            return now - entry.created <= TTL_SECONDS["24h"]
+        return now - entry.last_used <= TTL_SECONDS[entry.retention]
+
+    def _run(
+        self, api: Api, request: Mapping[str, Any], now: float | None, output_tokens: int
+    ) -> OpenAICacheResult:
+        when = self.clock.now() if now is None else now
+        model = str(request.get("model", ""))
+        limits = self.limits(model)
+        mode, ttl, retention = self._options(request, limits)
+        stream = TokenStream.of(segments(api, request, ttl or "30m"))
+        total = len(stream)
+        minimum = limits.min_cacheable_tokens
+        if limits.rounds_to_128:
+            candidates = list(range(minimum - minimum % 128 or 128, total + 1, 128))
+            writes: list[tuple[int, str]] = [(c, retention) for c in candidates]
+        else:
+            explicit = [(end, t) for end, t in stream.ends if t is not None]
+            explicit = explicit[-(4 if mode == "explicit" else 3) :]
+            writes = list(explicit)
+            if mode == "implicit" and total:
+                writes.append((total, ttl))
+            candidates = sorted({end for end, _ in stream.ends})
+        candidates = [c for c in candidates if c >= minimum]
+        writes = sorted((c, r) for c, r in writes if c >= minimum)
+        salt = f"{model}"
+        hashes = stream.hashes(candidates + [c for c, _ in writes], salt)
+        with self._lock:
+            machine = self._route(request, stream, when)
+            store = self._stores.setdefault(machine, {})
+            cached = 0
+            for c in sorted(candidates, reverse=True):
+                entry = store.get(hashes[c])
+                if entry is not None and self._alive(entry, when):
+                    entry.last_used = when
+                    cached = c
+                    break
+            written_by_ttl: dict[str, int] = {}
+            done = cached
+            for c, r in writes:
+                key = hashes[c]
+                entry = store.get(key)
+                if entry is not None and self._alive(entry, when):
+                    entry.last_used = when
+                    continue
+                store[key] = _Entry(created=when, last_used=when, retention=r)
+                if c > done:
+                    written_by_ttl[r] = written_by_ttl.get(r, 0) + c - done
+                    done = c
+        write_tokens = sum(written_by_ttl.values()) if limits.explicit_breakpoints else 0
+        usage = _usage(api, limits, total, cached, written_by_ttl, write_tokens, output_tokens)
+        return OpenAICacheResult(
+            usage=usage,
+            prompt_tokens=total,
+            cached_tokens=cached,
+            cache_write_tokens=write_tokens,
+            machine=machine,
+        )
+
+
+def _usage(
+    api: Api,
+    limits: ModelLimits,
+    prompt: int,
+    cached: int,
+    by_ttl: Mapping[str, int],
+    writes: int,
+    output: int,
+) -> dict[str, Any]:
+    if api == "chat":
+        details: dict[str, Any] = {"cached_tokens": cached, "audio_tokens": 0}
+        if limits.explicit_breakpoints:
+            details["cache_write_tokens"] = writes
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": output,
+            "total_tokens": prompt + output,
+            "prompt_tokens_details": details,
+            "completion_tokens_details": {
+                "reasoning_tokens": 0,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
+        }
+    input_details: dict[str, Any] = {"cached_tokens": cached, "cache_write_tokens": writes}
+    if limits.explicit_breakpoints:
+        input_details["cache_write_tokens_details"] = {
+            "ttl_30m_tokens": by_ttl.get("30m", 0),
+            "ttl_12h_tokens": by_ttl.get("12h", 0),
+        }
+    return {
+        "input_tokens": prompt,
+        "input_tokens_details": input_details,
+        "output_tokens": output,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": prompt + output,
+    }

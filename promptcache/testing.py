@@ -1,0 +1,30 @@
+"""Fakes for testing code that calls the providers: loopback servers the official SDKs talk to.
+
+Each server wraps a cache simulator from :mod:`promptcache.simulator`, binds 127.0.0.1 on a free
+port and records every request, so a test can check both the usage a client parsed and the exact
+bytes it sent::
+
+    with AnthropicServer(clock=ManualClock()) as server:
+        client = anthropic.Anthropic(base_url=server.url, api_key="test")
+        ...
+        server.clock.advance(301)  # step past the 5-minute TTL
+"""
+
+from __future__ import annotations
+
+from promptcache.providers._loopback import LoopbackServer, RecordedRequest, Reply
+from promptcache.providers.anthropic.scripted import Responder, ScriptedAnthropicServer
+from promptcache.providers.anthropic.server import AnthropicServer
+from promptcache.providers.gemini.server import GeminiServer
+from promptcache.providers.openai.server import OpenAIServer
+
+__all__ = [
+    "AnthropicServer",
+    "GeminiServer",
+    "LoopbackServer",
+    "OpenAIServer",
+    "RecordedRequest",
+    "Reply",
+    "Responder",
+    "ScriptedAnthropicServer",
+]
