@@ -1,106 +1,187 @@
-"""Planner overhead on a 200-block, ~100k-token conversation, as a ratio to one json.dumps.
+"""Per-request planner overhead as conversations grow, as a ratio to one ``json.dumps``.
 
-    python benchmarks/bench_planner.py [--repeat 30]
+    python benchmarks/bench_planner.py [--repeat 15] [--turns 10 50 200 1000]
 
-"First" builds, plans and renders the conversation from scratch in a fresh process state (token
-counts and digests not yet memoised). "Rebuild" builds the conversation again from scratch after
-one more turn (memoised counts help). "Incremental" is what a chat service does on every request:
-``prompt.extend(new_turn)`` reuses the previous Prompt's validated, counted blocks, then plans and
-renders. Each is compared with one ``json.dumps`` of the rendered request, measured in the same
-run (the least any client does with a request). Reported: median over ``--repeat`` runs.
+For a chat (one user and one assistant text block a turn) and an agent (12 tool_use /
+tool_result pairs a turn) of 10, 50, 200 and 1,000 turns, each request appends a turn whose text
+was never seen before (nothing memoised), and we time:
+
+(a) ``Prompt.extend`` + ``optimize`` with a ``CacheState`` + ``render_anthropic`` +
+    ``record_sent``: the path the docs recommend for a service;
+(b) ``ChatSession.send`` against a stub client that returns a canned reply at once, so only
+    promptcache's own work is timed.
+
+Each is divided by one ``json.dumps`` of the same rendered request, timed in the same run: the
+least any client does with a request. The per-block slope is fitted by least squares over the
+sizes, for both promptcache and ``json.dumps``. Reported: medians over ``--repeat`` requests.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from promptcache.fingerprint import _MEMO
+import anthropic
+from anthropic.types import Message
 
-from promptcache import CacheState, Prompt, PromptBuilder, optimize, render_anthropic
+from promptcache import CacheState, ChatSession, Prompt, PromptBuilder, optimize, record_sent
+from promptcache import render_anthropic
 from promptcache.clock import ManualClock
-from promptcache.tokens import default_counter
 
-WORDS = [
-    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda",
-    "mu", "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega",
-]
+WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
+         "lambda", "mu", "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon"]
+_fresh = itertools.count()
 
 
-def prose(n: int, seed: int) -> str:
-    return " ".join(WORDS[(i * 7 + seed) % len(WORDS)] + str((i + seed) % 97) for i in range(n))
+def prose(n: int) -> str:
+    """``n`` words never produced before in this process (so no count or digest is memoised)."""
+    seed = next(_fresh)
+    return f"r{seed} " + " ".join(WORDS[(i * 7 + seed) % len(WORDS)] for i in range(n))
 
 
-def conversation(turns: int, seed: int = 0) -> list[dict[str, Any]]:
-    """``turns`` user/assistant pairs of tool calls: 2 blocks each way, ~520 tokens a block."""
-    out: list[dict[str, Any]] = []
-    for t in range(turns):
-        out.append({"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": f"t{t}a", "content": prose(260, t + seed)},
-            {"type": "text", "text": prose(260, t + seed + 1)}]})
-        out.append({"role": "assistant", "content": [
-            {"type": "text", "text": prose(260, t + seed + 2)},
-            {"type": "tool_use", "id": f"t{t + 1}a", "name": "search", "input": {"q": prose(8, t)}}]})
-    return out
+def chat_turn() -> list[dict[str, Any]]:
+    return [{"role": "user", "content": prose(60)},
+            {"role": "assistant", "content": prose(120)}]
 
 
-TOOLS = [{"name": f"tool_{i}", "description": prose(200, i),
-          "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}}}
-         for i in range(4)]
-SYSTEM = prose(3_000, 99)
+def agent_turn(calls: int = 12) -> list[dict[str, Any]]:
+    ids = [f"toolu_{next(_fresh)}" for _ in range(calls)]
+    return [
+        {"role": "user", "content": prose(40)},
+        {"role": "assistant", "content": [
+            {"type": "tool_use", "id": i, "name": "search", "input": {"q": prose(6)}} for i in ids]},
+        {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": i, "content": prose(80)} for i in ids]},
+        {"role": "assistant", "content": prose(60)},
+    ]
 
 
-def build(history: list[dict[str, Any]]) -> Prompt:
-    b = PromptBuilder("claude-sonnet-4-6").add_tools(TOOLS).add_system(SYSTEM)
-    return b.add_messages(history).set_params(max_tokens=512).build()
+KINDS: dict[str, Callable[[], list[dict[str, Any]]]] = {"chat": chat_turn, "agent": agent_turn}
+TOOLS = [{"name": "search", "description": "Search the knowledge base. " * 60,
+          "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}}}]
+SYSTEM = "You are a careful assistant. " * 400
+MODEL = "claude-sonnet-4-6"
 
 
-def plan_and_render(prompt: Prompt, state: CacheState | None) -> dict[str, Any]:
-    return render_anthropic(prompt, optimize(prompt, state=state))
+def history(kind: str, turns: int) -> list[dict[str, Any]]:
+    return [m for _ in range(turns) for m in KINDS[kind]()]
 
 
-def timed(fn: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+def blocks_of(request: dict[str, Any]) -> int:
+    return len(request.get("tools", ())) + len(request.get("system", ())) + sum(
+        1 if isinstance(m["content"], str) else len(m["content"]) for m in request["messages"])
+
+
+def dumps_time(request: dict[str, Any], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        json.dumps(request)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_pipeline(kind: str, turns: int, repeat: int) -> tuple[int, float, float]:
+    """(blocks, seconds per request for (a), seconds per json.dumps) at ``turns`` turns."""
+    clock = ManualClock()
+    state = CacheState(clock=clock)
+    prompt: Prompt = (PromptBuilder(MODEL).add_tools(TOOLS).add_system(SYSTEM)
+                      .add_messages(history(kind, turns)).set_params(max_tokens=256).build())
+    request = render_anthropic(prompt, optimize(prompt, state=state))
+    record_sent(state, prompt, optimize(prompt, state=state))
+    times, dumps = [], []
+    for _ in range(repeat):
+        turn = KINDS[kind]()
+        clock.advance(30)
+        start = time.perf_counter()
+        nxt = prompt.extend(turn)
+        plan = optimize(nxt, state=state)
+        request = render_anthropic(nxt, plan)
+        record_sent(state, nxt, plan)
+        times.append(time.perf_counter() - start)
+        dumps.append(dumps_time(request, 5))
+        prompt = nxt  # the conversation grows by one turn a request, as a service sees it
+    return blocks_of(request), statistics.median(times), statistics.median(dumps)
+
+
+class _Messages:
+    def __init__(self) -> None:
+        self.last: dict[str, Any] = {}
+        self._reply = Message.model_validate({
+            "id": "msg_stub", "type": "message", "role": "assistant", "model": MODEL,
+            "content": [{"type": "text", "text": "ok"}], "stop_reason": "end_turn",
+            "stop_sequence": None, "usage": {"input_tokens": 10, "output_tokens": 1,
+                                             "cache_creation_input_tokens": 0,
+                                             "cache_read_input_tokens": 0}})
+
+    def create(self, **kwargs: Any) -> Message:
+        self.last = kwargs
+        return self._reply
+
+
+class StubAnthropic(anthropic.Anthropic):
+    """A real ``anthropic.Anthropic`` whose ``messages.create`` answers at once, offline."""
+
+    def __init__(self) -> None:
+        super().__init__(api_key="stub", base_url="http://127.0.0.1:9", max_retries=0)
+        self._stub = _Messages()
+
+    @property  # type: ignore[override]
+    def messages(self) -> _Messages:  # the SDK's request building is not promptcache's cost
+        return self._stub
+
+
+StubAnthropic.__module__ = "anthropic.stub"  # the session recognises the SDK by its package
+
+
+def bench_session(kind: str, turns: int, repeat: int) -> tuple[int, float, float]:
+    client = StubAnthropic()
+    session = ChatSession(client, model=MODEL, tools=TOOLS, system=SYSTEM,
+                          history=history(kind, turns), max_tokens=256)
+    session.send(prose(20))
+    times, dumps = [], []
+    for _ in range(repeat):
+        turn = KINDS[kind]()
+        # The earlier parts of the turn arrive as history the way a tool loop adds them; the
+        # last user message is what send() is timed on.
+        start = time.perf_counter()
+        session.send(turn[0]["content"])
+        times.append(time.perf_counter() - start)
+        dumps.append(dumps_time(client._stub.last, 5))
+    return blocks_of(client._stub.last), statistics.median(times), statistics.median(dumps)
+
+
+def slope(xs: Sequence[float], ys: Sequence[float]) -> float:
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    den = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den if den else 0.0
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=30)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--turns", type=int, nargs="+", default=[10, 50, 200, 1000])
     args = parser.parse_args()
-    history = conversation(48)  # 192 message blocks + tools and system: ~200 positions
-    new_turn = conversation(1, seed=1_000)
-    request = plan_and_render(build(history), None)
-    blocks = len(request["tools"]) + len(request["system"]) + sum(
-        len(m["content"]) for m in request["messages"])
-    tokens = build(history).total_tokens
-
-    rows: dict[str, list[float]] = {"json.dumps": [], "first": [], "rebuild": [],
-                                    "incremental": [], "incremental + CacheState": []}
-    for _ in range(args.repeat):
-        default_counter()._memo.clear()
-        _MEMO.clear()
-        rows["json.dumps"].append(timed(lambda: json.dumps(request)))
-        rows["first"].append(timed(lambda: plan_and_render(build(history), None)))
-        rows["rebuild"].append(timed(lambda: plan_and_render(build(history + new_turn), None)))
-        previous = build(history)
-        rows["incremental"].append(
-            timed(lambda p=previous: plan_and_render(p.extend(new_turn), None)))
-        state = CacheState(clock=ManualClock())
-        plan_and_render(previous, state)
-        rows["incremental + CacheState"].append(
-            timed(lambda p=previous, s=state: plan_and_render(p.extend(new_turn), s)))
-    base = statistics.median(rows["json.dumps"])
-    print(f"request: {blocks} blocks, ~{tokens:,} tokens, {len(json.dumps(request)):,} bytes")
-    print(f"{'step':<26}{'median ms':>10}{'x json.dumps':>14}")
-    for name, samples in rows.items():
-        med = statistics.median(samples)
-        print(f"{name:<26}{med * 1e3:>10.2f}{med / base:>14.2f}")
+    print("| path | conversation | turns | blocks | promptcache µs | json.dumps µs | ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for label, bench in (("(a) extend+optimize+render+record", bench_pipeline),
+                         ("(b) ChatSession.send", bench_session)):
+        for kind in KINDS:
+            rows = [(t, *bench(kind, t, args.repeat)) for t in args.turns]
+            for turns, blocks, ours, dumps in rows:
+                print(f"| {label} | {kind} | {turns} | {blocks:,} | {ours * 1e6:,.0f} | "
+                      f"{dumps * 1e6:,.0f} | {ours / dumps:.2f}x |")
+            xs = [r[1] for r in rows]
+            ours_slope = slope(xs, [r[2] for r in rows])
+            dumps_slope = slope(xs, [r[3] for r in rows])
+            print(f"| {label} | {kind} | slope | per block | {ours_slope * 1e9:,.0f} ns | "
+                  f"{dumps_slope * 1e9:,.0f} ns | {ours_slope / dumps_slope:.2f}x |")
 
 
 if __name__ == "__main__":

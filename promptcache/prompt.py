@@ -46,11 +46,18 @@ class Prompt:
     prefix_tokens: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _fingerprints: tuple[str, ...] | None = field(init=False, repr=False, compare=False)
     _chain: Chain | None = field(init=False, repr=False, compare=False)
+    #: Flags aggregated over the blocks (images, citations, web-search tools), carried by extend.
+    _flags: tuple[bool, bool, tuple[Block, ...]] | None = field(init=False, repr=False,
+                                                               compare=False)
+    #: The turns as message dicts (payloads shared, not copied), carried by extend.
+    _messages: tuple[dict[str, Any], ...] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "prefix_tokens", tuple(accumulate(b.tokens for b in self.blocks)))
         object.__setattr__(self, "_fingerprints", None)
         object.__setattr__(self, "_chain", None)
+        object.__setattr__(self, "_flags", None)
+        object.__setattr__(self, "_messages", None)
 
     # -- growing -------------------------------------------------------------------------------
 
@@ -91,6 +98,20 @@ class Prompt:
         out._continue_from(self)
         return out
 
+    def _continue_from(self, parent: Prompt) -> None:
+        """Carry what ``parent`` computed over to this longer prompt: only new blocks cost."""
+        new = self.blocks[len(parent.blocks):]
+        if parent._flags is not None:
+            image, citations, web = parent._flags
+            object.__setattr__(self, "_flags", (
+                image or any(b.image for b in new), citations or any(b.citations for b in new),
+                web))
+        if parent._messages is not None and len(parent.turns) <= len(self.turns) \
+                and self.turns[:len(parent.turns)] == parent.turns:
+            object.__setattr__(self, "_messages", parent._messages + self._message_dicts(
+                self.turns[len(parent.turns):]))
+        self._continue_fingerprints(parent)
+
     # -- what the cache sees ---------------------------------------------------------------------
 
     def _strips_thinking(self) -> bool:
@@ -103,11 +124,16 @@ class Prompt:
 
     def _settings(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """The system-level and message-level settings (see :mod:`promptcache.positions`)."""
-        rest = [b for b in self.blocks if b.section != "tools"]
-        return ({"web_search": [dict(b.payload) for b in self.blocks if b.web_search],
-                 "citations": any(b.citations for b in rest)},
+        if self._flags is None:
+            rest = [b for b in self.blocks if b.section != "tools"]
+            object.__setattr__(self, "_flags", (
+                any(b.image for b in rest), any(b.citations for b in rest),
+                tuple(b for b in self.blocks if b.web_search)))
+        assert self._flags is not None
+        image, citations, web = self._flags
+        return ({"web_search": [dict(b.payload) for b in web], "citations": citations},
                 {"tool_choice": self.params.get("tool_choice"),
-                 "thinking": self.params.get("thinking"), "images": any(b.image for b in rest)})
+                 "thinking": self.params.get("thinking"), "images": image})
 
     def salt(self) -> SaltKey:
         """The settings folded into the fingerprints (see :mod:`promptcache.positions`)."""
@@ -121,7 +147,7 @@ class Prompt:
         return [(b.section, None if b.web_search or self._stripped(b, strip)
                  else position_key(b.section, b.digest, b.role, b.first)) for b in blocks]
 
-    def _continue_from(self, parent: Prompt) -> None:
+    def _continue_fingerprints(self, parent: Prompt) -> None:
         """Carry ``parent``'s fingerprints over when nothing that salts them has changed."""
         if parent._chain is None or parent._fingerprints is None:
             return
@@ -165,6 +191,23 @@ class Prompt:
                          system_settings=system, message_settings=messages)
 
     # -- reading ---------------------------------------------------------------------------------
+
+    def _message_dicts(self, turns: Sequence[Turn]) -> tuple[dict[str, Any], ...]:
+        blocks = self.blocks
+        return tuple({"role": t.role, "content": [blocks[i].payload for i in range(t.start, t.stop)]}
+                     for t in turns)
+
+    def message_dicts(self) -> tuple[dict[str, Any], ...]:
+        """The conversation as ``{"role", "content"}`` dicts holding the blocks' own payloads.
+
+        Built once and carried forward by :meth:`extend`, so a renderer that needs the unmarked
+        turns of a long conversation gets them without walking it. Shared, not copied: treat them
+        as read-only (copy a turn before adding a marker to it).
+        """
+        if self._messages is None:
+            object.__setattr__(self, "_messages", self._message_dicts(self.turns))
+        assert self._messages is not None
+        return self._messages
 
     @property
     def total_tokens(self) -> int:

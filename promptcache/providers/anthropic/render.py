@@ -7,6 +7,7 @@ against every caching rule before it leaves the process.
 
 from __future__ import annotations
 
+import bisect
 import inspect
 import warnings
 from collections.abc import Mapping
@@ -69,17 +70,27 @@ def _marked(payload: Mapping[str, Any], ttl: str | None) -> Mapping[str, Any]:
 
 
 def _assemble(prompt: Prompt, marks: Mapping[int, str], stop: int) -> dict[str, Any]:
-    tools = [_marked(b.payload, marks.get(i)) for i, b in enumerate(prompt.blocks[:stop])
+    head = prompt.turns[0].start if prompt.turns else len(prompt.blocks)
+    tools = [_marked(b.payload, marks.get(i)) for i, b in enumerate(prompt.blocks[:min(head, stop)])
              if b.section == "tools"]
-    system = [_marked(b.payload, marks.get(i)) for i, b in enumerate(prompt.blocks[:stop])
+    system = [_marked(b.payload, marks.get(i)) for i, b in enumerate(prompt.blocks[:min(head, stop)])
               if b.section == "system"]
-    messages = []
-    for turn in prompt.turns:
-        if turn.start >= stop:
-            break
-        content = [_marked(prompt.blocks[i].payload, marks.get(i))
-                   for i in range(turn.start, min(turn.stop, stop))]
-        messages.append({"role": turn.role, "content": content})
+    if stop >= len(prompt.blocks):
+        # The whole conversation: share the prompt's unmarked message dicts, copy marked turns.
+        messages = list(prompt.message_dicts())
+        marked_turns = {_turn_of(prompt, i) for i in marks if i >= head}
+        for t in sorted(marked_turns):
+            turn = prompt.turns[t]
+            messages[t] = {"role": turn.role, "content": [
+                _marked(prompt.blocks[i].payload, marks.get(i)) for i in range(turn.start, turn.stop)]}
+    else:
+        messages = []
+        for turn in prompt.turns:
+            if turn.start >= stop:
+                break
+            messages.append({"role": turn.role, "content": [
+                _marked(prompt.blocks[i].payload, marks.get(i))
+                for i in range(turn.start, min(turn.stop, stop))]})
     kwargs: dict[str, Any] = {"model": prompt.model}
     if tools:
         kwargs["tools"] = tools
@@ -87,6 +98,11 @@ def _assemble(prompt: Prompt, marks: Mapping[int, str], stop: int) -> dict[str, 
         kwargs["system"] = system
     kwargs["messages"] = messages
     return kwargs
+
+
+def _turn_of(prompt: Prompt, index: int) -> int:
+    """The index of the turn holding block ``index`` (turns are sorted by their starts)."""
+    return bisect.bisect_right(prompt.turns, index, key=lambda t: t.start) - 1
 
 
 def render_anthropic(prompt: Prompt, plan: Plan | None = None, *, state: CacheState | None = None,
