@@ -29,8 +29,15 @@ from typing import Any
 import anthropic
 from anthropic.types import Message
 
-from promptcache import CacheState, ChatSession, Prompt, PromptBuilder, optimize, record_sent
-from promptcache import render_anthropic
+from promptcache import (
+    CacheState,
+    ChatSession,
+    Prompt,
+    PromptBuilder,
+    optimize,
+    record_sent,
+    render_anthropic,
+)
 from promptcache.clock import ManualClock
 
 WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
