@@ -231,3 +231,27 @@ def test_a_malformed_request_in_a_trace_names_its_index_and_path() -> None:
     with pytest.raises(TraceError) as e:
         lint_trace([(0, clean()), (1, {"model": MODEL, "messages": "hi"})])
     assert e.value.path == "trace[1].messages"
+
+
+def test_a_large_request_with_no_breakpoint_is_reported() -> None:
+    request = clean()
+    request["system"] = [{"type": "text", "text": text_of(2_000)}]  # marker removed
+    finding = only(lint_request(request), "no-breakpoint")
+    assert finding.severity == "warning"
+    assert "cache_control" in finding.message
+
+
+def test_a_request_below_the_minimum_needs_no_breakpoint() -> None:
+    request = clean(system=[{"type": "text", "text": "Be brief."}])
+    assert "no-breakpoint" not in rules(lint_request(request))
+
+
+def test_the_request_level_marker_counts_as_a_breakpoint() -> None:
+    request = clean(system=[{"type": "text", "text": text_of(2_000)}], cache_control=EPHEMERAL)
+    assert "no-breakpoint" not in rules(lint_request(request))
+
+
+def test_openai_caches_without_markers_so_no_breakpoint_is_fine() -> None:
+    request = {"model": "gpt-4o", "messages": [{"role": "system", "content": text_of(2_000)},
+                                               {"role": "user", "content": "hi"}]}
+    assert "no-breakpoint" not in rules(lint_request(request))

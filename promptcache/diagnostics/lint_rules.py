@@ -37,6 +37,7 @@ RULES: Mapping[str, str] = {
     "ttl-order": "a 1h breakpoint after a 5m one (the API answers 400)",
     "unmarkable-block": "a marker on a thinking, redacted-thinking or empty block",
     "below-minimum": "a breakpoint whose prefix is below the model's minimum: it caches nothing",
+    "no-breakpoint": "a request long enough to cache that carries no breakpoint: nothing is cached",
     "tool-order": "the same tools in a different order across calls",
     "key-order": "the same JSON object with its keys in a different order across calls",
     "tools-changed": "a tool definition that changes across calls (invalidates every level)",
@@ -220,6 +221,18 @@ def marker_findings(flat: CacheView, lim: ModelLimits | None) -> list[Finding]:
                 fix=("Put the marker on the next text, tool_use or tool_result block; thinking "
                      "blocks are cached as part of the turn around them."),
             ))
+    if not bps and flat.provider == "anthropic" and lim is not None \
+            and flat.total_tokens >= lim.min_cacheable_tokens:
+        out.append(Finding(
+            path="<request>", rule="no-breakpoint", severity="warning",
+            message=(f"The request is about {flat.total_tokens:,} tokens (the minimum to cache on "
+                     f"{flat.model} is {lim.min_cacheable_tokens:,}) but carries no cache_control: "
+                     "Anthropic caches nothing without one, so every call pays the full input "
+                     "price."),
+            fix=("Set cache_control on the last block that stays the same across calls (the last "
+                 "system block, or the conversation's last turn), add the request-level "
+                 "cache_control, or let promptcache.optimize place the breakpoints."),
+        ))
     if lim is not None:
         for i, _, automatic in bps:
             tokens = flat.prefix_tokens[i]
