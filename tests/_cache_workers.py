@@ -43,5 +43,19 @@ def warm_once(url: str, fingerprint: str, counter_key: str) -> bool:
     return outcome.wrote
 
 
+def hold_warm_lock(url: str, fingerprint: str, lock_ttl: float) -> None:
+    """Take the registry's lock for ``fingerprint`` and hang inside ``write`` until killed."""
+    registry = RedisRegistry(url, lock_ttl=lock_ttl)
+
+    def write() -> None:
+        print("writing", flush=True)
+        time.sleep(3600)
+
+    registry.warm_once(fingerprint, ttl=300, write=write)
+
+
 if __name__ == "__main__":
-    write_until_killed(sys.argv[1])
+    if sys.argv[1] == "hold-warm-lock":
+        hold_warm_lock(sys.argv[2], sys.argv[3], float(sys.argv[4]))
+    else:
+        write_until_killed(sys.argv[1])

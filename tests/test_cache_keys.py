@@ -146,7 +146,8 @@ def test_client_settings_decide_the_tenant() -> None:
         return openai.OpenAI(**({"api_key": "sk-a", "base_url": "http://127.0.0.1:1/v1"} | kw))
 
     def gemini(**options: Any) -> genai.Client:
-        return genai.Client(api_key=options.pop("api_key", "AIza-a"), http_options=types.HttpOptions(**options))
+        api_key = options.pop("api_key", "AIza-a")
+        return genai.Client(api_key=api_key, http_options=types.HttpOptions(**options))
 
     clients = [
         claude(),

@@ -126,6 +126,11 @@ class Endpoint:
     """``kwarg``: ``stream=True`` asks for a stream; ``always``: the method always streams."""
     exclude: frozenset[str] = frozenset()
     """Response fields that describe the transport (HTTP headers), not the answer."""
+    json_mode: bool = False
+    """Validate the stored JSON text directly. Off: parse with ``json.loads`` and validate the
+    Python objects, which is as fast for a short answer and ~80x faster for a long one (pydantic's
+    JSON mode copies a long string once per member of a content-block union it tries). On for
+    models whose bytes fields travel base64-encoded, which only JSON mode decodes."""
 
     def dump(self, response: Any) -> bytes:
         data: str = response.model_dump_json(
@@ -139,9 +144,13 @@ class Endpoint:
             found = _decoded.get(key, raw)
             if found is not None:
                 return clone(found)
+        model = self.response_type()
         try:
-            value = self.response_type().model_validate_json(raw)
-        except ValidationError as e:
+            if self.json_mode:
+                value = model.model_validate_json(raw)
+            else:
+                value = model.model_validate(json.loads(raw))
+        except (ValidationError, ValueError) as e:  # JSONDecodeError, UnicodeDecodeError
             raise LoadFailed(str(e)) from e
         if key is not None:
             _decoded.put(key, raw, clone(value))
@@ -157,7 +166,10 @@ class Endpoint:
     def load_events(self, raw: bytes) -> list[Any]:
         adapter = _adapter(self.event_type())
         try:
-            return [adapter.validate_python(item) for item in json.loads(raw)]
+            items = json.loads(raw)
+            if self.json_mode:
+                return [adapter.validate_json(json.dumps(item)) for item in items]
+            return [adapter.validate_python(item) for item in items]
         except (ValidationError, ValueError, TypeError) as e:
             raise LoadFailed(str(e)) from e
 
@@ -238,6 +250,7 @@ ENDPOINTS: dict[str, Endpoint] = {
             event_type=_genai_response,
             streaming="never",
             exclude=_GENAI_TRANSPORT,
+            json_mode=True,
         ),
         Endpoint(
             name="genai.models.generate_content_stream",
@@ -245,6 +258,7 @@ ENDPOINTS: dict[str, Endpoint] = {
             event_type=_genai_response,
             streaming="always",
             exclude=_GENAI_TRANSPORT,
+            json_mode=True,
         ),
     )
 }

@@ -101,15 +101,16 @@ class _Settings:
         return _Call(backend=backend, key=key, streaming=streaming)
 
 
-# Backends (by id) whose last operation failed: one warning per outage, not one per call.
-_failing: set[int] = set()
+# (backend id, "read"/"write") whose last attempt failed: one warning per outage, not per call.
+# Reads and writes recover apart: a held lock blocks writes while reads still succeed.
+_failing: set[tuple[int, str]] = set()
 
 
 def _unavailable(backend: CacheBackend, what: str, error: BaseException) -> None:
     """Warn once that the cache failed; the caller then goes on to the API."""
-    if id(backend) in _failing:
+    if (id(backend), what) in _failing:
         return
-    _failing.add(id(backend))
+    _failing.add((id(backend), what))
     warnings.warn(
         f"The response cache ({type(backend).__name__}) could not {what} an entry ({error}); the "
         "call goes to the API uncached. promptcache warns once until the cache works again.",
@@ -118,9 +119,9 @@ def _unavailable(backend: CacheBackend, what: str, error: BaseException) -> None
     )
 
 
-def _recovered(backend: CacheBackend) -> None:
+def _recovered(backend: CacheBackend, what: str) -> None:
     if _failing:
-        _failing.discard(id(backend))
+        _failing.discard((id(backend), what))
 
 
 def _decode(endpoint: Endpoint, call: _Call, raw: bytes | None) -> Any:
@@ -140,7 +141,7 @@ def _lookup(endpoint: Endpoint, call: _Call) -> Any:
     except Exception as e:  # a cache is an optimisation: any backend failure is a miss
         _unavailable(call.backend, "read", e)
         return None
-    _recovered(call.backend)
+    _recovered(call.backend, "read")
     return _decode(endpoint, call, raw)
 
 
@@ -150,7 +151,7 @@ async def _alookup(endpoint: Endpoint, call: _Call) -> Any:
     except Exception as e:
         _unavailable(call.backend, "read", e)
         return None
-    _recovered(call.backend)
+    _recovered(call.backend, "read")
     return _decode(endpoint, call, raw)
 
 
@@ -159,6 +160,8 @@ def _store(call: _Call, encode: Callable[[], bytes], ttl: float | None) -> None:
         call.backend.set(call.key, encode(), ttl=ttl)
     except Exception as e:  # the answer is already in hand: return it uncached
         _unavailable(call.backend, "write", e)
+        return
+    _recovered(call.backend, "write")
 
 
 async def _astore(call: _Call, encode: Callable[[], bytes], ttl: float | None) -> None:
@@ -166,6 +169,8 @@ async def _astore(call: _Call, encode: Callable[[], bytes], ttl: float | None) -
         await call.backend.aset(call.key, encode(), ttl=ttl)
     except Exception as e:
         _unavailable(call.backend, "write", e)
+        return
+    _recovered(call.backend, "write")
 
 
 def _wrap_sync(original: Callable[..., Any], endpoint: Endpoint, settings: _Settings) -> Any:
