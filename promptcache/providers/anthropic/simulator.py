@@ -2,15 +2,19 @@
 
 The model follows the prompt-caching documentation (and ``shared/PROVIDER_FACTS.md``):
 
-* The request is flattened into positions in the order tools → system → messages; each tool and
-  each content block is one position (a string ``system`` or ``content`` is one text block).
-* Each position has a fingerprint: a hash of everything up to and including it, ``cache_control``
-  excluded. ``tool_choice``, the thinking settings and whether any image is present are folded in
-  where the messages start, so changing them invalidates message-level entries only, while a tool
-  change invalidates everything after it.
+* Positions, tokens and prefix fingerprints come from :func:`promptcache.positions.view_of`, the
+  one model of what the cache sees, so the simulator, the optimizer and ``diff`` cannot disagree
+  about whether two requests share a prefix. That view folds in what invalidates a level: a tool
+  change invalidates everything after it; web search and citations toggles invalidate system and
+  messages; ``tool_choice``, thinking settings and images invalidate messages.
+* Thinking blocks the API strips (thinking on, and the last user turn is not only tool results)
+  are not in the prompt: they add no tokens and no key, so the blocks after them no longer match
+  the prefix a tool-use loop cached with them in it.
 * Entries are written only at breakpoints (blocks with ``cache_control``) whose prefix reaches the
   model's minimum; below it nothing is cached and nothing fails. Each breakpoint looks back over
-  the 20 positions ending at it for the longest live entry; a hit refreshes that entry's TTL.
+  the 20 positions ending at it for the longest live entry; a hit refreshes that entry for its
+  own TTL. Whether reading a 5m entry through a 1h marker lengthens it to 1h is undocumented, so
+  by default it does not (``extend_ttl_on_read=True`` for users who confirm otherwise).
 * An entry becomes readable only once the response that wrote it has started, so concurrent
   requests each pay for a write.
 * Billing uses the documented positions: A (highest hit), B (highest 1h breakpoint after A) and
@@ -21,6 +25,8 @@ Token counts are the offline estimates of :mod:`promptcache.tokens`, so results 
 
 from __future__ import annotations
 
+import hashlib
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,17 +34,8 @@ from typing import Any
 
 from promptcache.clock import Clock, WallClock
 from promptcache.limits import TTL_SECONDS, ModelLimits, limits_for
-from promptcache.providers.anthropic.simulator_rules import (
-    Level,
-    as_blocks,
-    breakpoint_ttls,
-    canonical_json,
-    fingerprint_of,
-    flatten,
-    settings_key,
-    without_cache_control,
-)
-from promptcache.tokens import count_block, count_tool
+from promptcache.positions import CacheView, Level
+from promptcache.providers.anthropic.simulator_rules import breakpoint_ttls, read_view
 
 __all__ = ["AnthropicCacheResult", "AnthropicCacheSimulator", "Position"]
 
@@ -61,6 +58,8 @@ class Position:
     fingerprint: str
     #: The TTL of the breakpoint on this block, after request-level ``cache_control`` is applied.
     ttl: str | None
+    #: True for an earlier thinking block the API strips from the context (it counts nothing).
+    stripped: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,6 +103,9 @@ class AnthropicCacheSimulator:
     Thread-safe. ``limits`` overrides the per-model table (``min_cacheable_tokens`` and
     ``max_breakpoints`` are used); ``response_start_delay`` is the simulated time between a
     request and the start of its response, before which nothing it wrote can be read.
+    ``extend_ttl_on_read=True`` lets a read through a longer-TTL marker lengthen the entry it
+    reads (a 5m entry read through a 1h marker lives 1h): the docs are silent on it, so the
+    default keeps each entry's own TTL, the reading that never promises a saving.
     """
 
     def __init__(
@@ -112,9 +114,11 @@ class AnthropicCacheSimulator:
         clock: Clock | None = None,
         response_start_delay: float = 0.5,
         limits: ModelLimits | None = None,
+        extend_ttl_on_read: bool = False,
     ) -> None:
         self.clock: Clock = clock if clock is not None else WallClock()
         self.response_start_delay = response_start_delay
+        self.extend_ttl_on_read = extend_ttl_on_read
         self._limits = limits
         self._entries: dict[str, _Entry] = {}
         self._writers: dict[str, list[str]] = {}
@@ -127,41 +131,21 @@ class AnthropicCacheSimulator:
         return self._limits if self._limits is not None else limits_for(model, provider="anthropic")
 
     def positions(self, request: Mapping[str, Any]) -> tuple[Position, ...]:
-        """Flatten and fingerprint ``request``; raises :class:`SimulatedAPIError` like the API."""
-        model = str(request.get("model", ""))
-        raws = flatten(request)
-        ttls = breakpoint_ttls(request, raws, self.limits(model).max_breakpoints)
+        """The cache's view of ``request`` with breakpoints resolved; raises
+        :class:`SimulatedAPIError` where the API would answer 400."""
+        return self._positions(request)[1]
+
+    def _positions(self, request: Mapping[str, Any]) -> tuple[CacheView, tuple[Position, ...]]:
+        view = read_view(request)
+        ttls = breakpoint_ttls(request, view, self.limits(view.model).max_breakpoints)
         out: list[Position] = []
-        digest = fingerprint_of("model", model)
         end = 0
-        settings_folded = False
-        for raw, ttl in zip(raws, ttls, strict=True):
-            if raw.level == "messages" and not settings_folded:
-                digest = fingerprint_of(digest, "settings", settings_key(request))
-                settings_folded = True
-            if raw.level == "tools":
-                tokens = count_tool(raw.block)
-                payload = canonical_json(without_cache_control(raw.block))
-            else:
-                tokens = count_block(raw.block)
-                payload = canonical_json(
-                    [raw.role, raw.first_in_message, without_cache_control(raw.block)]
-                )
-            digest = fingerprint_of(digest, raw.level, payload)
+        for b, fingerprint, ttl in zip(view.blocks, view.fingerprints(), ttls, strict=True):
+            tokens = 0 if b.stripped else b.tokens
             end += tokens
-            kind = "tool" if raw.level == "tools" else str(raw.block.get("type"))
-            out.append(
-                Position(
-                    path=raw.path,
-                    level=raw.level,
-                    kind=kind,
-                    tokens=tokens,
-                    end=end,
-                    fingerprint=digest,
-                    ttl=ttl,
-                )
-            )
-        return tuple(out)
+            out.append(Position(path=b.path, level=b.level, kind=b.kind, tokens=tokens, end=end,
+                                fingerprint=fingerprint, ttl=ttl, stripped=b.stripped))
+        return view, tuple(out)
 
     def count_tokens(self, request: Mapping[str, Any]) -> int:
         """What ``POST /v1/messages/count_tokens`` returns as ``input_tokens``."""
@@ -173,15 +157,15 @@ class AnthropicCacheSimulator:
     ) -> AnthropicCacheResult:
         """Simulate ``messages.create(**request)`` at time ``now`` (default: the clock's)."""
         when = self.clock.now() if now is None else now
-        positions = self.positions(request)
+        view, positions = self._positions(request)
         with self._lock:
             self._counter += 1
             message_id = f"msg_sim{self._counter:020d}"
             hit = self._lookup(positions, when)
-            minimum = self.limits(str(request.get("model", ""))).min_cacheable_tokens
+            minimum = self.limits(view.model).min_cacheable_tokens
             written = self._write(positions, hit, when, message_id, minimum)
         usage = self._usage(positions, hit, written, output_tokens)
-        fingerprints = self._fingerprints(request, usage)
+        fingerprints = _fingerprints(view, usage)
         diagnostics = self._diagnose(request, fingerprints, usage)
         with self._lock:
             self._history[message_id] = fingerprints
@@ -266,7 +250,7 @@ class AnthropicCacheSimulator:
                         ttl=pos.ttl, expires_at=ttl_end, readable_at=now
                     )
                 else:
-                    existing.expires_at = max(existing.expires_at, ttl_end)
+                    existing.expires_at = max(existing.expires_at, self._refreshed(existing, pos, now))
                 continue
             readable_at = now + self.response_start_delay
             if existing is None:
@@ -281,6 +265,15 @@ class AnthropicCacheSimulator:
             self._writers.setdefault(message_id, []).append(pos.fingerprint)
             written.append(b)
         return tuple(written)
+
+    def _refreshed(self, entry: _Entry, pos: Position, now: float) -> float:
+        """When an entry read through ``pos``'s marker expires: its own TTL from now, or the
+        longer of the two with ``extend_ttl_on_read``."""
+        ttl = entry.ttl
+        if self.extend_ttl_on_read and pos.ttl is not None \
+                and TTL_SECONDS[pos.ttl] > TTL_SECONDS[entry.ttl]:
+            entry.ttl = ttl = pos.ttl
+        return now + TTL_SECONDS[ttl]
 
     def _usage(
         self,
@@ -306,27 +299,6 @@ class AnthropicCacheSimulator:
             "output_tokens": output_tokens,
             "service_tier": "standard",
         }
-
-    def _fingerprints(self, request: Mapping[str, Any], usage: Mapping[str, Any]) -> _Fingerprints:
-        tools = [without_cache_control(t) for t in request.get("tools") or ()]
-        system = request.get("system")
-        system_blocks = [without_cache_control(b) for b in as_blocks(system)] if system else []
-        messages = tuple(
-            fingerprint_of(
-                str(m.get("role")),
-                canonical_json([without_cache_control(b) for b in as_blocks(m["content"])]),
-            )
-            for m in request.get("messages") or ()
-        )
-        cached = int(usage["cache_read_input_tokens"]) + int(usage["cache_creation_input_tokens"])
-        return _Fingerprints(
-            model=str(request.get("model")),
-            tools=fingerprint_of(canonical_json(tools)),
-            system=fingerprint_of(canonical_json(system_blocks)),
-            messages=messages,
-            settings=settings_key(request),
-            cached_tokens=cached,
-        )
 
     def _diagnose(
         self, request: Mapping[str, Any], current: _Fingerprints, usage: Mapping[str, Any]
@@ -356,3 +328,36 @@ class AnthropicCacheSimulator:
             return None
         missed = max(0, previous.cached_tokens - int(usage["cache_read_input_tokens"]))
         return {"cache_miss_reason": {"type": reason, "cache_missed_input_tokens": missed}}
+
+
+_MESSAGE = re.compile(r"^messages\[(\d+)\]")
+
+
+def _hash(parts: Sequence[bytes]) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        h.update(part)
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+def _fingerprints(view: CacheView, usage: Mapping[str, Any]) -> _Fingerprints:
+    """Per-level hashes of the view's keys, for the cache-diagnosis comparison."""
+    salt = view.salt
+    tools = [b.digest for b in view.blocks if b.level == "tools"]
+    system = [salt.system or b""] + [b.digest for b in view.blocks if b.level == "system"]
+    per_message: dict[int, list[bytes]] = {}
+    for b in view.blocks:
+        key = b.key()
+        match = _MESSAGE.match(b.path)
+        if b.level == "messages" and match is not None:
+            per_message.setdefault(int(match[1]), []).append(key if key is not None else b"")
+    cached = int(usage["cache_read_input_tokens"]) + int(usage["cache_creation_input_tokens"])
+    return _Fingerprints(
+        model=view.model,
+        tools=_hash(tools),
+        system=_hash(system),
+        messages=tuple(_hash(per_message[m]) for m in sorted(per_message)),
+        settings=_hash([salt.messages or b""]),
+        cached_tokens=cached,
+    )
