@@ -13,10 +13,12 @@ from typing import Any
 
 from promptcache.blocks import UNMARKABLE_TYPES, Block, Turn
 from promptcache.errors import PromptError, RuleViolation
+from promptcache.sdk import plain
+from promptcache.shapes import content_part, message_parts
 from promptcache.tokens import TokenCounter, count_block
 
 __all__ = ["CONTENT_TYPES", "check_text", "content_block", "marker_ttl", "message_blocks",
-           "strip_marker"]
+           "message_turn", "read_message", "strip_marker"]
 
 #: Content block types the Messages API accepts in a message.
 CONTENT_TYPES = frozenset({
@@ -26,6 +28,8 @@ CONTENT_TYPES = frozenset({
     "text_editor_code_execution_tool_result", "tool_search_tool_result", "container_upload",
     "tool_reference", "mcp_tool_use", "mcp_tool_result",
 })
+
+
 def marker_ttl(block: Mapping[str, Any], origin: str) -> str | None:
     """The TTL of a hand-set ``cache_control``, validated; None when there is none."""
     cc = block.get("cache_control")
@@ -74,9 +78,12 @@ def _check_nested_markers(block: Mapping[str, Any], origin: str) -> None:
 
 
 def content_block(raw: Any, origin: str) -> dict[str, Any]:
+    """One content block (already plain, see :func:`promptcache.sdk.plain`), checked; OpenAI
+    parts (``image_url``, ``input_text``...) are read as their Anthropic equivalent."""
     if not isinstance(raw, Mapping):
         raise PromptError(f"{origin}: a content block must be a dict, got {type(raw).__name__}.",
                           path=origin)
+    raw = content_part(raw, origin)
     kind = raw.get("type")
     if kind not in CONTENT_TYPES:
         raise PromptError(
@@ -89,26 +96,42 @@ def content_block(raw: Any, origin: str) -> dict[str, Any]:
     return dict(raw)
 
 
+def read_message(message: Any, origin: str) -> tuple[str, list[Any]]:
+    """The role and raw content blocks of one message in any SDK's shape, object or dict.
+
+    The role is ``system`` for an OpenAI ``system``/``developer`` message (see
+    :func:`promptcache.shapes.message_parts`).
+    """
+    message = plain(message, origin)
+    if not isinstance(message, Mapping):
+        raise PromptError(f"{origin}: a message must be a dict with 'role' and 'content', got "
+                          f"{type(message).__name__}.", path=origin)
+    role, raw_blocks = message_parts(message, origin)
+    if not raw_blocks:
+        raise PromptError(f"{origin}: content must be a non-empty string or list of blocks.",
+                          path=f"{origin}.content")
+    return role, raw_blocks
+
+
 def message_blocks(message: Any, m_index: int, start: int, layer: str,
                    counter: TokenCounter) -> tuple[Turn, list[Block]]:
-    """The Turn and Blocks of ``messages[m_index]``, its first block at position ``start``."""
+    """The Turn and Blocks of ``messages[m_index]``, its first block at position ``start``.
+
+    ``message`` may be an SDK object (a whole ``Message`` appended as the assistant turn) or a
+    dict in the Anthropic, OpenAI or Gemini shape.
+    """
     origin = f"messages[{m_index}]"
-    if not isinstance(message, Mapping):
-        raise PromptError(f"{origin}: a message must be a dict with 'role' and 'content'.",
-                          path=origin)
-    role = message.get("role")
-    if role not in ("user", "assistant"):
-        raise PromptError(f"{origin}: role must be 'user' or 'assistant', got {role!r}.",
-                          path=origin)
-    content = message.get("content")
-    raw_blocks: list[Any]
-    if isinstance(content, str):
-        raw_blocks = [{"type": "text", "text": content}]
-    elif isinstance(content, Sequence) and content:
-        raw_blocks = list(content)
-    else:
-        raise PromptError(f"{origin}: content must be a non-empty string or list of blocks.",
-                          path=origin)
+    role, raw_blocks = read_message(message, origin)
+    if role == "system":
+        raise PromptError(f"{origin}: a system/developer message cannot be appended to the "
+                          "conversation; give it to PromptBuilder.add_system (or "
+                          "add_messages, which moves it there).", path=f"{origin}.role")
+    return message_turn(role, raw_blocks, origin, start, layer, counter)
+
+
+def message_turn(role: str, raw_blocks: Sequence[Any], origin: str, start: int, layer: str,
+                 counter: TokenCounter) -> tuple[Turn, list[Block]]:
+    """The Turn and checked Blocks of one message already read by :func:`read_message`."""
     blocks: list[Block] = []
     for c_index, raw in enumerate(raw_blocks):
         path = f"{origin}.content[{c_index}]"
@@ -127,4 +150,4 @@ def message_blocks(message: Any, m_index: int, start: int, layer: str,
         blocks.append(Block(section="messages", kind="message", payload=payload, path=path,
                             tokens=count_block(payload, counter), layer=layer, user_ttl=ttl,
                             unmarkable=unmarkable, role=role, first=c_index == 0))
-    return Turn(role=role, start=start, stop=start + len(blocks)), blocks
+    return Turn(role=role, start=start, stop=start + len(blocks)), blocks  # type: ignore[arg-type]

@@ -75,8 +75,8 @@ def test_builder_copies_input_dicts() -> None:
     ("message", "path"),
     [
         ({"role": "user", "content": [{"type": "text", "text": "  "}]}, "messages[0].content[0]"),
-        ({"role": "robot", "content": "x"}, "messages[0]"),
-        ({"role": "user", "content": []}, "messages[0]"),
+        ({"role": "robot", "content": "x"}, "messages[0].role"),
+        ({"role": "user", "content": []}, "messages[0].content"),
         ({"role": "user", "content": [{"type": "video"}]}, "messages[0].content[0]"),
         ({"role": "user", "content": ["text"]}, "messages[0].content[0]"),
     ],

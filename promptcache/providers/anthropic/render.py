@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import inspect
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -31,10 +31,14 @@ __all__ = [
     "prompt_from_request",
     "render_anthropic",
     "render_prefix",
+    "request_level_ttl",
     "validate",
+    "with_model",
 ]
 
 _COMPOSED = frozenset({"model", "messages", "system", "tools", "cache_control"})
+#: Composed by the builder; the request-level ``cache_control`` stays a parameter.
+_PARAMS_SKIPPED = frozenset({"model", "messages", "system", "tools"})
 
 
 @cache
@@ -106,14 +110,26 @@ def _turn_of(prompt: Prompt, index: int) -> int:
 
 
 def render_anthropic(prompt: Prompt, plan: Plan | None = None, *, state: CacheState | None = None,
-           now: float | None = None) -> dict[str, Any]:
+           now: float | None = None, model: str | None = None) -> dict[str, Any]:
     """Keyword arguments for ``client.messages.create(**kwargs)`` with the plan's breakpoints.
 
     Plans with ``optimize`` when no plan is given. With a ``state``, the plan's writes are recorded
     (the request is assumed sent): use :func:`record_sent` instead if you plan and send separately.
+    ``model`` renders a Prompt built without one (or for another Claude model).
+
+    A request-level ``cache_control`` read by :func:`prompt_from_request` is kept: the plan
+    reserves its breakpoint (a plan made without it is made again with it, so the request never
+    carries more breakpoints than the API accepts).
     """
-    if plan is None:
-        plan = optimize(prompt, state=state, now=now)
+    if model is not None:
+        prompt = with_model(prompt, model)
+    if not prompt.model:
+        raise PromptError("The Prompt has no model: PromptBuilder(model) or set_model(...), or "
+                          "render_anthropic(prompt, model=...).", path="model")
+    automatic = request_level_ttl(prompt.params)
+    if plan is None or (automatic is not None and plan.automatic_ttl is None):
+        plan = optimize(prompt, state=state, now=now, automatic=automatic,
+                        limits=plan.limits if plan is not None else None)
     if "max_tokens" not in prompt.params:
         raise PromptError("max_tokens is required by the Messages API: "
                           "builder.set_params(max_tokens=...).", path="max_tokens")
@@ -125,7 +141,7 @@ def render_anthropic(prompt: Prompt, plan: Plan | None = None, *, state: CacheSt
     kwargs = _assemble(prompt, marks, len(prompt.blocks))
     if plan.automatic_ttl is not None:
         kwargs["cache_control"] = {"type": "ephemeral", "ttl": plan.automatic_ttl}
-    kwargs.update(prompt.params)
+    kwargs.update((k, v) for k, v in prompt.params.items() if k != "cache_control")
     if state is not None:
         record_sent(state, prompt, plan, now=now, response_started=False)
     return kwargs
@@ -176,24 +192,45 @@ class AnthropicPrefixCounter:
         return int(result.input_tokens)
 
 
+def with_model(prompt: Prompt, model: str) -> Prompt:
+    """``prompt`` planned for ``model`` (same blocks, layers and turns)."""
+    if model == prompt.model:
+        return prompt
+    return Prompt(model=model, blocks=prompt.blocks, layers=prompt.layers, turns=prompt.turns,
+                  params=prompt.params, platform=prompt.platform)
+
+
+def request_level_ttl(request: Mapping[str, Any]) -> str | None:
+    """The TTL of a request-level (automatic) ``cache_control``, validated; None without one."""
+    return _automatic_ttl(request)
+
+
 def prompt_from_request(request: Mapping[str, Any], *, platform: Platform = "api") -> Prompt:
-    """Read a hand-written ``messages.create`` request (a dict) into a Prompt, markers included."""
+    """Read a ``messages.create`` request into a Prompt, markers included.
+
+    The request may hold SDK objects anywhere a dict is accepted (``response.content`` blocks, a
+    whole ``Message`` as the assistant turn, ``ToolParam``\\s). A request-level ``cache_control``
+    is kept in ``Prompt.params`` and honoured by :func:`render_anthropic`.
+    """
     if not isinstance(request, Mapping):
-        raise PromptError("A request must be a dict of messages.create keyword arguments.")
+        raise PromptError("A request must be a dict of messages.create keyword arguments, got "
+                          f"{type(request).__name__}.", path="request")
     model = request.get("model")
-    if not isinstance(model, str):
+    if not isinstance(model, str) or not model:
         raise PromptError("The request has no 'model' string.", path="model")
     builder = PromptBuilder(model, platform=platform)
-    tools = request.get("tools") or []
-    builder.add_tools(tools)
+    tools = request.get("tools")
+    if tools is not None:
+        builder.add_tools(tools)
     system = request.get("system")
-    if system:
+    if system is not None and system != "":
         builder.add_system(system)
     messages = request.get("messages")
-    if not isinstance(messages, list) or not messages:
+    if isinstance(messages, str | bytes) or not isinstance(messages, Sequence) or not messages:
         raise PromptError("The request needs a non-empty 'messages' list.", path="messages")
     builder.add_messages(messages)
-    builder.set_params(**{k: v for k, v in request.items() if k not in _COMPOSED})
+    _automatic_ttl(request)
+    builder.set_params(**{str(k): v for k, v in request.items() if k not in _PARAMS_SKIPPED})
     return builder.build()
 
 
