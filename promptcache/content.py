@@ -108,7 +108,7 @@ def read_message(message: Any, origin: str) -> tuple[str, list[Any]]:
                           f"{type(message).__name__}.", path=origin)
     role, raw_blocks = message_parts(message, origin)
     if not raw_blocks:
-        raise PromptError(f"{origin}: content must be a non-empty string or list of blocks.",
+        raise PromptError(f"{origin}.content: must be a non-empty string or list of blocks.",
                           path=f"{origin}.content")
     return role, raw_blocks
 
@@ -123,7 +123,7 @@ def message_blocks(message: Any, m_index: int, start: int, layer: str,
     origin = f"messages[{m_index}]"
     role, raw_blocks = read_message(message, origin)
     if role == "system":
-        raise PromptError(f"{origin}: a system/developer message cannot be appended to the "
+        raise PromptError(f"{origin}.role: a system/developer message cannot be appended to the "
                           "conversation; give it to PromptBuilder.add_system (or "
                           "add_messages, which moves it there).", path=f"{origin}.role")
     return message_turn(role, raw_blocks, origin, start, layer, counter)

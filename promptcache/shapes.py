@@ -66,7 +66,7 @@ def _content(content: Any, origin: str) -> list[Any]:
     if isinstance(content, Sequence) and not isinstance(content, bytes | bytearray):
         return [content_part(p, f"{origin}.content[{i}]") if isinstance(p, Mapping) else p
                 for i, p in enumerate(content)]
-    raise PromptError(f"{origin}: content must be a non-empty string or list of blocks, got "
+    raise PromptError(f"{origin}.content: must be a non-empty string or list of blocks, got "
                       f"{type(content).__name__}.", path=f"{origin}.content")
 
 
@@ -172,5 +172,5 @@ def message_parts(message: Mapping[str, Any], origin: str) -> tuple[Role, list[A
         return role, _content(message.get("content"), origin)
     if role in ("assistant", "tool") or role in _SYSTEM_ROLES:
         return _chat(message, str(role), origin)
-    raise PromptError(f"{origin}: role must be 'user' or 'assistant' (or an OpenAI 'system', "
+    raise PromptError(f"{origin}.role: must be 'user' or 'assistant' (or an OpenAI 'system', "
                       f"'developer' or 'tool' message), got {role!r}.", path=f"{origin}.role")
