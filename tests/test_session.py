@@ -202,7 +202,7 @@ async def test_async_session_sends_streams_and_hits(
     await chat.send("first")
     async with chat.stream("second") as stream:
         text = "".join([t async for t in stream])
-    assert (await stream.reply()).text == text
+    assert stream.reply.text == text
     await chat.send("third")
     assert_reads_all_but_newest(list(chat.replies))
     await client.close()
@@ -236,9 +236,12 @@ def test_a_slow_user_earns_the_1h_ttl_and_keeps_hitting(
     for turn in range(6):
         replies.append(chat.send(f"question {turn}"))
         clock.advance(600)  # ten minutes between replies
-    assert [conversation_ttl(r) for r in replies[:4]] == ["5m"] * 4
-    assert conversation_ttl(replies[4]) == "1h" and replies[4].usage.cache_write_1h_tokens > 0
-    assert replies[5].usage.cache_read_tokens == replies[4].usage.prompt_tokens
+    ttls = [conversation_ttl(r) for r in replies]
+    assert ttls[0] == "5m" and ttls[-1] == "1h"
+    switch = ttls.index("1h")
+    assert replies[switch].usage.cache_write_1h_tokens > 0
+    for before, after in itertools.pairwise(replies[switch:]):
+        assert after.usage.cache_read_tokens == before.usage.prompt_tokens
     assert chat.pace().hit_probability(300) == 0.0
 
 
@@ -360,8 +363,14 @@ def test_sdk_failures_become_provider_errors_and_change_nothing(clock: ManualClo
 
 
 def test_other_clients_are_refused_with_the_reason() -> None:
-    with pytest.raises(ProviderError, match="not supported yet"):
+    with pytest.raises(ProviderError, match=r"builtins\.object client is not supported"):
         ChatSession(object(), model=MODEL)
+
+
+def test_a_sync_session_refuses_an_async_client_with_the_fix() -> None:
+    client = anthropic.AsyncAnthropic(base_url="http://127.0.0.1:9", api_key="t")
+    with pytest.raises(ProviderError, match="use AsyncChatSession"):
+        ChatSession(client, model=MODEL)
 
 
 def test_session_dollars_agree_with_promptcache_usage(

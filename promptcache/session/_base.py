@@ -1,46 +1,111 @@
 """What the sync and async sessions share besides the core: construction, properties and edits.
 
-No I/O here either; the subclasses add only the calls to their client.
+No I/O here either; the subclasses add only the calls to their client. The client decides the
+provider adapter: ``anthropic`` (also Bedrock and Vertex), ``openai`` (chat completions, or the
+responses API with ``api="responses"``) or ``google.genai``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Literal, Protocol
 
 from promptcache.blocks import Document, Reuse
 from promptcache.clock import Clock
 from promptcache.errors import ProviderError, RuleViolation
-from promptcache.limits import ModelLimits
-from promptcache.session._anthropic import request_kwargs
-from promptcache.session._core import Pending, SessionCore, ToolResult
+from promptcache.limits import ModelLimits, Provider
+from promptcache.prompt import Prompt
+from promptcache.session._anthropic import AnthropicAdapter
+from promptcache.session._core import Adapter, Parsed, Pending, Request, SessionCore, ToolResult
+from promptcache.session._gemini import GeminiAdapter
+from promptcache.session._openai import OpenAIAdapter
 from promptcache.session._values import EditCost, Reply, SessionStats, ToolCall
 from promptcache.state import CacheState
 
-__all__ = ["SessionBase"]
+__all__ = ["Accumulator", "SessionBase", "Wire", "adapter_for", "run_reply"]
+
+Platform = Literal["api", "bedrock", "vertex"]
 
 
-def _provider_of(client: Any) -> str:
-    """``anthropic`` for the SDK's clients (Anthropic, AsyncAnthropic, Bedrock, Vertex)."""
-    module = type(client).__module__
+class Accumulator(Protocol):
+    def feed(self, event: Any) -> str | None: ...
+
+    def result(self, stream: Any) -> Parsed: ...
+
+
+class Wire(Adapter, Protocol):
+    """An adapter with its client calls: what the sync and async shells use."""
+
+    def render(self, pending: Pending, *, previous_message_id: str | None,
+               diagnostics: bool) -> Request: ...
+
+    async def arender(self, pending: Pending, *, previous_message_id: str | None,
+                      diagnostics: bool) -> Request: ...
+
+    def create(self, client: Any, kwargs: Mapping[str, Any]) -> Any: ...
+
+    async def acreate(self, client: Any, kwargs: Mapping[str, Any]) -> Any: ...
+
+    def open_stream(self, client: Any, kwargs: Mapping[str, Any]) -> Iterator[Any]: ...
+
+    async def aopen_stream(self, client: Any, kwargs: Mapping[str, Any]) -> AsyncIterator[Any]: ...
+
+    def accumulator(self) -> Accumulator: ...
+
+    def parse(self, response: Any) -> Parsed: ...
+
+    @staticmethod
+    def is_sdk_error(error: BaseException) -> bool: ...
+
+
+def _kind(client: Any) -> tuple[Provider, bool, Platform]:
+    """(provider, whether the client is async, Anthropic platform) from the client's class."""
+    cls = type(client)
+    module, name = cls.__module__, cls.__name__
     if module.startswith("anthropic"):
-        return "anthropic"
+        platform: Platform = "bedrock" if "Bedrock" in name else "vertex" if "Vertex" in name else "api"
+        return "anthropic", name.startswith("Async"), platform
+    if module.startswith("openai"):
+        return "openai", name.startswith("Async"), "api"
+    if module.startswith("google.genai"):
+        return "gemini", False, "api"  # one Client: sync calls, and client.aio for async
     raise ProviderError(
-        f"ChatSession: a {type(client).__module__}.{type(client).__name__} client is not supported "
-        "yet. Pass an anthropic.Anthropic / AsyncAnthropic client; OpenAI and Gemini sessions "
-        "plug in here once promptcache.providers.openai.render / gemini render a Plan."
-    )
+        f"ChatSession: a {module}.{name} client is not supported. Pass an anthropic "
+        "(Anthropic, AnthropicBedrock, AnthropicVertex), openai (OpenAI) or google-genai "
+        "(genai.Client) client, or their async twins with AsyncChatSession.")
+
+
+def adapter_for(client: Any, *, asynchronous: bool, api: Literal["chat", "responses"] | None,
+                clock: Clock | None) -> tuple[Wire, Platform]:
+    """The provider adapter for ``client``; a sync client in an async session (or the reverse)
+    is refused with the fix, rather than failing on the first send."""
+    provider, is_async, platform = _kind(client)
+    session = "AsyncChatSession" if asynchronous else "ChatSession"
+    if provider != "gemini" and is_async != asynchronous:
+        other = "AsyncChatSession" if is_async else "ChatSession"
+        raise ProviderError(f"{session} was given a {type(client).__name__}, which is "
+                            f"{'async' if is_async else 'sync'}: use {other} with it.")
+    if api is not None and provider != "openai":
+        raise ProviderError(f"{session}(api={api!r}) applies to OpenAI clients only.")
+    if provider == "anthropic":
+        return AnthropicAdapter(), platform
+    if provider == "openai":
+        return OpenAIAdapter(api or "chat"), platform
+    return GeminiAdapter(client, asynchronous=asynchronous, clock=clock), platform
 
 
 class SessionBase:
     """Holds the tools, system, documents and history of one conversation with one model.
 
-    Each send builds the request with PromptBuilder and plans it with ``optimize`` against the
-    session's :class:`CacheState` (pass ``state=`` to share one across sessions): the conversation
-    breakpoint moves to the newest turn while the tool, system and document breakpoints stay, within
-    the provider's 4 breakpoints and 20-block lookback. The state also records the gaps between
-    requests, so the TTL follows the user's pace: replies more than 5 minutes apart earn a 1h TTL.
+    Each send extends the previous request's Prompt by the new turn and plans it against the
+    session's :class:`CacheState` (pass ``state=`` to share one across sessions): on Anthropic the
+    conversation breakpoint moves to the newest turn while the tool, system and document
+    breakpoints stay, within the provider's 4 breakpoints and 20-block lookback, and the TTL
+    follows the user's pace; on OpenAI the stable prefix leads and routes the request
+    (``prompt_cache_key``); on Gemini an explicit cache holds the stable prefix when it pays.
     """
+
+    _asynchronous = False
 
     def __init__(
         self,
@@ -57,14 +122,19 @@ class SessionBase:
         clock: Clock | None = None,
         limits: ModelLimits | None = None,
         diagnostics: bool = True,
-        platform: Literal["api", "bedrock", "vertex"] = "api",
+        platform: Platform | None = None,
+        api: Literal["chat", "responses"] | None = None,
     ) -> None:
         self.client = client
-        self.provider = _provider_of(client)
-        self.core = SessionCore(model=model, tools=tools, system=system, documents=documents,
-                                history=history, max_tokens=max_tokens, params=params, state=state,
-                                clock=clock, limits=limits, diagnostics=diagnostics,
-                                platform=platform)
+        clock = clock if clock is not None else (state.clock if state is not None else None)
+        self.adapter, detected = adapter_for(client, asynchronous=self._asynchronous, api=api,
+                                             clock=clock)
+        self.provider: Provider = self.adapter.provider
+        self.core = SessionCore(self.adapter, model=model, tools=tools, system=system,
+                                documents=documents, history=history, max_tokens=max_tokens,
+                                params=params, state=state, clock=clock, limits=limits,
+                                diagnostics=diagnostics and self.provider == "anthropic",
+                                platform=platform or detected)
 
     # -- what the session knows -------------------------------------------------------------------
 
@@ -74,8 +144,13 @@ class SessionBase:
 
     @property
     def history(self) -> tuple[Mapping[str, Any], ...]:
-        """The conversation in Anthropic message shape, replies included as the API returned them."""
+        """The conversation as content blocks (Anthropic shape on every provider)."""
         return tuple(self.core.history)
+
+    @property
+    def prompt(self) -> Prompt:
+        """The Prompt of the conversation so far: what the next request extends."""
+        return self.core.prompt
 
     @property
     def replies(self) -> tuple[Reply, ...]:
@@ -144,31 +219,45 @@ class SessionBase:
             raise RuleViolation(f"messages[{index}]: the history has only {len(history)} messages.",
                                 path=f"messages[{index}]", rule="history-index")
 
-    # -- planning shared by the shells ---------------------------------------------------------------
+    # -- shared by the shells ----------------------------------------------------------------------
 
-    def _plan_user(self, content: str | Sequence[Mapping[str, Any]]) -> tuple[Pending, dict[str, Any]]:
-        return self._with_kwargs(self.core.prepare(self.core.user_message(content)))
+    def _user(self, content: str | Sequence[Mapping[str, Any]]) -> Pending:
+        return self.core.prepare(self.core.user_message(content))
 
-    def _plan_results(self, results: Mapping[str, ToolResult] | Sequence[Mapping[str, Any]],
-                      is_error: Mapping[str, bool] | None) -> tuple[Pending, dict[str, Any]]:
-        message = self.core.tool_results_message(results, is_error=is_error)
-        return self._with_kwargs(self.core.prepare(message))
+    def _results(self, results: Mapping[str, ToolResult] | Sequence[Mapping[str, Any]],
+                 is_error: Mapping[str, bool] | None) -> Pending:
+        return self.core.prepare(self.core.tool_results_message(results, is_error=is_error))
 
-    def _with_kwargs(self, pending: Pending) -> tuple[Pending, dict[str, Any]]:
-        kwargs = request_kwargs(pending, previous_message_id=self.core.previous_message_id,
-                                diagnostics=self.core.diagnostics)
-        return pending, kwargs
+    def _render_args(self) -> dict[str, Any]:
+        return {"previous_message_id": self.core.previous_message_id,
+                "diagnostics": self.core.diagnostics}
+
+    def _mapped(self, error: BaseException) -> ProviderError | None:
+        """Our ProviderError for an exception the provider SDK raised (None for anything else)."""
+        if not self.adapter.is_sdk_error(error):
+            return None
+        status = getattr(error, "status_code", None) or getattr(error, "code", None)
+        where = f"HTTP {status}" if status is not None else type(error).__name__
+        return ProviderError(f"{self.provider} request for {self.model!r} failed ({where}): "
+                             f"{error}. The session's history is unchanged; fix the cause and "
+                             "send again.")
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(model={self.model!r}, messages={len(self.core.history)}, "
-                f"{self.stats.summary()})")
+        return (f"{type(self).__name__}(provider={self.provider!r}, model={self.model!r}, "
+                f"messages={len(self.core.history)}, {self.stats.summary()})")
 
 
-def sdk_error(e: BaseException, model: str) -> ProviderError | None:
-    """Our ProviderError for an exception the provider SDK raised (None for anything else)."""
-    if not type(e).__module__.startswith("anthropic"):
-        return None
-    status = getattr(e, "status_code", None)
-    where = f"HTTP {status}" if status is not None else type(e).__name__
-    return ProviderError(f"messages.create for {model!r} failed ({where}): {e}. The session's "
-                         "history is unchanged; fix the cause and send again.")
+def run_reply(steps: Sequence[Reply]) -> Reply:
+    """The reply of a whole tool loop: the last answer, with the usage and cost of every step."""
+    last = steps[-1]
+    if len(steps) == 1:
+        return last
+    usage = steps[0].usage
+    for step in steps[1:]:
+        usage = usage + step.usage
+    costs = [s.cost_usd for s in steps]
+    cost = None if any(c is None for c in costs) else sum(c for c in costs if c is not None)
+    return Reply(content=last.content, stop_reason=last.stop_reason, message_id=last.message_id,
+                 usage=usage, plan=last.plan, miss=last.miss, cost_usd=cost,
+                 from_response_cache=all(s.from_response_cache for s in steps),
+                 steps=tuple(steps), raw=last.raw)

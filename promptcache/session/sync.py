@@ -7,9 +7,8 @@ from types import TracebackType
 from typing import Any
 
 from promptcache.errors import PromptCacheError
-from promptcache.session._anthropic import parse_message
-from promptcache.session._base import SessionBase, sdk_error
-from promptcache.session._core import Pending, ToolResult
+from promptcache.session._base import Accumulator, SessionBase, run_reply
+from promptcache.session._core import Pending, Request, ToolResult
 from promptcache.session._values import Reply, ToolCall
 
 __all__ = ["ChatSession", "ChatStream"]
@@ -18,35 +17,37 @@ ToolHandler = Callable[[ToolCall], ToolResult]
 
 
 class ChatSession(SessionBase):
-    """A multi-turn chat over an ``anthropic.Anthropic`` client with incremental prompt caching.
+    """A multi-turn chat with incremental prompt caching over an Anthropic, OpenAI or Gemini client.
 
     ``send`` appends a user turn and the reply; ``send_tool_results`` answers tool calls without
     touching the cached prefix; ``run`` drives a whole tool loop; ``stream`` yields text as it
     arrives. Statistics (``stats``), the observed pace (``pace()``) and the cost of edits
-    (``remove_turn``, ``set_tools``...) come with it.
+    (``remove_turn``, ``set_tools``...) come with it. ``close()`` (or a ``with`` block) deletes the
+    Gemini caches the session created; it does nothing on the other providers.
     """
 
     def send(self, content: str | Sequence[Mapping[str, Any]]) -> Reply:
         """Send a user turn (text or content blocks) and return the reply."""
-        return self._call(*self._plan_user(content))
+        return self._call(self._user(content))
 
     def send_tool_results(self, results: Mapping[str, ToolResult] | Sequence[Mapping[str, Any]], *,
                           is_error: Mapping[str, bool] | None = None) -> Reply:
-        """Answer the last reply's tool calls (``{tool_use_id: output}``) and return the next reply."""
-        return self._call(*self._plan_results(results, is_error))
+        """Answer the last reply's tool calls (``{call_id: output}``) and return the next reply."""
+        return self._call(self._results(results, is_error))
 
     def run(self, content: str | Sequence[Mapping[str, Any]], tools: ToolHandler, *,
             max_steps: int = 32) -> Reply:
         """Send ``content``, then run every tool call with ``tools`` until the model stops asking.
 
         A handler that raises answers the call with ``is_error`` and the exception's message, so
-        the model can recover, as the API recommends.
+        the model can recover, as the APIs recommend. The reply's ``usage`` and ``cost_usd`` are
+        the whole run's; ``reply.steps`` holds each request's own reply.
         """
-        reply = self.send(content)
+        steps = [self.send(content)]
         for _ in range(max_steps):
-            calls = reply.tool_calls
-            if not calls or reply.stop_reason != "tool_use":
-                return reply
+            calls = steps[-1].tool_calls
+            if not calls or steps[-1].stop_reason != "tool_use":
+                return run_reply(steps)
             results: dict[str, ToolResult] = {}
             errors: dict[str, bool] = {}
             for call in calls:
@@ -54,75 +55,111 @@ class ChatSession(SessionBase):
                     results[call.id] = tools(call)
                 except Exception as e:
                     results[call.id], errors[call.id] = f"{type(e).__name__}: {e}", True
-            reply = self.send_tool_results(results, is_error=errors)
+            steps.append(self.send_tool_results(results, is_error=errors))
         raise PromptCacheError(f"run(): the model still asked for tools after {max_steps} steps; "
                                "raise max_steps or answer the pending calls with send_tool_results.")
 
     def stream(self, content: str | Sequence[Mapping[str, Any]]) -> ChatStream:
         """Like :meth:`send`, streamed: ``with session.stream(q) as s: for text in s: ...``."""
-        return ChatStream(self, *self._plan_user(content))
+        return ChatStream(self, self._user(content))
 
     def stream_tool_results(self, results: Mapping[str, ToolResult] | Sequence[Mapping[str, Any]], *,
                             is_error: Mapping[str, bool] | None = None) -> ChatStream:
-        return ChatStream(self, *self._plan_results(results, is_error))
+        return ChatStream(self, self._results(results, is_error))
 
-    def _call(self, pending: Pending, kwargs: dict[str, Any]) -> Reply:
+    def close(self) -> None:
+        """Release what the session holds on the provider (the Gemini caches it created)."""
+        close = getattr(self.adapter, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> ChatSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, pending: Pending) -> Reply:
+        request = self.adapter.render(pending, **self._render_args())
         try:
-            message = self.client.messages.create(**kwargs)
+            response = self.adapter.create(self.client, request.kwargs)
         except Exception as e:
-            mapped = sdk_error(e, self.model)
+            mapped = self._mapped(e)
             if mapped is None:
                 raise
             raise mapped from e
-        return self.core.commit(pending, parse_message(message))
+        return self.core.commit(pending, request, self.adapter.parse(response))
 
 
 class ChatStream:
-    """One streamed reply. Iterate for text deltas; ``reply`` (or leaving the block) commits it.
+    """One streamed reply. Iterate for text deltas; the reply joins the history when it completes.
 
-    Nothing is added to the history unless the stream completes, so an interrupted stream can be
-    retried with the same session.
+    ``stream.reply`` is the complete Reply once the stream has ended (after the ``with`` block,
+    or read inside it to wait for the end); ``finish()`` does the same as a call. Nothing is
+    added to the history unless the stream completes, so an interrupted stream can be retried.
     """
 
-    def __init__(self, session: ChatSession, pending: Pending, kwargs: dict[str, Any]) -> None:
+    def __init__(self, session: ChatSession, pending: Pending) -> None:
         self._session = session
         self._pending = pending
-        self._kwargs = kwargs
-        self._manager: Any = None
+        self._request: Request | None = None
         self._stream: Any = None
+        self._events: Iterator[Any] | None = None
+        self._acc: Accumulator | None = None
         self._reply: Reply | None = None
 
     def __enter__(self) -> ChatStream:
+        s = self._session
+        self._request = s.adapter.render(self._pending, **s._render_args())
         try:
-            self._manager = self._session.client.messages.stream(**self._kwargs)
-            self._stream = self._manager.__enter__()
+            self._stream = s.adapter.open_stream(s.client, self._request.kwargs)
         except Exception as e:
-            mapped = sdk_error(e, self._session.model)
+            mapped = s._mapped(e)
             if mapped is None:
                 raise
             raise mapped from e
+        self._events = iter(self._stream)
+        self._acc = s.adapter.accumulator()
         return self
 
-    def __iter__(self) -> Iterator[str]:
-        if self._stream is None:
+    def _pull(self) -> Iterator[str]:
+        if self._events is None or self._acc is None:
             raise PromptCacheError("ChatStream: use it in a with block before iterating.")
-        yield from self._stream.text_stream
+        try:
+            for event in self._events:
+                text = self._acc.feed(event)
+                if text:
+                    yield text
+        except Exception as e:
+            mapped = self._session._mapped(e)
+            if mapped is None:
+                raise
+            raise mapped from e
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._pull()
+
+    def finish(self) -> Reply:
+        """Wait for the end of the stream and return the Reply (appended to the history)."""
+        if self._reply is None:
+            for _ in self._pull():
+                pass
+            assert self._acc is not None and self._request is not None
+            parsed = self._acc.result(self._stream)
+            self._reply = self._session.core.commit(self._pending, self._request, parsed)
+        return self._reply
 
     @property
     def reply(self) -> Reply:
         """The complete reply; waits for the stream to finish and appends it to the history."""
-        if self._reply is None:
-            if self._stream is None:
-                raise PromptCacheError("ChatStream: use it in a with block before reading reply.")
-            message = self._stream.get_final_message()
-            self._reply = self._session.core.commit(self._pending, parse_message(message))
-        return self._reply
+        return self.finish()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         try:
             if exc_type is None:
-                _ = self.reply
+                self.finish()
         finally:
-            if self._manager is not None:
-                self._manager.__exit__(exc_type, exc, tb)
+            close = getattr(self._stream, "close", None)
+            if close is not None:
+                close()

@@ -1,0 +1,57 @@
+"""Checks and comparisons of a conversation's history, shared by the session core and its edits.
+
+Pure functions of messages and fingerprints: what the API would reject (an unanswered tool call)
+and where two requests first differ in what the cache sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from promptcache.errors import RuleViolation
+
+__all__ = ["blocks_of", "check_history", "first_difference"]
+
+
+def blocks_of(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """A message's content as blocks (a string is one text block)."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return [b for b in content or () if isinstance(b, Mapping)]
+
+
+def check_history(messages: Sequence[Mapping[str, Any]], *, start: int = 0) -> None:
+    """Raise when a tool_use is not answered by a tool_result in the next user message.
+
+    The APIs reject such a history with a 400; catching it here names the message. ``start`` is
+    the index of ``messages[0]`` in the whole history, so a check of the newest messages alone
+    (what a session does on every send) still names the right path.
+    """
+    for i, message in enumerate(messages):
+        if message.get("role") != "assistant":
+            continue
+        ids = [b.get("id") for b in blocks_of(message) if b.get("type") == "tool_use"]
+        if not ids or i == len(messages) - 1:
+            continue
+        following = messages[i + 1]
+        answered = {b.get("tool_use_id") for b in blocks_of(following)
+                    if b.get("type") == "tool_result"} if following.get("role") == "user" else set()
+        missing = [x for x in ids if x not in answered]
+        if missing:
+            at, prev = start + i + 1, start + i
+            raise RuleViolation(
+                f"messages[{at}]: the tool_use blocks {missing} of messages[{prev}] have no "
+                "tool_result in the next user message; the API rejects the history. Answer every "
+                "tool call (send_tool_results) or remove both turns.",
+                path=f"messages[{at}]", rule="tool-result-pairing",
+            )
+
+
+def first_difference(before: tuple[str, ...], after: tuple[str, ...]) -> int | None:
+    """Index of the first position whose prefix fingerprint differs; None if one extends the other."""
+    for i, (a, b) in enumerate(zip(before, after, strict=False)):
+        if a != b:
+            return i
+    return None if len(after) >= len(before) else len(after)
