@@ -22,6 +22,7 @@ from promptcache.clock import Clock
 from promptcache.providers._loopback import Exchange, LoopbackServer, Reply
 from promptcache.providers._simerrors import SimulatedAPIError
 from promptcache.providers.anthropic.simulator import AnthropicCacheSimulator
+from promptcache.providers.anthropic.simulator_rules import check_prewarm
 
 __all__ = ["AnthropicServer"]
 
@@ -190,6 +191,7 @@ class AnthropicServer(LoopbackServer):
         results: list[dict[str, Any]] = []
         for item in requests:
             try:
+                check_prewarm(item["params"], batch=True)
                 message = self.message(item["params"])
                 self.simulator.mark_started(message["id"])
                 results.append(

@@ -35,7 +35,7 @@ from typing import Any
 from promptcache.clock import Clock, WallClock
 from promptcache.limits import TTL_SECONDS, ModelLimits, limits_for
 from promptcache.positions import CacheView, Level
-from promptcache.providers.anthropic.simulator_rules import breakpoint_ttls, read_view
+from promptcache.providers.anthropic.simulator_rules import breakpoint_ttls, check_prewarm, read_view
 
 __all__ = ["AnthropicCacheResult", "AnthropicCacheSimulator", "Position"]
 
@@ -153,10 +153,15 @@ class AnthropicCacheSimulator:
         return positions[-1].end if positions else 0
 
     def create(
-        self, request: Mapping[str, Any], *, now: float | None = None, output_tokens: int = 0
+        self, request: Mapping[str, Any], *, now: float | None = None, output_tokens: int = 0,
+        batch: bool = False,
     ) -> AnthropicCacheResult:
-        """Simulate ``messages.create(**request)`` at time ``now`` (default: the clock's)."""
+        """Simulate ``messages.create(**request)`` at time ``now`` (default: the clock's).
+
+        ``batch``: the request is one item of a Message Batch (where pre-warming is refused).
+        """
         when = self.clock.now() if now is None else now
+        check_prewarm(request, batch=batch)
         view, positions = self._positions(request)
         with self._lock:
             self._counter += 1

@@ -16,7 +16,7 @@ from promptcache.errors import PromptError
 from promptcache.positions import CacheView, view_of
 from promptcache.providers._simerrors import SimulatedAPIError
 
-__all__ = ["breakpoint_ttls", "read_view"]
+__all__ = ["breakpoint_ttls", "check_prewarm", "prewarm_conflicts", "read_view"]
 
 _TTLS = ("5m", "1h")
 _PATH = re.compile(r"^(?P<section>tools|system|messages)(?:\[(?P<i>\d+)\])?"
@@ -115,3 +115,39 @@ def breakpoint_ttls(request: Mapping[str, Any], view: CacheView,
                 "in the following order: `tools`, `system`, `messages`.",
                 rule="ttl-order", path=b.path)
     return ttls
+
+
+def prewarm_conflicts(request: Mapping[str, Any], *, batch: bool = False) -> tuple[str, ...]:
+    """What stops ``request`` from being a ``max_tokens=0`` pre-warm (empty: nothing does).
+
+    The prompt-caching page (pre-warming; PROVIDER_FACTS E, August 2026 revision) refuses it with
+    streaming, extended thinking, structured outputs, a forced ``tool_choice`` and inside Message
+    Batches. Warm-up reads the same list to decide when to fall back.
+    """
+    out = []
+    if request.get("stream"):
+        out.append("stream")
+    thinking = request.get("thinking")
+    if isinstance(thinking, Mapping) and thinking.get("type") in ("enabled", "adaptive"):
+        out.append("thinking")
+    config = request.get("output_config")
+    if request.get("output_format") is not None or (
+            isinstance(config, Mapping) and config.get("format") is not None):
+        out.append("output_config.format")
+    choice = request.get("tool_choice")
+    if isinstance(choice, Mapping) and choice.get("type") in ("tool", "any"):
+        out.append("tool_choice")
+    if batch:
+        out.append("batch")
+    return tuple(out)
+
+
+def check_prewarm(request: Mapping[str, Any], *, batch: bool = False) -> None:
+    """Raise the API's 400 for a ``max_tokens=0`` request it refuses (see prewarm_conflicts)."""
+    if request.get("max_tokens") != 0:
+        return
+    conflicts = prewarm_conflicts(request, batch=batch)
+    if conflicts:
+        raise SimulatedAPIError(
+            "max_tokens: 0 (cache pre-warming) cannot be combined with "
+            f"{', '.join(conflicts)}.", rule="prewarm", path="max_tokens")
