@@ -63,11 +63,35 @@ def test_plot_writes_a_png(demo_output: tuple[str, Path]) -> None:
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_every_strategy_line_stays_visible_in_every_panel(demo_output: tuple[str, Path]) -> None:
+    """On chat_with_tools promptcache and hand placement cost the same: both lines must show.
+
+    Pixels of each strategy's colour are counted per panel (the three panels side by side); the
+    legend's sample accounts for about 60 pixels, a visible line for several hundred.
+    """
+    import numpy as np
+    from matplotlib import image
+
+    from promptcache.cli._render import line_style
+    from promptcache.replay.strategies import DEMO_STRATEGIES
+
+    _, png = demo_output
+    pixels = (image.imread(png)[:, :, :3] * 255).round().astype(int)
+    width = pixels.shape[1]
+    for i, name in enumerate(DEMO_STRATEGIES):
+        colour = line_style(i, len(DEMO_STRATEGIES), 10)["color"]
+        rgb = np.array([int(colour[k:k + 2], 16) for k in (1, 3, 5)])
+        close = np.abs(pixels - rgb).sum(axis=2) <= 30
+        for panel in range(3):
+            seen = int(close[:, panel * width // 3:(panel + 1) * width // 3].sum())
+            assert seen >= 200, f"{name} shows only {seen} pixels in panel {panel}"
+
+
 def test_live_without_a_key_exits_2(monkeypatch: pytest.MonkeyPatch,
                                     capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     assert main(["demo", "--live"]) == 2
-    assert "ANTHROPIC_API_KEY" in capsys.readouterr().out
+    assert "ANTHROPIC_API_KEY" in capsys.readouterr().err
 
 
 def test_missing_matplotlib_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -54,8 +54,9 @@ def test_plan_keeps_user_markers_unless_told(tmp_path: Path,
 def test_plan_reports_a_malformed_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "r.json"
     path.write_text("{nope")
-    assert main(["plan", str(path)]) == 1
-    assert "not valid JSON" in capsys.readouterr().out
+    assert main(["plan", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert "not valid JSON" in err and not out
 
 
 def test_simulate_reports_each_strategy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -80,5 +81,6 @@ def test_simulate_prints_a_table(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_simulate_names_the_bad_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text('{"t": 0, "request": {"model": "claude-sonnet-4-5", "messages": []}}\n{"t": "x"}\n')
-    assert main(["simulate", str(path)]) == 1
-    assert "bad.jsonl line 2" in capsys.readouterr().out
+    assert main(["simulate", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert "bad.jsonl line 2" in err and not out

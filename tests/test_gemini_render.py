@@ -168,3 +168,63 @@ def test_plan_explains_cache_and_cost(server: GeminiServer, client: genai.Client
         text = manager.prepare(prompt, model=MODEL).plan.explain()
     assert "explicit caching" in text and "cached_content = cachedContents/" in text
     assert "storage $" in text and "saved" in text
+
+
+def _tool_prompt(tool_choice: dict[str, Any] | None = None,
+                 result: dict[str, Any] | None = None) -> Any:
+    from promptcache import prompt_from_request
+
+    request: dict[str, Any] = {
+        "model": "claude-sonnet-4-6", "max_tokens": 16,
+        "tools": [{"name": "search", "input_schema": {"type": "object"}}],
+        "messages": [
+            {"role": "user", "content": "find it"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "call_1",
+                                               "name": "search", "input": {}}]},
+            {"role": "user", "content": [result or {"type": "tool_result",
+                                                    "tool_use_id": "call_1", "content": "ok"}]}]}
+    if tool_choice is not None:
+        request["tool_choice"] = tool_choice
+    return prompt_from_request(request)
+
+
+def test_malformed_tool_parts_are_prompt_errors_naming_the_path() -> None:
+    from promptcache import PromptError
+
+    with pytest.raises(PromptError) as e:
+        render_gemini(_tool_prompt({"type": "tool"}), model=MODEL)
+    assert e.value.path == "tool_choice.name"
+    with pytest.raises(PromptError) as e:
+        render_gemini(_tool_prompt(result={"type": "tool_result", "content": "x"}), model=MODEL)
+    assert e.value.path == "messages[2].content[0].tool_use_id"
+
+
+def test_an_image_in_a_tool_result_reaches_the_server_in_the_function_response(
+        server: GeminiServer, client: genai.Client) -> None:
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                         "data": "iVBORw0KGgo="}}
+    prompt = _tool_prompt(result={"type": "tool_result", "tool_use_id": "call_1",
+                                  "content": [{"type": "text", "text": "see"}, image,
+                                              {"type": "search_result", "title": "t"}]})
+    rendered = render_gemini(prompt, model=MODEL)
+    client.models.generate_content(**rendered.kwargs)
+    sent = _snake(server.requests[-1].json())["contents"][-1]["parts"][0]["function_response"]
+    assert sent["response"] == {"output": "see"}
+    assert sent["parts"] == [{"inline_data": {"mime_type": "image/png", "data": "iVBORw0KGgo="}}]
+    assert rendered.plan.dropped == (
+        "messages[2].content[0].content[2]: a search_result block has no Gemini equivalent "
+        "inside a function response",)
+
+
+def test_disable_parallel_tool_use_is_reported_not_silently_lost() -> None:
+    rendered = render_gemini(_tool_prompt({"type": "any", "disable_parallel_tool_use": True}),
+                             model=MODEL)
+    assert rendered.kwargs["config"]["tool_config"] == {"function_calling_config": {"mode": "ANY"}}
+    assert any(d.startswith("tool_choice.disable_parallel_tool_use") for d in rendered.plan.dropped)
+
+
+def test_the_openai_compatible_endpoint_maps_or_reports_every_parameter() -> None:
+    prompt = _tool_prompt({"type": "auto"})
+    rendered = render_gemini_openai_compatible(prompt, model=MODEL)
+    assert rendered.kwargs["max_tokens"] == 16
+    assert any(d.startswith("tool_choice:") for d in rendered.plan.dropped)

@@ -193,3 +193,77 @@ def test_parameters_are_mapped_and_the_rest_reported() -> None:
 def test_plan_explains_what_is_cached_and_its_cost() -> None:
     text = render_openai_chat(shared_prompt(), model="gpt-4o").plan.explain()
     assert "prompt_cache_retention" in text and "saved" in text and "$" in text
+
+
+def _tool_prompt(tool_choice: dict[str, Any] | None = None,
+                 result: dict[str, Any] | None = None) -> Any:
+    from promptcache import prompt_from_request
+
+    request: dict[str, Any] = {
+        "model": "claude-sonnet-4-6", "max_tokens": 16,
+        "tools": [{"name": "search", "input_schema": {"type": "object"}}],
+        "messages": [
+            {"role": "user", "content": "find it"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "call_1",
+                                               "name": "search", "input": {}}]},
+            {"role": "user", "content": [result or {"type": "tool_result",
+                                                    "tool_use_id": "call_1", "content": "ok"}]}]}
+    if tool_choice is not None:
+        request["tool_choice"] = tool_choice
+    return prompt_from_request(request)
+
+
+@pytest.mark.parametrize("render", [render_openai_chat, render_openai_responses])
+def test_a_forced_tool_without_a_name_is_a_prompt_error_naming_the_path(render: Any) -> None:
+    from promptcache import PromptError
+
+    with pytest.raises(PromptError) as e:
+        render(_tool_prompt({"type": "tool"}), model="gpt-4.1")
+    assert e.value.path == "tool_choice.name"
+
+
+@pytest.mark.parametrize("render", [render_openai_chat, render_openai_responses])
+def test_a_tool_result_without_tool_use_id_is_a_prompt_error_naming_the_block(render: Any) -> None:
+    from promptcache import PromptError
+
+    with pytest.raises(PromptError) as e:
+        render(_tool_prompt(result={"type": "tool_result", "content": "ok"}), model="gpt-4.1")
+    assert e.value.path == "messages[2].content[0].tool_use_id"
+
+
+def test_disable_parallel_tool_use_becomes_parallel_tool_calls_false(
+        server: OpenAIServer, client: openai.OpenAI) -> None:
+    prompt = _tool_prompt({"type": "auto", "disable_parallel_tool_use": True})
+    chat = render_openai_chat(prompt, model="gpt-4.1")
+    assert chat.kwargs["tool_choice"] == "auto" and chat.kwargs["parallel_tool_calls"] is False
+    client.chat.completions.create(**chat.kwargs)
+    assert server.requests[-1].json()["parallel_tool_calls"] is False
+    responses = render_openai_responses(prompt, model="gpt-4.1")
+    assert responses.kwargs["parallel_tool_calls"] is False
+    client.responses.create(**responses.kwargs)
+    assert server.requests[-1].json()["parallel_tool_calls"] is False
+    forced = render_openai_chat(_tool_prompt({"type": "tool", "name": "search",
+                                              "disable_parallel_tool_use": True}), model="gpt-4.1")
+    assert forced.kwargs["tool_choice"] == {"type": "function", "function": {"name": "search"}}
+    assert forced.kwargs["parallel_tool_calls"] is False
+    plain = render_openai_chat(_tool_prompt({"type": "any"}), model="gpt-4.1")
+    assert "parallel_tool_calls" not in plain.kwargs
+
+
+def test_a_forced_tool_that_is_not_sent_is_a_prompt_error() -> None:
+    from promptcache import PromptError
+
+    with pytest.raises(PromptError) as e:
+        render_openai_chat(_tool_prompt({"type": "tool", "name": "other"}), model="gpt-4.1")
+    assert e.value.path == "tool_choice.name"
+
+
+def test_an_image_in_a_tool_result_is_kept_on_responses_and_reported_on_chat() -> None:
+    image = {"type": "image", "source": {"type": "url", "url": "https://example.invalid/a.png"}}
+    prompt = _tool_prompt(result={"type": "tool_result", "tool_use_id": "call_1",
+                                  "content": [{"type": "text", "text": "see"}, image]})
+    items = render_openai_responses(prompt, model="gpt-4.1").kwargs["input"]
+    output = next(i for i in items if i.get("type") == "function_call_output")["output"]
+    assert [p["type"] for p in output] == ["input_text", "input_image"]
+    chat = render_openai_chat(prompt, model="gpt-4.1")
+    assert any("image" in d and "messages[2].content[0]" in d for d in chat.plan.dropped)

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+
+from promptcache.cli._io import USAGE_ERROR, fail
+from promptcache.errors import PromptCacheError
 
 __all__ = ["main"]
 
@@ -24,11 +28,19 @@ SUBCOMMANDS: dict[str, str] = {
 }
 
 
+def _version() -> str:
+    """``promptcache.__version__``: the package's own, the one a user's code sees."""
+    from promptcache import __version__
+
+    return __version__
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="promptcache",
         description="Plan, check and simulate LLM prompt caching (Anthropic, OpenAI, Gemini).",
     )
+    parser.add_argument("--version", action="version", version=f"promptcache {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in SUBCOMMANDS.items():
         try:
@@ -44,14 +56,43 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``promptcache`` console script."""
+    """Entry point of the ``promptcache`` console script.
+
+    Exit codes: 0 success, 1 a finding (lint) or a miss (diff), 2 a usage or input error, printed
+    as one line on stderr. A reader that closes the pipe early (``promptcache plan --json | head``)
+    ends the command quietly with 0: the output was wanted only in part, nothing failed.
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "_run"):
-        parser.print_help()
-        return 2
-    code: int = args._run(args)
+        parser.print_help(sys.stderr)
+        return USAGE_ERROR
+    try:
+        code: int = args._run(args)
+    except PromptCacheError as e:
+        return fail(e)
+    except RecursionError:
+        return fail("the input is nested too deeply to process.")
+    except UnicodeError as e:
+        return fail(f"the input holds text that cannot be encoded or decoded ({e}).")
+    except BrokenPipeError:
+        _silence_stdout()
+        return 0
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
     return code
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush cannot raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a real file (captured by a test harness)
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

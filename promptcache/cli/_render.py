@@ -17,7 +17,8 @@ from rich.table import Table
 from promptcache.errors import MissingDependencyError
 from promptcache.replay.compare import ReplayResult, result_row
 
-__all__ = ["markdown_table", "plot_cumulative", "progress_bar", "results_table", "rows"]
+__all__ = ["line_style", "markdown_table", "plot_cumulative", "progress_bar", "results_table",
+           "rows"]
 
 COLUMNS = ("strategy", "input", "cache read", "write 5m", "write 1h", "input $", "vs none")
 
@@ -82,6 +83,28 @@ def progress_bar(console: Console, total: int, label: str,
         yield advance
 
 
+#: (colour, line style, marker) per strategy, in the order the strategies are drawn.
+_STYLES = (("#1f77b4", "-", "o"), ("#ff7f0e", "-", "s"), ("#2ca02c", "-.", "^"),
+           ("#d62728", "--", "x"), ("#9467bd", ":", "D"), ("#8c564b", "-", "v"),
+           ("#e377c2", "--", "P"), ("#7f7f7f", "-.", "*"))
+
+
+def line_style(index: int, count: int, points: int) -> dict[str, Any]:
+    """Keyword arguments for the ``index``-th of ``count`` lines, so that no line hides another.
+
+    Two strategies often cost exactly the same (promptcache and hand placement on a plain chat):
+    drawn alike, the later line covers the earlier. Here each line is thinner than the one drawn
+    before it and on top of it, so a covered line still shows as a border around the next, and
+    each carries its own marker at positions staggered between lines.
+    """
+    colour, linestyle, marker = _STYLES[index % len(_STYLES)]
+    step = max(1, points // 8)
+    return {"color": colour, "linestyle": linestyle, "marker": marker,
+            "linewidth": 1.2 + 2.4 * (count - 1 - index) / max(1, count - 1),
+            "markersize": 5.0, "markevery": (index * step // max(1, count) % step, step),
+            "zorder": 2 + index}
+
+
 def plot_cumulative(results_by_trace: Mapping[str, Mapping[str, ReplayResult]],
                     path: str | Path, *, title: str = "Cumulative input cost") -> Path:
     """Draw cumulative input dollars per strategy (one panel per trace) into a PNG file.
@@ -99,10 +122,10 @@ def plot_cumulative(results_by_trace: Mapping[str, Mapping[str, ReplayResult]],
     traces: Sequence[str] = list(results_by_trace)
     fig, axes = plt.subplots(1, len(traces), figsize=(4.2 * len(traces), 3.6), squeeze=False)
     for ax, trace in zip(axes[0], traces, strict=True):
-        for name, result in results_by_trace[trace].items():
+        results = results_by_trace[trace]
+        for i, (name, result) in enumerate(results.items()):
             xs = [c.t / 60 for c in result.calls]
-            ax.plot(xs, result.cumulative(), label=name,
-                    linestyle="--" if name in ("none", "clairvoyant") else "-")
+            ax.plot(xs, result.cumulative(), label=name, **line_style(i, len(results), len(xs)))
         ax.set_title(trace, fontsize=10)
         ax.set_xlabel("minutes")
         ax.set_ylabel("input $")

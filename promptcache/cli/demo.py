@@ -17,6 +17,7 @@ from typing import Any
 
 from rich.console import Console
 
+from promptcache.cli._io import fail
 from promptcache.cli._render import plot_cumulative, progress_bar, results_table
 from promptcache.errors import PromptCacheError, ProviderError
 from promptcache.providers.usage import parse_usage
@@ -83,8 +84,7 @@ def run(args: argparse.Namespace) -> int:
             path = plot_cumulative(results, args.plot, title="promptcache demo: cumulative input $")
             console.print(f"Plot written to {path}")
     except PromptCacheError as e:
-        console.print(f"[red]error:[/red] {e}", soft_wrap=True)
-        return 1
+        return fail(e)
     return 0
 
 
@@ -103,14 +103,12 @@ def _salted(item: TraceRequest, salt: str, model: str) -> TraceRequest:
 
 def _live(args: argparse.Namespace, console: Console) -> int:
     if not os.environ.get("ANTHROPIC_API_KEY"):
-        console.print("--live needs ANTHROPIC_API_KEY in the environment; it sends real requests "
-                      "and costs money. Without it, run `promptcache demo` (offline).")
-        return 2
+        return fail("--live needs ANTHROPIC_API_KEY in the environment; it sends real requests "
+                    "and costs money. Without it, run `promptcache demo` (offline).")
     try:
         import anthropic
     except ImportError:  # pragma: no cover - anthropic is a hard dependency
-        console.print('--live needs the anthropic SDK: pip install "promptcache"')
-        return 2
+        return fail('--live needs the anthropic SDK: pip install "promptcache"')
     client = anthropic.Anthropic()
     base = chat_with_tools(sessions=2, turns=3)
     console.print(f"Live: {len(base.requests)} requests per strategy against {args.model}, "
@@ -136,8 +134,7 @@ def _live(args: argparse.Namespace, console: Console) -> int:
                                  cache_writes=usage.cache_writes))
             results[name] = ledger
     except PromptCacheError as e:
-        console.print(f"[red]error:[/red] {e}", soft_wrap=True)
-        return 1
+        return fail(e)
     from rich.table import Table
 
     table = Table(title=f"live: {base.description}", title_justify="left")

@@ -8,10 +8,9 @@ extended, or a change after A's last cache entry), 1 when some of A's cached tok
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
-from promptcache.cli._io import fail, read_json
+from promptcache.cli._io import fail, print_json, read_json, secrets_of
 from promptcache.diagnostics.diff import CacheDiff, diff_requests
 from promptcache.errors import PromptCacheError
 
@@ -53,14 +52,16 @@ def _print_rich(result: CacheDiff) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    a: Any = None
+    b: Any = None
     try:
-        a: Any = read_json(args.a)
-        b: Any = read_json(args.b)
+        a = read_json(args.a)
+        b = read_json(args.b)
         result = diff_requests(a, b, provider=args.provider)
     except PromptCacheError as e:
-        return fail(e)
+        return fail(e, [*secrets_of(a), *secrets_of(b)])
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
+        print_json(result.to_dict())
     else:
         _print_rich(result)
     return 0 if result.hit else 1

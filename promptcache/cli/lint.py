@@ -8,11 +8,10 @@ Exit codes for CI: 0 when no finding reaches ``--fail-on`` (default: warning), 1
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from typing import Any
 
-from promptcache.cli._io import fail, read_json
+from promptcache.cli._io import fail, print_json, read_json
 from promptcache.diagnostics import SEVERITIES, Finding, lint_request, lint_trace, load_trace
 from promptcache.errors import PromptCacheError
 
@@ -61,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     except PromptCacheError as e:
         return fail(e)
     if args.json:
-        print(json.dumps([f.to_dict() for f in findings], indent=2))
+        print_json([f.to_dict() for f in findings])
     else:
         _print_rich(findings, args.file)
     threshold = SEVERITIES.index(args.fail_on)

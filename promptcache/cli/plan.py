@@ -3,52 +3,57 @@
 Reads one ``messages.create`` request (a JSON object), runs the optimizer on it and prints its
 layers, the breakpoints it places with the reason for each, the candidates it rejected and the
 expected cost. Markers already in the request are kept as the user's (the optimizer never drops
-one); ``--ignore-markers`` plans from scratch instead.
+one); ``--ignore-markers`` plans from scratch instead. ``--provider openai|gemini`` renders the
+same request with that provider's renderer and prints its ProviderPlan. Credentials in
+``extra_headers``/``extra_body`` are masked in the output and in error messages.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import warnings
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from promptcache.cli._io import fail, print_json, read_json, redact, secrets_of
 from promptcache.errors import CacheWarning, PromptCacheError, PromptError
 from promptcache.optimizer import optimize
 from promptcache.plan import Plan
+from promptcache.prompt import Prompt
 from promptcache.providers.anthropic.render import prompt_from_request, render_anthropic
+from promptcache.providers.common import Rendered
 from promptcache.replay.workloads import strip_cache_control
 
 HELP = "Show the breakpoints promptcache would place on a request, and why."
+
+#: The renderers ``--provider`` chooses between.
+PROVIDERS = ("anthropic", "openai", "gemini")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("request", metavar="REQUEST.json",
                         help="a messages.create request as a JSON object ('-' reads stdin)")
+    parser.add_argument("--provider", choices=PROVIDERS, default="anthropic",
+                        help="render for this provider's API (default: anthropic)")
+    parser.add_argument("--model",
+                        help="the target model (default: the request's); needed with --provider "
+                             "openai|gemini when the request names a Claude model")
+    parser.add_argument("--api", choices=("chat", "responses"), default="chat",
+                        help="with --provider openai: chat.completions (default) or responses")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     parser.add_argument("--automatic", choices=("5m", "1h"),
-                        help="reserve the request-level automatic cache_control with this TTL")
+                        help="reserve the request-level automatic cache_control with this TTL "
+                             "(default: the request's own cache_control, if any)")
     parser.add_argument("--ignore-markers", action="store_true",
                         help="drop cache_control already in the request and plan from scratch")
 
 
 def load_request(path: str) -> dict[str, Any]:
     """The JSON object in ``path`` (``-``: stdin); errors name the file and the position."""
-    import sys
-
-    try:
-        raw = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    except OSError as e:
-        raise PromptError(f"Cannot read {path!r}: {e.strerror or e}.") from e
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as e:
-        raise PromptError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}, "
-                          f"column {e.colno}).") from None
+    data = read_json(path)
     if not isinstance(data, dict):
         raise PromptError(f"{path}: expected a JSON object of messages.create keyword arguments.")
     return data
@@ -105,22 +110,81 @@ def _tables(plan: Plan) -> list[Table]:
     return [layers, marks]
 
 
+def _request_ttl(request: dict[str, Any]) -> str | None:
+    """The TTL of a request-level ``cache_control`` (the automatic mode), kept through planning."""
+    marker = request.get("cache_control")
+    if isinstance(marker, dict):
+        ttl = marker.get("ttl", "5m")
+        return ttl if isinstance(ttl, str) else None
+    return None
+
+
+def _target_model(args: argparse.Namespace, prompt: Prompt) -> str:
+    model: str = args.model or prompt.model
+    if args.provider != "anthropic" and model.startswith("claude"):
+        raise PromptError(f"--provider {args.provider}: {model!r} is a Claude model; pass the "
+                          f"{args.provider} model with --model.", path="model")
+    return model
+
+
+def _provider_json(rendered: Rendered) -> dict[str, Any]:
+    p = rendered.plan
+    return {"provider": p.provider, "api": p.api, "model": p.model, "mode": p.mode,
+            "cached_prefix_tokens": p.cached_prefix_tokens, "total_tokens": p.total_tokens,
+            "breakpoints": [{"path": path, "ttl": ttl} for path, ttl in p.breakpoints],
+            "settings": dict(p.settings), "dropped": list(p.dropped), "notes": list(p.notes),
+            "expected": {"units": p.expected_units, "uncached_units": p.uncached_units,
+                         "usd": p.expected_usd, "uncached_usd": p.uncached_usd,
+                         "savings_ratio": p.savings_ratio},
+            "request": redact(dict(rendered.kwargs))}
+
+
+def _render_other(args: argparse.Namespace, prompt: Prompt) -> Rendered:
+    model = _target_model(args, prompt)
+    if args.provider == "gemini":
+        from promptcache.providers.gemini.render import render_gemini
+
+        return render_gemini(prompt, model=model)
+    from promptcache.providers.openai.render import render_openai_chat, render_openai_responses
+
+    render = render_openai_responses if args.api == "responses" else render_openai_chat
+    return render(prompt, model=model)
+
+
 def run(args: argparse.Namespace) -> int:
-    console = Console()
+    request: dict[str, Any] = {}
     try:
         request = load_request(args.request)
-        if args.ignore_markers:
-            request = strip_cache_control(request)
-        prompt = prompt_from_request(request)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", CacheWarning)
-            plan = optimize(prompt, automatic=args.automatic)
-        rendered = render_anthropic(prompt, plan) if "max_tokens" in prompt.params else None
+        return _run(args, request)
     except PromptCacheError as err:
-        console.print(f"[red]error:[/red] {err}", soft_wrap=True)
-        return 1
+        return fail(err, secrets_of(request))
+
+
+def _run(args: argparse.Namespace, request: dict[str, Any]) -> int:
+    automatic = args.automatic or _request_ttl(request)
+    if args.ignore_markers:
+        request = strip_cache_control(request)
+        automatic = args.automatic
+    prompt = prompt_from_request(request)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CacheWarning)
+        if args.provider != "anthropic":
+            other = _render_other(args, prompt)
+        else:
+            plan = optimize(prompt, automatic=automatic)
+            rendered = render_anthropic(prompt, plan) if "max_tokens" in prompt.params else None
+    console = Console(highlight=False, soft_wrap=True)
+    messages = [str(c.message) for c in caught]
+    if args.provider != "anthropic":
+        if args.json:
+            print_json({**_provider_json(other), "warnings": messages})
+            return 0
+        console.print(other.plan.explain(), markup=False)
+        for m in messages:
+            console.print(f"[yellow]warning:[/yellow] {escape(m)}")
+        return 0
     if args.json:
-        print(json.dumps(plan_to_json(plan, rendered), indent=2, ensure_ascii=False))
+        print_json(plan_to_json(plan, redact(rendered) if rendered is not None else None))
         return 0
     for table in _tables(plan):
         console.print(table)
@@ -133,9 +197,9 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"Steady state: {cost.amortised_units:,.0f} vs {cost.uncached_units:,.0f} "
                   f"token-price units per request ({cost.savings_ratio:.0%} saved).")
     for w in plan.warnings:
-        console.print(f"[yellow]warning:[/yellow] {w}")
+        console.print(f"[yellow]warning:[/yellow] {escape(w)}")
     shown = set(plan.warnings)
-    for c in caught:
-        if str(c.message) not in shown:
-            console.print(f"[yellow]warning:[/yellow] {c.message}")
+    for m in messages:
+        if m not in shown:
+            console.print(f"[yellow]warning:[/yellow] {escape(m)}")
     return 0

@@ -8,13 +8,15 @@ the in-process Anthropic simulator at time ``t``. Nothing leaves the machine.
 from __future__ import annotations
 
 import argparse
-import json
+from collections.abc import Mapping
+from typing import Any
 
 from rich.console import Console
 
+from promptcache.cli._io import fail, print_json
 from promptcache.cli._render import plot_cumulative, progress_bar, results_table
 from promptcache.errors import PromptCacheError
-from promptcache.replay.compare import compare, result_row
+from promptcache.replay.compare import ReplayResult, compare, result_row
 from promptcache.replay.strategies import BENCHMARK_STRATEGIES, DEMO_STRATEGIES
 from promptcache.replay.workloads import load_trace
 
@@ -43,10 +45,8 @@ def run(args: argparse.Namespace) -> int:
                           and console.is_terminal) as advance:
             results = compare(trace, strategies, progress=advance)
         if args.json:
-            baseline = results.get("none")
-            print(json.dumps({"trace": trace.name, "requests": len(trace.requests),
-                              "results": [result_row(r, baseline) for r in results.values()]},
-                             indent=2))
+            print_json({"trace": trace.name, "requests": len(trace.requests),
+                        "results": json_rows(results)})
         else:
             console.print(results_table(
                 f"{trace.name}: {len(trace.requests)} requests over "
@@ -56,6 +56,15 @@ def run(args: argparse.Namespace) -> int:
             if not args.json:
                 console.print(f"Plot written to {path}")
     except PromptCacheError as e:
-        console.print(f"[red]error:[/red] {e}", soft_wrap=True)
-        return 1
+        return fail(e)
     return 0
+
+
+def json_rows(results: Mapping[str, ReplayResult]) -> list[dict[str, Any]]:
+    """One row per strategy; ``saving_vs_none`` is null when ``none`` was not run.
+
+    0.0 would read as "saves nothing", which is a claim; without the baseline there is no figure.
+    """
+    baseline = results.get("none")
+    return [{**row, "saving_vs_none": row["saving_vs_none"] if baseline is not None else None}
+            for row in (result_row(r, baseline) for r in results.values())]

@@ -16,10 +16,20 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from promptcache.blocks import Block, Volatility
+from promptcache.errors import PromptError
 from promptcache.plan import Plan
 from promptcache.prompt import Prompt
 
-__all__ = ["Mode", "ProviderPlan", "Rendered", "canonical", "retarget", "shared_end", "stable_end"]
+__all__ = [
+    "Mode",
+    "ProviderPlan",
+    "Rendered",
+    "canonical",
+    "field_of",
+    "retarget",
+    "shared_end",
+    "stable_end",
+]
 
 #: ``explicit``: breakpoints or a cache resource; ``implicit``: the provider's automatic prefix
 #: cache (stable content first); ``none``: nothing can be cached (below the minimum).
@@ -95,6 +105,21 @@ def canonical(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [canonical(v) for v in value]
     return value
+
+
+def field_of(payload: Mapping[str, Any], key: str, path: str, what: str) -> str:
+    """``payload[key]`` as a non-empty string, or a PromptError naming ``path.key``.
+
+    A translation needs fields the Anthropic shape leaves to the API to check (a forced tool's
+    name, a tool_result's ``tool_use_id``): without them the request is one no provider accepts,
+    and a bare KeyError would not say which block is wrong.
+    """
+    value = payload.get(key)
+    if isinstance(value, str) and value:
+        return value
+    raise PromptError(f"{path}.{key}: {what} needs a non-empty string {key!r} (got "
+                      f"{type(value).__name__}); no provider accepts the request without it.",
+                      path=f"{path}.{key}")
 
 
 def dumps(value: Any) -> str:

@@ -21,7 +21,15 @@ from promptcache.errors import MissingDependencyError, PromptError
 from promptcache.limits import TTL_SECONDS, ModelLimits, limits_for
 from promptcache.optimizer import DEFAULT_MARGIN
 from promptcache.prompt import Prompt
-from promptcache.providers.common import Mode, ProviderPlan, Rendered, canonical, retarget, stable_end
+from promptcache.providers.common import (
+    Mode,
+    ProviderPlan,
+    Rendered,
+    canonical,
+    field_of,
+    retarget,
+    stable_end,
+)
 from promptcache.providers.openai.messages import translate
 
 __all__ = [
@@ -122,22 +130,49 @@ def _part(payload: Mapping[str, Any], path: str, names: Mapping[str, str],
         if source.get("type") == "text":
             return {"text": str(source.get("data", ""))}
     if kind == "tool_use":
-        return {"function_call": {"id": payload["id"], "name": payload["name"],
+        return {"function_call": {"id": field_of(payload, "id", path, "a tool_use block"),
+                                  "name": field_of(payload, "name", path, "a tool_use block"),
                                   "args": canonical(payload.get("input") or {})}}
     if kind == "tool_result":
-        content = payload.get("content")
-        text = content if isinstance(content, str) else "\n".join(
-            str(c.get("text", "")) for c in content or ()
-            if isinstance(c, Mapping) and c.get("type") == "text")
-        key = "error" if payload.get("is_error") else "output"
-        return {"function_response": {"id": payload["tool_use_id"],
-                                      "name": names.get(str(payload["tool_use_id"]), "tool"),
-                                      "response": {key: text}}}
+        return _function_response(payload, path, names, dropped)
     if kind in ("thinking", "redacted_thinking"):
         dropped.append(f"{path}: {kind} block dropped (Gemini cannot take another model's reasoning)")
         return None
     dropped.append(f"{path}: a {kind} block has no Gemini equivalent")
     return None
+
+
+def _function_response(payload: Mapping[str, Any], path: str, names: Mapping[str, str],
+                       dropped: list[str]) -> dict[str, Any]:
+    """A tool_result as a ``function_response``: its text as the response, its images as parts.
+
+    Images and PDFs go in ``function_response.parts`` (the SDK's multimodal function response);
+    any other sub-block is reported in ``dropped``, never left out without a word.
+    """
+    call_id = field_of(payload, "tool_use_id", path, "a tool_result block")
+    content = payload.get("content")
+    texts: list[str] = [content] if isinstance(content, str) else []
+    media: list[dict[str, Any]] = []
+    for k, sub in enumerate(content if isinstance(content, list | tuple) else ()):
+        kind = sub.get("type") if isinstance(sub, Mapping) else type(sub).__name__
+        if isinstance(sub, Mapping) and kind == "text":
+            texts.append(str(sub.get("text", "")))
+            continue
+        part = _part(sub, f"{path}.content[{k}]", names, []) if isinstance(sub, Mapping) and kind in (
+            "image", "document") else None
+        if part is not None and ("inline_data" in part or "file_data" in part):
+            media.append(part)
+        elif part is not None and "text" in part:
+            texts.append(str(part["text"]))
+        else:
+            dropped.append(f"{path}.content[{k}]: a {kind} block has no Gemini equivalent inside "
+                           "a function response")
+    key = "error" if payload.get("is_error") else "output"
+    response: dict[str, Any] = {"id": call_id, "name": names.get(call_id, "tool"),
+                                "response": {key: "\n".join(texts)}}
+    if media:
+        response["parts"] = media
+    return {"function_response": response}
 
 
 def _generation(prompt: Prompt, dropped: list[str]) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -150,10 +185,18 @@ def _generation(prompt: Prompt, dropped: list[str]) -> tuple[dict[str, Any], dic
             config[name] = value
         elif name == "tool_choice" and isinstance(value, Mapping):
             kind = value.get("type")
+            if kind not in ("auto", "any", "tool", "none"):
+                raise PromptError(f"tool_choice.type: {kind!r} is not one of 'auto', 'any', "
+                                  "'tool', 'none'; the API rejects the request.",
+                                  path="tool_choice.type")
             fcc: dict[str, Any] = {"mode": {"auto": "AUTO", "none": "NONE"}.get(str(kind), "ANY")}
             if kind == "tool":
-                fcc["allowed_function_names"] = [value["name"]]
+                fcc["allowed_function_names"] = [
+                    field_of(value, "name", "tool_choice", "tool_choice of type 'tool'")]
             tool_config = {"function_calling_config": fcc}
+            if value.get("disable_parallel_tool_use"):
+                dropped.append("tool_choice.disable_parallel_tool_use: not sent (Gemini has no "
+                               "switch for parallel function calls)")
         else:
             dropped.append(f"{name}: not sent (no Gemini equivalent of the Anthropic parameter)")
     return config, tool_config
@@ -209,7 +252,9 @@ def split(prompt: Prompt, *, model: str, cache_turns: int = 0) -> GeminiSplit:
                      "a request that uses a cache cannot carry system_instruction")
     stop = target.turns[cache_turns - 1].stop if cache_turns else end
     tokens = target.prefix_tokens[stop - 1] if stop else 0
-    digest = hashlib.blake2b(f"{model}\x00{_stable_json(cached)}".encode(), digest_size=16).hexdigest()
+    # surrogatepass: a lone surrogate in user text must not make planning fail (the digest is ours).
+    digest = hashlib.blake2b(f"{model}\x00{_stable_json(cached)}".encode("utf-8", "surrogatepass"),
+                             digest_size=16).hexdigest()
     return GeminiSplit(cached=cached, contents=tuple(rest), generation=generation, stop=stop,
                        turns=cache_turns, tokens=tokens, fingerprint=digest,
                        dropped=tuple(dropped), notes=tuple(notes))
@@ -366,12 +411,22 @@ def render_gemini_openai_compatible(prompt: Prompt, *, model: str, cache: Cached
     kwargs: dict[str, Any] = {"model": model, "messages": messages}
     if t.tools and cache is None:
         kwargs["tools"] = t.tools
-    if "max_tokens" in prompt.params:
-        kwargs["max_tokens"] = prompt.params["max_tokens"]
+    dropped: list[str] = []
+    for name, value in prompt.params.items():
+        if name in ("max_tokens", "temperature", "top_p"):
+            kwargs[name] = value
+        elif name == "stop_sequences":
+            kwargs["stop"] = list(value)
+        else:
+            dropped.append(f"{name}: not sent (not mapped for Gemini's OpenAI-compatible endpoint)")
     if cache is not None:
         kwargs["extra_body"] = {"extra_body": {"google": {"cached_content": cache.name}}}
     plan = _plan(prompt, model, "openai-compatible", cut, None, cache, lim)
-    return Rendered(kwargs=kwargs, plan=replace(plan, dropped=(*plan.dropped, *t.dropped)))
+    # The native renderer's notes on parameters are replaced by this endpoint's own.
+    params = tuple(f"{name}:" for name in prompt.params)
+    return Rendered(kwargs=kwargs, plan=replace(
+        plan, dropped=(*(d for d in plan.dropped if not d.startswith(params)), *t.dropped,
+                       *dropped)))
 
 
 def ttl_seconds(value: str) -> float:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from promptcache.prompt import Prompt
-from promptcache.providers.common import canonical, dumps
+from promptcache.providers.common import canonical, dumps, field_of
 
 __all__ = ["Api", "Translation", "translate", "unmarkable_reason"]
 
@@ -171,21 +171,41 @@ class _Writer:
             self.out.items.append({"role": "user", "content": content})
 
     def _tool_result(self, index: int, payload: Mapping[str, Any], path: str) -> None:
+        call_id = field_of(payload, "tool_use_id", path, "a tool_result block")
+        n = len(self.out.items)
+        if self.api == "responses":
+            parts = self._output_parts(payload, path)
+            marked = self._mark(parts[-1], index, f"input[{n}].output[{len(parts) - 1}]")
+            self.out.items.append({"type": "function_call_output", "call_id": call_id,
+                                   "output": [*parts[:-1], marked]})
+            return
         text, lost = _text_of(payload.get("content"))
         if lost:
             self.out.dropped.append(f"{path}: tool_result sub-blocks {', '.join(lost)} have no "
                                     f"{self.api} equivalent inside a tool output; sent its text only")
         if payload.get("is_error"):
             text = f"Error: {text}"
-        n = len(self.out.items)
-        if self.api == "responses":
-            part = self._mark(self.text(text), index, f"input[{n}].output[0]")
-            self.out.items.append({"type": "function_call_output", "call_id": payload["tool_use_id"],
-                                   "output": [part]})
-        else:
-            part = self._mark(self.text(text), index, f"messages[{n}].content[0]")
-            self.out.items.append({"role": "tool", "tool_call_id": payload["tool_use_id"],
-                                   "content": [part]})
+        part = self._mark(self.text(text), index, f"messages[{n}].content[0]")
+        self.out.items.append({"role": "tool", "tool_call_id": call_id, "content": [part]})
+
+    def _output_parts(self, payload: Mapping[str, Any], path: str) -> list[dict[str, Any]]:
+        """A tool_result's content as responses ``function_call_output`` parts (images kept)."""
+        content = payload.get("content")
+        prefix = "Error: " if payload.get("is_error") else ""
+        if not isinstance(content, list | tuple):
+            return [self.text(prefix + (content if isinstance(content, str) else ""))]
+        parts: list[dict[str, Any]] = []
+        for k, sub in enumerate(content):
+            if isinstance(sub, Mapping):
+                part = self.part(sub, f"{path}.content[{k}]")
+                if part is not None:
+                    parts.append(part)
+            else:
+                self.out.dropped.append(f"{path}.content[{k}]: a {type(sub).__name__} is not a "
+                                        "content block")
+        if prefix or not parts:
+            parts.insert(0, self.text(prefix.strip()))
+        return parts
 
     def _assistant(self, prompt: Prompt, indexes: range) -> None:
         texts: list[str] = []
@@ -197,12 +217,14 @@ class _Writer:
                 texts.append(str(payload["text"]))
             elif kind == "tool_use":
                 arguments = dumps(payload.get("input") or {})
+                call_id = field_of(payload, "id", path, "a tool_use block")
+                name = field_of(payload, "name", path, "a tool_use block")
                 if self.api == "responses":
-                    calls.append({"type": "function_call", "call_id": payload["id"],
-                                  "name": payload["name"], "arguments": arguments})
+                    calls.append({"type": "function_call", "call_id": call_id,
+                                  "name": name, "arguments": arguments})
                 else:
-                    calls.append({"id": payload["id"], "type": "function",
-                                  "function": {"name": payload["name"], "arguments": arguments}})
+                    calls.append({"id": call_id, "type": "function",
+                                  "function": {"name": name, "arguments": arguments}})
             elif kind in ("thinking", "redacted_thinking"):
                 self.out.dropped.append(f"{path}: {kind} block dropped (OpenAI cannot take another "
                                         "model's reasoning)")

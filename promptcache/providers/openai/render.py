@@ -16,7 +16,7 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, Literal
 
-from promptcache.errors import MissingDependencyError, RuleViolation
+from promptcache.errors import MissingDependencyError, PromptError, RuleViolation
 from promptcache.limits import ModelLimits, limits_for
 from promptcache.optimizer import optimize
 from promptcache.plan import Plan
@@ -26,6 +26,7 @@ from promptcache.providers.common import (
     ProviderPlan,
     Rendered,
     canonical,
+    field_of,
     prefix_key,
     retarget,
     shared_end,
@@ -43,6 +44,8 @@ IN_MEMORY_WINDOW = 300.0
 _RETENTION_WINDOW = MappingProxyType({"in_memory": IN_MEMORY_WINDOW, "24h": 86_400.0})
 #: Anthropic TTLs a hand-set marker may carry, mapped to the nearest OpenAI TTL not shorter.
 _TTL_MAP = MappingProxyType({"5m": "30m", "1h": "12h"})
+#: Anthropic ``tool_choice.type`` to OpenAI's string form.
+_CHOICES = MappingProxyType({"auto": "auto", "any": "required", "none": "none"})
 
 
 def require_sdk() -> Any:
@@ -114,15 +117,56 @@ def _params(prompt: Prompt, api: Api) -> tuple[dict[str, Any], list[str]]:
         elif name == "stop_sequences" and api == "chat":
             out["stop"] = list(value)
         elif name == "tool_choice" and isinstance(value, Mapping):
-            kind = value.get("type")
-            if kind == "tool":
-                out[name] = ({"type": "function", "name": value["name"]} if api == "responses"
-                             else {"type": "function", "function": {"name": value["name"]}})
-            else:
-                out[name] = {"auto": "auto", "any": "required", "none": "none"}.get(str(kind), "auto")
+            out.update(_tool_choice(value, api))
         else:
             dropped.append(f"{name}: not sent (no {api} equivalent of the Anthropic parameter)")
     return out, dropped
+
+
+def _tool_choice(value: Mapping[str, Any], api: Api) -> dict[str, Any]:
+    """Anthropic's ``tool_choice`` as OpenAI's ``tool_choice`` and ``parallel_tool_calls``.
+
+    ``disable_parallel_tool_use`` is a separate parameter on OpenAI; leaving it out would let the
+    model call several tools at once where the caller asked for one.
+    """
+    kind = value.get("type")
+    out: dict[str, Any] = {}
+    if kind == "tool":
+        name = field_of(value, "name", "tool_choice", "tool_choice of type 'tool'")
+        out["tool_choice"] = ({"type": "function", "name": name} if api == "responses"
+                              else {"type": "function", "function": {"name": name}})
+    elif isinstance(kind, str) and kind in _CHOICES:
+        out["tool_choice"] = _CHOICES[kind]
+    else:
+        raise PromptError(f"tool_choice.type: {kind!r} is not one of 'auto', 'any', 'tool', "
+                          "'none'; the API rejects the request.", path="tool_choice.type")
+    disable = value.get("disable_parallel_tool_use")
+    if disable is not None and not isinstance(disable, bool):
+        raise PromptError("tool_choice.disable_parallel_tool_use: must be true or false (got "
+                          f"{type(disable).__name__}).", path="tool_choice.disable_parallel_tool_use")
+    if disable and kind != "none":
+        out["parallel_tool_calls"] = False
+    return out
+
+
+def _check_tool_choice(params: dict[str, Any], t: Translation, dropped: list[str]) -> None:
+    """Tool choice only with tools (OpenAI answers 400 otherwise), naming a tool that is sent."""
+    choice = params.get("tool_choice")
+    if choice is None and "parallel_tool_calls" not in params:
+        return
+    names = {str(tool.get("name") or tool.get("function", {}).get("name")) for tool in t.tools}
+    if not names:
+        for key in ("tool_choice", "parallel_tool_calls"):
+            if params.pop(key, None) is not None:
+                dropped.append(f"{key}: not sent (no tool is sent, and OpenAI rejects {key} "
+                               "without tools)")
+        return
+    if isinstance(choice, Mapping):
+        name = choice.get("name") or choice.get("function", {}).get("name")
+        if name not in names:
+            raise PromptError(f"tool_choice.name: {name!r} is not among the tools sent "
+                              f"({', '.join(sorted(names))}); the API rejects the request.",
+                              path="tool_choice.name")
 
 
 def _retention(prompt: Prompt, lim: ModelLimits, requested: Retention | None) -> tuple[Retention, str]:
@@ -188,6 +232,7 @@ def _render(prompt: Prompt, api: Api, *, model: str, prompt_cache_key: str | Non
                             rule="prewarm-unsupported")
     t: Translation = translate(annotated, api, marks, system_role=_system_role(model))
     params, dropped_params = _params(annotated, api)
+    _check_tool_choice(params, t, dropped_params)
     kwargs: dict[str, Any] = {"model": model}
     if t.tools:
         kwargs["tools"] = t.tools
