@@ -17,6 +17,7 @@ response cache), :mod:`promptcache.warmup`, :mod:`promptcache.session`,
 from promptcache.blocks import Document, Example, Reuse, Volatility
 from promptcache.builder import PromptBuilder
 from promptcache.diagnostics.diff import diff_requests
+from promptcache.dropin import wrap
 from promptcache.errors import CacheWarning, PromptCacheError, PromptError, RuleViolation
 from promptcache.optimizer import optimize
 from promptcache.plan import Plan
@@ -58,4 +59,5 @@ __all__ = [
     "record_sent",
     "render_anthropic",
     "validate",
+    "wrap",
 ]

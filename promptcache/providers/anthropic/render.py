@@ -30,6 +30,7 @@ __all__ = [
     "ValidationReport",
     "prompt_from_request",
     "render_anthropic",
+    "render_content",
     "render_prefix",
     "request_level_ttl",
     "validate",
@@ -137,13 +138,24 @@ def render_anthropic(prompt: Prompt, plan: Plan | None = None, *, state: CacheSt
     if not prompt.turns:
         raise PromptError("The Messages API needs at least one message: "
                           "builder.add_user_turn(...).", path="messages")
+    kwargs = render_content(prompt, plan)
+    kwargs.update((k, v) for k, v in prompt.params.items() if k != "cache_control")
+    if state is not None:
+        record_sent(state, prompt, plan, now=now, response_started=False)
+    return kwargs
+
+
+def render_content(prompt: Prompt, plan: Plan) -> dict[str, Any]:
+    """Only what the plan decides: ``model``, ``tools``, ``system``, ``messages`` with their
+    markers and the request-level ``cache_control``; no other parameter is checked or added.
+
+    The drop-in wrapper merges these into the caller's own keyword arguments, so everything else
+    reaches the SDK exactly as written.
+    """
     marks = {p.index: p.ttl for p in plan.placements if p.source != "automatic"}
     kwargs = _assemble(prompt, marks, len(prompt.blocks))
     if plan.automatic_ttl is not None:
         kwargs["cache_control"] = {"type": "ephemeral", "ttl": plan.automatic_ttl}
-    kwargs.update((k, v) for k, v in prompt.params.items() if k != "cache_control")
-    if state is not None:
-        record_sent(state, prompt, plan, now=now, response_started=False)
     return kwargs
 
 

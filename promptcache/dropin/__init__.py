@@ -1,0 +1,12 @@
+"""Drop-in caching for existing code: ``wrap(client)`` and keep calling the SDK as before.
+
+See ``docs/drop-in.md``. ``client.promptcache`` (a :class:`WrapHandle`) holds the ledger, the
+state and the last call's plan; :class:`UnplannedRequestWarning` says a call was sent as written.
+"""
+
+from __future__ import annotations
+
+from promptcache.dropin._core import Prepared, UnplannedRequestWarning, WrapHandle, default_state
+from promptcache.dropin._wrap import unwrap, wrap
+
+__all__ = ["Prepared", "UnplannedRequestWarning", "WrapHandle", "default_state", "unwrap", "wrap"]

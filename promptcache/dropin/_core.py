@@ -1,0 +1,235 @@
+"""The wrapper's machinery: plan a call's keyword arguments, send them, account for the response.
+
+Shared by every provider and by sync and async methods (the I/O shells in :mod:`._patch` are
+thin). The one promise: a call that would succeed unwrapped succeeds wrapped. A request that
+cannot be planned is sent exactly as written with one :class:`UnplannedRequestWarning`; a planned
+request the API rejects with HTTP 400 is sent again exactly as written; the bookkeeping after a
+response (state, ledger) never raises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from promptcache.errors import CacheWarning, PromptCacheError
+from promptcache.limits import ModelLimits, Platform, Provider
+from promptcache.plan import Plan
+from promptcache.prompt import Prompt
+from promptcache.providers.anthropic.render import record_sent
+from promptcache.providers.anthropic.usage import AnthropicStreamUsage
+from promptcache.providers.common import ProviderPlan
+from promptcache.providers.usage import parse_usage
+from promptcache.state import CacheState
+from promptcache.usage import Ledger, Usage
+
+__all__ = ["Endpoint", "Prepared", "UnplannedRequestWarning", "WrapHandle", "default_state"]
+
+
+class UnplannedRequestWarning(CacheWarning):
+    """A wrapped call was sent exactly as written, without a caching plan.
+
+    The request could not be read or planned (an unknown model, a block type promptcache does not
+    model, ...), or the API rejected the planned request. The call itself is unaffected.
+    """
+
+
+_DEFAULT_STATE: CacheState | None = None
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_state() -> CacheState:
+    """The process-wide CacheState wrapped clients share unless given their own."""
+    global _DEFAULT_STATE
+    with _DEFAULT_LOCK:
+        if _DEFAULT_STATE is None:
+            _DEFAULT_STATE = CacheState()
+        return _DEFAULT_STATE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Prepared:
+    """One call as it will be sent: the keyword arguments and what planning decided."""
+
+    kwargs: Mapping[str, Any]
+    provider: Provider
+    model: str
+    #: False when the request is sent exactly as written (it could not be planned).
+    planned: bool
+    limits: ModelLimits | None = None
+    #: The Prompt and optimizer Plan, where the optimizer placed markers (recorded in the state).
+    prompt: Prompt | None = None
+    plan: Plan | None = None
+    #: The provider's view of the plan (OpenAI, Gemini, Bedrock/Vertex), when there is one.
+    summary: ProviderPlan | None = None
+    #: Why the request was not planned.
+    reason: str = ""
+    #: Called once the response has started (e.g. a Gemini cache manager's bookkeeping).
+    on_start: Callable[[], None] | None = field(default=None, repr=False)
+
+
+Preparer = Callable[[Mapping[str, Any], "WrapHandle"], Prepared]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Endpoint:
+    """One wrapped SDK method."""
+
+    name: str
+    provider: Provider
+    prepare: Preparer
+    #: ``create``: streams when ``stream=True``; ``stream``: always an iterator;
+    #: ``manager``: anthropic's ``messages.stream(...)`` context manager.
+    kind: Literal["create", "stream", "manager"] = "create"
+
+
+def _sentinel(value: Any) -> bool:
+    """The SDKs' "not given" markers (``NOT_GIVEN``, ``omit``): absent arguments."""
+    return type(value).__name__ in ("NotGiven", "Omit")
+
+
+def given(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments actually given (the SDKs' not-given sentinels removed)."""
+    return {k: v for k, v in kwargs.items() if not _sentinel(v)}
+
+
+class _LastUsage:
+    """The usage of an OpenAI or Gemini stream: the last item that carries one."""
+
+    def __init__(self, provider: Provider, model: str) -> None:
+        self.provider = provider
+        self.model = model
+        self._last: Any = None
+
+    def feed(self, item: Any) -> None:
+        if getattr(item, "usage", None) is not None or getattr(item, "usage_metadata", None):
+            self._last = item
+            return
+        response = getattr(item, "response", None)
+        if response is not None and getattr(response, "usage", None) is not None:
+            self._last = response
+
+    def usage(self) -> Usage | None:
+        if self._last is None:
+            return None
+        return parse_usage(self._last, provider=self.provider, model=self.model)
+
+
+class _AnthropicUsage:
+    def __init__(self, model: str) -> None:
+        self._acc = AnthropicStreamUsage(model)
+        self._seen = False
+
+    def feed(self, item: Any) -> None:
+        self._seen = True
+        self._acc.feed(item)
+
+    def usage(self) -> Usage | None:
+        return self._acc.usage if self._seen else None
+
+
+def _warn(message: str) -> None:
+    # Never let the warning itself fail the call (``-W error`` turns warnings into exceptions).
+    with contextlib.suppress(UnplannedRequestWarning):
+        warnings.warn(UnplannedRequestWarning(message, rule="unplanned"), stacklevel=5)
+
+
+def rejected(error: BaseException) -> bool:
+    """True for an HTTP 400 from any of the three SDKs: the request itself was refused."""
+    status = getattr(error, "status_code", None)
+    if status is None:
+        status = getattr(error, "code", None)
+    return status == 400
+
+
+class WrapHandle:
+    """What ``wrap`` attaches to a client as ``client.promptcache``: its state, ledger and plans.
+
+    ``ledger`` sums the usage and cost of every call the wrapped client made (streams included,
+    once they end); ``last`` is the most recent call as sent, with its plan; ``planned`` and
+    ``unplanned`` count the calls sent with and without a plan.
+    """
+
+    def __init__(self, client: Any, *, provider: Provider, platform: Platform,
+                 state: CacheState, ledger: Ledger, options: Mapping[str, Any]) -> None:
+        self.client = client
+        self.provider = provider
+        self.platform = platform
+        self.state = state
+        self.ledger = ledger
+        #: Per-provider options given to ``wrap`` (e.g. ``retention`` for OpenAI).
+        self.options = dict(options)
+        self.last: Prepared | None = None
+        self.planned = 0
+        self.unplanned = 0
+        self._lock = threading.Lock()
+
+    def prepare(self, endpoint: Endpoint, kwargs: Mapping[str, Any]) -> Prepared:
+        """The call as it will be sent; never raises (unplannable requests go as written)."""
+        try:
+            # The optimizer's CacheWarnings about hand-set markers reach the user as usual;
+            # under ``-W error`` they abort planning, and the request is sent as written.
+            prepared = endpoint.prepare(kwargs, self)
+        except Exception as e:  # anything at all: the request goes out as the user wrote it
+            reason = f"{type(e).__name__}: {e}"
+            _warn(f"promptcache could not plan this {endpoint.name} call and sent it exactly as "
+                  f"written ({reason}).")
+            model = kwargs.get("model")
+            prepared = Prepared(kwargs=kwargs, provider=endpoint.provider, planned=False,
+                                model=model if isinstance(model, str) else "", reason=reason)
+        with self._lock:
+            self.last = prepared
+            if prepared.planned:
+                self.planned += 1
+            else:
+                self.unplanned += 1
+        return prepared
+
+    def resent(self, endpoint: Endpoint, prepared: Prepared, error: BaseException) -> Prepared:
+        """The original request, after the API refused the planned one."""
+        _warn(f"the API rejected the planned {endpoint.name} request ({error}); promptcache sent "
+              "it again exactly as written. Please report this as a promptcache bug.")
+        out = Prepared(kwargs=prepared.kwargs, provider=prepared.provider, model=prepared.model,
+                       planned=False, limits=prepared.limits, reason=f"rejected: {error}")
+        with self._lock:
+            self.last = out
+            self.planned -= 1
+            self.unplanned += 1
+        return out
+
+    def started(self, prepared: Prepared) -> None:
+        """The response has started: the plan's writes are now readable in the state."""
+        try:
+            if prepared.prompt is not None and prepared.plan is not None:
+                record_sent(self.state, prepared.prompt, prepared.plan)
+            if prepared.on_start is not None:
+                prepared.on_start()
+        except Exception as e:  # bookkeeping must never fail a call that succeeded
+            _warn(f"promptcache could not record a sent request in its CacheState ({e}).")
+
+    def account(self, prepared: Prepared, response: Any) -> None:
+        """Add a response's (or a finished stream's) usage to the ledger."""
+        if response is None:
+            return
+        try:
+            usage = response if isinstance(response, Usage) else parse_usage(
+                response, provider=prepared.provider, model=prepared.model or None)
+            self.ledger.add(usage, prepared.limits)
+        except PromptCacheError:
+            return  # a model with no known prices: nothing to add up
+        except Exception as e:
+            _warn(f"promptcache could not read the usage of a response ({e}).")
+
+    def accumulator(self, prepared: Prepared) -> _LastUsage | _AnthropicUsage:
+        if prepared.provider == "anthropic":
+            return _AnthropicUsage(prepared.model)
+        return _LastUsage(prepared.provider, prepared.model)
+
+    def __repr__(self) -> str:
+        t = self.ledger.totals()
+        return (f"WrapHandle({self.provider}/{self.platform}, planned={self.planned}, "
+                f"unplanned={self.unplanned}, calls={t.calls}, billed=${t.billed:.6f})")
