@@ -5,42 +5,51 @@ How it decides (docs/optimizer.md has a worked example):
 1. Candidates. The last markable block of every layer (thinking, redacted-thinking and empty blocks
    cannot carry a marker), and a *lookback bridge* when the previous request's cached prefix lies
    20 or more blocks before the end of this one: the provider only finds an earlier entry within
-   the 20 positions ending at a breakpoint, so a tool turn of 30 blocks needs a marker within 19
-   blocks after the old prefix to read it. Candidates whose prefix is below the model's minimum
-   (with a safety margin, since our tokenizer is not Claude's) are rejected: that layer merges into
-   the next breakpoint instead of wasting a slot.
-2. Cost: the expected cost per request in steady state, i.e. of this request and those that
-   follow under the same placement policy. Each segment between two breakpoints is written once
-   and then, on each later request sharing its prefix, read (0.1x) if that request comes within
-   the TTL, or rewritten if not: with ``U`` expected uses of the prefix and ``q`` the share of
-   reuse gaps within the TTL, a segment costs ``(w + (U-1) * (q*r + (1-q)*w)) / U`` per request;
-   tokens after the last breakpoint cost 1.0. If the previous request's prefix is out of every
-   breakpoint's lookback, the conversation is rewritten on every request (cost ``w``). This
-   request's own bill (positions A, B, C of the docs) is reported and breaks ties.
-3. Choice. Every subset of candidates that fits the budget (4, minus hand-set markers, minus the
-   request-level automatic marker), with every TTL assignment that keeps 1h before 5m, is scored
-   and the cheapest kept. Each candidate not chosen gets the reason: not worth it, or no slot.
+   the 20 positions ending at a breakpoint. Where the previous request of a conversation wrote is
+   a function of the content alone (the end of the history this request extends: the position
+   before the last assistant turn), so a worker that never saw that request still bridges to it.
+2. Uncertainty is a cost, not a veto. A candidate whose estimated prefix lies within the safety
+   margin of the model minimum clears it with some probability; a marker below the minimum costs
+   nothing (the API ignores it), so such a candidate is placed while a slot is free, and when
+   slots compete the expected cost (over whether each such marker takes effect) ranks it.
+   Reuse is estimated per layer from the hints and what the CacheState saw (see
+   :class:`~promptcache.state.LayerEstimate`); a layer whose content was new on every recent
+   request is not written, and the plan warns, naming it.
+3. Cost: the expected cost per request in steady state. Each segment between two breakpoints is
+   written once and then, on each later request sharing its prefix, read if that request comes
+   within the TTL, or rewritten if not: with ``U`` expected uses of the prefix and ``q`` the chance
+   the next reuse is within the TTL, a segment costs ``(w + (U-1) * (q*r + (1-q)*w)) / U`` per
+   request, ``r`` and ``w`` the model's read and write multipliers; tokens after the last
+   breakpoint cost 1.0. If the previous request's prefix is out of every breakpoint's lookback,
+   the conversation is rewritten on every request (cost ``w``). This request's own bill breaks ties.
+4. Choice. Every subset of candidates that fits the budget, with every TTL assignment that keeps
+   longer TTLs first, is scored and the cheapest kept. Each candidate not chosen gets the reason.
+
+The per-layer, per-TTL figures are computed once per call, and the state is asked only about the
+candidate positions and the recent turn boundaries (one round trip to a shared store), so planning
+the next turn of a long conversation does not walk its history.
 
 User markers are fixed points: kept, counted, validated, never dropped.
 """
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from promptcache.blocks import Layer, Reuse
+from promptcache.blocks import Layer, Volatility
 from promptcache.errors import CacheWarning
 from promptcache.limits import TTL_SECONDS, ModelLimits, limits_for
 from promptcache.plan import CostEstimate, LayerSummary, Placement, Plan, Rejection
 from promptcache.prompt import Prompt
 from promptcache.rules import Marker, check_markers
-from promptcache.state import CacheState
+from promptcache.state import CacheEntry, CacheState, LayerEstimate, layer_keys
 
-__all__ = ["DEFAULT_MARGIN", "PrefixCounter", "optimize"]
+__all__ = ["DEFAULT_MARGIN", "PrefixCounter", "clear_probability", "optimize"]
 
 
 @runtime_checkable
@@ -56,8 +65,24 @@ class PrefixCounter(Protocol):
     def count_prefix(self, prompt: Prompt, index: int) -> int: ...
 
 #: Our token estimate (tiktoken cl100k) differs from Claude's tokenizer by several percent either
-#: way; a candidate must clear the minimum by this much to be placed without an exact count.
+#: way: a prefix estimated within this share of the minimum may land on either side of it.
 DEFAULT_MARGIN = 0.10
+#: Turn boundaries looked up in the state, walking back from the end (where earlier requests of
+#: the conversation wrote).
+RECENT_TURNS = 6
+
+
+def clear_probability(tokens: int, minimum: int, margin: float) -> float:
+    """Chance that a prefix estimated at ``tokens`` is at least ``minimum`` for the provider.
+
+    The estimate's relative error is taken as uniform within ``±margin``.
+    """
+    if tokens >= minimum * (1 + margin):
+        return 1.0
+    if margin <= 0 or tokens <= 0:
+        return 1.0 if tokens >= minimum else 0.0
+    needed = minimum / tokens - 1  # relative error the estimate must have been short by
+    return max(0.0, min(1.0, (margin - needed) / (2 * margin)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,33 +102,47 @@ class _Scored:
 class _Model:
     """Everything the cost function needs, precomputed once per optimize() call."""
 
-    def __init__(self, prompt: Prompt, limits: ModelLimits, reuse: Mapping[str, Reuse],
-                 warm: Sequence[int]) -> None:
+    def __init__(self, prompt: Prompt, limits: ModelLimits, est: Mapping[str, LayerEstimate],
+                 warm: Sequence[int], clear: Mapping[int, float]) -> None:
         self.prompt = prompt
         self.limits = limits
-        self.reuse = reuse
+        self.est = est
         self.warm = sorted(warm)
+        self.clear = clear  # index -> probability the prefix clears the minimum (absent: 1 or 0)
         # lookback_blocks == 0 means "no lookback limit" (OpenAI considers every breakpoint).
         self.lookback = limits.lookback_blocks or len(prompt.blocks) + 1
-        # The model's shortest and longest write TTL (Anthropic 5m/1h, OpenAI 30m/12h).
         ttls = limits.ttls or ("5m", "1h")
+        self.ttls = ttls
         self.short_ttl, self.long_ttl = ttls[0], ttls[-1]
         self.prefix = prompt.prefix_tokens
         self.total = prompt.total_tokens
-        self.layer_at: list[Layer] = []
-        for layer in prompt.layers:
-            self.layer_at += [layer] * (layer.stop - layer.start)
+        self.read = limits.cache_read_multiplier
+        self.write = {t: limits.write_multiplier(t) for t in ttls}
+        self.layers = [layer for layer in prompt.layers if layer.stop > layer.start]
+        self._starts = [layer.start for layer in self.layers]
         # Expected uses of the prefix ending in each layer: change rates add up along the prefix.
         rate = 0.0
         self.prefix_uses: dict[str, float] = {}
-        for layer in prompt.layers:
-            rate += 1.0 / reuse[layer.name].uses
-            self.prefix_uses[layer.name] = max(1.0, 1.0 / min(1.0, rate))
+        self.q: dict[tuple[str, str], float] = {}
+        self._per_token: dict[tuple[str, str], float] = {}
+        for layer in self.layers:
+            e = est[layer.name]
+            rate += 1.0 / e.uses
+            uses = max(1.0, 1.0 / min(1.0, rate))
+            self.prefix_uses[layer.name] = uses
+            for ttl in ttls:
+                q = e.hit_probability(TTL_SECONDS[ttl])
+                self.q[layer.name, ttl] = q
+                w = self.write[ttl]
+                steady = q * self.read + (1 - q) * w
+                self._per_token[layer.name, ttl] = (w + (uses - 1) * steady) / uses
 
-    def steady(self, layer: Layer, ttl: str) -> float:
-        q = self.reuse[layer.name].hit_probability(TTL_SECONDS[ttl])
-        w = self.limits.write_multiplier(ttl)
-        return q * self.limits.cache_read_multiplier + (1 - q) * w
+    def layer_at(self, index: int) -> Layer:
+        return self.layers[bisect.bisect_right(self._starts, index) - 1]
+
+    def steady(self, layer: str, ttl: str) -> float:
+        q = self.q[layer, ttl]
+        return q * self.read + (1 - q) * self.write[ttl]
 
     def read_position(self, points: Sequence[tuple[int, str]]) -> int:
         """The highest warm position some breakpoint can reach through the lookback (-1: none)."""
@@ -114,18 +153,32 @@ class _Model:
                 best = max(best, p)
         return best
 
-    def _effective(self, points: Sequence[tuple[int, str]]) -> list[tuple[int, str]]:
-        """Breakpoints that can write: a prefix below the minimum caches nothing."""
-        return [(i, t) for i, t in points if self.prefix[i] >= self.limits.min_cacheable_tokens]
+    def _outcomes(self, points: Sequence[tuple[int, str]]
+                  ) -> list[tuple[float, list[tuple[int, str]]]]:
+        """The breakpoints that take effect, with their probability: a prefix below the minimum
+        caches nothing, and near-minimum ones clear it with the probability in ``clear``."""
+        sure, unsure = [], []
+        for i, t in points:
+            p = self.clear.get(i, 1.0)
+            if p >= 1.0:
+                sure.append((i, t))
+            elif p > 0.0:
+                unsure.append((i, t, p))
+        if not unsure:
+            return [(1.0, sure)]
+        out = []
+        for mask in itertools.product((True, False), repeat=len(unsure)):
+            prob = 1.0
+            kept = list(sure)
+            for on, (i, t, p) in zip(mask, unsure, strict=True):
+                prob *= p if on else 1 - p
+                if on:
+                    kept.append((i, t))
+            if prob > 0:
+                out.append((prob, sorted(kept)))
+        return out
 
-    def steady_state(self, points: Sequence[tuple[int, str]]) -> float:
-        """Expected cost per request over the lifetime of each prefix, in base-price units.
-
-        If the newest warm prefix (the previous request's, in a conversation) is out of every
-        breakpoint's lookback, the chain of incremental writes is broken: segments past it are
-        written on every request and never read, which is what makes a lookback bridge pay.
-        """
-        effective = self._effective(points)
+    def _steady(self, effective: Sequence[tuple[int, str]]) -> float:
         broken_after = -1
         if self.warm:
             newest = self.warm[-1]
@@ -136,24 +189,25 @@ class _Model:
         prev_tokens = 0
         for index, ttl in effective:
             tokens = self.prefix[index]
-            layer = self.layer_at[index]
-            w = self.limits.write_multiplier(ttl)
             if 0 <= broken_after < index:
-                per_token = w
+                per_token = self.write[ttl]
             else:
-                uses = self.prefix_uses[layer.name]
-                per_token = (w + (uses - 1) * self.steady(layer, ttl)) / uses
+                per_token = self._per_token[self.layer_at(index).name, ttl]
             total += (tokens - prev_tokens) * per_token
             prev_tokens = tokens
         return total + (self.total - prev_tokens)
 
-    def this_request(self, points: Sequence[tuple[int, str]]) -> tuple[int, int, int, int]:
-        """Tokens read, written for 1h, written for 5m, and sent uncached by this request.
+    def steady_state(self, points: Sequence[tuple[int, str]]) -> float:
+        """Expected cost per request over the lifetime of each prefix, in base-price units."""
+        return sum(p * self._steady(eff) for p, eff in self._outcomes(points))
 
-        Positions A (highest readable entry), B (highest 1h breakpoint after A) and C (last
-        breakpoint) of the Anthropic docs: read A, 1h-write B-A, 5m-write C-B.
+    def this_request(self, points: Sequence[tuple[int, str]]) -> tuple[int, int, int, int]:
+        """Tokens read, written for the long TTL, for the short one, and sent uncached.
+
+        Positions A (highest readable entry), B (highest long-TTL breakpoint after A) and C (last
+        breakpoint) of the Anthropic docs. Near-minimum breakpoints count when likelier than not.
         """
-        effective = self._effective(points)
+        effective = [(i, t) for i, t in points if self.clear.get(i, 1.0) >= 0.5]
         a_index = self.read_position(effective)
         a = self.prefix[a_index] if a_index >= 0 else 0
         b = max([a] + [self.prefix[i] for i, t in effective
@@ -161,10 +215,9 @@ class _Model:
         c = max([a] + [self.prefix[i] for i, _ in effective])
         return a, b - a, c - b, self.total - c
 
-    def units(self, read: int, w1h: int, w5m: int, plain: int) -> float:
-        lim = self.limits
-        return (read * lim.cache_read_multiplier + w1h * lim.write_multiplier(self.long_ttl)
-                + w5m * lim.write_multiplier(self.short_ttl) + plain)
+    def units(self, read: int, w_long: int, w_short: int, plain: int) -> float:
+        return (read * self.read + w_long * self.write[self.long_ttl]
+                + w_short * self.write[self.short_ttl] + plain)
 
     def cost(self, points: Sequence[tuple[int, str]]) -> float:
         """The objective: steady-state cost per request; this request's bill breaks ties."""
@@ -209,12 +262,48 @@ def _last_markable(prompt: Prompt, start: int, stop: int) -> int | None:
     return None
 
 
-def _previous_request_end(prompt: Prompt) -> int | None:
-    """Where the previous request of this conversation ended: before the last assistant turn."""
-    for t_index in range(len(prompt.turns) - 1, 0, -1):
-        if prompt.turns[t_index].role == "assistant":
-            return prompt.turns[t_index - 1].stop - 1
-    return None
+def request_ends(prompt: Prompt, count: int = RECENT_TURNS) -> list[int]:
+    """Where the previous requests of this conversation wrote, newest first.
+
+    A request of a conversation is answered by an assistant turn that the next request appends
+    (with new input after it); so each turn followed by an assistant turn ended an earlier
+    request. Its conversation breakpoint is the last markable block of that turn, a
+    function of the content alone: any worker finds it without having seen that request.
+    """
+    out: list[int] = []
+    turns = prompt.turns
+    for t_index in range(len(turns) - 1, 0, -1):
+        if turns[t_index].role == "assistant":
+            prev = turns[t_index - 1]
+            end = _last_markable(prompt, prev.start, prev.stop)
+            if end is not None:
+                out.append(end)
+            if len(out) >= count:
+                break
+    return out
+
+
+def _estimates(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[str],
+               lookups: Sequence[int], now: float) -> tuple[dict[str, LayerEstimate],
+                                                           dict[int, CacheEntry]]:
+    """Each layer's reuse estimate, and the state's entries at the ``lookups`` positions."""
+    if state is None:
+        return {layer.name: LayerEstimate.from_hint(layer.reuse) for layer in prompt.layers}, {}
+    keys = layer_keys(prompt, fingerprints)
+    entries, stats, seen = state.lookup([fingerprints[i] for i in lookups], now, keys)
+    est = {layer.name: LayerEstimate.from_hint(layer.reuse) for layer in prompt.layers}
+    hints = {layer.name: layer.reuse for layer in prompt.layers}
+    for name, content in keys:
+        est[name] = LayerEstimate.from_stats(hints[name], stats.get(name), (name, content) in seen)
+    return est, {i: e for i in lookups if (e := entries.get(fingerprints[i])) is not None}
+
+
+def _volatile_warning(layer: Layer, est: LayerEstimate, path: str) -> str:
+    return (f"Layer {layer.name!r} ({path}, declared {layer.volatility.value}) had new content on "
+            f"each of its last {est.window} requests, so it is not cached. Move what changes in "
+            "it (a timestamp, a request id, per-request data) out of it, to the end of the prompt "
+            "(the last user turn, or a layer with Volatility.TURN), and the layers before it "
+            "cache again.")
 
 
 def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | None = None,
@@ -222,10 +311,11 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
              automatic: str | None = None, margin: float = DEFAULT_MARGIN) -> Plan:
     """Place ``cache_control`` breakpoints on ``prompt`` to minimise expected cost.
 
-    ``state`` supplies warm prefixes and observed reuse gaps (recommended in a long-running
-    service); ``now`` defaults to the state's clock. ``automatic`` (``"5m"``/``"1h"``) reserves the
-    request-level automatic ``cache_control`` for the last cacheable block. ``exact_counter``
-    settles candidates inside the safety ``margin`` of the model minimum.
+    ``state`` supplies warm prefixes and observed reuse (recommended in a long-running service;
+    share one store across a fleet); ``now`` defaults to the state's clock. ``automatic``
+    (``"5m"``/``"1h"``) reserves the request-level automatic ``cache_control`` for the last
+    cacheable block. ``exact_counter`` settles candidates inside the safety ``margin`` of the
+    model minimum (without one they are placed when a slot is free, weighted by their chance).
     """
     lim = limits if limits is not None else limits_for(prompt.model, provider="anthropic",
                                                         platform=prompt.platform)
@@ -233,9 +323,6 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
     if now is None:
         now = state.now() if state is not None else 0.0
     fingerprints = prompt.fingerprints if state is not None else ()
-
-    reuse = {layer.name: (state.observed_reuse(layer.name, layer.reuse) if state is not None
-                          else layer.reuse) for layer in prompt.layers}
     notes: list[str] = []
 
     # --- fixed markers: the user's, and the request-level automatic one ---------------------
@@ -265,29 +352,33 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
         return Plan(model=prompt.model, limits=lim, placements=(), rejected=(), layers=(),
                     expected=empty, automatic_ttl=automatic, warnings=tuple(notes))
 
-    # --- warm prefixes -------------------------------------------------------------------------
-    warm: list[int] = []
-    pending: set[int] = set()
-    if state is not None:
-        warm = list(state.warm_positions(fingerprints, now))
-        pending = state.pending_positions(fingerprints, now)
-    else:
-        conv = next((layer for layer in prompt.layers if layer.append_only), None)
-        previous = _previous_request_end(prompt)
-        if conv is not None and previous is not None and reuse[conv.name].uses > 1:
-            warm = [previous]
+    # --- what the state knows, asked once: layer ends and the recent request ends ---------------
+    layer_ends = {layer.name: _last_markable(prompt, layer.start, layer.stop)
+                  for layer in prompt.layers if layer.stop > layer.start}
+    previous = request_ends(prompt)
+    lookups = sorted({*(i for i in layer_ends.values() if i is not None), *previous, *fixed})
+    est, entries = _estimates(prompt, state, fingerprints, lookups, now)
+    warm = [i for i, e in entries.items() if e.warm(now)]
+    pending = {i for i, e in entries.items() if e.pending(now)}
+    conv = next((layer for layer in prompt.layers if layer.append_only), None)
+    if previous and conv is not None and previous[0] not in entries:
+        # Deterministic placement: the previous request of this conversation wrote at its end.
+        # Assume so unless this state saw the conversation and knows no entry is there.
+        seen = state is not None and est[conv.name].seen
+        if not seen and est[conv.name].uses > 1:
+            warm.append(previous[0])
             notes.append(f"Assumed the previous request cached the conversation up to "
-                         f"{blocks[previous].path} (no CacheState given).")
-    model = _Model(prompt, lim, reuse, warm)
+                         f"{blocks[previous[0]].path} (not seen by this state).")
 
     # --- candidates ------------------------------------------------------------------------------
     rejected: list[Rejection] = []
     candidates: dict[int, _Candidate] = {}
+    clear: dict[int, float] = {}
     minimum = lim.min_cacheable_tokens
     for layer in prompt.layers:
         if layer.start == layer.stop:
             continue
-        index = _last_markable(prompt, layer.start, layer.stop)
+        index = layer_ends[layer.name]
         last_path = blocks[layer.stop - 1].path
         if index is None:
             rejected.append(Rejection(path=last_path, layer=layer.name, rule="no-markable-block",
@@ -296,22 +387,33 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
         note = ""
         if index != layer.stop - 1:
             note = f" (moved off {last_path}: {blocks[layer.stop - 1].unmarkable})"
-        tokens = model.prefix[index]
-        if tokens < minimum * (1 + margin):
-            exact = None
-            if exact_counter is not None and tokens >= minimum * (1 - margin):
-                exact = _exact_prefix(exact_counter, prompt, index)
-            if exact is None or exact < minimum:
-                below = tokens < minimum if exact is None else True
-                counted = f"{exact:,} tokens (exact)" if exact is not None else f"~{tokens:,} tokens"
-                rejected.append(Rejection(
-                    path=blocks[index].path, layer=layer.name,
-                    rule="below-minimum" if below else "safety-margin",
-                    reason=(f"prefix {counted} is {'below' if below else 'within 10% of'} the "
-                            f"{minimum:,}-token minimum; merged into the next breakpoint"
-                            + ("" if below else "; pass an exact counter to settle it")),
-                ))
-                continue
+        e = est[layer.name]
+        if not layer.append_only and e.volatile:
+            rejected.append(Rejection(
+                path=blocks[index].path, layer=layer.name, rule="volatile",
+                reason=f"new content on each of the last {e.window} requests; writing it would "
+                       "pay the write premium for nothing"))
+            if layer.volatility is not Volatility.TURN:
+                notes.append(_volatile_warning(layer, e, blocks[layer.start].path))
+            continue
+        tokens = prompt.prefix_tokens[index]
+        p = clear_probability(tokens, minimum, margin)
+        if p < 1.0 and exact_counter is not None:
+            exact = _exact_prefix(exact_counter, prompt, index)
+            if exact is not None:
+                p = 1.0 if exact >= minimum else 0.0
+                tokens = exact
+        if p <= 0.0:
+            rejected.append(Rejection(
+                path=blocks[index].path, layer=layer.name, rule="below-minimum",
+                reason=f"prefix ~{tokens:,} tokens is below the {minimum:,}-token minimum; "
+                       "merged into the next breakpoint"))
+            continue
+        if p < 1.0:
+            clear[index] = p
+            note += (f" (prefix ~{tokens:,} tokens is within {margin:.0%} of the {minimum:,}-token "
+                     f"minimum: clears it with p~{p:.0%}; if it does not, the API ignores the "
+                     "marker at no cost)")
         if index in pending:
             rejected.append(Rejection(
                 path=blocks[index].path, layer=layer.name, rule="pending-write",
@@ -321,7 +423,9 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
             continue
         candidates[index] = _Candidate(index, "layer", layer.name, note)
 
-    # Lookback bridges: reach the newest warm prefix when every candidate is too far after it.
+    model = _Model(prompt, lim, est, warm, clear)
+
+    # Lookback bridge: reach the newest warm prefix when every candidate is too far after it.
     lookback = model.lookback
     if warm:
         target = max(warm)
@@ -330,26 +434,26 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
             bridge = _last_markable(prompt, target, min(len(blocks), target + lookback))
             if bridge is None:
                 rejected.append(Rejection(
-                    path=blocks[target].path, layer=model.layer_at[target].name, rule="unreachable",
+                    path=blocks[target].path, layer=model.layer_at(target).name,
+                    rule="unreachable",
                     reason=f"the cached prefix ending here is more than {lookback} blocks before "
                            "the next breakpoint and no block within reach can carry a marker."))
-            elif model.prefix[bridge] >= minimum:
+            elif prompt.prefix_tokens[bridge] >= minimum:
                 candidates[bridge] = _Candidate(
-                    bridge, "bridge", model.layer_at[bridge].name,
+                    bridge, "bridge", model.layer_at(bridge).name,
                     f"lookback bridge: the previous request cached up to {blocks[target].path}, "
                     f"{max(candidates) - target} blocks before the end (the provider looks back "
                     f"only {lookback}); this marker reads it")
 
     # --- choose ----------------------------------------------------------------------------------
     optional = sorted(i for i in candidates if i not in pinned)
-    block_ttls = lim.ttls or ("5m", "1h")
 
     def best(limit: int) -> _Scored:
         top: _Scored | None = None
         for k in range(0, min(limit, len(optional)) + 1):
             for subset in itertools.combinations(optional, k):
                 points = sorted({*subset, *pinned})
-                for pattern in _ttl_patterns(points, pinned, block_ttls):
+                for pattern in _ttl_patterns(points, pinned, model.ttls):
                     c = model.cost(pattern)
                     if top is None or c < top.cost - 1e-9:
                         top = _Scored(c, pattern)
@@ -370,40 +474,43 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
             rule, reason = "not-worth-it", ("expected reuse does not pay for the cache write "
                                             f"(layer {cand.layer!r}: ~{model.prefix_uses[cand.layer]:,.1f} "
                                             "uses)")
+        if index in clear:
+            rule = "safety-margin" if rule == "budget" else rule
+            reason += cand.note
         rejected.append(Rejection(path=blocks[index].path, layer=cand.layer, rule=rule,
                                   reason=reason))
 
     placements = []
+    short, long = model.short_ttl, model.long_ttl
     for index, ttl in chosen.points:
-        layer = model.layer_at[index]
+        layer = model.layer_at(index)
         if index in fixed:
             source, reason = "user", "set by hand; kept as given"
         elif index == auto_index:
             source, reason = "automatic", "request-level cache_control: the last cacheable block"
         else:
             cand = candidates[index]
-            q5 = reuse[layer.name].hit_probability(TTL_SECONDS[model.short_ttl])
-            q1 = reuse[layer.name].hit_probability(TTL_SECONDS[model.long_ttl])
             why = cand.note if cand.kind == "bridge" else f"end of layer {layer.name!r}{cand.note}"
             source = "optimizer"
             reason = (f"{why}; ~{model.prefix_uses[layer.name]:,.1f} expected uses, next use "
-                      f"within {model.short_ttl} {q5:.0%}, within {model.long_ttl} {q1:.0%}: {ttl} costs "
-                      f"{model.steady(layer, ttl):.2f}x per reuse")
+                      f"within {short} {model.q[layer.name, short]:.0%}, within {long} "
+                      f"{model.q[layer.name, long]:.0%}: {ttl} costs "
+                      f"{model.steady(layer.name, ttl):.2f}x per reuse")
         placements.append(Placement(index=index, path=blocks[index].path, ttl=ttl,
-                                    layer=layer.name, prefix_tokens=model.prefix[index],
+                                    layer=layer.name, prefix_tokens=prompt.prefix_tokens[index],
                                     source=source, reason=reason))  # type: ignore[arg-type]
 
+    prefix = prompt.prefix_tokens
     layers = tuple(
         LayerSummary(
             name=layer.name, section=layer.section, volatility=layer.volatility,
             blocks=layer.stop - layer.start,
-            tokens=(model.prefix[layer.stop - 1] - (model.prefix[layer.start - 1]
-                                                    if layer.start else 0)),
-            prefix_tokens=model.prefix[layer.stop - 1], uses=reuse[layer.name].uses,
-            p_within_5m=reuse[layer.name].hit_probability(TTL_SECONDS["5m"]),
-            p_within_1h=reuse[layer.name].hit_probability(TTL_SECONDS["1h"]),
+            tokens=prefix[layer.stop - 1] - (prefix[layer.start - 1] if layer.start else 0),
+            prefix_tokens=prefix[layer.stop - 1], uses=est[layer.name].uses,
+            p_within_5m=est[layer.name].hit_probability(TTL_SECONDS["5m"]),
+            p_within_1h=est[layer.name].hit_probability(TTL_SECONDS["1h"]),
         )
-        for layer in prompt.layers if layer.stop > layer.start
+        for layer in model.layers
     )
     return Plan(model=prompt.model, limits=lim, placements=tuple(placements),
                 rejected=tuple(rejected), layers=layers,

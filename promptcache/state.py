@@ -1,31 +1,63 @@
-"""CacheState: what this process has sent, so the optimizer plans from what actually happens.
+"""CacheState: what was sent, so the optimizer plans from what actually happens, in one process or a fleet.
 
 Keep one per process in a long-running service (it is thread-safe) and pass it to
 :func:`promptcache.optimize`. It remembers, per prefix fingerprint, when an entry was written and
-with which TTL, so the optimizer knows which prefixes are warm and which are surely cold (written
-here, then expired); and it records, per layer, the gaps between requests that reuse the same
-content, so TTLs are chosen from the share of observed gaps that fall within each TTL rather than
-from an average. Without a state the optimizer falls back to the volatility hints.
+with which TTL (warm prefixes to read, expired ones that are surely cold), and per layer what it
+has seen of the layer's content: how often the content was new, and the gaps between requests
+that reused the same content. From those the optimizer estimates each layer's reuse, starting
+from the volatility hints (a prior worth one observation) and following what it sees within a few
+requests, in both directions: a layer that turns out to change on every request is detected after
+four requests, and reused content is recognised as soon as it comes back.
+
+Memory is bounded: at most ``max_entries`` warm-prefix entries and ``max_contents`` content
+sightings (least recently used dropped first; a sighting older than ``horizon`` counts as new
+content anyway), ``max_layers`` layer statistics with at most ``max_gaps`` gaps each. With the
+defaults that is about 60 MB at most (:data:`BYTES_PER_ENTRY`, :data:`BYTES_PER_CONTENT`).
+
+A fleet of workers shares what they learn through a :class:`SharedStore` (``shared=``, see
+:class:`promptcache.state_redis.RedisStateStore`): every write and sighting goes to the local view
+and to the store, and plans read the store first. When the store fails, the state plans from its
+local view, warns once, and tries the store again later; it never raises.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict, defaultdict, deque
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import time
+import warnings
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from promptcache.blocks import Reuse
 from promptcache.clock import Clock, WallClock
+from promptcache.errors import CacheWarning
 from promptcache.limits import TTL_SECONDS
 from promptcache.prompt import Prompt
 
-__all__ = ["CacheEntry", "CacheState"]
+__all__ = ["BYTES_PER_CONTENT", "BYTES_PER_ENTRY", "CacheEntry", "CacheState", "LayerEstimate",
+           "LayerStats", "SharedStore", "Sighting", "StoreError", "layer_keys", "sighted"]
+
+#: Upper estimates of what one warm-prefix entry and one content sighting hold in memory
+#: (key string, value object, LRU links); the memory test checks them with tracemalloc.
+BYTES_PER_ENTRY = 400
+BYTES_PER_CONTENT = 240
+#: The volatility hint counts as this many observations: learned within a few requests.
+PRIOR_WEIGHT = 1.0
+#: Sightings after which the rate of new content has mostly forgotten older ones.
+DECAY = 32.0
+#: Sightings needed before a layer that is new on every one of them is called volatile.
+VOLATILE_AFTER = 3
+
+
+class StoreError(Exception):
+    """A shared store failed (down, slow, refused); the state falls back to its local view."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CacheEntry:
-    """A prefix this process believes the provider holds."""
+    """A prefix this state believes the provider holds."""
 
     fingerprint: str
     written_at: float
@@ -48,117 +80,334 @@ class CacheEntry:
         """Being written by a request whose response has not started yet."""
         return now < self.readable_at
 
+    def refreshed(self, ttl: str, tokens: int, now: float, readable_at: float) -> CacheEntry:
+        """This entry after a request marked its prefix again at ``now``.
+
+        A live entry is read, and a read keeps the entry's own TTL (a 5m entry read through a 1h
+        marker stays 5m; a 1h entry needs a 1h write); an expired one is written anew.
+        """
+        if self.warm(now) or self.pending(now):
+            return CacheEntry(fingerprint=self.fingerprint, written_at=self.written_at,
+                              refreshed_at=now, ttl=self.ttl, tokens=tokens,
+                              readable_at=min(self.readable_at, readable_at))
+        return CacheEntry(fingerprint=self.fingerprint, written_at=now, refreshed_at=now, ttl=ttl,
+                          tokens=tokens, readable_at=readable_at)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LayerStats:
+    """What has been seen of one layer across requests (bounded)."""
+
+    sightings: int = 0
+    #: The last sightings (at most the state's ``window``), newest last: True when the content was
+    #: new (not seen within the horizon).
+    recent: tuple[bool, ...] = ()
+    #: Sightings and new contents counted with a decay (each older by one sighting weighs
+    #: ``1 - 1/DECAY`` less): the layer's current rate of new content.
+    weight: float = 0.0
+    new_weight: float = 0.0
+    #: Gaps in seconds between requests that reused the same content, newest last.
+    gaps: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sighting:
+    """One layer of one request: the layer, its content's key, and when it was sent."""
+
+    layer: str
+    content: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LayerEstimate:
+    """A layer's reuse as the optimizer uses it: the hint, updated with what was observed.
+
+    ``uses`` comes from the share of recent sightings whose content was new (``1 / rate``, the
+    hint's rate counting as one sighting, older sightings decaying). The chance that the next
+    reuse comes within a TTL is the hint's, weighted as one gap, mixed with the observed gaps.
+    ``seen`` is True when this request's content of the layer was seen before: evidence of reuse
+    whatever the layer's rate; content not seen yet is expected to be used at most as often as
+    the hint says.
+    """
+
+    hint: Reuse
+    uses: float
+    gaps: tuple[float, ...] = ()
+    seen: bool = False
+    #: Of the last ``window`` sightings, how many had new content, and how many there were.
+    new: int = 0
+    window: int = 0
+
+    @property
+    def volatile(self) -> bool:
+        """New content on each of at least three sightings after the first, never a repeat."""
+        return self.window >= VOLATILE_AFTER and self.new == self.window and not self.seen
+
+    def hit_probability(self, ttl_seconds: float) -> float:
+        prior = self.hint.hit_probability(ttl_seconds)
+        if not self.gaps:
+            return prior
+        within = sum(1 for g in self.gaps if g <= ttl_seconds)
+        return (PRIOR_WEIGHT * prior + within) / (PRIOR_WEIGHT + len(self.gaps))
+
+    @classmethod
+    def from_hint(cls, hint: Reuse) -> LayerEstimate:
+        return cls(hint=hint, uses=hint.uses, gaps=hint.gaps)
+
+    @classmethod
+    def from_stats(cls, hint: Reuse, stats: LayerStats | None, seen: bool) -> LayerEstimate:
+        if stats is None or not stats.recent:
+            return cls.from_hint(hint) if not seen else cls(
+                hint=hint, uses=max(hint.uses, 2.0), gaps=hint.gaps, seen=True)
+        new = sum(stats.recent)
+        window = len(stats.recent)
+        rate = (stats.new_weight + PRIOR_WEIGHT / hint.uses) / (stats.weight + PRIOR_WEIGHT)
+        uses = min(1e6, max(1.0, 1.0 / rate))
+        # Observation lowers a new content's expected uses below the hint, never raises it;
+        # content seen before has shown its reuse, whatever the layer's rate.
+        uses = max(uses, 2.0) if seen else min(uses, hint.uses)
+        return cls(hint=hint, uses=uses, gaps=stats.gaps, seen=seen, new=new, window=window)
+
+
+class SharedStore(Protocol):
+    """Where a fleet's workers share warm entries and layer statistics (e.g. Redis).
+
+    Each method is one round trip and raises :class:`StoreError` on any failure.
+    """
+
+    def fetch(self, fingerprints: Sequence[str], layers: Sequence[tuple[str, str]], now: float,
+              ) -> tuple[dict[str, CacheEntry], dict[str, LayerStats],
+                         dict[tuple[str, str], float]]:
+        """Entries held for ``fingerprints``; stats of each ``(layer, content)`` layer; and when
+        each of those contents was last seen (absent: not within the horizon)."""
+        ...
+
+    def push(self, entries: Sequence[CacheEntry], sightings: Sequence[Sighting], now: float
+             ) -> None:
+        """Store refreshed ``entries`` (as computed against the store's own) and ``sightings``."""
+        ...
+
+
+@dataclass(slots=True)
+class _Local:
+    """The in-process view: bounded LRU maps."""
+
+    entries: OrderedDict[str, CacheEntry] = field(default_factory=OrderedDict)
+    contents: OrderedDict[tuple[str, str], float] = field(default_factory=OrderedDict)
+    layers: OrderedDict[str, LayerStats] = field(default_factory=OrderedDict)
+
 
 class CacheState:
-    """Per-process memory of cache writes and of each layer's reuse intervals.
+    """Memory of cache writes and of each layer's reuse, local and optionally fleet-wide.
 
-    ``min_samples`` gaps must be observed before they override a layer's hints.
     ``response_latency`` is the expected time from sending a request to the start of its
     response: a prefix written by a request in flight is pending until then (not readable), and
-    gaps shorter than it are concurrency, not reuse, so they are not counted as reuse gaps.
+    gaps shorter than it are concurrency, not reuse. ``shared`` is a :class:`SharedStore`;
+    ``retry_after`` is how long (wall seconds) the state leaves a failed store alone.
     """
 
     def __init__(self, *, clock: Clock | None = None, max_entries: int = 100_000,
-                 max_gaps: int = 256, min_samples: int = 3,
-                 response_latency: float = 1.0) -> None:
+                 max_contents: int = 100_000, max_layers: int = 1_024, max_gaps: int = 64,
+                 window: int = 8, horizon: float = 2 * 3600.0, response_latency: float = 1.0,
+                 shared: SharedStore | None = None, retry_after: float = 5.0) -> None:
         self.response_latency = response_latency
         self.clock: Clock = clock if clock is not None else WallClock()
-        self._entries: OrderedDict[str, CacheEntry] = OrderedDict()
-        self._max_entries = max_entries
-        self._gaps: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=max_gaps))
-        self._last_seen: dict[tuple[str, str], float] = {}
-        self._sightings: dict[str, int] = defaultdict(int)
-        self._distinct: dict[str, set[str]] = defaultdict(set)
-        self._min_samples = min_samples
+        self.shared = shared
+        self.retry_after = retry_after
+        self.max_entries, self.max_contents, self.max_layers = max_entries, max_contents, max_layers
+        self.max_gaps, self.window, self.horizon = max_gaps, window, horizon
+        self._local = _Local()
         self._lock = threading.Lock()
+        self._down_until = 0.0
+        self._warned = False
 
     def now(self) -> float:
         return self.clock.now()
+
+    # -- the shared store, guarded -------------------------------------------------------------
+
+    def _store(self) -> SharedStore | None:
+        if self.shared is None:
+            return None
+        return self.shared if time.monotonic() >= self._down_until else None
+
+    def _failed(self, error: Exception) -> None:
+        self._down_until = time.monotonic() + self.retry_after
+        if not self._warned:
+            self._warned = True
+            warnings.warn(CacheWarning(
+                f"The shared cache state is unavailable ({error}); planning from this process's "
+                f"own view and retrying every {self.retry_after:g} s. (Warned once.)",
+                rule="shared-state-unavailable"), stacklevel=4)
 
     # -- entries -------------------------------------------------------------------------------
 
     def entry(self, fingerprint: str) -> CacheEntry | None:
         with self._lock:
-            return self._entries.get(fingerprint)
+            return self._local.entries.get(fingerprint)
+
+    def lookup(self, fingerprints: Sequence[str], now: float,
+               layers: Sequence[tuple[str, str]] = ()) -> tuple[dict[str, CacheEntry],
+                                                                dict[str, LayerStats],
+                                                                set[tuple[str, str]]]:
+        """Entries for ``fingerprints``, stats of ``(layer, content)`` layers and which contents
+        were seen (at least the response latency ago: sooner is concurrency): one round trip to
+        the shared store, merged with the local view."""
+        remote: tuple[dict[str, CacheEntry], dict[str, LayerStats],
+                      dict[tuple[str, str], float]] | None = None
+        store = self._store()
+        if store is not None:
+            try:
+                remote = store.fetch(fingerprints, layers, now)
+            except StoreError as error:
+                self._failed(error)
+        with self._lock:
+            loc = self._local
+            entries = {fp: e for fp in fingerprints if (e := loc.entries.get(fp)) is not None}
+            if remote is not None:
+                for fp, theirs in remote[0].items():
+                    mine = entries.get(fp)
+                    if mine is None or theirs.expires_at > mine.expires_at or (
+                            theirs.readable_at < mine.readable_at and theirs.expires_at > now):
+                        entries[fp] = theirs
+                stats, last = remote[1], remote[2]
+            else:
+                stats = {name: s for name, _ in layers if (s := loc.layers.get(name)) is not None}
+                last = {k: t for k in layers if (t := loc.contents.get(k)) is not None}
+            seen = {k for k, t in last.items() if self.response_latency <= now - t <= self.horizon}
+            return entries, stats, seen
 
     def warm_positions(self, fingerprints: Iterable[str], now: float) -> dict[int, CacheEntry]:
-        """Positions whose prefix is held by an unexpired entry, by index."""
-        with self._lock:
-            out = {}
-            for i, fp in enumerate(fingerprints):
-                e = self._entries.get(fp)
-                if e is not None and e.warm(now):
-                    out[i] = e
-            return out
+        """Positions whose prefix is held by an unexpired, readable entry, by index (O(n))."""
+        fps = list(fingerprints)
+        entries = self.lookup(fps, now)[0]
+        return {i: e for i, fp in enumerate(fps) if (e := entries.get(fp)) is not None
+                and e.warm(now)}
 
     def pending_positions(self, fingerprints: Iterable[str], now: float) -> set[int]:
         """Positions whose prefix a request in flight is writing (not readable yet)."""
-        with self._lock:
-            return {i for i, fp in enumerate(fingerprints)
-                    if (e := self._entries.get(fp)) is not None and e.pending(now)}
+        fps = list(fingerprints)
+        entries = self.lookup(fps, now)[0]
+        return {i for i, fp in enumerate(fps) if (e := entries.get(fp)) is not None
+                and e.pending(now)}
 
     def is_surely_cold(self, fingerprint: str, now: float) -> bool:
-        """True when this process wrote the prefix and its TTL has run out since the last use."""
-        e = self.entry(fingerprint)
-        return e is not None and not e.warm(now)
+        """True when this state saw the prefix written and its TTL has run out since."""
+        e = self.lookup([fingerprint], now)[0].get(fingerprint)
+        return e is not None and not e.warm(now) and not e.pending(now)
 
     def record_write(self, fingerprint: str, ttl: str, tokens: int, now: float,
                      *, readable_at: float | None = None) -> None:
         """Remember a write sent at ``now``; readable from ``readable_at`` (default: after the
         response latency, i.e. the request is still in flight)."""
-        if readable_at is None:
-            readable_at = now + self.response_latency
-        with self._lock:
-            old = self._entries.pop(fingerprint, None)
-            if old is not None and (old.warm(now) or old.pending(now)):
-                ttl = ttl if TTL_SECONDS[ttl] >= TTL_SECONDS[old.ttl] else old.ttl
-                entry = CacheEntry(fingerprint=fingerprint, written_at=old.written_at,
-                                   refreshed_at=now, ttl=ttl, tokens=tokens,
-                                   readable_at=min(old.readable_at, readable_at))
-            else:
-                entry = CacheEntry(fingerprint=fingerprint, written_at=now, refreshed_at=now,
-                                   ttl=ttl, tokens=tokens, readable_at=readable_at)
-            self._entries[fingerprint] = entry
-            while len(self._entries) > self._max_entries:
-                self._entries.popitem(last=False)
+        self.record_request(None, (), [(fingerprint, ttl, tokens)], now, readable_at=readable_at)
 
     def forget(self, fingerprint: str) -> None:
-        """Drop an entry (e.g. after a response showed it was not read)."""
+        """Drop an entry from the local view (e.g. after a response showed it was not read)."""
         with self._lock:
-            self._entries.pop(fingerprint, None)
+            self._local.entries.pop(fingerprint, None)
 
-    # -- reuse observations --------------------------------------------------------------------
+    # -- recording a request -------------------------------------------------------------------
 
-    def observe(self, prompt: Prompt, fingerprints: tuple[str, ...], now: float) -> None:
+    def observe(self, prompt: Prompt, fingerprints: Sequence[str], now: float) -> None:
         """Record that ``prompt`` was sent at ``now``: one sighting of each of its layers."""
+        self.record_request(prompt, fingerprints, (), now)
+
+    def record_request(self, prompt: Prompt | None, fingerprints: Sequence[str],
+                       writes: Iterable[tuple[str, str, int]], now: float,
+                       *, readable_at: float | None = None) -> None:
+        """Record a sent request: its layers' sightings (if ``prompt``) and its ``writes``
+        (``(fingerprint, ttl, tokens)``). One round trip to the shared store."""
+        if readable_at is None:
+            readable_at = now + self.response_latency
+        sightings = ([Sighting(layer=name, content=content, at=now)
+                      for name, content in layer_keys(prompt, fingerprints)]
+                     if prompt is not None else [])
+        writes = list(writes)
         with self._lock:
-            for layer in prompt.layers:
-                if layer.start == layer.stop:
-                    continue
-                # A conversation is identified by its first block (it grows); others by their end.
-                anchor = fingerprints[layer.start if layer.append_only else layer.stop - 1]
-                key = (layer.name, anchor)
-                last = self._last_seen.get(key)
-                if last is not None and now - last >= self.response_latency:
-                    self._gaps[layer.name].append(now - last)
-                self._last_seen[key] = now
-                self._sightings[layer.name] += 1
-                distinct = self._distinct[layer.name]
-                if len(distinct) < 10_000:
-                    distinct.add(anchor)
+            loc = self._local
+            out: list[CacheEntry] = []
+            for fp, ttl, tokens in writes:
+                old = loc.entries.pop(fp, None)
+                entry = (old.refreshed(ttl, tokens, now, readable_at) if old is not None else
+                         CacheEntry(fingerprint=fp, written_at=now, refreshed_at=now, ttl=ttl,
+                                    tokens=tokens, readable_at=readable_at))
+                loc.entries[fp] = entry
+                out.append(entry)
+            while len(loc.entries) > self.max_entries:
+                loc.entries.popitem(last=False)
+            for s in sightings:
+                self._sight(s)
+        store = self._store()
+        if store is not None and (out or sightings):
+            try:
+                store.push(out, sightings, now)
+            except StoreError as e:
+                self._failed(e)
+
+    def _sight(self, s: Sighting) -> None:
+        loc = self._local
+        key = (s.layer, s.content)
+        last = loc.contents.pop(key, None)
+        new = last is None or not 0 <= s.at - last <= self.horizon
+        loc.contents[key] = s.at if last is None else max(last, s.at)
+        while len(loc.contents) > self.max_contents:
+            loc.contents.popitem(last=False)
+        old = loc.layers.pop(s.layer, None) or LayerStats()
+        loc.layers[s.layer] = sighted(old, new, None if last is None else s.at - last,
+                                      self.response_latency, self.window, self.max_gaps)
+        while len(loc.layers) > self.max_layers:
+            loc.layers.popitem(last=False)
+
+    # -- what the optimizer reads --------------------------------------------------------------
 
     def observed_reuse(self, layer: str, hint: Reuse) -> Reuse:
-        """The layer's Reuse from observation where there is enough of it, else ``hint``."""
-        with self._lock:
-            gaps = tuple(self._gaps.get(layer, ()))
-            if len(gaps) < self._min_samples:
-                return hint
-            distinct = len(self._distinct.get(layer, ()))
-            uses = hint.uses
-            if distinct >= 2:
-                uses = max(1.0, self._sightings[layer] / distinct)
-            return Reuse(uses=uses, interval=hint.interval, gaps=gaps)
+        """The layer's Reuse: the hint updated with what was observed (see LayerEstimate)."""
+        _, stats, _ = self.lookup((), self.now(), [(layer, "")])
+        est = LayerEstimate.from_stats(hint, stats.get(layer), False)
+        if est.window == 0:
+            return hint
+        return Reuse(uses=est.uses, interval=hint.interval, gaps=est.gaps or hint.gaps)
 
     def snapshot(self) -> Mapping[str, CacheEntry]:
+        """The local view's entries."""
         with self._lock:
-            return dict(self._entries)
+            return dict(self._local.entries)
+
+    def sizes(self) -> Mapping[str, int]:
+        """How many entries, content sightings and layers the local view holds."""
+        with self._lock:
+            loc = self._local
+            return {"entries": len(loc.entries), "contents": len(loc.contents),
+                    "layers": len(loc.layers)}
+
+
+def sighted(old: LayerStats, new: bool, gap: float | None, latency: float, window: int,
+            max_gaps: int) -> LayerStats:
+    """``old`` after one more sighting (``new`` content or not, ``gap`` since its last one).
+
+    The layer's first sighting says nothing about its rate (every content is new once) and a
+    repeat sooner than the response latency is concurrency, not reuse: neither enters the window.
+    """
+    concurrent = not new and gap is not None and gap < latency
+    recent, weight, new_weight = old.recent, old.weight, old.new_weight
+    if old.sightings > 0 and not concurrent:
+        recent = (*recent, new)[-window:]
+        keep = 1 - 1 / DECAY
+        weight, new_weight = weight * keep + 1, new_weight * keep + new
+    gaps = old.gaps
+    if not new and gap is not None and gap >= latency:
+        gaps = (*gaps, gap)[-max_gaps:]
+    return LayerStats(sightings=old.sightings + 1, recent=recent, gaps=gaps, weight=weight,
+                      new_weight=new_weight)
+
+
+def layer_keys(prompt: Prompt, fingerprints: Sequence[str]) -> list[tuple[str, str]]:
+    """``(layer, content key)`` for each non-empty layer of ``prompt``.
+
+    A layer's content is keyed by the prefix fingerprint at its end (everything it depends on),
+    a conversation's by the one at its first block (it grows, and stays the same conversation).
+    """
+    return [(layer.name, fingerprints[layer.start if layer.append_only else layer.stop - 1])
+            for layer in prompt.layers if layer.stop > layer.start]
