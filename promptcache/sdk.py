@@ -36,7 +36,9 @@ def _dump(value: Any) -> Any:
     ``type`` leads as in the dicts users write (``{"type": "text", "text": ...}``), so a block
     appended as an object and the same block written as a dict have one digest.
     """
-    out = value.model_dump(mode="json", exclude_none=True, by_alias=True)
+    # google-genai aliases every field to camelCase; its own dict form (and ours) is snake_case.
+    by_alias = not type(value).__module__.startswith("google.")
+    out = value.model_dump(mode="json", exclude_none=True, by_alias=by_alias)
     if isinstance(out, dict) and "type" in out:
         return {"type": out["type"], **{k: v for k, v in out.items() if k != "type"}}
     return out
