@@ -384,3 +384,80 @@ def test_session_dollars_agree_with_promptcache_usage(
         cost = cost_of(parse_usage(reply.raw, provider="anthropic", model=MODEL))
         assert reply.cost_usd == pytest.approx(cost.billed)
         assert reply.usage.uncached_usd(chat.core.limits) == pytest.approx(cost.uncached)
+
+
+# -- incremental planning, whole-run usage, honest figures -------------------------------------------
+
+
+def test_each_send_extends_the_previous_prompt_instead_of_rebuilding_it(
+        client: anthropic.Anthropic, clock: ManualClock) -> None:
+    chat = session(client, clock)
+    chat.send("one")
+    before = chat.prompt
+    chat.send("two")
+    after = chat.prompt
+    assert len(after.blocks) == len(before.blocks) + 2
+    assert all(a is b for a, b in zip(before.blocks, after.blocks, strict=False))
+    assert after.fingerprints[:len(before.blocks)] == before.fingerprints
+    assert after.fingerprints == chat.core.build(list(chat.history)).fingerprints
+
+
+def test_run_reports_the_usage_and_cost_of_every_step(clock: ManualClock) -> None:
+    with ScriptedAnthropicServer(clock=clock, responder=tool_loop_responder(3, rounds=2)) as srv:
+        chat = session(anthropic.Anthropic(base_url=srv.url, api_key="t", max_retries=0), clock)
+        reply = chat.run("go", lambda call: "ok")
+    steps = reply.steps
+    assert len(steps) == 3 and steps[-1].text == reply.text == "All done."
+    total = steps[0].usage + steps[1].usage + steps[2].usage
+    assert reply.usage == total and reply.usage.prompt_tokens > steps[-1].usage.prompt_tokens
+    assert reply.cost_usd == pytest.approx(sum(s.cost_usd or 0.0 for s in steps))
+    assert chat.stats.usage.cache_read_tokens == total.cache_read_tokens
+    assert chat.stats.cost_usd == pytest.approx(reply.cost_usd)
+
+
+async def test_async_run_reports_the_whole_run_too(clock: ManualClock) -> None:
+    with ScriptedAnthropicServer(clock=clock, responder=tool_loop_responder(2, rounds=1)) as srv:
+        client = anthropic.AsyncAnthropic(base_url=srv.url, api_key="t", max_retries=0)
+        chat = AsyncChatSession(client, model=MODEL, tools=TOOLS, system=SYSTEM, clock=clock)
+        reply = await chat.run("go", lambda call: "ok")
+        await client.close()
+    assert len(reply.steps) == 2
+    assert reply.usage == reply.steps[0].usage + reply.steps[1].usage
+
+
+def test_a_5m_conversation_entry_that_outlived_its_ttl_is_expired_not_evicted(
+        client: anthropic.Anthropic, clock: ManualClock) -> None:
+    # The system prompt carries a hand-set 1h marker (kept); the conversation stays on 5m.
+    system = [{"type": "text", "text": SYSTEM, "cache_control": {"type": "ephemeral", "ttl": "1h"}}]
+    chat = ChatSession(client, model=MODEL, tools=TOOLS, system=system, clock=clock)
+    first = chat.send("one " + text_of(400, 1))
+    assert "1h" in {p.ttl for p in first.plan.placements}
+    assert conversation_ttl(first) == "5m"
+    clock.advance(400)  # past 5 minutes, well within the hour
+    miss = chat.send("two").miss
+    assert miss is not None and miss.changed_path is None
+    assert "expired" in miss.explanation and "300 s TTL" in miss.explanation
+
+
+def test_statistics_do_not_bill_a_reply_the_response_cache_served(
+        client: anthropic.Anthropic, clock: ManualClock) -> None:
+    from promptcache.session._core import Request
+    from promptcache.session._wire import HIT_MARKER
+
+    chat = session(client, clock)
+    billed = chat.send("one")
+    stored = client.messages.create(**chat.core.adapter.render(
+        chat.core.prepare(chat.core.user_message("two")), previous_message_id=None,
+        diagnostics=False).kwargs)
+    # What promptcache.cache hands back on a hit: the SDK's Message, marked, no API call made.
+    setattr(stored, HIT_MARKER, True)
+    pending = chat.core.prepare(chat.core.user_message("two"))
+    request = Request(kwargs={}, plan=billed.plan, expected_read=0, ttl_seconds=300.0)
+    reply = chat.core.commit(pending, request, chat.core.adapter.parse(stored))
+    assert reply.from_response_cache and reply.usage.total_input_tokens == 0
+    assert reply.cost_usd == 0.0 and reply.text == stored.content[0].text
+    stats = chat.stats
+    assert stats.requests == 1 and stats.served_from_cache == 1
+    assert stats.usage == billed.usage and stats.cost_usd == pytest.approx(billed.cost_usd)
+    assert "from the response cache" in stats.summary()
+    assert len(chat.history) == 4
