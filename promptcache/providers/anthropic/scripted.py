@@ -225,9 +225,10 @@ class ScriptedAnthropicServer(AnthropicServer):
     def _fail_mid_stream(self, exchange: Exchange, body: Mapping[str, Any], failure: _Failure) -> None:
         """``message_start``, then the API's ``error`` event: the stream ends without a message."""
         exchange.start_sse(dict(failure.headers))
-        start = {"id": f"msg_failed{next(self._ids):012d}", "type": "message", "role": "assistant",
-                 "model": body.get("model"), "content": [], "stop_reason": None,
-                 "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0}}
+        start: dict[str, Any] = {
+            "id": f"msg_failed{next(self._ids):012d}", "type": "message", "role": "assistant",
+            "model": body.get("model"), "content": [], "stop_reason": None, "stop_sequence": None,
+            "usage": {"input_tokens": 0, "output_tokens": 0}}
         exchange.send_event({"type": "message_start", "message": start}, event="message_start")
         exchange.send_event(failure.body(), event="error")
 
