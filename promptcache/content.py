@@ -147,7 +147,12 @@ def message_turn(role: str, raw_blocks: Sequence[Any], origin: str, start: int, 
                     "API; mark the next text, tool_use or tool_result block instead.",
                     path=path, rule="uncacheable-block",
                 )
-        blocks.append(Block(section="messages", kind="message", payload=payload, path=path,
-                            tokens=count_block(payload, counter), layer=layer, user_ttl=ttl,
-                            unmarkable=unmarkable, role=role, first=c_index == 0))
+        try:
+            blocks.append(Block(section="messages", kind="message", payload=payload, path=path,
+                                tokens=count_block(payload, counter), layer=layer,
+                                user_ttl=ttl, unmarkable=unmarkable, role=role,
+                                first=c_index == 0))
+        except RecursionError:
+            raise PromptError(f"{path}: nested too deeply for promptcache to read (it walks "
+                              "blocks recursively); flatten the structure.", path=path) from None
     return Turn(role=role, start=start, stop=start + len(blocks)), blocks  # type: ignore[arg-type]

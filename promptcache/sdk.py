@@ -14,8 +14,11 @@ surrogate cannot be encoded as UTF-8, and the SDK would fail on it while sending
 
 from __future__ import annotations
 
+import base64
+import datetime
 import json
 from collections.abc import Mapping
+from enum import Enum
 from typing import Any
 
 from promptcache.errors import PromptError
@@ -23,6 +26,10 @@ from promptcache.errors import PromptError
 __all__ = ["is_sdk_object", "plain"]
 
 _SCALARS = (str, int, float, bool, type(None))
+#: The documented key order of content blocks (``sorted`` is stable: other keys keep theirs).
+_KEY_ORDER = {k: i for i, k in enumerate((
+    "type", "id", "tool_use_id", "name", "input", "text", "thinking", "signature", "data",
+    "content", "is_error", "citations", "source", "title", "context"))}
 
 
 def is_sdk_object(value: Any) -> bool:
@@ -31,16 +38,27 @@ def is_sdk_object(value: Any) -> bool:
 
 
 def _dump(value: Any) -> Any:
-    """One SDK object as JSON data, as the SDK would send it, ``type`` first.
+    """One SDK object, one level deep, as the SDK would send it, keys in the documented order.
 
-    ``type`` leads as in the dicts users write (``{"type": "text", "text": ...}``), so a block
-    appended as an object and the same block written as a dict have one digest.
+    Fields left unset (``None``) are left out, like ``model_dump(exclude_none=True)``; nested
+    objects are dumped by the same function (through ``json.dumps``'s ``default``), so every
+    level gets the order. The SDK models list their fields alphabetically; the docs, and the
+    dicts users and :mod:`promptcache.session` write, lead with ``type`` (``{"type":
+    "tool_use", "id", "name", "input"}``). Key order is part of a block's digest, so a block
+    appended as an object and the same block written as a dict must come out in one order.
+    google-genai aliases every field to camelCase; its dict form (and ours) is snake_case.
     """
-    # google-genai aliases every field to camelCase; its own dict form (and ours) is snake_case.
     by_alias = not type(value).__module__.startswith("google.")
-    out = value.model_dump(mode="json", exclude_none=True, by_alias=by_alias)
-    if isinstance(out, dict) and "type" in out:
-        return {"type": out["type"], **{k: v for k, v in out.items() if k != "type"}}
+    out: dict[str, Any] = {}
+    for name, info in type(value).model_fields.items():
+        item = getattr(value, name, None)
+        if item is not None:
+            out[info.alias if by_alias and info.alias else name] = item
+    for name, item in (getattr(value, "model_extra", None) or {}).items():
+        if item is not None:
+            out[name] = item
+    if "type" in out:
+        return dict(sorted(out.items(), key=lambda kv: _KEY_ORDER.get(kv[0], len(_KEY_ORDER))))
     return out
 
 
@@ -119,7 +137,13 @@ def _default(value: Any) -> Any:
         return _dump(value)
     if isinstance(value, Mapping):
         return dict(value)
-    raise TypeError(type(value).__name__)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, bytes):  # what the SDKs send for bytes fields (google-genai's data)
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def plain(value: Any, origin: str) -> Any:
