@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 import warnings
+import weakref
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from ..errors import MissingDependencyError
 from .base import CacheUnavailableWarning
 
-__all__ = ["OutageGuard", "import_redis", "redis_from_url"]
+__all__ = ["FastGet", "OutageGuard", "import_redis", "redis_from_url"]
 
 
 def import_redis() -> Any:
@@ -76,3 +80,123 @@ class OutageGuard:
         if self._warned:
             with self._lock:
                 self._warned = False  # the next outage warns again
+
+
+class FastGet:
+    """``GET`` over one plain socket per thread: the response cache's hit path, lean.
+
+    redis-py spends ~4x the loopback round trip of a ``GET`` on its connection pool, retries and
+    event hooks; a hit is one ``GET``, so it gets this instead. Only plain ``redis://`` URLs
+    (host, port, optional user/password, database number) use it; anything else (TLS, Unix
+    sockets, query options, a caller's own client) goes through redis-py. Every error closes the
+    socket, so a reply is never read out of step; the caller's ``OutageGuard`` decides what next.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        db: int,
+        username: str | None,
+        password: str | None,
+        socket_timeout: float,
+    ) -> None:
+        self._all: list[tuple[socket.socket, Any]] = []
+        self._all_lock = threading.Lock()
+        # Close the sockets when the backend is dropped unclosed, as redis-py's pool does.
+        weakref.finalize(self, _close_all, self._all)
+        self._address = (host, port)
+        self._db = db
+        self._auth = (username, password)
+        self._timeout = socket_timeout
+        self._local = threading.local()
+        self._response_error: type[Exception] = import_redis().ResponseError
+
+    @classmethod
+    def from_url(cls, url: str, *, socket_timeout: float) -> FastGet | None:
+        """A ``FastGet`` for a plain ``redis://`` URL, else ``None`` (use redis-py)."""
+        parts = urlsplit(url)
+        if parts.scheme != "redis" or parts.query or parts.fragment or not parts.hostname:
+            return None
+        path = parts.path.strip("/")
+        if path and not path.isdigit():
+            return None
+        return cls(
+            parts.hostname,
+            parts.port or 6379,
+            db=int(path or 0),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            socket_timeout=socket_timeout,
+        )
+
+    def _connect(self) -> tuple[socket.socket, Any]:
+        sock = socket.create_connection(self._address, timeout=self._timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        reader = sock.makefile("rb")
+        try:
+            username, password = self._auth
+            if password is not None:
+                args = [b"AUTH"] + ([username.encode()] if username else []) + [password.encode()]
+                self._command(sock, reader, args)
+            if self._db:
+                self._command(sock, reader, [b"SELECT", str(self._db).encode()])
+        except BaseException:
+            reader.close()
+            sock.close()
+            raise
+        with self._all_lock:
+            self._all.append((sock, reader))
+        return sock, reader
+
+    def _command(self, sock: socket.socket, reader: Any, args: list[bytes]) -> bytes | None:
+        out = [b"*%d\r\n" % len(args)]
+        for arg in args:
+            out.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+        sock.sendall(b"".join(out))
+        line: bytes = reader.readline()
+        kind = line[:1]
+        if kind == b"$":
+            size = int(line[1:-2])
+            if size < 0:
+                return None
+            data: bytes = reader.read(size + 2)
+            if len(data) != size + 2:
+                raise ConnectionError("Redis closed the connection mid-reply")
+            return data[:-2]
+        if kind == b"+":
+            return line[1:-2]
+        if kind == b"-":
+            raise self._response_error(line[1:-2].decode("utf-8", "replace"))
+        if not line:
+            raise ConnectionError("Redis closed the connection")
+        raise self._response_error(f"unexpected reply to {args[0].decode()}: {line[:40]!r}")
+
+    def get(self, key: str) -> bytes | None:
+        local = self._local
+        conn = getattr(local, "conn", None)
+        if conn is None or local.pid != os.getpid():
+            conn = local.conn = self._connect()
+            local.pid = os.getpid()
+        sock, reader = conn
+        try:
+            return self._command(sock, reader, [b"GET", key.encode()])
+        except BaseException:
+            local.conn = None  # the stream may be out of step: never reuse it
+            reader.close()
+            sock.close()
+            raise
+
+    def close(self) -> None:
+        """Close every socket this opened, in any thread."""
+        with self._all_lock:
+            _close_all(self._all)
+        self._local = threading.local()
+
+
+def _close_all(conns: list[tuple[socket.socket, Any]]) -> None:
+    while conns:
+        sock, reader = conns.pop()
+        reader.close()
+        sock.close()

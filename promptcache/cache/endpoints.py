@@ -15,7 +15,6 @@ import copy
 import functools
 import json
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
@@ -42,7 +41,7 @@ def clone(value: Any) -> Any:
     if kind in _IMMUTABLE:
         return value
     if kind is list:
-        return [clone(v) for v in value]
+        return [v if type(v) in _IMMUTABLE else clone(v) for v in value]
     if kind is dict:
         return {k: clone(v) for k, v in value.items()}
     is_model = _MODEL_TYPES.get(kind)
@@ -58,7 +57,7 @@ def clone(value: Any) -> Any:
         )
         setattr_(new, "__pydantic_fields_set__", set(value.__pydantic_fields_set__))
         extra = value.__pydantic_extra__
-        setattr_(new, "__pydantic_extra__", None if extra is None else dict(extra) and clone(extra))
+        setattr_(new, "__pydantic_extra__", None if extra is None else clone(extra) if extra else {})
         private = value.__pydantic_private__
         setattr_(new, "__pydantic_private__", None if private is None else copy.deepcopy(private))
         return new
@@ -69,23 +68,21 @@ class DecodedMemo:
     """Objects rebuilt from recent entries, keyed by cache key, bounded by the entries' bytes.
 
     An object is reused only when the stored bytes are identical to those it was built from, so
-    an entry rewritten by another process is validated afresh. An entry larger than an eighth of
-    ``max_bytes`` is never kept.
+    an entry rewritten by another process is validated afresh. A hit is one lock-free dict read;
+    eviction is first-in first-out. An entry larger than an eighth of ``max_bytes`` is never kept.
     """
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._data: OrderedDict[str, tuple[bytes, Any]] = OrderedDict()
+        self._data: dict[str, tuple[bytes, Any]] = {}
         self._bytes = 0
         self._lock = threading.Lock()
 
     def get(self, key: str, raw: bytes) -> Any:
-        with self._lock:
-            found = self._data.get(key)
-            if found is None or found[0] != raw:
-                return None
-            self._data.move_to_end(key)
-            return found[1]
+        found = self._data.get(key)
+        if found is None or found[0] != raw:
+            return None
+        return found[1]
 
     def put(self, key: str, raw: bytes, value: Any) -> None:
         if len(raw) > self.max_bytes // 8:
@@ -97,8 +94,8 @@ class DecodedMemo:
             self._data[key] = (raw, value)
             self._bytes += len(raw)
             while self._bytes > self.max_bytes:
-                _, (evicted, _) = self._data.popitem(last=False)
-                self._bytes -= len(evicted)
+                evicted = self._data.pop(next(iter(self._data)))
+                self._bytes -= len(evicted[0])
 
     @property
     def held_bytes(self) -> int:

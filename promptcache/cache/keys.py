@@ -20,11 +20,11 @@ import base64
 import enum
 import hashlib
 import json
+import operator
 import re
 import sys
 import threading
-from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -32,9 +32,9 @@ __all__ = [
     "STRING_MEMO_BYTES",
     "TRANSPORT_OPTIONS",
     "CachePolicy",
+    "ClientIdentity",
     "UnkeyableRequest",
     "client_identity",
-    "client_snapshot",
     "is_sensitive_name",
     "request_key",
     "sampling_temperature",
@@ -99,26 +99,26 @@ class CachePolicy:
 
 
 class _DigestMemo:
-    """A thread-safe LRU of digests of large strings, keyed by the string, bounded by bytes.
+    """Digests of large strings, keyed by the string, bounded by bytes; thread-safe.
 
     Keyed by value (not ``id``), so a hit is always correct; CPython caches a str's hash on the
-    object, so the lookup for the very same prompt object is O(1). The strings it keeps alive add
+    object, so the lookup for the very same prompt object is O(1). A hit is one lock-free dict
+    read (the key path runs on every call), so eviction is first-in first-out rather than LRU: a
+    hot prompt evicted by 32 MiB of newer ones costs one rehash. The strings it keeps alive add
     up to at most ``max_bytes`` (as ``sys.getsizeof`` counts them); a string larger than an
     eighth of that is hashed every time instead of evicting everything else.
     """
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._data: OrderedDict[str, str] = OrderedDict()
+        self._data: dict[str, str] = {}
         self._bytes = 0
         self._lock = threading.Lock()
 
     def digest(self, text: str) -> str:
-        with self._lock:
-            found = self._data.get(text)
-            if found is not None:
-                self._data.move_to_end(text)
-                return found
+        found = self._data.get(text)
+        if found is not None:
+            return found
         raw = text.encode("utf-8", "surrogatepass")
         found = "\x00H" + hashlib.blake2b(raw, digest_size=32).hexdigest()
         size = sys.getsizeof(text)
@@ -129,7 +129,8 @@ class _DigestMemo:
                 self._data[text] = found
                 self._bytes += size
                 while self._bytes > self.max_bytes:
-                    evicted, _ = self._data.popitem(last=False)
+                    evicted = next(iter(self._data))
+                    del self._data[evicted]
                     self._bytes -= sys.getsizeof(evicted)
         return found
 
@@ -169,21 +170,29 @@ def _shrink(value: Any) -> Any:
     if kind is str:
         return value if len(value) <= _BIG_STRING and value[:1] != "\x00" else _text(value)
     if kind is dict:
-        out = {}
-        for k, v in value.items():
-            t = type(v)
-            if t is str:
-                out[k] = v if len(v) <= _BIG_STRING and v[:1] != "\x00" else _text(v)
-            elif t is int or t is bool or v is None:
-                out[k] = v
-            elif not _is_omitted(v):
-                out[k] = _shrink(v)
-        return out
+        return _shrink_dict(value)
     if kind is list or kind is tuple:
         return [_shrink(v) for v in value]
     if kind in _SCALARS:
         return value
     return _shrink_other(value)
+
+
+def _shrink_dict(value: dict[Any, Any]) -> dict[Any, Any]:
+    out = {}
+    for k, v in value.items():
+        t = type(v)
+        if t is str:
+            out[k] = v if len(v) <= _BIG_STRING and v[:1] != "\x00" else _text(v)
+        elif t is int or t is bool or v is None:
+            out[k] = v
+        elif t is dict:
+            out[k] = _shrink_dict(v)
+        elif t is list:
+            out[k] = [_shrink(x) for x in v]
+        elif not _is_omitted(v):
+            out[k] = _shrink(v)
+    return out
 
 
 def _shrink_other(value: Any) -> Any:
@@ -234,11 +243,18 @@ def _genai_http_options(options: Any) -> Any:
     return kept
 
 
+_SPECIAL: Final = frozenset({"extra_headers", "extra_query", "config", "http_options", "stream"})
+
+
 def _scrub(params: Mapping[str, Any]) -> dict[str, Any]:
     """Drop transport options; redact secrets; keep everything that can change the answer."""
     clean: dict[str, Any] = {}
     for name, value in params.items():
-        if name in TRANSPORT_OPTIONS or _is_omitted(value) or (name == "stream" and not value):
+        if name not in _SPECIAL:
+            if name not in TRANSPORT_OPTIONS and not _is_omitted(value):
+                clean[name] = value
+            continue
+        if _is_omitted(value) or (name == "stream" and not value):
             continue
         if name in ("extra_headers", "extra_query"):
             value = _redact(value)
@@ -259,7 +275,27 @@ def _refuse(value: object) -> Any:
     raise TypeError(type(value).__name__)
 
 
-_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_refuse).encode
+def _make_dumps() -> Callable[[Any], str]:
+    """``json.dumps(sort_keys=True, separators=(",", ":"))`` with its C encoder built once.
+
+    ``JSONEncoder.encode`` rebuilds the encoder on every call, which costs more than encoding
+    the few hundred bytes a key hashes. Without a cycle check: a cyclic parameter recurses until
+    ``RecursionError``, which makes the call unkeyable.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator (PyPy): the stdlib path
+        return json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_refuse).encode
+    encoder = make(
+        None, _refuse, json.encoder.encode_basestring_ascii, None, ":", ",", True, False, True
+    )
+
+    def dumps(value: Any) -> str:
+        return "".join(encoder(value, 0))
+
+    return dumps
+
+
+_dumps = _make_dumps()
 
 
 def request_key(endpoint: str, params: Mapping[str, Any], *, namespace: str, identity: str = "") -> str:
@@ -300,59 +336,84 @@ _CLIENT_FIELDS: Final = (
 )
 
 
-def client_snapshot(client: Any) -> tuple[Any, ...]:
-    """The raw client-level settings ``client_identity`` digests; cheap, for change detection."""
-    holder = getattr(client, "_api_client", client)  # google-genai keeps them one level down
-    fields = tuple(getattr(holder, name, None) for name in _CLIENT_FIELDS)
-    headers = getattr(holder, "_custom_headers", None)
-    query = getattr(holder, "_custom_query", None)
-    options = getattr(holder, "_http_options", None)
-    extra: Any = None
-    if options is not None:
-        extra = (
-            getattr(options, "base_url", None),
-            getattr(options, "api_version", None),
-            dict(getattr(options, "headers", None) or {}),
-            repr(getattr(options, "extra_body", None)),
-        )
-    return (
-        type(client).__module__.split(".")[0],
-        type(client).__name__.removeprefix("Async"),
-        fields,
-        dict(headers) if isinstance(headers, Mapping) else None,
-        dict(query) if isinstance(query, Mapping) else None,
-        extra,
-    )
-
-
-def client_identity(client: Any, snapshot: tuple[Any, ...] | None = None) -> str:
-    """A digest of the client-level settings that change the answer or the tenant.
+class ClientIdentity:
+    """The client-level settings of one client that change the answer or the tenant, digested.
 
     Default headers (``anthropic-beta``), query parameters, ``base_url``, the OpenAI organization
     and project, google-genai's ``http_options`` and the credentials themselves (salted digests,
     never the secret): two clients that would be answered differently, or that belong to
     different accounts, never share an entry. Sync and async clients of one SDK share entries.
+
+    ``digest()`` runs on every call: it reads the settings (a settings change after
+    ``cache_client`` is seen at once) and hashes them only when they changed.
     """
-    package, kind, fields, headers, query, extra = snapshot or client_snapshot(client)
-    data: dict[str, Any] = {"sdk": package, "client": kind}
-    for name, value in zip(_CLIENT_FIELDS, fields, strict=True):
-        if not isinstance(value, str | int | float) and type(value).__name__ != "URL":
-            continue  # unset, or not a setting (Anthropic's ``organization`` is an API resource)
-        data[name] = secret_digest(value) if is_sensitive_name(name) else str(value)
-    for label, mapping in (("headers", headers), ("query", query)):
-        if mapping:
-            kept = _redact({k: v for k, v in mapping.items() if str(k).lower() not in _CLIENT_NOISE})
-            data[label] = {k: v if v is None else str(v) for k, v in kept.items()}
-    if extra is not None:
-        base_url, api_version, option_headers, extra_body = extra
-        kept = _redact({k: v for k, v in option_headers.items() if str(k).lower() not in _CLIENT_NOISE})
-        data["http_options"] = {
-            "base_url": base_url,
-            "api_version": api_version,
-            "headers": {k: str(v) for k, v in kept.items()},
-            "extra_body": extra_body,
-        }
-    return hashlib.blake2b(_dumps(data).encode(), digest_size=16).hexdigest()
+
+    def __init__(self, client: Any) -> None:
+        holder = getattr(client, "_api_client", client)  # google-genai keeps them one level down
+        self._holder = holder
+        self._kind = (type(client).__module__.split(".")[0], type(client).__name__.removeprefix("Async"))
+        self._names = tuple(name for name in _CLIENT_FIELDS if hasattr(holder, name))
+        self._fields = operator.attrgetter("__class__", *self._names)
+        self._headers = isinstance(getattr(holder, "_custom_headers", None), Mapping)
+        self._query = isinstance(getattr(holder, "_custom_query", None), Mapping)
+        self._options = getattr(holder, "_http_options", None) is not None
+        self._snapshot: tuple[Any, ...] | None = None
+        self._digest = ""
+        self._lock = threading.Lock()
+
+    def _read(self) -> tuple[Any, ...]:
+        holder = self._holder
+        options: Any = None
+        if self._options:
+            o = holder._http_options
+            options = (o.base_url, o.api_version, dict(o.headers or {}), repr(o.extra_body))
+        return (
+            self._fields(holder),
+            dict(holder._custom_headers) if self._headers else None,
+            dict(holder._custom_query) if self._query else None,
+            options,
+        )
+
+    def digest(self) -> str:
+        snapshot = self._read()
+        with self._lock:
+            if snapshot == self._snapshot:
+                return self._digest
+        digest = self._compute(snapshot)
+        with self._lock:
+            self._snapshot, self._digest = snapshot, digest
+        return digest
+
+    def _compute(self, snapshot: tuple[Any, ...]) -> str:
+        fields, headers, query, options = snapshot
+        data: dict[str, Any] = {"sdk": self._kind[0], "client": self._kind[1]}
+        for name, value in zip(self._names, fields[1:], strict=True):
+            if not isinstance(value, str | int | float) and type(value).__name__ != "URL":
+                continue  # unset, or not a setting (Anthropic's ``organization`` is an API resource)
+            data[name] = secret_digest(value) if is_sensitive_name(name) else str(value)
+        for label, mapping in (("headers", headers), ("query", query)):
+            if mapping:
+                data[label] = _plain(mapping)
+        if options is not None:
+            base_url, api_version, option_headers, extra_body = options
+            data["http_options"] = {
+                "base_url": base_url,
+                "api_version": api_version,
+                "headers": _plain(option_headers),
+                "extra_body": extra_body,
+            }
+        return hashlib.blake2b(_dumps(data).encode(), digest_size=16).hexdigest()
+
+
+def _plain(mapping: Mapping[Any, Any]) -> dict[str, Any]:
+    """Client headers or query parameters, secrets redacted, the SDK's own noise left out."""
+    kept = _redact({k: v for k, v in mapping.items() if str(k).lower() not in _CLIENT_NOISE})
+    return {k: v if v is None else str(v) for k, v in kept.items()}
+
+
+def client_identity(client: Any) -> str:
+    """``ClientIdentity(client).digest()``: equal for clients that the API answers alike."""
+    return ClientIdentity(client).digest()
 
 
 def sampling_temperature(params: Mapping[str, Any]) -> float | None:
@@ -361,6 +422,8 @@ def sampling_temperature(params: Mapping[str, Any]) -> float | None:
     Looks at the top-level keyword (OpenAI), ``extra_body`` (Anthropic 2.x has no keyword) and
     google-genai's ``config``.
     """
+    if "temperature" not in params and "extra_body" not in params and "config" not in params:
+        return None
     for holder in (params, params.get("extra_body"), params.get("config")):
         if holder is None:
             continue

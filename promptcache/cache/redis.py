@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ._redis_client import OutageGuard, redis_from_url
+from ._redis_client import FastGet, OutageGuard, redis_from_url
 
 __all__ = ["RedisBackend"]
 
@@ -30,6 +30,7 @@ class RedisBackend:
     ) -> None:
         self._guard = OutageGuard("The Redis response cache", retry_after=retry_after)
         self._client = client if client is not None else redis_from_url(url, socket_timeout=socket_timeout)
+        self._fast = None if client is not None else FastGet.from_url(url, socket_timeout=socket_timeout)
         self.prefix = prefix
 
     def get(self, key: str) -> bytes | None:
@@ -37,7 +38,10 @@ class RedisBackend:
         if not guard.available():
             return None
         try:
-            value: Any = self._client.get(self.prefix + key)
+            if self._fast is not None:
+                value: Any = self._fast.get(self.prefix + key)
+            else:
+                value = self._client.get(self.prefix + key)
         except guard.response_error as e:
             guard.malformed(self.prefix + key, e)
             return None
@@ -99,4 +103,6 @@ class RedisBackend:
         await asyncio.to_thread(self.set, key, value, ttl=ttl)
 
     def close(self) -> None:
+        if self._fast is not None:
+            self._fast.close()
         self._client.close()

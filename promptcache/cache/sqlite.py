@@ -144,6 +144,7 @@ class SQLiteBackend(LocalBackend):
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._inode: int | None = None
+        self._write_lock = threading.Lock()
         self.moved_aside: list[Path] = []
         """Files this backend moved aside as corrupt, in order."""
         try:
@@ -269,6 +270,23 @@ class SQLiteBackend(LocalBackend):
         self._open_checked()
 
     @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Queue this process's writers on a lock of its own, fairly, within ``busy_timeout``.
+
+        Threads of one process would otherwise meet at SQLite's busy handler, which polls with
+        sleeps: under load most of them time out although the lock is free most of the time.
+        """
+        if not self._write_lock.acquire(timeout=self.busy_timeout):
+            raise CacheBackendError(
+                f"The response cache {self.path} stayed locked by other threads for more than "
+                f"{self.busy_timeout:g} s. The call goes on without the cache."
+            )
+        try:
+            yield
+        finally:
+            self._write_lock.release()
+
+    @contextlib.contextmanager
     def _guard(self) -> Iterator[sqlite3.Connection]:
         """Turn any SQLite failure into ``CacheBackendError`` (resetting a damaged file if asked),
         never bad data."""
@@ -306,7 +324,7 @@ class SQLiteBackend(LocalBackend):
         now = self._clock()
         expires = None if ttl is None else now + ttl
         row = (key, value, zlib.crc32(value), len(value), now, now, expires)
-        with self._guard() as conn:
+        with self._writing(), self._guard() as conn:
             conn.execute(_PUT, row)
             total = conn.execute("SELECT bytes FROM stats WHERE id = 0").fetchone()[0]
             if total > self.max_bytes:
@@ -332,12 +350,12 @@ class SQLiteBackend(LocalBackend):
             raise
 
     def delete(self, key: str) -> None:
-        with self._guard() as conn:
+        with self._writing(), self._guard() as conn:
             conn.execute("DELETE FROM entries WHERE key = ?", (key,))
 
     def delete_prefix(self, prefix: str) -> None:
         """Remove every entry whose key starts with ``prefix`` (one namespace of the adapter)."""
-        with self._guard() as conn:
+        with self._writing(), self._guard() as conn:
             if not prefix:
                 conn.execute("DELETE FROM entries")
                 return

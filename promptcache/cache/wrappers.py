@@ -18,23 +18,15 @@ from __future__ import annotations
 
 import functools
 import inspect
-import threading
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from ..errors import CacheBackendError
 from .base import CacheBackend, CacheUnavailableWarning, get_response_cache
 from .endpoints import ENDPOINTS, Endpoint, LoadFailed
-from .keys import (
-    CachePolicy,
-    UnkeyableRequest,
-    client_identity,
-    client_snapshot,
-    request_key,
-    sampling_temperature,
-)
+from .keys import CachePolicy, ClientIdentity, UnkeyableRequest, request_key, sampling_temperature
 from .streams import AsyncCachedStream, CachedStream
 
 __all__ = ["cache_client", "uncache_client"]
@@ -43,40 +35,19 @@ C = TypeVar("C")
 _ORIGINAL = "__promptcache_original__"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Call:
-    """A cacheable call, decided before anything is sent."""
+class _Call(NamedTuple):
+    """A cacheable call, decided before anything is sent (a tuple: built on every call)."""
 
     backend: CacheBackend
     key: str
     streaming: bool
 
 
-class _Identity:
-    """``client_identity`` of one client, recomputed only when its settings change."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self._snapshot: tuple[Any, ...] | None = None
-        self._digest = ""
-        self._lock = threading.Lock()
-
-    def digest(self) -> str:
-        snapshot = client_snapshot(self._client)
-        with self._lock:
-            if snapshot == self._snapshot:
-                return self._digest
-        digest = client_identity(self._client, snapshot)
-        with self._lock:
-            self._snapshot, self._digest = snapshot, digest
-        return digest
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Settings:
     backend: CacheBackend | None
     policy: CachePolicy
-    identity: _Identity
+    identity: ClientIdentity
 
     def plan(self, endpoint: Endpoint, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> _Call | None:
         """The backend and key for this call, or ``None`` to send it uncached. Pure but for the
@@ -98,7 +69,7 @@ class _Settings:
             streaming = True
         else:
             streaming = endpoint.streaming == "kwarg" and bool(kwargs.get("stream"))
-        return _Call(backend=backend, key=key, streaming=streaming)
+        return _Call(backend, key, streaming)
 
 
 # (backend id, "read"/"write") whose last attempt failed: one warning per outage, not per call.
@@ -264,7 +235,7 @@ def cache_client(
     settings = _Settings(
         backend=backend,
         policy=CachePolicy(namespace=namespace, cache_sampling=cache_sampling, ttl=ttl),
-        identity=_Identity(client),
+        identity=ClientIdentity(client),
     )
     for resource, method, name in _targets(client):
         current = getattr(resource, method)
