@@ -143,3 +143,34 @@ def test_a_failed_writer_hands_over_to_a_waiting_worker(redis_url: str) -> None:
         registry.warm_once("fp-2", ttl=300, write=broken)
     outcome = registry.warm_once("fp-2", ttl=300, write=lambda: "second try")
     assert outcome.wrote and outcome.value == "second try"
+
+
+def test_a_database_number_and_a_password_in_the_url_are_honoured(own_redis_server: RedisServer) -> None:
+    import redis
+
+    admin = redis.Redis.from_url(own_redis_server.url)
+    admin.config_set("requirepass", "s3cret")
+    admin.close()
+    url = f"redis://:s3cret@127.0.0.1:{own_redis_server.port}/3"
+    cache = RedisBackend(url)
+    cache.set("k", b"v")
+    assert cache.get("k") == b"v"
+    direct = redis.Redis.from_url(url)
+    assert direct.get("promptcache:response:k") == b"v"
+    assert redis.Redis.from_url(f"redis://:s3cret@127.0.0.1:{own_redis_server.port}/0").get(
+        "promptcache:response:k"
+    ) is None
+    direct.close()
+    cache.close()
+
+
+def test_a_wrong_password_is_an_outage_not_an_error(own_redis_server: RedisServer) -> None:
+    import redis
+
+    admin = redis.Redis.from_url(own_redis_server.url)
+    admin.config_set("requirepass", "s3cret")
+    admin.close()
+    cache = RedisBackend(f"redis://:wrong@127.0.0.1:{own_redis_server.port}/0")
+    with pytest.warns(CacheUnavailableWarning):
+        assert cache.get("k") is None
+    cache.close()

@@ -15,6 +15,7 @@ from google.genai import types
 from promptcache.cache import (
     AsyncCachedStream,
     CachedStream,
+    CacheUnavailableWarning,
     MemoryBackend,
     SQLiteBackend,
     cache_client,
@@ -259,3 +260,81 @@ def test_an_entry_the_sdk_cannot_read_is_a_miss(server: StubServer) -> None:
     before = server.total_hits
     assert client.messages.create(**ASK).content[0].text == ANSWER  # type: ignore[union-attr]
     assert server.total_hits == before + 1
+
+
+def test_tenants_with_different_api_keys_never_share_an_entry(server: StubServer) -> None:
+    shared = MemoryBackend()
+    a, b = (anthropic.Anthropic(api_key=k, base_url=server.url, max_retries=0) for k in ("sk-a", "sk-b"))
+    _open.extend([a, b])
+    cache_client(a, backend=shared)
+    cache_client(b, backend=shared)
+    before = server.total_hits
+    a.messages.create(**ASK)
+    b.messages.create(**ASK)
+    a.messages.create(**ASK)
+    assert server.total_hits == before + 2
+
+
+def test_a_default_beta_header_keys_the_entry(server: StubServer) -> None:
+    shared = MemoryBackend()
+    plain = claude(server, backend=shared)
+    beta = anthropic.Anthropic(
+        api_key=SECRET, base_url=server.url, max_retries=0, default_headers={"anthropic-beta": "b1"}
+    )
+    _open.append(beta)
+    cache_client(beta, backend=shared)
+    before = server.total_hits
+    plain.messages.create(**ASK)
+    beta.messages.create(**ASK)
+    assert server.total_hits == before + 2
+
+
+def test_a_client_setting_changed_after_wrapping_is_seen(server: StubServer) -> None:
+    client = claude(server, backend=MemoryBackend())
+    client.messages.create(**ASK)
+    client.api_key = "sk-someone-else"
+    before = server.total_hits
+    client.messages.create(**ASK)
+    assert server.total_hits == before + 1
+
+
+def test_genai_extra_body_in_http_options_is_never_served_another_answer(server: StubServer) -> None:
+    client = gemini(server, backend=MemoryBackend())
+
+    def config(tokens: int) -> types.GenerateContentConfig:
+        return types.GenerateContentConfig(
+            temperature=0,
+            http_options=types.HttpOptions(
+                base_url=server.url + "/",
+                api_version="v1beta",
+                extra_body={"generationConfig": {"maxOutputTokens": tokens}},
+            ),
+        )
+
+    before = server.total_hits
+    client.models.generate_content(model="gemini-2.5-flash", contents="Hi", config=config(5))
+    client.models.generate_content(model="gemini-2.5-flash", contents="Hi", config=config(500))
+    client.models.generate_content(model="gemini-2.5-flash", contents="Hi", config=config(5))
+    assert server.total_hits == before + 2
+
+
+def test_a_failing_backend_is_a_miss_with_one_warning(server: StubServer) -> None:
+    class Broken(MemoryBackend):
+        def get(self, key: str) -> bytes | None:
+            raise OSError("disk gone")
+
+    client = claude(server, backend=Broken())
+    with pytest.warns(CacheUnavailableWarning, match="disk gone"):
+        assert client.messages.create(**ASK).content[0].text == ANSWER  # type: ignore[union-attr]
+    client.messages.create(**ASK)  # the same outage: no second warning
+
+
+def test_a_hit_is_a_copy_the_caller_may_change(server: StubServer) -> None:
+    client = claude(server, backend=MemoryBackend())
+    client.messages.create(**ASK)
+    first = client.messages.create(**ASK)
+    first.content[0].text = "changed"  # type: ignore[union-attr]
+    first.usage.input_tokens = -1
+    again = client.messages.create(**ASK)
+    assert again.content[0].text == ANSWER  # type: ignore[union-attr]
+    assert again.usage.input_tokens != -1

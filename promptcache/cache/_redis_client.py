@@ -142,6 +142,10 @@ class FastGet:
                 self._command(sock, reader, args)
             if self._db:
                 self._command(sock, reader, [b"SELECT", str(self._db).encode()])
+        except self._response_error as e:  # a refused AUTH or SELECT: Redis is unusable, not one key
+            reader.close()
+            sock.close()
+            raise ConnectionError(f"Redis refused the connection setup: {e}") from e
         except BaseException:
             reader.close()
             sock.close()
