@@ -8,7 +8,8 @@ clock, so the numbers are deterministic. Scenarios:
 * slow user: 8 turns 10 minutes apart (the 5-minute TTL always expires).
 
 Strategies: no caching; "by hand", the common recipe (a 5m marker on the system prompt and one on
-the last message); ChatSession (optimizer + CacheState). Run: ``python benchmarks/bench_chat.py``.
+the last message); ChatSession (optimizer + CacheState). Run: ``python benchmarks/bench_chat.py``
+(``--overhead`` for the planning time per send alone).
 """
 
 from __future__ import annotations
@@ -143,6 +144,65 @@ def run(console: Console) -> list[tuple[str, str, TurnUsage]]:
     return rows
 
 
+# -- planning overhead per send, no network ---------------------------------------------------------
+
+
+def overhead(console: Console, sizes: tuple[int, ...] = (100, 1_000), sends: int = 20) -> None:
+    """Per-send planning time (extend + optimize + render + commit) against one json.dumps.
+
+    The session runs its real core and Anthropic adapter on a conversation of ``n`` turns (2
+    blocks each); only the HTTP call is replaced by a canned reply. "rebuild" is what each send
+    cost before the session extended its Prompt: PromptBuilder over the whole history.
+    """
+    import json
+    import time
+
+    from promptcache.session._anthropic import AnthropicAdapter, parse_message
+
+    table = Table(title="ChatSession planning per send (median of "
+                        f"{sends} sends; ratio to json.dumps of the same request)")
+    for col in ("blocks", "json.dumps", "send (extend)", "ratio", "rebuild only", "ratio"):
+        table.add_column(col, justify="right")
+    for turns in sizes:
+        history: list[dict[str, Any]] = []
+        for t in range(turns):
+            history += [{"role": "user", "content": f"question {t}: " + text(30, t)},
+                        {"role": "assistant", "content": [{"type": "text", "text": text(40, t)}]}]
+        chat = ChatSession(anthropic.Anthropic(api_key="bench", base_url="http://127.0.0.1:9"),
+                           model=MODEL, tools=TOOLS, system=SYSTEM, history=history,
+                           clock=ManualClock())
+        adapter = AnthropicAdapter()
+        dumps, sends_t, rebuild = [], [], []
+        for k in range(sends):
+            start = time.perf_counter()
+            pending = chat.core.prepare(chat.core.user_message(f"new question {turns} {k}"))
+            request = adapter.render(pending, previous_message_id=None, diagnostics=True)
+            message = {"id": f"msg_{k}", "type": "message", "role": "assistant", "model": MODEL,
+                       "content": [{"type": "text", "text": "ok"}], "stop_reason": "end_turn",
+                       "usage": {"input_tokens": 10, "output_tokens": 1}}
+            chat.core.commit(pending, request, parse_message(message))
+            sends_t.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            json.dumps(request.kwargs)
+            dumps.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            chat.core.build(list(chat.history))
+            rebuild.append(time.perf_counter() - start)
+
+        def med(xs: list[float]) -> float:
+            return sorted(xs)[len(xs) // 2]
+
+        d, s, r = med(dumps), med(sends_t), med(rebuild)
+        table.add_row(f"{len(chat.prompt.blocks):,}", f"{d * 1e3:.2f} ms", f"{s * 1e3:.2f} ms",
+                      f"{s / d:.1f}x", f"{r * 1e3:.2f} ms", f"{r / d:.1f}x")
+    console.print(table)
+
+
 if __name__ == "__main__":
-    argparse.ArgumentParser(description=__doc__).parse_args()
-    run(Console(width=120))
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--overhead", action="store_true",
+                        help="only measure the planning time per send (no cost scenarios)")
+    args = parser.parse_args()
+    if not args.overhead:
+        run(Console(width=120))
+    overhead(Console(width=120))
