@@ -294,7 +294,9 @@ def _estimates(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[
     est = {layer.name: LayerEstimate.from_hint(layer.reuse) for layer in prompt.layers}
     hints = {layer.name: layer.reuse for layer in prompt.layers}
     for name, content in keys:
-        est[name] = LayerEstimate.from_stats(hints[name], stats.get(name), (name, content) in seen)
+        key = (name, content)
+        est[name] = LayerEstimate.from_stats(hints[name], stats.get(name), key in seen,
+                                             seen.get(key))
     return est, {i: e for i in lookups if (e := entries.get(fingerprints[i])) is not None}
 
 

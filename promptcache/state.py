@@ -124,17 +124,20 @@ class LayerEstimate:
     """A layer's reuse as the optimizer uses it: the hint, updated with what was observed.
 
     ``uses`` comes from the share of recent sightings whose content was new (``1 / rate``, the
-    hint's rate counting as one sighting, older sightings decaying). The chance that the next
-    reuse comes within a TTL is the hint's, weighted as one gap, mixed with the observed gaps.
-    ``seen`` is True when this request's content of the layer was seen before: evidence of reuse
-    whatever the layer's rate; content not seen yet is expected to be used at most as often as
-    the hint says.
+    hint's rate counting as one sighting, older sightings decaying); content not seen yet is
+    expected to be used at most as often as the hint says, and content seen before (``seen``)
+    has shown its reuse, so at least as often. The chance that the next reuse comes within a TTL
+    mixes the hint's (weighted as one gap), the layer's observed gaps, and this content's own
+    last gap (weighted like all the layer's together): a tenant's system prompt that comes back
+    every 15 minutes goes to 1 hour even while other tenants' come back every minute.
     """
 
     hint: Reuse
     uses: float
     gaps: tuple[float, ...] = ()
     seen: bool = False
+    #: This content's last reuse gap, when it has one.
+    own_gap: float | None = None
     #: Of the last ``window`` sightings, how many had new content, and how many there were.
     new: int = 0
     window: int = 0
@@ -145,29 +148,32 @@ class LayerEstimate:
         return self.window >= VOLATILE_AFTER and self.new == self.window and not self.seen
 
     def hit_probability(self, ttl_seconds: float) -> float:
-        prior = self.hint.hit_probability(ttl_seconds)
-        if not self.gaps:
-            return prior
-        within = sum(1 for g in self.gaps if g <= ttl_seconds)
-        return (PRIOR_WEIGHT * prior + within) / (PRIOR_WEIGHT + len(self.gaps))
+        q = self.hint.hit_probability(ttl_seconds)
+        if self.gaps:
+            within = sum(1 for g in self.gaps if g <= ttl_seconds)
+            q = (PRIOR_WEIGHT * q + within) / (PRIOR_WEIGHT + len(self.gaps))
+        if self.own_gap is not None:
+            q = (q + (1.0 if self.own_gap <= ttl_seconds else 0.0)) / 2
+        return q
 
     @classmethod
     def from_hint(cls, hint: Reuse) -> LayerEstimate:
         return cls(hint=hint, uses=hint.uses, gaps=hint.gaps)
 
     @classmethod
-    def from_stats(cls, hint: Reuse, stats: LayerStats | None, seen: bool) -> LayerEstimate:
+    def from_stats(cls, hint: Reuse, stats: LayerStats | None, seen: bool,
+                   own_gap: float | None = None) -> LayerEstimate:
         if stats is None or not stats.recent:
-            return cls.from_hint(hint) if not seen else cls(
-                hint=hint, uses=max(hint.uses, 2.0), gaps=hint.gaps, seen=True)
+            gaps = stats.gaps if stats is not None else ()
+            return cls(hint=hint, uses=max(hint.uses, 2.0) if seen else hint.uses, gaps=gaps,
+                       seen=seen, own_gap=own_gap)
         new = sum(stats.recent)
         window = len(stats.recent)
         rate = (stats.new_weight + PRIOR_WEIGHT / hint.uses) / (stats.weight + PRIOR_WEIGHT)
         uses = min(1e6, max(1.0, 1.0 / rate))
-        # Observation lowers a new content's expected uses below the hint, never raises it;
-        # content seen before has shown its reuse, whatever the layer's rate.
-        uses = max(uses, 2.0) if seen else min(uses, hint.uses)
-        return cls(hint=hint, uses=uses, gaps=stats.gaps, seen=seen, new=new, window=window)
+        uses = max(uses, hint.uses, 2.0) if seen else min(uses, hint.uses)
+        return cls(hint=hint, uses=uses, gaps=stats.gaps, seen=seen, own_gap=own_gap, new=new,
+                   window=window)
 
 
 class SharedStore(Protocol):
@@ -178,9 +184,10 @@ class SharedStore(Protocol):
 
     def fetch(self, fingerprints: Sequence[str], layers: Sequence[tuple[str, str]], now: float,
               ) -> tuple[dict[str, CacheEntry], dict[str, LayerStats],
-                         dict[tuple[str, str], float]]:
+                         dict[tuple[str, str], tuple[float, float]]]:
         """Entries held for ``fingerprints``; stats of each ``(layer, content)`` layer; and when
-        each of those contents was last seen (absent: not within the horizon)."""
+        each of those contents was last seen, with its last reuse gap (-1: none yet; absent: not
+        seen within the horizon)."""
         ...
 
     def push(self, entries: Sequence[CacheEntry], sightings: Sequence[Sighting], now: float
@@ -194,7 +201,9 @@ class _Local:
     """The in-process view: bounded LRU maps."""
 
     entries: OrderedDict[str, CacheEntry] = field(default_factory=OrderedDict)
-    contents: OrderedDict[tuple[str, str], float] = field(default_factory=OrderedDict)
+    #: ``(layer, content)`` -> (last seen, last reuse gap or -1).
+    contents: OrderedDict[tuple[str, str], tuple[float, float]] = field(
+        default_factory=OrderedDict)
     layers: OrderedDict[str, LayerStats] = field(default_factory=OrderedDict)
 
 
@@ -248,14 +257,14 @@ class CacheState:
             return self._local.entries.get(fingerprint)
 
     def lookup(self, fingerprints: Sequence[str], now: float,
-               layers: Sequence[tuple[str, str]] = ()) -> tuple[dict[str, CacheEntry],
-                                                                dict[str, LayerStats],
-                                                                set[tuple[str, str]]]:
-        """Entries for ``fingerprints``, stats of ``(layer, content)`` layers and which contents
-        were seen (at least the response latency ago: sooner is concurrency): one round trip to
-        the shared store, merged with the local view."""
+               layers: Sequence[tuple[str, str]] = ()
+               ) -> tuple[dict[str, CacheEntry], dict[str, LayerStats],
+                          dict[tuple[str, str], float | None]]:
+        """Entries for ``fingerprints``, stats of ``(layer, content)`` layers, and the contents
+        seen before (at least the response latency ago: sooner is concurrency) with their last
+        reuse gap: one round trip to the shared store, merged with the local view."""
         remote: tuple[dict[str, CacheEntry], dict[str, LayerStats],
-                      dict[tuple[str, str], float]] | None = None
+                      dict[tuple[str, str], tuple[float, float]]] | None = None
         store = self._store()
         if store is not None:
             try:
@@ -275,7 +284,8 @@ class CacheState:
             else:
                 stats = {name: s for name, _ in layers if (s := loc.layers.get(name)) is not None}
                 last = {k: t for k in layers if (t := loc.contents.get(k)) is not None}
-            seen = {k for k, t in last.items() if self.response_latency <= now - t <= self.horizon}
+            seen = {k: (gap if gap >= 0 else None) for k, (t, gap) in last.items()
+                    if self.response_latency <= now - t <= self.horizon}
             return entries, stats, seen
 
     def warm_positions(self, fingerprints: Iterable[str], now: float) -> dict[int, CacheEntry]:
@@ -316,14 +326,17 @@ class CacheState:
 
     def record_request(self, prompt: Prompt | None, fingerprints: Sequence[str],
                        writes: Iterable[tuple[str, str, int]], now: float,
-                       *, readable_at: float | None = None) -> None:
-        """Record a sent request: its layers' sightings (if ``prompt``) and its ``writes``
-        (``(fingerprint, ttl, tokens)``). One round trip to the shared store."""
+                       *, readable_at: float | None = None,
+                       sightings: Iterable[Sighting] = ()) -> None:
+        """Record a sent request: its layers' sightings (if ``prompt``; or given as
+        ``sightings``) and its ``writes`` (``(fingerprint, ttl, tokens)``). One round trip to the
+        shared store."""
         if readable_at is None:
             readable_at = now + self.response_latency
-        sightings = ([Sighting(layer=name, content=content, at=now)
-                      for name, content in layer_keys(prompt, fingerprints)]
-                     if prompt is not None else [])
+        sightings = list(sightings)
+        if prompt is not None:
+            sightings += [Sighting(layer=name, content=content, at=now)
+                          for name, content in layer_keys(prompt, fingerprints)]
         writes = list(writes)
         with self._lock:
             loc = self._local
@@ -349,9 +362,11 @@ class CacheState:
     def _sight(self, s: Sighting) -> None:
         loc = self._local
         key = (s.layer, s.content)
-        last = loc.contents.pop(key, None)
+        last, own = loc.contents.pop(key, (None, -1.0))
         new = last is None or not 0 <= s.at - last <= self.horizon
-        loc.contents[key] = s.at if last is None else max(last, s.at)
+        if last is not None and not new and s.at - last >= self.response_latency:
+            own = s.at - last
+        loc.contents[key] = (s.at if last is None else max(last, s.at), own)
         while len(loc.contents) > self.max_contents:
             loc.contents.popitem(last=False)
         old = loc.layers.pop(s.layer, None) or LayerStats()
@@ -365,7 +380,7 @@ class CacheState:
     def observed_reuse(self, layer: str, hint: Reuse) -> Reuse:
         """The layer's Reuse: the hint updated with what was observed (see LayerEstimate)."""
         _, stats, _ = self.lookup((), self.now(), [(layer, "")])
-        est = LayerEstimate.from_stats(hint, stats.get(layer), False)
+        est = LayerEstimate.from_stats(hint, stats.get(layer), seen=False)
         if est.window == 0:
             return hint
         return Reuse(uses=est.uses, interval=hint.interval, gaps=est.gaps or hint.gaps)
