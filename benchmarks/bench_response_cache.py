@@ -159,6 +159,8 @@ def main() -> None:
             from langchain_community.cache import RedisCache, SQLiteCache
             from langchain_core.caches import InMemoryCache
 
+            warnings.simplefilter("ignore")  # LangChain re-enables its own warnings on import
+
             it = args.iterations
             rows.append(("memory", *compare(server, MemoryBackend(), InMemoryCache(), it)))
             lc_sqlite = SQLiteCache(database_path=str(tmp / "lc.db"))
