@@ -1,42 +1,192 @@
 """The Anthropic side of the wrapper: ``messages.create`` / ``messages.stream`` keyword arguments
-read into a Prompt, planned with the client's platform limits, and merged back.
+read into a Prompt, planned with the client's platform limits, and marked in place.
 
-Only ``tools``, ``system``, ``messages`` and the request-level ``cache_control`` are replaced
-(with the same content and the plan's markers); every other argument reaches the SDK as written.
+Two things keep a long conversation cheap and the request faithful:
+
+* **Incremental reading.** A chat sends the same history again plus a turn. The Prompt of an
+  earlier request whose messages are a prefix of this one's (the same message objects, or equal
+  ones) is extended with the new messages only (:meth:`Prompt.extend`), so a call costs its new
+  turn, not its whole history.
+* **Marking, not re-rendering.** The plan's breakpoints are set on the caller's own ``tools``,
+  ``system`` and ``messages`` (only the marked blocks, and the lists holding them, are copied);
+  everything else (SDK objects included) reaches the SDK exactly as written. A request whose
+  shape the Prompt does not mirror one to one (OpenAI-shaped messages, say) is rendered from the
+  Prompt instead.
 """
 
 from __future__ import annotations
 
+import bisect
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from promptcache.dropin._core import Prepared, WrapHandle, given
 from promptcache.errors import RuleViolation
 from promptcache.limits import limits_for
 from promptcache.optimizer import optimize
+from promptcache.plan import Plan
+from promptcache.prompt import Prompt
 from promptcache.providers.anthropic.platforms import plan_summary
 from promptcache.providers.anthropic.render import (
     prompt_from_request,
     render_content,
     request_level_ttl,
 )
+from promptcache.sdk import plain
 
-__all__ = ["prepare_messages"]
+__all__ = ["PromptMemo", "mark_request", "prepare_messages"]
+
+_HEAD = ("tools", "system")
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    head: tuple[Any, ...]
+    params: dict[str, Any]
+    messages: tuple[Any, ...]
+    prompt: Prompt
+
+
+class PromptMemo:
+    """The Prompts of recent requests, to extend rather than re-read (bounded, thread-safe)."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._seen: OrderedDict[int, _Seen] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _same(a: Any, b: Any) -> bool:
+        return a is b or a == b
+
+    def prompt(self, request: Mapping[str, Any], platform: str) -> Prompt:
+        head = tuple(request.get(k) for k in _HEAD)
+        params = {k: v for k, v in request.items() if k not in ("messages", *_HEAD)}
+        messages = request.get("messages")
+        found: tuple[_Seen, int] | None = None
+        if isinstance(messages, list) and messages:
+            with self._lock:
+                candidates = list(self._seen.values())
+            for seen in reversed(candidates):
+                n = len(seen.messages)
+                if n <= len(messages) and seen.params == params and \
+                        all(self._same(a, b) for a, b in zip(seen.head, head, strict=True)) and \
+                        all(self._same(a, b) for a, b in zip(seen.messages, messages, strict=False)):
+                    found = (seen, n)
+                    break
+        if found is not None and found[0].prompt.platform == platform:
+            seen, n = found
+            prompt = seen.prompt.extend(messages[n:]) if n < len(messages) else seen.prompt
+        else:
+            prompt = prompt_from_request(request, platform=platform)  # type: ignore[arg-type]
+        if isinstance(messages, list):
+            entry = _Seen(head, params, tuple(messages), prompt)
+            with self._lock:
+                self._seen[id(messages)] = entry
+                self._seen.move_to_end(id(messages))
+                while len(self._seen) > self._size:
+                    self._seen.popitem(last=False)
+        return prompt
+
+
+def _section_sizes(prompt: Prompt) -> tuple[int, int]:
+    """How many tool blocks and system blocks ``prompt`` has (from its layers, not its blocks)."""
+    tools = system = 0
+    for layer in prompt.layers:
+        if layer.section == "tools":
+            tools += layer.stop - layer.start
+        elif layer.section == "system":
+            system += layer.stop - layer.start
+    return tools, system
+
+
+def _mirrors(request: Mapping[str, Any], prompt: Prompt) -> bool:
+    """True when every Prompt block is the request block at the same place (one to one)."""
+    system = request.get("system")
+    n_system = 0 if not system else 1 if isinstance(system, str) else len(system)
+    messages = request["messages"]
+    if len(prompt.turns) != len(messages) or _section_sizes(prompt) != (
+            len(request.get("tools") or ()), n_system):
+        return False
+    for turn, message in zip(prompt.turns, messages, strict=True):
+        content = message.get("content") if type(message) is dict else None
+        if type(content) is str:
+            if turn.stop - turn.start != 1:
+                return False
+        elif type(content) is not list or len(content) != turn.stop - turn.start:
+            return False
+    return True
+
+
+def _with_marker(block: Any, ttl: str) -> dict[str, Any]:
+    out = dict(plain(block, "block"))
+    out["cache_control"] = {"type": "ephemeral", "ttl": ttl}
+    return out
+
+
+def mark_request(kwargs: Mapping[str, Any], prompt: Prompt, plan: Plan) -> dict[str, Any]:
+    """The caller's request with the plan's breakpoints set on its own blocks."""
+    out = dict(kwargs)
+    marks = [p for p in plan.placements if p.source == "optimizer"]
+    if plan.automatic_ttl is not None:
+        out["cache_control"] = {"type": "ephemeral", "ttl": plan.automatic_ttl}
+    if not marks:
+        return out
+    system_start, n_system = _section_sizes(prompt)
+    messages_start = system_start + n_system
+    starts = [turn.start for turn in prompt.turns]
+    for p in marks:
+        if p.index < system_start:
+            tools = out["tools"] = list(out["tools"])
+            tools[p.index] = _with_marker(tools[p.index], p.ttl)
+        elif p.index < messages_start:
+            system = out["system"]
+            k = p.index - system_start
+            if isinstance(system, str):
+                out["system"] = [{"type": "text", "text": system,
+                                  "cache_control": {"type": "ephemeral", "ttl": p.ttl}}]
+            else:
+                system = out["system"] = list(system)
+                system[k] = _with_marker(system[k], p.ttl)
+        else:
+            m = bisect.bisect_right(starts, p.index) - 1
+            c = p.index - starts[m]
+            messages = out["messages"]
+            if messages is kwargs["messages"]:
+                messages = out["messages"] = list(messages)
+            message = dict(messages[m])
+            content = message["content"]
+            blocks: list[Any] = ([{"type": "text", "text": content}] if isinstance(content, str)
+                                 else list(content))
+            blocks[c] = _with_marker(blocks[c], p.ttl)
+            message["content"] = blocks
+            messages[m] = message
+    return out
 
 
 def prepare_messages(kwargs: Mapping[str, Any], handle: WrapHandle) -> Prepared:
     """Plan one ``messages.create``/``messages.stream`` call (raises when it cannot be planned)."""
     request = given(kwargs)
-    prompt = prompt_from_request(request, platform=handle.platform)
+    memo = handle.memo
+    prompt = (memo.prompt(request, handle.platform) if isinstance(memo, PromptMemo)
+              else prompt_from_request(request, platform=handle.platform))
     limits = limits_for(prompt.model, provider="anthropic", platform=handle.platform)
     automatic = request_level_ttl(request)
     if automatic is not None and handle.platform == "bedrock":
         raise RuleViolation("Bedrock rejects a request-level cache_control.", path="cache_control",
                             rule="automatic-unsupported")
     plan = optimize(prompt, state=handle.state, limits=limits, automatic=automatic)
-    out = dict(kwargs)
-    out.update(render_content(prompt, plan))
-    out["model"] = kwargs["model"]
+    if _mirrors(request, prompt):
+        out = mark_request(kwargs, prompt, plan)
+    else:
+        out = dict(kwargs)
+        out.update(render_content(prompt, plan))
+        out["model"] = kwargs["model"]
     return Prepared(kwargs=out, provider="anthropic", model=prompt.model, planned=True,
                     limits=limits, prompt=prompt, plan=plan,
                     summary=plan_summary(plan, platform=handle.platform, model=prompt.model))
+
+

@@ -164,6 +164,8 @@ class WrapHandle:
         #: Per-provider options given to ``wrap`` (e.g. ``retention`` for OpenAI).
         self.options = dict(options)
         self.last: Prepared | None = None
+        #: The provider's memo of recent Prompts (see ``_anthropic.PromptMemo``), if it has one.
+        self.memo: Any = None
         self.planned = 0
         self.unplanned = 0
         self._lock = threading.Lock()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from promptcache.cache import CacheBackend, cache_client, uncache_client
-from promptcache.dropin._anthropic import prepare_messages
+from promptcache.dropin._anthropic import PromptMemo, prepare_messages
 from promptcache.dropin._core import Endpoint, WrapHandle, default_state
 from promptcache.dropin._gemini import prepare_generate
 from promptcache.dropin._openai import prepare_chat, prepare_responses
@@ -97,6 +97,8 @@ def wrap(client: C, *, state: CacheState | None = None, ledger: Ledger | None = 
     handle = WrapHandle(client, provider=provider, platform=platform,
                         state=state if state is not None else default_state(),
                         ledger=ledger if ledger is not None else Ledger(), options=options)
+    if provider == "anthropic":
+        handle.memo = PromptMemo()
     for resource, method, endpoint in targets:
         patch(resource, method, endpoint, handle)
     client.promptcache = handle  # type: ignore[attr-defined]
