@@ -13,7 +13,6 @@ from promptcache.replay.strategies import (
     Clairvoyant,
     Hand,
     mark_request,
-    normalise_request,
     strategy_for,
 )
 from promptcache.replay.workloads import TraceError, agent_tool_loop, bursts, chat_with_tools
@@ -101,7 +100,10 @@ def test_mark_request_marks_string_content_as_a_block() -> None:
     request = {"model": "m", "system": "s", "messages": [{"role": "user", "content": "q"}]}
     marked = mark_request(request, {1: "1h"})
     assert marked["messages"][0]["content"][0]["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
-    assert normalise_request(request)["system"] == [{"type": "text", "text": "s"}]
+    assert marked["system"] == "s" and request["messages"][0]["content"] == "q"  # copies only
+    both = mark_request(request, {0: "1h", 1: "5m"})
+    assert both["system"] == [{"type": "text", "text": "s",
+                               "cache_control": {"type": "ephemeral", "ttl": "1h"}}]
 
 
 def test_unknown_strategy_is_named() -> None:

@@ -14,6 +14,7 @@ sent at trace time. Only the Anthropic Messages API is supported for now.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,8 @@ from typing import Any
 
 from promptcache.limits import TTL_SECONDS, limits_for
 from promptcache.optimizer import optimize
-from promptcache.providers.anthropic.render import prompt_from_request, record_sent, render_anthropic
+from promptcache.positions import view_of
+from promptcache.providers.anthropic.render import prompt_from_request, render_anthropic
 from promptcache.providers.anthropic.simulator import AnthropicCacheResult, AnthropicCacheSimulator, Position
 from promptcache.replay.workloads import Trace, TraceError, TraceRequest
 from promptcache.state import CacheState
@@ -36,7 +38,6 @@ __all__ = [
     "PromptCache",
     "Strategy",
     "mark_request",
-    "normalise_request",
     "strategy_for",
 ]
 
@@ -45,54 +46,52 @@ DEMO_STRATEGIES: tuple[str, ...] = ("promptcache", "automatic", "hand", "none")
 BENCHMARK_STRATEGIES: tuple[str, ...] = (*DEMO_STRATEGIES, "clairvoyant")
 
 _UNMARKABLE = frozenset({"thinking", "redacted_thinking"})
+_PATH = re.compile(r"^(?:tools\[(?P<tool>\d+)\]|system(?:\[(?P<sys>\d+)\])?"
+                   r"|messages\[(?P<msg>\d+)\]\.content(?:\[(?P<part>\d+)\])?)$")
 
 
-def normalise_request(request: Mapping[str, Any]) -> dict[str, Any]:
-    """``system`` and every message ``content`` as lists of blocks, so each block can be marked.
-
-    The cache sees a string as one text block, so this changes no fingerprint.
-    """
-    out = dict(request)
-    system = out.get("system")
-    if isinstance(system, str):
-        out["system"] = [{"type": "text", "text": system}] if system else []
-    messages = []
-    for m in out.get("messages") or ():
-        content = m.get("content")
-        if isinstance(content, str):
-            content = [{"type": "text", "text": content}]
-        messages.append({**m, "content": [dict(b) for b in content]})
-    out["messages"] = messages
-    out["tools"] = [dict(t) for t in out.get("tools") or ()]
-    if not out["tools"]:
-        del out["tools"]
-    out["system"] = [dict(b) for b in out.get("system") or ()]
-    if not out["system"]:
-        del out["system"]
-    return out
-
-
-def _slots(request: dict[str, Any]) -> list[dict[str, Any]]:
-    """The blocks of a normalised request in cache order (tools, system, messages)."""
-    out: list[dict[str, Any]] = list(request.get("tools") or ())
-    out += list(request.get("system") or ())
-    for m in request["messages"]:
-        out += m["content"]
-    return out
-
-
-def _markable(block: Mapping[str, Any]) -> bool:
-    if block.get("type") in _UNMARKABLE:
-        return False
-    return not (block.get("type") == "text" and not block.get("text"))
+def _as_blocks(content: Any) -> list[dict[str, Any]]:
+    """A ``system`` or message ``content`` as a list of block copies (a string is one text block:
+    the cache sees it so, so no fingerprint changes)."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    return [dict(b) for b in content or ()]
 
 
 def mark_request(request: Mapping[str, Any], marks: Mapping[int, str]) -> dict[str, Any]:
-    """A copy of ``request`` with ``cache_control`` on the blocks at the given cache positions."""
-    out = normalise_request(request)
-    slots = _slots(out)
+    """A copy of ``request`` with ``cache_control`` on the blocks at the given cache positions.
+
+    Positions are those of :func:`promptcache.positions.view_of` (the one model of what the cache
+    sees); only the lists that get a marker are copied.
+    """
+    out = dict(request)
+    if not marks:
+        return out
+    view = view_of(request, provider="anthropic")
+    if isinstance(out.get("tools"), list):
+        out["tools"] = list(out["tools"])
+    messages = list(out.get("messages") or ())
+    out["messages"] = messages
     for index, ttl in marks.items():
-        slots[index]["cache_control"] = {"type": "ephemeral", "ttl": ttl}
+        match = _PATH.match(view.blocks[index].path)
+        if match is None:  # pragma: no cover - view_of only makes these paths
+            raise TraceError(f"cannot mark {view.blocks[index].path}")
+        marker = {"type": "ephemeral", "ttl": ttl}
+        if match["tool"] is not None:
+            t = int(match["tool"])
+            out["tools"][t] = {**out["tools"][t], "cache_control": marker}
+        elif match["msg"] is None:
+            system = out["system"] = (_as_blocks(out["system"])
+                                      if not isinstance(out["system"], list) or match["sys"] is None
+                                      else list(out["system"]))
+            n = int(match["sys"] or 0)
+            system[n] = {**system[n], "cache_control": marker}
+        else:
+            m = int(match["msg"])
+            content = _as_blocks(messages[m]["content"])
+            n = int(match["part"] or 0)
+            content[n] = {**content[n], "cache_control": marker}
+            messages[m] = {**messages[m], "content": content}
     return out
 
 
@@ -139,22 +138,20 @@ class Hand(Strategy):
     name = "hand"
 
     def prepare(self, item: TraceRequest, now: float) -> dict[str, Any]:
-        request = normalise_request(item.request)
-        n_tools = len(request.get("tools") or ())
-        n_system = len(request.get("system") or ())
+        blocks = view_of(item.request, provider="anthropic").blocks
         marks: dict[int, str] = {}
-        if n_tools:
-            marks[n_tools - 1] = "5m"
-        if n_system:
-            marks[n_tools + n_system - 1] = "5m"
-        slots = _slots(request)
-        last_message = request["messages"][-1]["content"]
-        end = len(slots)
-        for i in range(end - 1, end - 1 - len(last_message), -1):
-            if _markable(slots[i]):
+        for level in ("tools", "system"):
+            last = max((i for i, b in enumerate(blocks) if b.level == level), default=None)
+            if last is not None:
+                marks[last] = "5m"
+        final = blocks[-1].path.split(".content")[0]
+        for i in range(len(blocks) - 1, -1, -1):
+            if not blocks[i].path.startswith(final + ".content"):
+                break
+            if blocks[i].markable:
                 marks[i] = "5m"
                 break
-        return mark_request(request, marks)
+        return mark_request(item.request, marks)
 
 
 class PromptCache(Strategy):
@@ -173,7 +170,11 @@ class PromptCache(Strategy):
         prompt = item.prompt if item.prompt is not None else prompt_from_request(item.request)
         plan = optimize(prompt, state=self.state, now=now)
         request = render_anthropic(prompt, plan)
-        record_sent(self.state, prompt, plan, now=now, response_started=False)  # still in flight
+        # Still in flight: its writes become readable after the state's response latency. One
+        # call, so a shared store costs one round trip.
+        writes = [(plan.fingerprints[p.index], p.ttl, p.prefix_tokens) for p in plan.placements
+                  if p.prefix_tokens >= plan.limits.min_cacheable_tokens]
+        self.state.record_request(prompt, plan.fingerprints, writes, now)
         return request
 
 
