@@ -77,7 +77,7 @@ class PromptMemo:
                         all(self._same(a, b) for a, b in zip(seen.messages, messages, strict=False)):
                     found = (seen, n)
                     break
-        if found is not None and found[0].prompt.platform == platform:
+        if found is not None and found[0].prompt.platform == platform and isinstance(messages, list):
             seen, n = found
             prompt = seen.prompt.extend(messages[n:]) if n < len(messages) else seen.prompt
         else:
