@@ -15,7 +15,7 @@ from google.genai import types
 from rich.console import Console
 
 from promptcache.clock import ManualClock
-from promptcache.errors import PromptError, RuleViolation
+from promptcache.errors import CacheWarning, PromptError, RuleViolation
 from promptcache.limits import limits_for
 from promptcache.providers.anthropic.scripted import ScriptedAnthropicServer
 from promptcache.testing import GeminiServer
@@ -206,3 +206,84 @@ async def test_gemini_creates_the_cache_once_and_fans_out() -> None:
         assert all(b["cachedContent"] == result.cache_name and "systemInstruction" not in b
                    for b in bodies)
         assert result.cached_tokens >= 6 * 8_000
+
+
+# -- single-flight across callers and clients; fallbacks (issues 14, 15) ---------------------------
+
+
+async def test_64_callers_with_one_request_each_share_one_write_of_the_common_prefix(
+        server: ScriptedAnthropicServer) -> None:
+    client = anthropic.AsyncAnthropic(base_url=server.url, api_key="t", max_retries=0)
+    flights = SingleFlight()
+    calls = [warm_up(client, [r], progress=False, flights=flights) for r in requests(64)]
+    results = await asyncio.gather(*calls)
+    await client.close()
+    leaders = [r for r in results if r.outcome == "first"]
+    assert len(leaders) < 64 and len(leaders) <= 2
+    system_tokens = server.simulator.positions(requests(1)[0])[0].end
+    reads = sum(r.usage.cache_read_tokens for r in results)
+    assert reads >= (64 - len(leaders)) * system_tokens
+    assert flights.in_flight() == 0
+
+
+def test_another_client_identity_does_not_share_a_warm_prefix(
+        server: ScriptedAnthropicServer) -> None:
+    flights = SingleFlight()
+    one = anthropic.Anthropic(base_url=server.url, api_key="key-one", max_retries=0)
+    two = anthropic.Anthropic(base_url=server.url, api_key="key-two", max_retries=0)
+    warm_up_sync(one, requests(4), progress=False, flights=flights)
+    again = warm_up_sync(one, requests(8)[4:], progress=False, flights=flights)
+    other = warm_up_sync(two, requests(8)[4:], progress=False, flights=flights)
+    assert again.outcome == "already-warm"
+    assert other.outcome == "first"
+
+
+def test_requests_below_the_minimum_are_sent_as_they_are(server: ScriptedAnthropicServer) -> None:
+    client = anthropic.Anthropic(base_url=server.url, api_key="t", max_retries=0)
+    short = [{"model": MODEL, "max_tokens": 5, "messages": [{"role": "user", "content": q}]}
+             for q in ("a", "b", "c")]
+    with pytest.warns(CacheWarning, match="sent as they are"):
+        result = warm_up_sync(client, short, progress=False, flights=SingleFlight())
+    assert result.outcome == "not-warmed" and result.prefix is None and result.fallback
+    assert [r.json() for r in server.requests] == short
+
+
+def test_prefix_mode_drops_thinking_when_the_prefix_ends_before_the_messages(
+        server: ScriptedAnthropicServer) -> None:
+    """Thinking settings invalidate the messages level only, so a system prefix is written the
+    same without them; the API refuses max_tokens=0 with thinking on."""
+    client = anthropic.Anthropic(base_url=server.url, api_key="t", max_retries=0)
+    thinking = {"type": "enabled", "budget_tokens": 1_024}
+    result = warm_up_sync(client, requests(4, thinking=thinking), mode="prefix", progress=False,
+                          flights=SingleFlight())
+    warm = server.requests[0].json()
+    assert warm["max_tokens"] == 0 and "thinking" not in warm
+    assert result.outcome == "prefix" and not result.fallback
+    assert all(u.cache_read_tokens == result.prefix.tokens for u in result.per_request)  # type: ignore[union-attr]
+
+
+def test_prefix_mode_falls_back_to_the_first_request_with_structured_outputs(
+        server: ScriptedAnthropicServer) -> None:
+    client = anthropic.Anthropic(base_url=server.url, api_key="t", max_retries=0)
+    structured = {"format": {"type": "json_schema", "schema": {"type": "object"}}}
+    with pytest.warns(CacheWarning, match="output_config.format"):
+        result = warm_up_sync(client, requests(4, output_config=structured), mode="prefix",
+                              progress=False, flights=SingleFlight())
+    assert result.outcome == "first" and "output_config.format" in result.fallback
+    assert all(r.json()["max_tokens"] != 0 for r in server.requests)
+    assert result.writes == 1
+
+
+def test_prefix_mode_falls_back_when_a_forced_tool_choice_changes_the_prefix(
+        server: ScriptedAnthropicServer) -> None:
+    client = anthropic.Anthropic(base_url=server.url, api_key="t", max_retries=0)
+    history = [{"role": "user", "content": PREFIX}, {"role": "assistant", "content": "ok"}]
+    tool = {"name": "lookup", "description": "Look it up.",
+            "input_schema": {"type": "object", "properties": {}}}
+    reqs = [{"model": MODEL, "max_tokens": 16, "tools": [tool],
+             "tool_choice": {"type": "tool", "name": "lookup"},
+             "messages": [*history, {"role": "user", "content": f"q{i}"}]} for i in range(3)]
+    with pytest.warns(CacheWarning, match="tool_choice"):
+        result = warm_up_sync(client, reqs, mode="prefix", progress=False, flights=SingleFlight())
+    assert result.outcome == "first" and result.fallback
+    assert all(r.json()["max_tokens"] != 0 for r in server.requests)

@@ -4,7 +4,13 @@ Warming only pays if every request reads the entry the first one writes, so the 
 end in (or within the lookback of) a breakpoint that every request carries at the same block.
 ``prepare`` finds the longest shared prefix by fingerprint and, when no request marks its end,
 adds a ``cache_control`` to the last shared block of each request, within the 4-breakpoint budget
-and the 1h-before-5m rule.
+and the 1h-before-5m rule. When the shared prefix runs into the messages, the end of the tools and
+system (what other callers most likely share) is marked too if a slot is free: an extra
+breakpoint adds no cost (writes are billed once, up to the last breakpoint) and lets concurrent
+callers with different questions wait for one write of their common prefix.
+
+Fingerprints come from ``prompt_from_request(...).fingerprints``, i.e. from
+:func:`promptcache.positions.view_of`, the one model of what the cache sees.
 """
 
 from __future__ import annotations
@@ -15,13 +21,30 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from promptcache.errors import PromptError, RuleViolation
-from promptcache.limits import ModelLimits, limits_for
+from promptcache.errors import PromptCacheError, PromptError, RuleViolation
+from promptcache.limits import TTL_SECONDS, ModelLimits, limits_for
+from promptcache.positions import view_of
+from promptcache.prompt import Prompt
 from promptcache.providers.anthropic.render import prompt_from_request
+from promptcache.providers.anthropic.simulator_rules import prewarm_conflicts
 
-__all__ = ["SharedPrefix", "prefix_only_request", "prepare"]
+__all__ = ["NotWarmable", "SharedPrefix", "prefix_only_request", "prepare", "prewarm_request"]
 
 _PATH = re.compile(r"^(?P<section>tools|system|messages)\[(?P<i>\d+)\](?:\.content\[(?P<j>\d+)\])?$")
+
+
+class NotWarmable(PromptError):
+    """The requests have no prefix warm-up can write: below the minimum, nothing markable, or
+    no breakpoint slot left. :func:`warm_up` then sends them as they are."""
+
+
+class _NoSlot(NotWarmable, RuleViolation):
+    """No breakpoint slot left to mark the shared prefix (also a RuleViolation, as before)."""
+
+    def __init__(self, message: str, *, path: str, rule: str) -> None:
+        PromptCacheError.__init__(self, message)
+        self.path = path
+        self.rule = rule
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,6 +63,12 @@ class SharedPrefix:
     fingerprint: str
     #: True when promptcache added that breakpoint (no request marked the shared prefix).
     added: bool
+    #: ``(fingerprint, ttl, tokens)`` of every entry the first request writes (breakpoints at or
+    #: above the minimum, up to the shared prefix): what a leader announces to other callers.
+    writes: tuple[tuple[str, str, int], ...] = ()
+    #: Fingerprints of every position the requests could read an entry at (within the lookback of
+    #: one of their breakpoints, up to the shared prefix), longest first: what a caller waits for.
+    reads: tuple[str, ...] = ()
 
 
 def _mark(request: Mapping[str, Any], path: str, ttl: str) -> dict[str, Any]:
@@ -69,8 +98,9 @@ def prepare(requests: Sequence[Mapping[str, Any]], *, ttl: str = "5m",
     """The requests ready to warm (a breakpoint on their shared prefix) and that prefix.
 
     ``ttl="1h"`` (the batch path) also lifts earlier markers to 1h, since a 1h entry must come
-    before any 5m one. Raises :class:`PromptError` when the requests share nothing cacheable and
-    :class:`RuleViolation` when no breakpoint slot is left to mark the prefix.
+    before any 5m one. Raises :class:`NotWarmable` (a :class:`PromptError`) when the requests share
+    nothing cacheable, and one that is also a :class:`RuleViolation` when no breakpoint slot is
+    left to mark the prefix.
     """
     if not requests:
         raise PromptError("warm-up needs at least one request.", path="requests")
@@ -87,7 +117,7 @@ def prepare(requests: Sequence[Mapping[str, Any]], *, ttl: str = "5m",
     markable = [i for i in range(shared) if first.blocks[i].markable]
     if not markable or first.prefix_tokens[markable[-1]] < lim.min_cacheable_tokens:
         tokens = first.prefix_tokens[shared - 1] if shared else 0
-        raise PromptError(
+        raise NotWarmable(
             f"requests[*]: the {len(requests)} requests share {shared} blocks (~{tokens:,} tokens), "
             f"below the {lim.min_cacheable_tokens:,}-token minimum of {first.model} or without a "
             "block that can carry cache_control: there is nothing to warm. Send them as they are.",
@@ -95,15 +125,18 @@ def prepare(requests: Sequence[Mapping[str, Any]], *, ttl: str = "5m",
     target = markable[-1]
     last_path = first.blocks[shared - 1].path
     existing = [i for i in markable if first.blocks[i].user_ttl]
-    if target in existing and all(p.blocks[target].user_ttl for p in prompts) and ttl != "1h":
-        return [dict(r) for r in requests], _shared(first, fps[0], shared, last_path, target,
-                                                  str(first.blocks[target].user_ttl), added=False)
+    stable = _stable_end(first, markable, lim)
+    if target in existing and all(p.blocks[target].user_ttl for p in prompts) and ttl != "1h" \
+            and (stable is None or stable in existing):
+        kept = [dict(r) for r in requests]
+        return kept, _shared(first, kept[0], shared, last_path, target,
+                             str(first.blocks[target].user_ttl), lim, added=False)
     out = []
     for r_index, (request, prompt) in enumerate(zip(requests, prompts, strict=True)):
         marks = {i: b.user_ttl for i, b in enumerate(prompt.blocks) if b.user_ttl}
         slots = len(marks) + (1 if request.get("cache_control") is not None else 0)
         if target not in marks and slots >= lim.max_breakpoints:
-            raise RuleViolation(
+            raise _NoSlot(
                 f"requests[{r_index}]: all {lim.max_breakpoints} cache breakpoints are taken, so "
                 f"none can mark the shared prefix at {prompt.blocks[target].path}; remove one.",
                 path=f"requests[{r_index}].{prompt.blocks[target].path}", rule="max-breakpoints")
@@ -113,10 +146,27 @@ def prepare(requests: Sequence[Mapping[str, Any]], *, ttl: str = "5m",
             for i, t in marks.items():
                 if i < target and t != "1h":
                     marked = _mark(marked, prompt.blocks[i].path, "1h")
+        used = slots + (target not in marks)
+        if stable is not None and stable not in marks and used < lim.max_breakpoints:
+            later = [t for i, t in marks.items() if i > stable] + [chosen]
+            marked = _mark(marked, prompt.blocks[stable].path,
+                           max(later, key=lambda t: TTL_SECONDS[str(t)]) or ttl)
         out.append(marked)
     ttl_used = _ttl_at(out[0], first.blocks[target].path)
-    return out, _shared(first, fps[0], shared, last_path, target, ttl_used,
+    return out, _shared(first, out[0], shared, last_path, target, ttl_used, lim,
                         added=target not in existing)
+
+
+def _stable_end(prompt: Prompt, markable: Sequence[int], lim: ModelLimits) -> int | None:
+    """The last markable block before the messages, when the shared prefix runs into them and
+    the tools and system alone reach the minimum (else None)."""
+    target = markable[-1]
+    if prompt.blocks[target].section != "messages":
+        return None
+    before = [i for i in markable if prompt.blocks[i].section != "messages"]
+    if not before or prompt.prefix_tokens[before[-1]] < lim.min_cacheable_tokens:
+        return None
+    return before[-1]
 
 
 def _ttl_at(request: Mapping[str, Any], path: str) -> str:
@@ -125,11 +175,21 @@ def _ttl_at(request: Mapping[str, Any], path: str) -> str:
     return str(block.user_ttl)
 
 
-def _shared(prompt: Any, fps: Sequence[str], shared: int, last_path: str, target: int, ttl: str, *,
-            added: bool) -> SharedPrefix:
+def _shared(prompt: Prompt, marked: Mapping[str, Any], shared: int, last_path: str, target: int,
+            ttl: str, lim: ModelLimits, *, added: bool) -> SharedPrefix:
+    """The SharedPrefix, with the entries the marked first request writes and the positions any
+    request could read from (for single-flight across callers)."""
+    fps = prompt.fingerprints
+    view = view_of(marked, provider="anthropic")
+    writes = tuple((fps[i], t, view.prefix_tokens[i]) for i, t, _ in view.breakpoints()
+                   if i <= target and view.prefix_tokens[i] >= lim.min_cacheable_tokens)
+    window = lim.lookback_blocks or len(view.blocks)
+    readable = {j for i, _, _ in view.breakpoints() if i <= target
+                for j in range(max(0, i - window + 1), i + 1)}
     return SharedPrefix(blocks=shared, last_path=last_path, index=target,
                         path=prompt.blocks[target].path, ttl=ttl,
-                        tokens=prompt.prefix_tokens[target], fingerprint=fps[target], added=added)
+                        tokens=prompt.prefix_tokens[target], fingerprint=fps[target], added=added,
+                        writes=writes, reads=tuple(fps[j] for j in sorted(readable, reverse=True)))
 
 
 def prefix_only_request(request: Mapping[str, Any], prefix: SharedPrefix) -> dict[str, Any]:
@@ -158,3 +218,27 @@ def prefix_only_request(request: Mapping[str, Any], prefix: SharedPrefix) -> dic
         out["messages"] = messages
     out["max_tokens"] = 0
     return out
+
+
+def prewarm_request(request: Mapping[str, Any], prefix: SharedPrefix) -> tuple[dict[str, Any] | None, str]:
+    """The ``max_tokens=0`` request that writes ``prefix``, or ``(None, why)`` when none can.
+
+    The API refuses a pre-warm with streaming, extended thinking, structured outputs, a forced
+    ``tool_choice`` or inside a batch. ``stream`` is dropped; thinking and ``tool_choice`` are
+    dropped only where the cache's view shows they do not change the prefix's fingerprint (they
+    invalidate the messages level, so a prefix that ends in the tools or system is unaffected).
+    Anything else that conflicts means no pre-warm: the caller leads with a real request.
+    """
+    cut = prefix_only_request(request, prefix)
+    for key in prewarm_conflicts(cut):
+        if key in ("thinking", "tool_choice"):
+            cut.pop(key, None)
+    left = prewarm_conflicts(cut)
+    if left:
+        return None, (f"a max_tokens=0 pre-warm is refused with {', '.join(left)}; the first "
+                      "request leads instead")
+    fingerprints = view_of(cut, provider="anthropic").fingerprints()
+    if prefix.index >= len(fingerprints) or fingerprints[prefix.index] != prefix.fingerprint:
+        return None, ("a max_tokens=0 pre-warm would need settings the API refuses with it "
+                      "(thinking or tool_choice change this prefix); the first request leads instead")
+    return cut, ""

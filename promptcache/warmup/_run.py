@@ -5,6 +5,11 @@ N concurrent requests on a cold prefix each pay a write. Here one request goes f
 of the N, streamed, or a prefix-only request with ``max_tokens=0``); as soon as its response
 starts, the rest go out with bounded concurrency and all read the entry. The two shells share
 everything but the waiting: planning (``_prefix``), single-flight (``_flight``) and accounting.
+
+Warm-up never makes a call fail that would have succeeded without it: requests with nothing to
+warm (below the minimum, or no breakpoint slot) are sent as they are, and a prefix-only pre-warm
+the API would refuse (thinking, structured outputs, a forced tool_choice) falls back to leading
+with the first request. Either is said in ``WarmupResult.fallback`` and a :class:`CacheWarning`.
 """
 
 from __future__ import annotations
@@ -13,16 +18,19 @@ import asyncio
 import contextlib
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from promptcache.cache.keys import client_identity
+from promptcache.errors import CacheWarning
 from promptcache.limits import limits_for
 from promptcache.session._anthropic import parse_usage
 from promptcache.session._values import TurnUsage
-from promptcache.warmup._flight import DEFAULT_FLIGHTS, SingleFlight
-from promptcache.warmup._prefix import SharedPrefix, prefix_only_request, prepare
+from promptcache.warmup._flight import DEFAULT_FLIGHTS, SingleFlight, flight_key
+from promptcache.warmup._prefix import NotWarmable, SharedPrefix, prepare, prewarm_request
 
 __all__ = ["Mode", "WarmupResult", "warm_up", "warm_up_sync"]
 
@@ -38,15 +46,20 @@ class WarmupResult:
     model: str
     responses: tuple[Any, ...] = field(repr=False)
     per_request: tuple[TurnUsage, ...] = field(repr=False)
-    prefix: SharedPrefix
+    #: The shared prefix warmed (``None`` when there was nothing to warm, see ``fallback``).
+    prefix: SharedPrefix | None
     #: What happened: ``first``/``prefix`` (this call warmed), ``waited`` (another caller was
-    #: warming the same prefix), ``already-warm`` (known warm: no warm-up), ``none``.
+    #: warming a prefix these requests read), ``already-warm`` (known warm: no warm-up),
+    #: ``none`` (asked for no warm-up), ``not-warmed`` (nothing to warm: sent as they are).
     outcome: str
     #: The prefix-only response (``prefix`` mode), whose write is part of ``usage``.
     warm_response: Any = field(default=None, repr=False)
     #: Seconds until the leading response started, and for the whole call.
     first_start: float = 0.0
     elapsed: float = 0.0
+    #: Why the mode asked for was not used ("" when it was): nothing to warm, or a ``max_tokens=0``
+    #: pre-warm the API refuses with these requests' settings.
+    fallback: str = ""
 
     @property
     def usage(self) -> TurnUsage:
@@ -89,12 +102,74 @@ def _clean(request: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in request.items() if k != "stream"}
 
 
-def _result(model: str, responses: Sequence[Any], prefix: SharedPrefix, outcome: str,
+def _warn(message: str) -> None:
+    # Never let the warning fail the call: under ``-W error`` it is raised, so swallow it here;
+    # ``WarmupResult.fallback`` still says it.
+    with contextlib.suppress(CacheWarning):
+        warnings.warn(CacheWarning(message, rule="warm-up-fallback"), stacklevel=4)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Plan:
+    """What one call will send, and its single-flight keys (client identity folded in)."""
+
+    prepared: list[dict[str, Any]]
+    prefix: SharedPrefix | None
+    mode: Mode
+    fallback: str = ""
+    warm_request: dict[str, Any] | None = None
+    #: Flight key of the shared prefix; keys a request could read; entries the leader writes.
+    lead_key: str = ""
+    wanted: tuple[str, ...] = ()
+    writes: tuple[tuple[str, str, int], ...] = ()
+
+
+def _plan(client: Any, requests: Sequence[Mapping[str, Any]], mode: Mode, ttl: str) -> _Plan:
+    try:
+        prepared, prefix = prepare(requests, ttl=ttl)
+    except NotWarmable as e:
+        if mode != "none":
+            _warn(f"warm-up: {e} The requests are sent as they are.")
+        return _Plan(prepared=[_clean(r) for r in requests], prefix=None, mode="none",
+                     fallback=str(e) if mode != "none" else "")
+    prepared = [_clean(r) for r in prepared]
+    fallback, warm = "", None
+    if mode == "prefix":
+        warm, fallback = prewarm_request(prepared[0], prefix)
+        if warm is None:
+            _warn(f"warm-up: {fallback}.")
+            mode = "first"
+    identity = client_identity(client)
+    return _Plan(prepared=prepared, prefix=prefix, mode=mode, fallback=fallback, warm_request=warm,
+                 lead_key=flight_key(identity, prefix.fingerprint),
+                 wanted=tuple(flight_key(identity, fp) for fp in prefix.reads),
+                 writes=tuple((flight_key(identity, fp), t, n) for fp, t, n in prefix.writes))
+
+
+def _result(model: str, responses: Sequence[Any], plan: _Plan, outcome: str,
             warm: Any, first_start: float, t0: float) -> WarmupResult:
     return WarmupResult(model=model, responses=tuple(responses),
-                        per_request=tuple(parse_usage(r.usage) for r in responses), prefix=prefix,
-                        outcome=outcome, warm_response=warm, first_start=first_start,
-                        elapsed=time.perf_counter() - t0)
+                        per_request=tuple(parse_usage(r.usage) for r in responses),
+                        prefix=plan.prefix, outcome=outcome, warm_response=warm,
+                        first_start=first_start, elapsed=time.perf_counter() - t0,
+                        fallback=plan.fallback)
+
+
+#: How many shorter prefixes a call waits for before it fans out regardless.
+_MAX_WAITS = 3
+
+
+def _claim(flights: SingleFlight, plan: _Plan) -> tuple[str, Future[None] | None, bool]:
+    """``(outcome, flight, leading)``: already warm, wait for ``flight``, or lead it."""
+    if flights.is_warm(plan.lead_key):
+        return "already-warm", None, False
+    leading, key, flight = flights.claim_any(plan.wanted, [k for k, _, _ in plan.writes])
+    if leading:
+        return plan.mode, flight, True
+    # Waiting on a shorter prefix than ours: once it is warm, a call with several requests still
+    # has its own shared prefix to warm (a single request has nothing left to share).
+    again = key != plan.lead_key and len(plan.prepared) > 1
+    return ("waited-again" if again else "waited"), flight, False
 
 
 async def warm_up(client: Any, requests: Sequence[Mapping[str, Any]], *, mode: Mode = "first",
@@ -104,44 +179,52 @@ async def warm_up(client: Any, requests: Sequence[Mapping[str, Any]], *, mode: M
     paying one cache write for their shared prefix instead of one per request.
 
     ``concurrency`` bounds the requests in flight (an ``asyncio.Semaphore``). Callers in this
-    process that want the same cold prefix at the same time share one warm-up (``flights``).
+    process that use the same client identity and want the same cold prefix at the same time
+    share one warm-up (``flights``).
     """
-    prepared, prefix = prepare(requests, ttl=ttl)
-    prepared = [_clean(r) for r in prepared]
+    plan = _plan(client, requests, mode, ttl)
+    prepared = plan.prepared
     flights = flights if flights is not None else DEFAULT_FLIGHTS
     t0 = time.perf_counter()
     results: list[Any] = [None] * len(prepared)
     leader: asyncio.Task[Any] | None = None
-    warm, first_start, outcome = None, 0.0, str(mode)
+    warm, first_start = None, 0.0
+    outcome = "not-warmed" if plan.fallback and plan.prefix is None else str(plan.mode)
     todo = list(range(len(prepared)))
     sem = asyncio.Semaphore(concurrency)
 
     with _progress(progress, len(prepared), console) as advance:
-        if mode != "none":
-            if flights.is_warm(prefix.fingerprint):
-                outcome = "already-warm"
-            elif (waiting := flights.claim(prefix.fingerprint)) is not None:
+        waits = 0
+        while plan.mode != "none":
+            outcome, flight, leading = _claim(flights, plan)
+            if flight is not None and not leading:
                 with contextlib.suppress(Exception):  # a failed leader: fan out regardless
-                    await asyncio.wrap_future(waiting)
+                    await asyncio.wrap_future(flight)
+                waits += 1
+                if outcome == "waited-again" and waits < _MAX_WAITS:
+                    continue
                 outcome = "waited"
-            else:
-                try:
-                    if mode == "prefix":
-                        warm = await client.messages.create(**prefix_only_request(prepared[0], prefix))
-                    else:
-                        started = asyncio.Event()
-                        leader = asyncio.create_task(_lead_async(client, prepared[0], started, sem))
-                        waiter = asyncio.create_task(started.wait())
-                        await asyncio.wait({leader, waiter}, return_when=asyncio.FIRST_COMPLETED)
-                        waiter.cancel()
-                        if leader.done() and leader.exception() is not None:
-                            raise leader.exception()  # type: ignore[misc]
-                        todo = todo[1:]
-                    first_start = time.perf_counter() - t0
-                except BaseException as e:
-                    flights.release(prefix.fingerprint, ttl=prefix.ttl, tokens=prefix.tokens, error=e)
-                    raise
-                flights.release(prefix.fingerprint, ttl=prefix.ttl, tokens=prefix.tokens)
+                break
+            if flight is None:
+                break
+            try:
+                if plan.warm_request is not None:
+                    warm = await client.messages.create(**plan.warm_request)
+                else:
+                    started = asyncio.Event()
+                    leader = asyncio.create_task(_lead_async(client, prepared[0], started, sem))
+                    waiter = asyncio.create_task(started.wait())
+                    await asyncio.wait({leader, waiter}, return_when=asyncio.FIRST_COMPLETED)
+                    waiter.cancel()
+                    if leader.done() and leader.exception() is not None:
+                        raise leader.exception()  # type: ignore[misc]
+                    todo = todo[1:]
+                first_start = time.perf_counter() - t0
+            except BaseException as e:
+                flights.release_all(flight, plan.writes, error=e)
+                raise
+            flights.release_all(flight, plan.writes)
+            break
 
         async def one(i: int) -> None:
             async with sem:
@@ -152,7 +235,7 @@ async def warm_up(client: Any, requests: Sequence[Mapping[str, Any]], *, mode: M
         if leader is not None:
             results[0] = await leader
             advance()
-    return _result(prepared[0]["model"], results, prefix, outcome, warm, first_start, t0)
+    return _result(prepared[0]["model"], results, plan, outcome, warm, first_start, t0)
 
 
 async def _lead_async(client: Any, request: Mapping[str, Any], started: asyncio.Event,
@@ -169,41 +252,48 @@ def warm_up_sync(client: Any, requests: Sequence[Mapping[str, Any]], *, mode: Mo
                  concurrency: int = 8, progress: bool = True, flights: SingleFlight | None = None,
                  ttl: str = "5m", console: Any = None) -> WarmupResult:
     """:func:`warm_up` for an ``anthropic.Anthropic`` client, with a pool of ``concurrency`` threads."""
-    prepared, prefix = prepare(requests, ttl=ttl)
-    prepared = [_clean(r) for r in prepared]
+    plan = _plan(client, requests, mode, ttl)
+    prepared = plan.prepared
     flights = flights if flights is not None else DEFAULT_FLIGHTS
     t0 = time.perf_counter()
     results: list[Any] = [None] * len(prepared)
-    warm, first_start, outcome = None, 0.0, str(mode)
+    warm, first_start = None, 0.0
+    outcome = "not-warmed" if plan.fallback and plan.prefix is None else str(plan.mode)
     todo = list(range(len(prepared)))
 
     with _progress(progress, len(prepared), console) as advance, \
             ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="warmup") as pool:
         leader: Future[Any] | None = None
-        if mode != "none":
-            if flights.is_warm(prefix.fingerprint):
-                outcome = "already-warm"
-            elif (waiting := flights.claim(prefix.fingerprint)) is not None:
+        waits = 0
+        while plan.mode != "none":
+            outcome, flight, leading = _claim(flights, plan)
+            if flight is not None and not leading:
                 with contextlib.suppress(Exception):
-                    waiting.result()
+                    flight.result()
+                waits += 1
+                if outcome == "waited-again" and waits < _MAX_WAITS:
+                    continue
                 outcome = "waited"
-            else:
-                try:
-                    if mode == "prefix":
-                        warm = client.messages.create(**prefix_only_request(prepared[0], prefix))
-                    else:
-                        started = threading.Event()
-                        leader = pool.submit(_lead_sync, client, prepared[0], started)
-                        while not started.wait(0.005):
-                            if leader.done():
-                                leader.result()  # raises the leader's error
-                                break
-                        todo = todo[1:]
-                    first_start = time.perf_counter() - t0
-                except BaseException as e:
-                    flights.release(prefix.fingerprint, ttl=prefix.ttl, tokens=prefix.tokens, error=e)
-                    raise
-                flights.release(prefix.fingerprint, ttl=prefix.ttl, tokens=prefix.tokens)
+                break
+            if flight is None:
+                break
+            try:
+                if plan.warm_request is not None:
+                    warm = client.messages.create(**plan.warm_request)
+                else:
+                    started = threading.Event()
+                    leader = pool.submit(_lead_sync, client, prepared[0], started)
+                    while not started.wait(0.005):
+                        if leader.done():
+                            leader.result()  # raises the leader's error
+                            break
+                    todo = todo[1:]
+                first_start = time.perf_counter() - t0
+            except BaseException as e:
+                flights.release_all(flight, plan.writes, error=e)
+                raise
+            flights.release_all(flight, plan.writes)
+            break
 
         def one(i: int) -> None:
             results[i] = client.messages.create(**prepared[i])
@@ -214,7 +304,7 @@ def warm_up_sync(client: Any, requests: Sequence[Mapping[str, Any]], *, mode: Mo
         if leader is not None:
             results[0] = leader.result()
             advance()
-    return _result(prepared[0]["model"], results, prefix, outcome, warm, first_start, t0)
+    return _result(prepared[0]["model"], results, plan, outcome, warm, first_start, t0)
 
 
 def _lead_sync(client: Any, request: Mapping[str, Any], started: threading.Event) -> Any:

@@ -17,7 +17,7 @@ from promptcache.errors import PromptCacheError, PromptError
 from promptcache.limits import limits_for
 from promptcache.session._anthropic import parse_usage
 from promptcache.session._values import TurnUsage
-from promptcache.warmup._prefix import SharedPrefix, prepare
+from promptcache.warmup._prefix import NotWarmable, SharedPrefix, prepare
 
 __all__ = ["BatchWarmupResult", "warm_up_batch"]
 
@@ -27,7 +27,8 @@ class BatchWarmupResult:
     """Both batches, and each request's result by ``custom_id``."""
 
     model: str
-    prefix: SharedPrefix
+    #: The shared prefix warmed; ``None`` when there was nothing to warm (one batch was sent).
+    prefix: SharedPrefix | None
     first_batch_id: str
     rest_batch_id: str | None
     #: ``custom_id`` -> the SDK's result (``succeeded`` with a message, ``errored``...).
@@ -68,12 +69,25 @@ def warm_up_batch(client: Any, requests: Sequence[Mapping[str, Any]], *,
     to end, then submit the rest in a second batch and wait for it too.
 
     ``client`` is an ``anthropic.Anthropic``; ``sleep`` is injectable so tests need not wait.
+    Requests with nothing to warm (below the minimum, no breakpoint slot) go out as they are, in
+    one batch. No request uses ``max_tokens=0``: the API refuses pre-warming inside a batch.
     """
     ids = list(custom_ids) if custom_ids is not None else [f"req-{i}" for i in range(len(requests))]
     if len(ids) != len(requests) or len(set(ids)) != len(ids):
         raise PromptError("custom_ids: one unique id per request is required.", path="custom_ids")
-    prepared, prefix = prepare(requests, ttl="1h")
+    try:
+        prepared, prefix = prepare(requests, ttl="1h")
+    except NotWarmable:
+        prepared, prefix = [dict(r) for r in requests], None
     prepared = [{k: v for k, v in r.items() if k != "stream"} for r in prepared]
+    if prefix is None:
+        only = client.messages.batches.create(requests=[
+            {"custom_id": i, "params": p} for i, p in zip(ids, prepared, strict=True)])
+        _wait(client, only.id, poll_interval, timeout, sleep)
+        results = {r.custom_id: r.result for r in client.messages.batches.results(only.id)}
+        return BatchWarmupResult(model=str(prepared[0]["model"]), prefix=None,
+                                 first_batch_id=only.id, rest_batch_id=None,
+                                 results={i: results[i] for i in ids})
     first = client.messages.batches.create(requests=[{"custom_id": ids[0], "params": prepared[0]}])
     _wait(client, first.id, poll_interval, timeout, sleep)
     results = {r.custom_id: r.result for r in client.messages.batches.results(first.id)}
