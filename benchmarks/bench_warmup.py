@@ -39,18 +39,20 @@ def requests(n: int, prefix_tokens: int) -> list[dict[str, Any]]:
 
 def ideal_usd(result: WarmupResult) -> float:
     lim = limits_for(MODEL)
-    assert lim.input_price is not None
+    assert lim.input_price is not None and result.prefix is not None
     n, prefix, u = len(result.responses), result.prefix.tokens, result.usage
     rest = u.prompt_tokens - n * prefix - (prefix if result.warm_response is not None else 0)
-    return (prefix * 1.25 + (n - 1) * prefix * 0.1 + rest) * lim.input_price / 1e6
+    return (prefix * lim.write_multiplier("5m") + (n - 1) * prefix * lim.cache_read_multiplier
+            + rest) * lim.input_price / 1e6
 
 
 def input_usd(result: WarmupResult) -> float:
     lim = limits_for(MODEL)
     assert lim.input_price is not None
     u = result.usage
-    units = (u.input_tokens + u.cache_read_tokens * 0.1 + u.cache_write_5m_tokens * 1.25
-             + u.cache_write_1h_tokens * 2.0)
+    units = (u.input_tokens + u.cache_read_tokens * lim.cache_read_multiplier
+             + u.cache_write_5m_tokens * lim.write_multiplier("5m")
+             + u.cache_write_1h_tokens * lim.write_multiplier("1h"))
     return units * lim.input_price / 1e6
 
 
