@@ -245,6 +245,11 @@ def test_response_cache_option_serves_the_repeat_without_a_request(server: Anthr
     assert len(server.requests) == 1
     assert second.content[0].text == first.content[0].text
     assert "cache_control" in json.dumps(server.requests[0].json())
+    # The hit reached no API: it is neither billed in the ledger nor recorded as a write.
+    assert client.promptcache.ledger.totals().calls == 1
+    unwrap(client)
+    client.messages.create(**request)
+    assert len(server.requests) == 2
 
 
 def test_unwrap_restores_the_sdk_methods(server: AnthropicServer) -> None:

@@ -166,6 +166,8 @@ class WrapHandle:
         self.last: Prepared | None = None
         #: The provider's memo of recent Prompts (see ``_anthropic.PromptMemo``), if it has one.
         self.memo: Any = None
+        #: True when ``wrap`` added the response cache (``unwrap`` and a new ``wrap`` remove it).
+        self.owns_cache = False
         self.planned = 0
         self.unplanned = 0
         self._lock = threading.Lock()

@@ -7,6 +7,7 @@ Each replacement keeps the method it replaced, for :func:`unwrap` and for wrappi
 
 from __future__ import annotations
 
+import contextvars
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -19,10 +20,37 @@ from promptcache.dropin._streams import (
     StreamProxy,
 )
 
-__all__ = ["WRAPPED", "patch", "restore"]
+__all__ = ["WRAPPED", "install_probe", "is_async_resource", "patch", "probe", "restore"]
 
 #: Attribute of a replacement method holding the method it replaced.
 WRAPPED = "__promptcache_wrapped__"
+#: The response cache's own attribute for the method it replaced (see promptcache.cache).
+CACHE_ORIGINAL = "__promptcache_original__"
+#: The probe's attribute for the SDK method under it. Not WRAPPED: the response cache copies its
+#: wrapped function's ``__dict__`` (``functools.wraps``), so the cache layer carries it too.
+PROBED = "__promptcache_probed__"
+
+#: Set by a call's planning layer; the probe under the response cache marks it when the call
+#: really goes to the API (a response-cache hit never reaches the probe).
+_reached: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
+    "promptcache_reached", default=None)
+
+
+def probe(original: Callable[..., Any]) -> Any:
+    """A pass-through placed *under* the response cache: it notes that the API was called."""
+    @functools.wraps(original, updated=())
+    def reached(*args: Any, **kwargs: Any) -> Any:
+        box = _reached.get()
+        if box is not None:
+            box[0] = True
+        return original(*args, **kwargs)
+
+    setattr(reached, PROBED, original)
+    return reached
+
+
+def _served_from_cache(box: list[bool], probed: bool) -> bool:
+    return probed and not box[0]
 
 
 def _streams(endpoint: Endpoint, prepared: Prepared) -> bool:
@@ -45,12 +73,15 @@ def _finish(handle: WrapHandle, endpoint: Endpoint, prepared: Prepared, result: 
     return proxy(result, acc.feed, lambda: handle.account(prepared, acc.usage()))
 
 
-def _sync(original: Callable[..., Any], endpoint: Endpoint, handle: WrapHandle) -> Any:
+def _sync(original: Callable[..., Any], endpoint: Endpoint, handle: WrapHandle,
+          probed: bool) -> Any:
     @functools.wraps(original, updated=())
     def planned(*args: Any, **kwargs: Any) -> Any:
         if args:  # the SDK methods are keyword-only: let the SDK say so
             return original(*args, **kwargs)
         prepared = handle.prepare(endpoint, kwargs)
+        box = [False]
+        token = _reached.set(box)
         try:
             result = original(**prepared.kwargs)
         except Exception as e:
@@ -60,13 +91,18 @@ def _sync(original: Callable[..., Any], endpoint: Endpoint, handle: WrapHandle) 
                 kwargs=kwargs, provider=prepared.provider, model=prepared.model, planned=False,
                 limits=prepared.limits), e)
             result = original(**kwargs)
+        finally:
+            _reached.reset(token)
+        if _served_from_cache(box, probed):
+            return result  # nothing was sent: no write, no bill
         return _finish(handle, endpoint, prepared, result, is_async=False)
 
     setattr(planned, WRAPPED, original)
     return planned
 
 
-def _async(original: Callable[..., Any], endpoint: Endpoint, handle: WrapHandle) -> Any:
+def _async(original: Callable[..., Any], endpoint: Endpoint, handle: WrapHandle,
+           probed: bool) -> Any:
     if endpoint.kind == "manager":  # ``messages.stream`` is a plain method even on async clients
         return _sync_manager_for_async(original, endpoint, handle)
 
@@ -75,6 +111,8 @@ def _async(original: Callable[..., Any], endpoint: Endpoint, handle: WrapHandle)
         if args:
             return await original(*args, **kwargs)
         prepared = handle.prepare(endpoint, kwargs)
+        box = [False]
+        token = _reached.set(box)
         try:
             result = await original(**prepared.kwargs)
         except Exception as e:
@@ -84,6 +122,10 @@ def _async(original: Callable[..., Any], endpoint: Endpoint, handle: WrapHandle)
                 kwargs=kwargs, provider=prepared.provider, model=prepared.model, planned=False,
                 limits=prepared.limits), e)
             result = await original(**kwargs)
+        finally:
+            _reached.reset(token)
+        if _served_from_cache(box, probed):
+            return result
         return _finish(handle, endpoint, prepared, result, is_async=True)
 
     setattr(planned, WRAPPED, original)
@@ -103,19 +145,48 @@ def _sync_manager_for_async(original: Callable[..., Any], endpoint: Endpoint,
     return planned
 
 
-def restore(resource: Any, method: str) -> Any:
-    """Put back the method a previous wrap replaced; return the method now in place."""
-    current = getattr(resource, method)
-    original = getattr(current, WRAPPED, None)
-    if original is not None:
+def restore(resource: Any, method: str, *, cache: bool = False) -> Any:
+    """Peel the planning layer a previous wrap put on ``resource.method`` (with ``cache``, also
+    the response cache and the probe under it); return the method now in place."""
+    while True:
+        current = getattr(resource, method)
+        original = getattr(current, WRAPPED, None)
+        if original is None and cache:
+            original = getattr(current, CACHE_ORIGINAL, None) or getattr(current, PROBED, None)
+        if original is None:
+            return current
         setattr(resource, method, original)
-        return original
-    return current
+        if not cache:
+            return original
 
 
-def patch(resource: Any, method: str, endpoint: Endpoint, handle: WrapHandle) -> None:
-    """Replace ``resource.method`` with its planning twin (sync or async, as the resource is)."""
-    original = restore(resource, method)
+def is_async_resource(resource: Any) -> bool:
     # The SDKs decorate async methods with sync wrappers: ask the resource, not the function.
-    is_async = type(resource).__name__.startswith("Async")
-    setattr(resource, method, (_async if is_async else _sync)(original, endpoint, handle))
+    return type(resource).__name__.startswith("Async")
+
+
+def install_probe(resource: Any, method: str) -> None:
+    """Put the probe on the SDK's own method, before the response cache wraps it."""
+    original = getattr(resource, method)
+    if is_async_resource(resource):
+        async def reached(*args: Any, **kwargs: Any) -> Any:
+            box = _reached.get()
+            if box is not None:
+                box[0] = True
+            return await original(*args, **kwargs)
+
+        setattr(reached, PROBED, original)
+        setattr(resource, method, reached)
+    else:
+        setattr(resource, method, probe(original))
+
+
+def patch(resource: Any, method: str, endpoint: Endpoint, handle: WrapHandle, *,
+          probed: bool = False) -> None:
+    """Replace ``resource.method`` with its planning twin (sync or async, as the resource is).
+
+    ``probed``: a probe sits under a response cache, so a hit is told from a call to the API.
+    """
+    original = restore(resource, method)
+    wrapper = _async if is_async_resource(resource) else _sync
+    setattr(resource, method, wrapper(original, endpoint, handle, probed))

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from promptcache.cache import CacheBackend, cache_client, uncache_client
+from promptcache.cache import CacheBackend, cache_client
 from promptcache.dropin._anthropic import PromptMemo, prepare_messages
 from promptcache.dropin._core import Endpoint, WrapHandle, default_state
 from promptcache.dropin._gemini import prepare_generate
 from promptcache.dropin._openai import prepare_chat, prepare_responses
-from promptcache.dropin._patch import patch, restore
+from promptcache.dropin._patch import install_probe, patch, restore
 from promptcache.errors import PromptCacheError
 from promptcache.limits import Platform, Provider
 from promptcache.state import CacheState
 from promptcache.usage import Ledger
 
-__all__ = ["unwrap", "wrap"]
+__all__ = ["handle_of", "unwrap", "wrap"]
 
 C = TypeVar("C")
 
@@ -89,28 +89,46 @@ def wrap(client: C, *, state: CacheState | None = None, ledger: Ledger | None = 
     """
     provider, platform = _kind(client)
     targets = _targets(client, provider)
+    cached = response_cache is not None and response_cache is not False
+    previous = vars(client).get("promptcache")
+    owned = isinstance(previous, WrapHandle) and previous.owns_cache
     for resource, method, _ in targets:
-        restore(resource, method)
-    if response_cache is not None and response_cache is not False:
-        backend = None if response_cache is True else response_cache
+        restore(resource, method, cache=cached or owned)
+    probed: set[str] = set()
+    if cached:
+        # The probe goes under the response cache, which keys on the request as sent (after
+        # planning): a hit never reaches the probe, so it is not billed or recorded as a write.
+        for resource, method, endpoint in targets:
+            if endpoint.kind != "manager":
+                install_probe(resource, method)
+                probed.add(endpoint.name)
+        backend = None if isinstance(response_cache, bool) else response_cache
         cache_client(client, backend=backend, namespace=namespace)
     handle = WrapHandle(client, provider=provider, platform=platform,
                         state=state if state is not None else default_state(),
                         ledger=ledger if ledger is not None else Ledger(), options=options)
+    handle.owns_cache = cached
     if provider == "anthropic":
         handle.memo = PromptMemo()
     for resource, method, endpoint in targets:
-        patch(resource, method, endpoint, handle)
+        patch(resource, method, endpoint, handle, probed=endpoint.name in probed)
     client.promptcache = handle  # type: ignore[attr-defined]
     return client
+
+
+def handle_of(client: Any) -> WrapHandle:
+    """``client.promptcache``, typed (a type checker does not know ``wrap`` added it)."""
+    handle = vars(client).get("promptcache")
+    if not isinstance(handle, WrapHandle):
+        raise PromptCacheError("This client is not wrapped: call promptcache.wrap(client) first.")
+    return handle
 
 
 def unwrap(client: C) -> C:
     """Undo :func:`wrap` (and the response cache it added): the client's methods are the SDK's."""
     provider, _ = _kind(client)
     for resource, method, _ in _targets(client, provider):
-        restore(resource, method)
-    uncache_client(client)
+        restore(resource, method, cache=True)
     if "promptcache" in vars(client):
         del client.promptcache  # type: ignore[attr-defined]
     return client
