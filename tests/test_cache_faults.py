@@ -218,6 +218,26 @@ def test_a_held_lock_costs_the_busy_timeout_not_a_stall(server: AnthropicServer,
         assert len(server.requests) == before  # writes work again once the lock is gone
 
 
+def test_a_lock_held_while_the_backend_starts_defers_its_checks(
+    server: AnthropicServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "c.sqlite3"
+    other = sqlite3.connect(path, isolation_level=None)  # a rollback-journal file, locked whole
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        backend = SQLiteBackend(path)  # does not raise: the lock will pass
+        with claude(server, backend) as client, pytest.warns(CacheUnavailableWarning, match="locked"):
+            ask(client, 0)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    with claude(server, backend) as client:
+        ask(client, 0)
+        before = len(server.requests)
+        ask(client, 0)
+        assert len(server.requests) == before
+
+
 def test_existing_files_are_narrowed_to_0600(tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite3"
     SQLiteBackend(path).set("k", b"v")

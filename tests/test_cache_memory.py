@@ -6,6 +6,8 @@ import gc
 import json
 import tracemalloc
 
+import pytest
+
 from promptcache.cache import keys
 from promptcache.cache.endpoints import DECODED_MEMO_BYTES, ENDPOINTS, _decoded
 from promptcache.cache.keys import STRING_MEMO_BYTES, request_key
@@ -36,6 +38,7 @@ def key_for(text: str) -> str:
     return request_key("anthropic.messages.create", params, namespace="mem")
 
 
+@pytest.mark.slow  # hashes 480 MB: ~3 s on an idle 2-core machine
 def test_distinct_5mb_prompts_keep_nothing_alive() -> None:
     """The issue measured +1.3 GB after 256 such prompts; 96 (480 MB hashed) show the same bound
     at a third of the test time: a string above an eighth of the memo's bound is never kept."""

@@ -19,7 +19,8 @@ __all__ = [
 
 
 class CacheUnavailableWarning(UserWarning):
-    """A shared cache (Redis) cannot be reached; calls go to the API uncached until it is back."""
+    """A cache failed (Redis unreachable, an SQLite file damaged, locked or on a full disk, a
+    malformed entry); the call goes to the API uncached. Warned once per outage."""
 
 
 @runtime_checkable

@@ -75,6 +75,10 @@ class _CorruptError(CacheBackendError):
     """The file is damaged or not a database: the one failure ``on_corrupt="reset"`` acts on."""
 
 
+class _BusyError(CacheBackendError):
+    """Locked too long, or no space left: it passes, and the file is healthy."""
+
+
 def _primary_code(error: sqlite3.Error) -> int | None:
     code = getattr(error, "sqlite_errorcode", None)
     return None if code is None else code & 0xFF
@@ -147,12 +151,17 @@ class SQLiteBackend(LocalBackend):
         self._write_lock = threading.Lock()
         self.moved_aside: list[Path] = []
         """Files this backend moved aside as corrupt, in order."""
+        self._unchecked = False
         try:
             self._open_checked()
         except _CorruptError:
             if on_corrupt != "reset":
                 raise
             self._reset()
+        except _BusyError:
+            # Another process holds a long write (or the disk is full) right now: creating the
+            # backend must not fail for that; the checks run again on first use.
+            self._unchecked = True
 
     # -- connections --------------------------------------------------------------------------
 
@@ -234,12 +243,12 @@ class SQLiteBackend(LocalBackend):
         """The ``CacheBackendError`` that names what went wrong, and what to do."""
         code = _primary_code(error)
         if code in _BUSY or "locked" in str(error):
-            return CacheBackendError(
+            return _BusyError(
                 f"The response cache {self.path} stayed locked for more than {self.busy_timeout:g} s "
                 f"({error}): another process holds a long write. The call goes on without the cache."
             )
         if code == _FULL:
-            return CacheBackendError(
+            return _BusyError(
                 f"The response cache {self.path} cannot grow: the disk (or the database's page "
                 f"limit) is full ({error}). Its entries are intact; free space or lower max_bytes."
             )
@@ -291,6 +300,9 @@ class SQLiteBackend(LocalBackend):
         """Turn any SQLite failure into ``CacheBackendError`` (resetting a damaged file if asked),
         never bad data."""
         try:
+            if self._unchecked:
+                self._open_checked()
+                self._unchecked = False
             yield self._conn()
         except sqlite3.Error as e:
             error = self._error(e)
@@ -300,6 +312,11 @@ class SQLiteBackend(LocalBackend):
                     f"The response cache {self.path} was corrupt and has been reset ({e})."
                 ) from e
             raise error from e
+        except _CorruptError as e:  # found by the deferred checks of a busy start
+            if self.on_corrupt != "reset":
+                raise
+            self._reset()
+            raise CacheBackendError(f"The response cache {self.path} was corrupt and has been reset.") from e
 
     # -- the CacheBackend protocol ------------------------------------------------------------
 
