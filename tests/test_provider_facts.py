@@ -387,3 +387,24 @@ def test_the_interactions_api_reports_total_cached_tokens() -> None:
     assert usage.cache_read_tokens == 4_096
     assert usage.input_tokens == 5_000 - 4_096
     assert usage.output_tokens == 27
+
+
+def test_bedrock_rejects_a_1h_marker_before_claude_4_5() -> None:
+    """Source: PF-E: "1-hour TTL ... Bedrock accepts it only on Claude 4.5 and later (since
+    2026-01-26)". Through the real AnthropicBedrock client and the loopback server."""
+    import anthropic
+
+    from promptcache.testing import AnthropicServer
+
+    system = [{"type": "text", "text": words(1_500, "sys"), "cache_control": EPH_1H}]
+    with AnthropicServer(clock=ManualClock()) as server:
+        client = anthropic.AnthropicBedrock(api_key="test", aws_region="us-east-1",
+                                            base_url=server.url, max_retries=0)
+        ok = client.messages.create(model="us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+                                    max_tokens=16, system=system,
+                                    messages=[{"role": "user", "content": "hi"}])
+        assert ok.usage.cache_creation_input_tokens
+        with pytest.raises(anthropic.BadRequestError, match="not supported"):
+            client.messages.create(model="anthropic.claude-sonnet-4-20250514-v1:0",
+                                   max_tokens=16, system=system,
+                                   messages=[{"role": "user", "content": "hi"}])

@@ -19,10 +19,12 @@ from typing import Any
 from urllib.parse import unquote
 
 from promptcache.clock import Clock
+from promptcache.errors import UnknownModelError
+from promptcache.limits import limits_for
 from promptcache.providers._loopback import Exchange, LoopbackServer, Reply
 from promptcache.providers._simerrors import SimulatedAPIError
 from promptcache.providers.anthropic.simulator import AnthropicCacheSimulator
-from promptcache.providers.anthropic.simulator_rules import check_prewarm
+from promptcache.providers.anthropic.simulator_rules import check_prewarm, read_view
 
 __all__ = ["AnthropicServer"]
 
@@ -176,6 +178,8 @@ class AnthropicServer(LoopbackServer):
                                     rule="stream", path="stream")
         request = {k: v for k, v in body.items() if k != "anthropic_version"}
         request["model"] = model
+        if bedrock:
+            _check_bedrock_ttls(request)
         message = self.message(request)
         self.simulator.mark_started(message["id"])
         exchange.send_json(200, message)
@@ -234,3 +238,17 @@ class AnthropicServer(LoopbackServer):
             raise SimulatedAPIError(f"Batch {batch_id} not found.", rule="not-found", status_code=404)
         lines = "".join(json.dumps(r) + "\n" for r in self._batch_results[batch_id])
         exchange.send_text(200, lines, "application/binary")
+
+
+def _check_bedrock_ttls(request: Mapping[str, Any]) -> None:
+    """Bedrock accepts the 1h TTL only on Claude 4.5 and later (PROVIDER_FACTS E, 2026-01-26)."""
+    try:
+        allowed = limits_for(str(request["model"]), provider="anthropic", platform="bedrock").ttls
+    except UnknownModelError:
+        return
+    for index, ttl, _ in read_view(request).breakpoints():
+        if ttl not in allowed:
+            path = read_view(request).blocks[index].path
+            raise SimulatedAPIError(
+                f"{path}.cache_control.ttl: '{ttl}' is not supported for this model on Amazon "
+                f"Bedrock (supported: {', '.join(allowed)}).", rule="cache-control-ttl", path=path)
