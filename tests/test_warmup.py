@@ -258,8 +258,8 @@ def test_prefix_mode_drops_thinking_when_the_prefix_ends_before_the_messages(
                           flights=SingleFlight())
     warm = server.requests[0].json()
     assert warm["max_tokens"] == 0 and "thinking" not in warm
-    assert result.outcome == "prefix" and not result.fallback
-    assert all(u.cache_read_tokens == result.prefix.tokens for u in result.per_request)  # type: ignore[union-attr]
+    assert result.outcome == "prefix" and not result.fallback and result.prefix is not None
+    assert all(u.cache_read_tokens == result.prefix.tokens for u in result.per_request)
 
 
 def test_prefix_mode_falls_back_to_the_first_request_with_structured_outputs(
