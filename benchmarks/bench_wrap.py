@@ -11,7 +11,12 @@ no network or server time is in either number:
   directly.
 
 The ratio the issue asks for is ``plan / sdk``. Run: ``python benchmarks/bench_wrap.py``
-(``--blocks 200 --repeat 200``).
+(``--blocks 200 --repeat 100``).
+
+``--cost`` also runs the same conversations through a wrapped client (the caller's own kwargs)
+and through PromptBuilder -> optimize -> render_anthropic -> record_sent, against the loopback
+server on a manual clock, and compares what each was billed: a 10-turn chat (30 s apart) and a
+14-call tool loop.
 """
 
 from __future__ import annotations
@@ -28,9 +33,20 @@ from typing import Any
 import anthropic
 import httpx2
 
-from promptcache import CacheState
+from promptcache import (
+    CacheState,
+    PromptBuilder,
+    optimize,
+    parse_usage,
+    record_sent,
+    render_anthropic,
+)
+from promptcache.clock import ManualClock
 from promptcache.dropin import wrap
 from promptcache.dropin._wrap import _MESSAGES_CREATE
+from promptcache.limits import limits_for
+from promptcache.testing import ScriptedAnthropicServer
+from promptcache.usage import cost_of
 
 MODEL = "claude-sonnet-4-6"
 WORDS = ["cache", "prefix", "token", "layer", "static", "document", "request", "model", "answer"]
@@ -82,21 +98,107 @@ def sender(c: anthropic.Anthropic) -> Callable[[dict[str, Any]], Any]:
     return lambda kwargs: c.messages.create(**kwargs)
 
 
-def per_call(fn: Callable[[dict[str, Any]], Any], calls: list[dict[str, Any]]) -> float:
-    """Median seconds per call over the conversation's successive requests."""
-    times = []
+def per_call(fns: list[Callable[[dict[str, Any]], Any]],
+             calls: list[dict[str, Any]]) -> list[float]:
+    """Median seconds per call of each of ``fns`` over the conversation's successive requests,
+    interleaved call by call so that machine load weighs on all of them alike."""
+    times: list[list[float]] = [[] for _ in fns]
     for kwargs in calls:
-        start = time.perf_counter()
-        fn(kwargs)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for fn, out in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn(kwargs)
+            out.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
+
+
+def _send_wrapped(server: ScriptedAnthropicServer) -> Callable[[dict[str, Any]], Any]:
+    state = CacheState(clock=server.clock)
+    c = wrap(anthropic.Anthropic(base_url=server.url, api_key="t", max_retries=0), state=state)
+    return lambda kwargs: c.messages.create(**kwargs)
+
+
+def _send_plain(server: ScriptedAnthropicServer) -> Callable[[dict[str, Any]], Any]:
+    c = anthropic.Anthropic(base_url=server.url, api_key="t", max_retries=0)
+    return lambda kwargs: c.messages.create(**kwargs)
+
+
+def _send_built(server: ScriptedAnthropicServer) -> Callable[[dict[str, Any]], Any]:
+    state = CacheState(clock=server.clock)
+    c = anthropic.Anthropic(base_url=server.url, api_key="t", max_retries=0)
+
+    def send(kwargs: dict[str, Any]) -> Any:
+        prompt = PromptBuilder(kwargs["model"]).add_tools(kwargs["tools"]) \
+            .add_system(kwargs["system"]).add_messages(kwargs["messages"]) \
+            .set_params(max_tokens=kwargs["max_tokens"]).build()
+        plan = optimize(prompt, state=state)
+        response = c.messages.create(**render_anthropic(prompt, plan))
+        record_sent(state, prompt, plan)
+        return response
+
+    return send
+
+
+def _conversation(send: Callable[[dict[str, Any]], Any], clock: ManualClock, *, turns: int,
+                  tool_loop: bool) -> float:
+    """Dollars billed for a chat (``turns`` questions, 30 s apart) or a tool loop of ``turns``
+    calls (one tool_use per call, 5 s apart), written the way the SDK docs write them."""
+    tools = [{"name": "search", "description": text(300),
+              "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}}}]
+    system = text(3_000)
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "Start: " + text(60)}]
+    limits = limits_for(MODEL, provider="anthropic")
+    billed = 0.0
+    for turn in range(turns):
+        response = send({"model": MODEL, "max_tokens": 512, "system": system, "tools": tools,
+                         "messages": messages})
+        billed += cost_of(parse_usage(response), limits).billed
+        messages.append({"role": "assistant", "content": response.content})
+        if tool_loop:
+            messages.append({"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": b.id, "content": text(150, turn)}
+                for b in response.content if b.type == "tool_use"]})
+            clock.advance(5)
+        else:
+            messages.append({"role": "user", "content": f"Question {turn}: " + text(40, turn)})
+            clock.advance(30)
+    return billed
+
+
+def _reply(body: Any) -> Any:
+    last = body["messages"][-1]["content"]
+    if (isinstance(last, list) and last and last[0].get("type") == "tool_result") or \
+            len(body["messages"]) == 1:
+        n = len(body["messages"])
+        return [{"type": "text", "text": "Searching. " + text(30, n)},
+                {"type": "tool_use", "id": f"toolu_{n}", "name": "search", "input": {"q": str(n)}}]
+    return "Answer: " + text(80, len(body["messages"]))
+
+
+def cost_comparison() -> None:
+    print("cost through the wrapper vs the same conversation built with PromptBuilder:")
+    for name, turns, tool_loop in (("10-turn chat", 10, False), ("14-call tool loop", 14, True)):
+        billed = {}
+        for label, make in (("wrapper", _send_wrapped), ("builder", _send_built),
+                            ("unwrapped", _send_plain)):
+            clock = ManualClock()
+            reply = _reply if tool_loop else (lambda body: "Answer: " + text(80, len(
+                body["messages"])))
+            with ScriptedAnthropicServer(clock=clock, responder=reply) as server:
+                billed[label] = _conversation(make(server), clock, turns=turns,
+                                              tool_loop=tool_loop)
+        print(f"  {name:18} wrapper ${billed['wrapper']:.5f}  builder ${billed['builder']:.5f}"
+              f"  ratio {billed['wrapper'] / billed['builder']:.3f}x  (no caching: "
+              f"${billed['unwrapped']:.5f})")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--blocks", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=100, help="successive calls")
+    parser.add_argument("--cost", action="store_true", help="also compare billed cost")
     args = parser.parse_args()
+    if args.cost:
+        cost_comparison()
     calls = requests(args.blocks, args.repeat)
     blocks = 2 + sum(1 if isinstance(m["content"], str) else len(m["content"])
                      for m in calls[0]["messages"])
@@ -106,9 +208,8 @@ def main() -> None:
             plain = client()
             wrapped = wrap(client(), state=CacheState())
             planner = wrap(client(), state=CacheState()).promptcache
-            sdk = per_call(sender(plain), calls)
-            full = per_call(sender(wrapped), calls)
-            plan = per_call(functools.partial(planner.prepare, _MESSAGES_CREATE), calls)
+            sdk, full, plan = per_call([sender(plain), sender(wrapped), functools.partial(
+                planner.prepare, _MESSAGES_CREATE)], calls)
             cold = wrap(client(), state=CacheState()).promptcache
             start = time.perf_counter()
             cold.prepare(_MESSAGES_CREATE, calls[0])
