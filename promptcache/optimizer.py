@@ -262,6 +262,15 @@ def _last_markable(prompt: Prompt, start: int, stop: int) -> int | None:
     return None
 
 
+def _previous_size(prompt: Prompt) -> int:
+    """How many positions the previous request of this conversation had (-1: none)."""
+    turns = prompt.turns
+    for t_index in range(len(turns) - 1, 0, -1):
+        if turns[t_index].role == "assistant":
+            return turns[t_index - 1].stop
+    return -1
+
+
 def request_ends(prompt: Prompt, count: int = RECENT_TURNS) -> list[int]:
     """Where the previous requests of this conversation wrote, newest first.
 
@@ -292,11 +301,12 @@ def _estimates(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[
     keys = layer_keys(prompt, fingerprints)
     entries, stats, seen = state.lookup([fingerprints[i] for i in lookups], now, keys)
     est = {layer.name: LayerEstimate.from_hint(layer.reuse) for layer in prompt.layers}
-    hints = {layer.name: layer.reuse for layer in prompt.layers}
+    by_name = {layer.name: layer for layer in prompt.layers}
     for name, content in keys:
-        key = (name, content)
-        est[name] = LayerEstimate.from_stats(hints[name], stats.get(name), key in seen,
-                                             seen.get(key))
+        layer = by_name[name]
+        own_gap, size = seen.get((name, content), (None, 0))
+        est[name] = LayerEstimate.from_stats(layer.reuse, stats.get(name), size > 0, own_gap,
+                                             grows=layer.append_only, last_size=size)
     return est, {i: e for i in lookups if (e := entries.get(fingerprints[i])) is not None}
 
 
@@ -365,9 +375,9 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
     conv = next((layer for layer in prompt.layers if layer.append_only), None)
     if previous and conv is not None and previous[0] not in entries:
         # Deterministic placement: the previous request of this conversation wrote at its end.
-        # Assume so unless this state saw the conversation and knows no entry is there.
-        seen = state is not None and est[conv.name].seen
-        if not seen and est[conv.name].uses > 1:
+        # Assume so unless this state saw that very request (and so knows it wrote nothing).
+        saw_it = est[conv.name].last_size == _previous_size(prompt)
+        if not saw_it and est[conv.name].uses > 1:
             warm.append(previous[0])
             notes.append(f"Assumed the previous request cached the conversation up to "
                          f"{blocks[previous[0]].path} (not seen by this state).")

@@ -117,6 +117,9 @@ class Sighting:
     layer: str
     content: str
     at: float
+    #: How many positions the request had (tells a later request whether it saw the one just
+    #: before it in a conversation).
+    size: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -125,8 +128,9 @@ class LayerEstimate:
 
     ``uses`` comes from the share of recent sightings whose content was new (``1 / rate``, the
     hint's rate counting as one sighting, older sightings decaying); content not seen yet is
-    expected to be used at most as often as the hint says, and content seen before (``seen``)
-    has shown its reuse, so at least as often. The chance that the next reuse comes within a TTL
+    expected to be used at most as often as the hint says (except a conversation, whose first
+    turn is filed as TURN), and content seen before (``seen``) has shown its reuse, so at least
+    as often. The chance that the next reuse comes within a TTL
     mixes the hint's (weighted as one gap), the layer's observed gaps, and this content's own
     last gap (weighted like all the layer's together): a tenant's system prompt that comes back
     every 15 minutes goes to 1 hour even while other tenants' come back every minute.
@@ -136,8 +140,10 @@ class LayerEstimate:
     uses: float
     gaps: tuple[float, ...] = ()
     seen: bool = False
-    #: This content's last reuse gap, when it has one.
+    #: This content's last reuse gap, when it has one, and the size of the request that last
+    #: carried it (0: not seen).
     own_gap: float | None = None
+    last_size: int = 0
     #: Of the last ``window`` sightings, how many had new content, and how many there were.
     new: int = 0
     window: int = 0
@@ -162,18 +168,22 @@ class LayerEstimate:
 
     @classmethod
     def from_stats(cls, hint: Reuse, stats: LayerStats | None, seen: bool,
-                   own_gap: float | None = None) -> LayerEstimate:
+                   own_gap: float | None = None, *, grows: bool = False,
+                   last_size: int = 0) -> LayerEstimate:
         if stats is None or not stats.recent:
             gaps = stats.gaps if stats is not None else ()
             return cls(hint=hint, uses=max(hint.uses, 2.0) if seen else hint.uses, gaps=gaps,
-                       seen=seen, own_gap=own_gap)
+                       seen=seen, own_gap=own_gap, last_size=last_size)
         new = sum(stats.recent)
         window = len(stats.recent)
         rate = (stats.new_weight + PRIOR_WEIGHT / hint.uses) / (stats.weight + PRIOR_WEIGHT)
         uses = min(1e6, max(1.0, 1.0 / rate))
-        uses = max(uses, hint.uses, 2.0) if seen else min(uses, hint.uses)
+        if seen:
+            uses = max(uses, hint.uses, 2.0)
+        elif not grows:  # a conversation's hint is its first turn's (TURN): learn past it
+            uses = min(uses, hint.uses)
         return cls(hint=hint, uses=uses, gaps=stats.gaps, seen=seen, own_gap=own_gap, new=new,
-                   window=window)
+                   window=window, last_size=last_size)
 
 
 class SharedStore(Protocol):
@@ -184,10 +194,10 @@ class SharedStore(Protocol):
 
     def fetch(self, fingerprints: Sequence[str], layers: Sequence[tuple[str, str]], now: float,
               ) -> tuple[dict[str, CacheEntry], dict[str, LayerStats],
-                         dict[tuple[str, str], tuple[float, float]]]:
+                         dict[tuple[str, str], tuple[float, float, int]]]:
         """Entries held for ``fingerprints``; stats of each ``(layer, content)`` layer; and when
-        each of those contents was last seen, with its last reuse gap (-1: none yet; absent: not
-        seen within the horizon)."""
+        each of those contents was last seen, with its last reuse gap (-1: none yet) and the size
+        of that request (absent: not seen within the horizon)."""
         ...
 
     def push(self, entries: Sequence[CacheEntry], sightings: Sequence[Sighting], now: float
@@ -201,8 +211,8 @@ class _Local:
     """The in-process view: bounded LRU maps."""
 
     entries: OrderedDict[str, CacheEntry] = field(default_factory=OrderedDict)
-    #: ``(layer, content)`` -> (last seen, last reuse gap or -1).
-    contents: OrderedDict[tuple[str, str], tuple[float, float]] = field(
+    #: ``(layer, content)`` -> (last seen, last reuse gap or -1, size of that request).
+    contents: OrderedDict[tuple[str, str], tuple[float, float, int]] = field(
         default_factory=OrderedDict)
     layers: OrderedDict[str, LayerStats] = field(default_factory=OrderedDict)
 
@@ -259,12 +269,12 @@ class CacheState:
     def lookup(self, fingerprints: Sequence[str], now: float,
                layers: Sequence[tuple[str, str]] = ()
                ) -> tuple[dict[str, CacheEntry], dict[str, LayerStats],
-                          dict[tuple[str, str], float | None]]:
+                          dict[tuple[str, str], tuple[float | None, int]]]:
         """Entries for ``fingerprints``, stats of ``(layer, content)`` layers, and the contents
         seen before (at least the response latency ago: sooner is concurrency) with their last
         reuse gap: one round trip to the shared store, merged with the local view."""
         remote: tuple[dict[str, CacheEntry], dict[str, LayerStats],
-                      dict[tuple[str, str], tuple[float, float]]] | None = None
+                      dict[tuple[str, str], tuple[float, float, int]]] | None = None
         store = self._store()
         if store is not None:
             try:
@@ -284,7 +294,7 @@ class CacheState:
             else:
                 stats = {name: s for name, _ in layers if (s := loc.layers.get(name)) is not None}
                 last = {k: t for k in layers if (t := loc.contents.get(k)) is not None}
-            seen = {k: (gap if gap >= 0 else None) for k, (t, gap) in last.items()
+            seen = {k: (gap if gap >= 0 else None, size) for k, (t, gap, size) in last.items()
                     if self.response_latency <= now - t <= self.horizon}
             return entries, stats, seen
 
@@ -335,7 +345,7 @@ class CacheState:
             readable_at = now + self.response_latency
         sightings = list(sightings)
         if prompt is not None:
-            sightings += [Sighting(layer=name, content=content, at=now)
+            sightings += [Sighting(layer=name, content=content, at=now, size=len(prompt.blocks))
                           for name, content in layer_keys(prompt, fingerprints)]
         writes = list(writes)
         with self._lock:
@@ -362,11 +372,11 @@ class CacheState:
     def _sight(self, s: Sighting) -> None:
         loc = self._local
         key = (s.layer, s.content)
-        last, own = loc.contents.pop(key, (None, -1.0))
+        last, own, _ = loc.contents.pop(key, (None, -1.0, 0))
         new = last is None or not 0 <= s.at - last <= self.horizon
         if last is not None and not new and s.at - last >= self.response_latency:
             own = s.at - last
-        loc.contents[key] = (s.at if last is None else max(last, s.at), own)
+        loc.contents[key] = (s.at if last is None else max(last, s.at), own, s.size)
         while len(loc.contents) > self.max_contents:
             loc.contents.popitem(last=False)
         old = loc.layers.pop(s.layer, None) or LayerStats()

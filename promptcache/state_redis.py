@@ -53,13 +53,13 @@ return 1
 """
 
 # KEYS[1] content last-seen, KEYS[2] layer hash, KEYS[3] layer gaps.
-# ARGV: now, latency, horizon ms, window, max gaps, decay, layer ttl ms.
+# ARGV: now, latency, horizon ms, window, max gaps, decay, layer ttl ms, request size.
 _SIGHT = """
 local now = tonumber(ARGV[1]); local latency = tonumber(ARGV[2])
 local raw = redis.call('GET', KEYS[1])
 local last, own = nil, '-1'
 if raw then
-  local a, g = string.match(raw, '^([^|]+)|(.+)$')
+  local a, g = string.match(raw, '^([^|]+)|([^|]+)')
   last = tonumber(a); own = g
 end
 local gap = nil
@@ -71,7 +71,7 @@ if last then
 end
 local at = ARGV[1]
 if last and last > now then at = tostring(last) end
-redis.call('SET', KEYS[1], at .. '|' .. own, 'PX', ARGV[3])
+redis.call('SET', KEYS[1], at .. '|' .. own .. '|' .. ARGV[8], 'PX', ARGV[3])
 local n = tonumber(redis.call('HGET', KEYS[2], 'n') or '0')
 local concurrent = new == 0 and gap ~= nil and gap < latency
 if n > 0 and not concurrent then
@@ -129,7 +129,7 @@ class RedisStateStore:
 
     def fetch(self, fingerprints: Sequence[str], layers: Sequence[tuple[str, str]], now: float,
               ) -> tuple[dict[str, CacheEntry], dict[str, LayerStats],
-                         dict[tuple[str, str], tuple[float, float]]]:
+                         dict[tuple[str, str], tuple[float, float, int]]]:
         """One pipelined round trip: MGET of the entries, then per layer HMGET, LRANGE, GET."""
         try:
             pipe = self.client.pipeline(transaction=False)
@@ -151,7 +151,7 @@ class RedisStateStore:
                     entries[fp] = _entry(fp, raw)
             k = 1
         stats: dict[str, LayerStats] = {}
-        last: dict[tuple[str, str], tuple[float, float]] = {}
+        last: dict[tuple[str, str], tuple[float, float, int]] = {}
         for layer, content in layers:
             (n, recent, w, nw), gaps, seen = replies[k], replies[k + 1], replies[k + 2]
             k += 3
@@ -161,8 +161,8 @@ class RedisStateStore:
                     gaps=tuple(float(g) for g in gaps), weight=float(w or 0),
                     new_weight=float(nw or 0))
             if seen is not None:
-                at, _, gap = seen.decode().partition("|")
-                last[layer, content] = (float(at), float(gap or -1))
+                at, gap, size = [*seen.decode().split("|"), "-1", "0"][:3]
+                last[layer, content] = (float(at), float(gap), int(size))
         return entries, stats, last
 
     def push(self, entries: Sequence[CacheEntry], sightings: Sequence[Sighting], now: float
@@ -189,7 +189,7 @@ class RedisStateStore:
         for s in sightings:
             pipe.evalsha(self._sight_sha, 3, *self._layer_keys(s.layer, s.content), repr(s.at),
                          repr(self.latency), int(self.horizon * 1000), self.window,
-                         self.max_gaps, repr(DECAY), int(self.layer_ttl * 1000))
+                         self.max_gaps, repr(DECAY), int(self.layer_ttl * 1000), s.size)
         pipe.execute()
 
     def clear(self) -> None:
