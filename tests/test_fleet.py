@@ -110,3 +110,19 @@ def test_the_redis_store_survives_the_server_being_killed_and_restarted(
         _send(states[0], sim, item, item.t)
     assert any(k.startswith(b"promptcache:e:") for k in client.scan_iter())
     client.close()
+
+
+def test_the_fleet_example_reads_every_step_on_every_worker() -> None:
+    import itertools
+    import re
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "fleet.py"
+    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
+                         timeout=180, check=True).stdout
+    reads = [int(m.group(1).replace(",", "")) for m in re.finditer(r"read\s+([\d,]+)", out)]
+    assert len(reads) in (5, 10)
+    for run in (reads[:5], reads[5:]):
+        if run:
+            assert run[0] == 0 and all(b > a for a, b in itertools.pairwise(run))
