@@ -34,8 +34,8 @@ class Rejection:
 
     path: str
     layer: str
-    #: ``below-minimum``, ``safety-margin``, ``not-worth-it``, ``budget``, ``no-markable-block``,
-    #: ``unreachable``, ``pending-write``.
+    #: ``below-minimum``, ``safety-margin`` (near the minimum, lost its slot), ``not-worth-it``,
+    #: ``budget``, ``volatile``, ``no-markable-block``, ``unreachable``, ``pending-write``.
     rule: str
     reason: str
 
