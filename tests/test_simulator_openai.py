@@ -136,3 +136,24 @@ def test_24h_retention_survives_an_idle_hour(sim: OpenAICacheSimulator, clock: M
 def test_gpt_5_5_rejects_in_memory_retention(sim: OpenAICacheSimulator) -> None:
     with pytest.raises(SimulatedAPIError, match="24h"):
         sim.chat(chat(model="gpt-5.5", prompt_cache_retention="in_memory"))
+
+
+def test_the_simulator_reads_the_shared_cache_view_tool_calls_included(
+    sim: OpenAICacheSimulator,
+) -> None:
+    """Segments come from promptcache.positions.view_of, so an assistant's tool_calls (outside
+    ``content``) are part of the prompt the cache sees, as they are for diff and lint."""
+    call = {"id": "call_1", "type": "function",
+            "function": {"name": "lookup", "arguments": '{"q": "' + "x " * 200 + '"}'}}
+    base = {"model": "gpt-4o", "messages": [
+        {"role": "user", "content": "look it up"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "found"}]}
+    without = {**base, "messages": [base["messages"][0], base["messages"][2]]}
+    assert sim.count_prompt_tokens("chat", base) > sim.count_prompt_tokens("chat", without) + 100
+
+
+def test_a_malformed_request_is_the_api_s_400(sim: OpenAICacheSimulator) -> None:
+    with pytest.raises(SimulatedAPIError) as info:
+        sim.count_prompt_tokens("chat", {"model": "gpt-4o", "messages": []})
+    assert info.value.status_code == 400

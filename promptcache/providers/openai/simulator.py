@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from promptcache.clock import Clock, WallClock
+from promptcache.errors import PromptError
 from promptcache.limits import TTL_SECONDS, ModelLimits, limits_for
+from promptcache.positions import Position, view_of
 from promptcache.providers._prefix import Segment, TokenStream
 from promptcache.providers._simerrors import SimulatedAPIError
 
@@ -51,54 +54,54 @@ class _Entry:
     retention: str
 
 
-def _text_of(part: Any) -> str:
-    if isinstance(part, str):
-        return part
-    if isinstance(part, Mapping):
-        if isinstance(part.get("text"), str):
-            return str(part["text"])
-        payload = {k: v for k, v in part.items() if k != "prompt_cache_breakpoint"}
-        return json.dumps(payload, sort_keys=True)
-    return json.dumps(part, sort_keys=True, default=str)
+_STEP = re.compile(r"^(?P<key>[A-Za-z_]+)(?:\[(?P<index>\d+)\])?$")
 
 
-def _breakpoint(part: Any, default_ttl: str) -> str | None:
-    if isinstance(part, Mapping) and isinstance(part.get("prompt_cache_breakpoint"), Mapping):
-        return str(part["prompt_cache_breakpoint"].get("ttl", default_ttl))
-    return None
+def _at(request: Mapping[str, Any], path: str) -> Any:
+    """The value at a path the cache view produced (``input[2].content[0]``)."""
+    node: Any = request
+    for step in path.split("."):
+        match = _STEP.match(step)
+        if match is None or not isinstance(node, Mapping):
+            return None
+        node = node.get(match["key"])
+        if match["index"] is not None:
+            node = node[int(match["index"])] if isinstance(node, list) else None
+    return node
 
 
-def _message_segments(role: str, content: Any, default_ttl: str) -> Iterator[Segment]:
-    yield Segment(text=f"<|{role}|>")
-    parts = content if isinstance(content, list) else [content] if content is not None else []
-    for part in parts:
-        yield Segment(text=_text_of(part), breakpoint_ttl=_breakpoint(part, default_ttl))
+def _text(position: Position) -> str:
+    payload = position.payload
+    if isinstance(payload, str):
+        return payload
+    if isinstance(payload, Mapping) and isinstance(payload.get("text"), str):
+        return str(payload["text"])
+    return position.raw
 
 
 def segments(api: Api, request: Mapping[str, Any], default_ttl: str = "30m") -> list[Segment]:
-    """The request in cache order: tools, then instructions / messages / input items."""
+    """The request in cache order (tools, then instructions / messages / input items), read from
+    :func:`promptcache.positions.view_of`: one segment per position, and a role marker where a
+    message starts. A breakpoint without a ``ttl`` takes ``default_ttl`` (the request's)."""
+    try:
+        view = view_of(request, provider="openai")
+    except PromptError as e:
+        raise SimulatedAPIError(str(e), rule="invalid-request", path=e.path, style="openai") from e
     out: list[Segment] = []
-    if request.get("tools"):
-        out.append(Segment(text=json.dumps(request["tools"], sort_keys=True)))
-    if api == "chat":
-        for message in request.get("messages") or ():
-            out.extend(
-                _message_segments(str(message.get("role")), message.get("content"), default_ttl)
-            )
-        return out
-    if request.get("instructions"):
-        out.extend(_message_segments("developer", request["instructions"], default_ttl))
-    items = request.get("input")
-    if isinstance(items, str):
-        out.extend(_message_segments("user", items, default_ttl))
-    else:
-        for item in items or ():
-            if isinstance(item, Mapping) and "content" in item:
-                out.extend(
-                    _message_segments(str(item.get("role", "user")), item["content"], default_ttl)
-                )
-            else:
-                out.append(Segment(text=_text_of(item)))
+    message: str | None = None
+    for b in view.blocks:
+        if b.level != "tools":
+            owner = b.path.split(".content", 1)[0]
+            if owner != message and b.role is not None:
+                out.append(Segment(text=f"<|{b.role}|>"))
+            message = owner
+        ttl = b.ttl
+        if ttl is not None:
+            marker = _at(request, b.path)
+            raw = marker.get("prompt_cache_breakpoint") if isinstance(marker, Mapping) else None
+            if isinstance(raw, Mapping) and "ttl" not in raw:
+                ttl = default_ttl
+        out.append(Segment(text=_text(b), breakpoint_ttl=ttl))
     return out
 
 
