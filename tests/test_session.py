@@ -461,3 +461,15 @@ def test_statistics_do_not_bill_a_reply_the_response_cache_served(
     assert stats.usage == billed.usage and stats.cost_usd == pytest.approx(billed.cost_usd)
     assert "from the response cache" in stats.summary()
     assert len(chat.history) == 4
+
+
+def test_a_history_of_sdk_objects_is_taken_as_the_params_they_are(
+        client: anthropic.Anthropic, server: ScriptedAnthropicServer, clock: ManualClock) -> None:
+    ask = {"role": "user", "content": "hello"}
+    message = client.messages.create(model=MODEL, max_tokens=64, messages=[ask])
+    chat = session(client, clock, history=[ask, message])
+    chat.send([anthropic.types.TextBlockParam(type="text", text="and then?")])
+    sent = server.requests[-1].json()["messages"]
+    assert sent[1] == {"role": "assistant", "content": [
+        {"type": "text", "text": message.content[0].text}]}
+    assert sent[2]["content"][0]["text"] == "and then?" and len(chat.history) == 4

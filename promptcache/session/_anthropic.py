@@ -19,36 +19,10 @@ from promptcache.providers.anthropic.render import record_sent, render_anthropic
 from promptcache.providers.anthropic.usage import AnthropicStreamUsage, usage_from_anthropic
 from promptcache.session._core import Parsed, Pending, Request
 from promptcache.session._values import TurnUsage
-from promptcache.session._wire import dump, get, served_from_cache
+from promptcache.session._wire import content_param, dump, get, served_from_cache
 from promptcache.state import CacheState
 
 __all__ = ["AnthropicAdapter", "content_param", "parse_message", "parse_usage"]
-
-
-def content_param(block: Any) -> dict[str, Any]:
-    """An SDK content block as the param the next request must send back.
-
-    Thinking blocks keep their ``signature`` and redacted ones their ``data`` byte for byte: the
-    API verifies them when a tool-use loop continues, and any change would also change the
-    cached prefix.
-    """
-    kind = get(block, "type")
-    if kind == "text":
-        out: dict[str, Any] = {"type": "text", "text": get(block, "text", "")}
-        citations = get(block, "citations")
-        if citations:
-            out["citations"] = [dump(c) for c in citations]
-        return out
-    if kind == "tool_use":
-        return {"type": "tool_use", "id": get(block, "id"), "name": get(block, "name"),
-                "input": dump(get(block, "input", {}))}
-    if kind == "thinking":
-        return {"type": "thinking", "thinking": get(block, "thinking", ""),
-                "signature": get(block, "signature", "")}
-    if kind == "redacted_thinking":
-        return {"type": "redacted_thinking", "data": get(block, "data")}
-    dumped = dump(block)
-    return dict(dumped) if isinstance(dumped, Mapping) else {"type": kind, "value": dumped}
 
 
 def parse_usage(usage: Any) -> TurnUsage:

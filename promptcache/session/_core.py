@@ -26,6 +26,7 @@ from promptcache.providers.common import ProviderPlan
 from promptcache.session._explain import Sent, edit_cost, explain_miss
 from promptcache.session._history import blocks_of, check_history
 from promptcache.session._values import EditCost, MissReport, Reply, SessionStats, TurnUsage
+from promptcache.session._wire import content_param, message_param
 from promptcache.state import CacheState
 from promptcache.usage import Ledger, Usage
 
@@ -125,7 +126,8 @@ class SessionCore:
         self.tools: tuple[Mapping[str, Any], ...] = tuple(tools)
         self.system = system if system is None or isinstance(system, str) else tuple(system)
         self.documents: tuple[Document | Mapping[str, Any], ...] = tuple(documents)
-        self.history: list[Mapping[str, Any]] = list(history)
+        # SDK objects (a ``Message``, its content blocks) are welcome: kept as the params they are.
+        self.history: list[Mapping[str, Any]] = [message_param(m) for m in history]
         check_history(self.history)
         self.params: dict[str, Any] = {"max_tokens": max_tokens, **(params or {})}
         self.state = state if state is not None else CacheState(clock=clock)
@@ -181,7 +183,7 @@ class SessionCore:
                 raise PromptError("send(): the user message is empty; the API rejects it.",
                                   path=f"messages[{len(self.history)}]")
             return {"role": "user", "content": content}
-        return {"role": "user", "content": list(content)}
+        return {"role": "user", "content": [content_param(b, keep_dicts=True) for b in content]}
 
     def tool_results_message(
         self, results: Mapping[str, ToolResult] | Sequence[Mapping[str, Any]], *,
@@ -201,7 +203,7 @@ class SessionCore:
                                 path=path, rule="tool-result-pairing")
         ids = [str(b.get("id")) for b in blocks_of(last) if b.get("type") == "tool_use"]
         if not isinstance(results, Mapping):
-            return {"role": "user", "content": list(results)}
+            return {"role": "user", "content": [content_param(b, keep_dicts=True) for b in results]}
         unknown = [k for k in results if k not in ids]
         missing = [k for k in ids if k not in results]
         if unknown or missing:
@@ -306,7 +308,7 @@ class SessionCore:
         The cost is the tokens from the first changed block to the end of the history, which the
         next request writes again instead of reading.
         """
-        new_history = list(self.history if history is None else history)
+        new_history = [message_param(m) for m in (self.history if history is None else history)]
         check_history(new_history)
         after = self.build(new_history, tools=tools, system=system, documents=documents)
         cost = edit_cost(self._prompt, after, self.limits)
