@@ -107,7 +107,17 @@ def default_counter() -> TiktokenCounter:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    """Canonical JSON of ``value`` for counting; never fails on what JSON cannot hold.
+
+    A count is an estimate, so bytes or other objects are counted by their ``repr`` and keys that
+    cannot be sorted together (``1`` and ``"a"``) are left in their order, rather than failing
+    the caller's planning on a value the provider's own validation will judge.
+    """
+    try:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                          default=repr)
+    except (TypeError, ValueError):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=repr)
 
 
 def _image_tokens(source: Mapping[str, Any]) -> int:

@@ -121,7 +121,8 @@ def _part(payload: Mapping[str, Any], path: str, names: Mapping[str, str],
     if kind == "text":
         return {"text": str(payload["text"])}
     if kind in ("image", "document"):
-        source = payload.get("source") or {}
+        source = payload.get("source")
+        source = source if isinstance(source, Mapping) else {}
         if source.get("type") == "base64":
             return {"inline_data": {"mime_type": source.get("media_type"), "data": source.get("data")}}
         if source.get("type") == "url":
@@ -210,7 +211,7 @@ def split(prompt: Prompt, *, model: str, cache_turns: int = 0) -> GeminiSplit:
                           path="cache_turns")
     target = retarget(prompt, model)
     dropped: list[str] = []
-    names = {str(b.payload["id"]): str(b.payload["name"]) for b in target.blocks
+    names = {str(b.payload.get("id")): str(b.payload.get("name")) for b in target.blocks
              if b.payload.get("type") == "tool_use"}
     end = stable_end(target)
     declarations = []
@@ -245,7 +246,10 @@ def split(prompt: Prompt, *, model: str, cache_turns: int = 0) -> GeminiSplit:
     if cache_turns:
         cached["contents"] = contents[:cache_turns]
     rest = contents[cache_turns:]
-    notes = []
+    # Gemini has no per-block markers: a hand-set one is said to be left out, never just lost.
+    notes = [f"{b.path}: cache_control ({b.user_ttl}) not sent: Gemini caches a prefix "
+             "implicitly or through a cachedContents resource, not at marked blocks"
+             for b in target.blocks if b.user_ttl is not None]
     if loose:
         rest.insert(0, {"role": "user", "parts": loose})
         notes.append(f"{len(loose)} per-request system part(s) sent as leading user content: "

@@ -45,6 +45,12 @@ def unmarkable_reason(api: Api, payload: Mapping[str, Any], section: str, role: 
     return ""
 
 
+def _source(payload: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A block's ``source``, or an empty one when it is missing or not an object."""
+    source = payload.get("source")
+    return source if isinstance(source, Mapping) else {}
+
+
 def _data_url(source: Mapping[str, Any]) -> str | None:
     if source.get("type") == "base64":
         return f"data:{source.get('media_type', 'application/octet-stream')};base64,{source.get('data', '')}"
@@ -90,13 +96,13 @@ class _Writer:
         if kind == "text":
             return self.text(str(payload["text"]))
         if kind == "image":
-            url = _data_url(payload.get("source") or {})
+            url = _data_url(_source(payload))
             if url is not None:
                 if self.api == "responses":
                     return {"type": "input_image", "image_url": url, "detail": "auto"}
                 return {"type": "image_url", "image_url": {"url": url}}
         if kind == "document":
-            source = payload.get("source") or {}
+            source = _source(payload)
             if source.get("type") == "text":
                 return self.text(str(source.get("data", "")))
             url = _data_url(source)
