@@ -103,8 +103,9 @@ class _Model:
     """Everything the cost function needs, precomputed once per optimize() call."""
 
     def __init__(self, prompt: Prompt, limits: ModelLimits, est: Mapping[str, LayerEstimate],
-                 warm: Sequence[int], clear: Mapping[int, float]) -> None:
+                 warm: Sequence[int], clear: Mapping[int, float], pending: int = -1) -> None:
         self.prompt = prompt
+        self.pending = pending  # the longest prefix a request in flight is writing (-1: none)
         self.limits = limits
         self.est = est
         self.warm = sorted(warm)
@@ -179,6 +180,11 @@ class _Model:
         return out
 
     def _steady(self, effective: Sequence[tuple[int, str]]) -> float:
+        beyond = bool(effective) and effective[-1][0] > self.pending >= 0
+        if self.pending >= 0 and all(i != self.pending for i, _ in effective):
+            # Later requests read the prefix a request in flight is writing, whatever this one
+            # does: price its segments as held by that entry.
+            effective = sorted([*effective, (self.pending, self.short_ttl)])
         broken_after = -1
         if self.warm:
             newest = self.warm[-1]
@@ -195,6 +201,12 @@ class _Model:
                 per_token = self._per_token[self.layer_at(index).name, ttl]
             total += (tokens - prev_tokens) * per_token
             prev_tokens = tokens
+        if beyond:
+            # A request in flight is writing the prefix up to ``pending``: a later breakpoint
+            # writes it a second time now (at w, instead of 1 unmarked), for nobody.
+            read = max((p for p in self.warm if p <= self.pending), default=-1)
+            dup = self.prefix[self.pending] - (self.prefix[read] if read >= 0 else 0)
+            total += dup * (self.write[effective[-1][1]] - 1.0)
         return total + (self.total - prev_tokens)
 
     def steady_state(self, points: Sequence[tuple[int, str]]) -> float:
@@ -435,7 +447,8 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
             continue
         candidates[index] = _Candidate(index, "layer", layer.name, note)
 
-    model = _Model(prompt, lim, est, warm, clear)
+    in_flight = [i for i in pending if i not in warm]
+    model = _Model(prompt, lim, est, warm, clear, max(in_flight, default=-1))
 
     # Lookback bridge: reach the newest warm prefix when every candidate is too far after it.
     lookback = model.lookback

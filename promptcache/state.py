@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from promptcache.blocks import Reuse
+from promptcache.blocks import Reuse, Volatility
 from promptcache.clock import Clock, WallClock
 from promptcache.errors import CacheWarning
 from promptcache.limits import TTL_SECONDS
@@ -45,6 +45,8 @@ BYTES_PER_ENTRY = 400
 BYTES_PER_CONTENT = 240
 #: The volatility hint counts as this many observations: learned within a few requests.
 PRIOR_WEIGHT = 1.0
+#: A conversation's prior counts as this many sightings (see LayerEstimate.from_stats).
+CONVERSATION_PRIOR_WEIGHT = 3.0
 #: Sightings after which the rate of new content has mostly forgotten older ones.
 DECAY = 32.0
 #: Sightings needed before a layer that is new on every one of them is called volatile.
@@ -176,11 +178,17 @@ class LayerEstimate:
                        seen=seen, own_gap=own_gap, last_size=last_size)
         new = sum(stats.recent)
         window = len(stats.recent)
-        rate = (stats.new_weight + PRIOR_WEIGHT / hint.uses) / (stats.weight + PRIOR_WEIGHT)
+        prior_uses, weight = hint.uses, PRIOR_WEIGHT
+        if grows:
+            # A conversation's first turn is filed as TURN (1 use), and while conversations are
+            # in progress the share of new ones looks high: start from a session's hint, firmly.
+            prior_uses = max(prior_uses, Volatility.SESSION.default_reuse.uses)
+            weight = CONVERSATION_PRIOR_WEIGHT
+        rate = (stats.new_weight + weight / prior_uses) / (stats.weight + weight)
         uses = min(1e6, max(1.0, 1.0 / rate))
         if seen:
             uses = max(uses, hint.uses, 2.0)
-        elif not grows:  # a conversation's hint is its first turn's (TURN): learn past it
+        elif not grows:
             uses = min(uses, hint.uses)
         return cls(hint=hint, uses=uses, gaps=stats.gaps, seen=seen, own_gap=own_gap, new=new,
                    window=window, last_size=last_size)
