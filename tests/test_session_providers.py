@@ -263,3 +263,16 @@ def test_an_async_client_in_a_sync_session_is_refused(clock: ManualClock) -> Non
     client = openai.AsyncOpenAI(base_url="http://127.0.0.1:9/v1", api_key="t")
     with pytest.raises(ProviderError, match="use AsyncChatSession"):
         ChatSession(client, model="gpt-5", clock=clock)
+
+
+def test_a_gemini_cache_deleted_elsewhere_is_recreated_and_the_send_succeeds(
+        clock: ManualClock) -> None:
+    with server_for("gemini", clock) as srv:
+        chat = ChatSession(client_for("gemini", srv), **session_kwargs("gemini", clock))
+        first = chat.send("hello")
+        name = first.plan.settings["cached_content"]
+        srv.simulator.delete_cache(name)  # another process, or an operator, deleted it
+        second = chat.send("again")
+        assert second.plan.settings["cached_content"] != name
+        assert second.usage.cache_read_tokens >= 3_000 and len(chat.history) == 4
+        chat.close()

@@ -232,6 +232,12 @@ class SessionBase:
         return {"previous_message_id": self.core.previous_message_id,
                 "diagnostics": self.core.diagnostics}
 
+    def _recoverable(self, error: BaseException, request: Request) -> bool:
+        """An error a fresh render fixes: a Gemini cache named by the request was gone."""
+        recover = getattr(self.adapter, "recover", None)
+        mode = getattr(request.plan, "mode", None)
+        return recover is not None and mode == "explicit" and bool(recover(error))
+
     def _mapped(self, error: BaseException) -> ProviderError | None:
         """Our ProviderError for an exception the provider SDK raised (None for anything else)."""
         if not self.adapter.is_sdk_error(error):

@@ -164,6 +164,16 @@ class GeminiAdapter:
     def parse(self, response: Any) -> Parsed:
         return parse_generate(response)
 
+    def recover(self, error: BaseException) -> bool:
+        """True (and the cache memo forgotten) when ``error`` says the cache the request named is
+        gone (expired or deleted elsewhere, HTTP 403/404): render again, which recreates it."""
+        if getattr(error, "code", None) not in (403, 404):
+            return False
+        for manager in (self.manager, self.amanager):
+            if manager is not None:
+                manager.known.clear()
+        return True
+
     def close(self) -> None:
         """Delete the explicit caches this session created (storage stops accruing)."""
         if self.manager is not None:

@@ -81,7 +81,14 @@ class AsyncChatSession(SessionBase):
     async def _call(self, pending: Pending) -> Reply:
         request = await self.adapter.arender(pending, **self._render_args())
         try:
-            response = await self.adapter.acreate(self.client, request.kwargs)
+            try:
+                response = await self.adapter.acreate(self.client, request.kwargs)
+            except Exception as e:
+                if not self._recoverable(e, request):
+                    raise
+                # The Gemini cache the request named expired in between: recreate it, once.
+                request = await self.adapter.arender(pending, **self._render_args())
+                response = await self.adapter.acreate(self.client, request.kwargs)
         except Exception as e:
             mapped = self._mapped(e)
             if mapped is None:

@@ -82,7 +82,14 @@ class ChatSession(SessionBase):
     def _call(self, pending: Pending) -> Reply:
         request = self.adapter.render(pending, **self._render_args())
         try:
-            response = self.adapter.create(self.client, request.kwargs)
+            try:
+                response = self.adapter.create(self.client, request.kwargs)
+            except Exception as e:
+                if not self._recoverable(e, request):
+                    raise
+                # The Gemini cache the request named expired in between: recreate it, once.
+                request = self.adapter.render(pending, **self._render_args())
+                response = self.adapter.create(self.client, request.kwargs)
         except Exception as e:
             mapped = self._mapped(e)
             if mapped is None:
