@@ -172,18 +172,18 @@ class LayerEstimate:
     def from_stats(cls, hint: Reuse, stats: LayerStats | None, seen: bool,
                    own_gap: float | None = None, *, grows: bool = False,
                    last_size: int = 0) -> LayerEstimate:
-        if stats is None or not stats.recent:
-            gaps = stats.gaps if stats is not None else ()
-            return cls(hint=hint, uses=max(hint.uses, 2.0) if seen else hint.uses, gaps=gaps,
-                       seen=seen, own_gap=own_gap, last_size=last_size)
-        new = sum(stats.recent)
-        window = len(stats.recent)
         prior_uses, weight = hint.uses, PRIOR_WEIGHT
         if grows:
             # A conversation's first turn is filed as TURN (1 use), and while conversations are
             # in progress the share of new ones looks high: start from a session's hint, firmly.
             prior_uses = max(prior_uses, Volatility.SESSION.default_reuse.uses)
             weight = CONVERSATION_PRIOR_WEIGHT
+        if stats is None or not stats.recent:
+            gaps = stats.gaps if stats is not None else ()
+            return cls(hint=hint, uses=max(prior_uses, 2.0) if seen else prior_uses, gaps=gaps,
+                       seen=seen, own_gap=own_gap, last_size=last_size)
+        new = sum(stats.recent)
+        window = len(stats.recent)
         rate = (stats.new_weight + weight / prior_uses) / (stats.weight + weight)
         uses = min(1e6, max(1.0, 1.0 / rate))
         if seen:
