@@ -37,7 +37,8 @@ def answer(body: Any) -> str:
 
 
 class ToolChatServer(OpenAIServer):
-    """Asks for ``calls`` tool calls per round, ``rounds`` rounds after each user question."""
+    """Asks for ``calls`` tool calls per round, ``rounds`` rounds after each user question
+    (chat completions ``tool_calls``, responses ``function_call`` items)."""
 
     def __init__(self, *, calls: int, rounds: int, **kw: Any) -> None:
         super().__init__(**kw)
@@ -65,6 +66,31 @@ class ToolChatServer(OpenAIServer):
             "choices": [{"index": 0, "finish_reason": "tool_calls", "logprobs": None,
                          "message": {"role": "assistant", "content": None, "refusal": None,
                                      "tool_calls": calls}}]})
+
+
+    def _responses(self, exchange: Exchange) -> None:
+        body = exchange.body()
+        done = 0
+        for item in reversed(body["input"]):
+            if item.get("type") == "function_call":
+                done += 1
+            elif item.get("role") == "user":
+                break
+        rounds_done = done // max(1, self.calls)
+        if rounds_done >= self.rounds or body.get("stream"):
+            super()._responses(exchange)
+            return
+        result = self.simulator.responses(body, output_tokens=20)
+        n = len(body["input"])
+        calls = [{"type": "function_call", "id": f"fc_{n}_{i}", "call_id": f"call_{n}_{i}",
+                  "name": "search", "arguments": json.dumps({"q": f"{n}.{i}"}),
+                  "status": "completed"} for i in range(self.calls)]
+        exchange.send_json(200, {
+            "id": f"resp_tool{n}", "object": "response", "created_at": 0, "status": "completed",
+            "model": body["model"], "output": calls, "usage": result.usage, "error": None,
+            "incomplete_details": None, "instructions": None, "metadata": {},
+            "parallel_tool_calls": True, "tool_choice": "auto", "tools": body.get("tools") or [],
+            "temperature": 1.0, "top_p": 1.0, "text": {"format": {"type": "text"}}})
 
 
 class ToolGeminiServer(GeminiServer):
@@ -203,7 +229,7 @@ async def test_async_sessions_match_sync_ones(kind: str) -> None:
     assert results[0] == results[1]
 
 
-@pytest.mark.parametrize("kind", ["openai-chat", "gemini"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_tool_loop_round_trips_call_ids_and_reports_the_whole_run(kind: str, clock: ManualClock) -> None:
     with server_for(kind, clock, calls=3, rounds=2) as srv, \
             ChatSession(client_for(kind, srv), **session_kwargs(kind, clock)) as chat:
@@ -222,6 +248,8 @@ def test_a_tool_loop_round_trips_call_ids_and_reports_the_whole_run(kind: str, c
         if kind == "gemini":
             answered = [p["functionResponse"]["id"] for c in last["contents"] for p in c["parts"]
                         if "functionResponse" in p]
+        elif kind == "openai-responses":
+            answered = [i["call_id"] for i in last["input"] if i.get("type") == "function_call_output"]
         else:
             answered = [m["tool_call_id"] for m in last["messages"] if m["role"] == "tool"]
         assert answered == [c.id for c in seen]
