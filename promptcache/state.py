@@ -12,7 +12,7 @@ four requests, and reused content is recognised as soon as it comes back.
 Memory is bounded: at most ``max_entries`` warm-prefix entries and ``max_contents`` content
 sightings (least recently used dropped first; a sighting older than ``horizon`` counts as new
 content anyway), ``max_layers`` layer statistics with at most ``max_gaps`` gaps each. With the
-defaults that is about 60 MB at most (:data:`BYTES_PER_ENTRY`, :data:`BYTES_PER_CONTENT`).
+defaults that is under 66 MB (:data:`BYTES_PER_ENTRY`, :data:`BYTES_PER_CONTENT`).
 
 A fleet of workers shares what they learn through a :class:`SharedStore` (``shared=``, see
 :class:`promptcache.state_redis.RedisStateStore`): every write and sighting goes to the local view
