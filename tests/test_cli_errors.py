@@ -177,3 +177,14 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     proc.stderr.close()
     assert proc.wait(timeout=60) == 0, err
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+@pytest.mark.parametrize(("provider", "model"), [("openai", "gpt-4.1"),
+                                                 ("gemini", "gemini-2.5-flash")])
+def test_plan_for_other_providers_masks_credentials_too(tmp_path: Path, provider: str, model: str,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    request = {**_request(), "extra_headers": {"x-goog-api-key": SECRET, "x-team": "search"}}
+    path = _write(tmp_path, "r.json", json.dumps(request))
+    assert main(["plan", path, "--provider", provider, "--model", model, "--json"]) == 0
+    out = capsys.readouterr().out
+    assert SECRET not in out and "<redacted>" in out

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from google.genai import types
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -114,6 +115,10 @@ def _check_other(prompt: Prompt, target: str) -> None:
         return
     if api in ("chat", "responses"):
         (sim.chat if api == "chat" else sim.responses)(rendered.kwargs, now=0.0)
+    elif api == "gemini":  # the SDK's own types accept every part and config field we send
+        for content in rendered.kwargs["contents"]:
+            types.Content.model_validate(content)
+        types.GenerateContentConfig.model_validate(rendered.kwargs.get("config") or {})
     records = _records(rendered)
     assert not _lost(prompt, rendered.kwargs, records)
     if api == "gemini-compatible":

@@ -228,3 +228,17 @@ def test_the_openai_compatible_endpoint_maps_or_reports_every_parameter() -> Non
     rendered = render_gemini_openai_compatible(prompt, model=MODEL)
     assert rendered.kwargs["max_tokens"] == 16
     assert any(d.startswith("tool_choice:") for d in rendered.plan.dropped)
+
+
+def test_headers_and_timeout_become_http_options(server: GeminiServer,
+                                                 client: genai.Client) -> None:
+    from promptcache import prompt_from_request
+
+    prompt = prompt_from_request({
+        "model": "claude-sonnet-4-6", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}],
+        "extra_headers": {"x-team": "search"}, "timeout": 30})
+    rendered = render_gemini(prompt, model=MODEL)
+    assert rendered.kwargs["config"]["http_options"] == {"headers": {"x-team": "search"},
+                                                        "timeout": 30_000}
+    client.models.generate_content(**rendered.kwargs)
+    assert server.requests[-1].headers["x-team"] == "search"

@@ -267,3 +267,19 @@ def test_an_image_in_a_tool_result_is_kept_on_responses_and_reported_on_chat() -
     assert [p["type"] for p in output] == ["input_text", "input_image"]
     chat = render_openai_chat(prompt, model="gpt-4.1")
     assert any("image" in d and "messages[2].content[0]" in d for d in chat.plan.dropped)
+
+
+def test_sdk_options_pass_through_and_extra_body_is_reported(server: OpenAIServer,
+                                                             client: openai.OpenAI) -> None:
+    from promptcache import prompt_from_request
+
+    prompt = prompt_from_request({
+        "model": "claude-sonnet-4-6", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}],
+        "extra_headers": {"x-team": "search"}, "timeout": 30, "extra_body": {"top_k": 3}})
+    rendered = render_openai_chat(prompt, model="gpt-4.1")
+    assert rendered.kwargs["extra_headers"] == {"x-team": "search"}
+    assert rendered.kwargs["timeout"] == 30
+    assert "extra_body" not in rendered.kwargs
+    assert any(d.startswith("extra_body:") for d in rendered.plan.dropped)
+    client.chat.completions.create(**rendered.kwargs)
+    assert server.requests[-1].headers["x-team"] == "search"

@@ -82,12 +82,21 @@ def redact(request: Any) -> Any:
 
     Header values are all masked but a few protocol switches (``anthropic-beta``...); in
     ``extra_body``/``extra_query`` the values under secret-looking names or shaped like API keys.
+    The same in a Gemini request's ``config.http_options`` (``headers``, ``extra_body``).
     The key stays, so a reader still sees that the parameter is there.
     """
     if not isinstance(request, Mapping):
         return request
-    return {k: _mask(v, str(k), header=k in ("extra_headers", "default_headers"))
-            if k in _PASSTHROUGH else v for k, v in request.items()}
+    out = {k: _mask(v, str(k), header=k in ("extra_headers", "default_headers"))
+           if k in _PASSTHROUGH else v for k, v in request.items()}
+    config = out.get("config")
+    if isinstance(config, Mapping) and isinstance(config.get("http_options"), Mapping):
+        # google-genai carries headers and extra_body in config.http_options.
+        options = config["http_options"]
+        out["config"] = {**config, "http_options": {
+            k: _mask(v, str(k), header=k == "headers") if k in ("headers", "extra_body") else v
+            for k, v in options.items()}}
+    return out
 
 
 def secrets_of(request: Any) -> list[str]:

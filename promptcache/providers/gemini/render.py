@@ -184,6 +184,11 @@ def _generation(prompt: Prompt, dropped: list[str]) -> tuple[dict[str, Any], dic
             config["max_output_tokens"] = value
         elif name in ("temperature", "top_p", "top_k", "stop_sequences"):
             config[name] = value
+        elif name == "extra_headers" and isinstance(value, Mapping):
+            config.setdefault("http_options", {})["headers"] = dict(value)
+        elif name == "timeout" and isinstance(value, int | float) and value > 0:
+            # The Anthropic and OpenAI SDKs take seconds, google-genai milliseconds.
+            config.setdefault("http_options", {})["timeout"] = int(value * 1000)
         elif name == "tool_choice" and isinstance(value, Mapping):
             kind = value.get("type")
             if kind not in ("auto", "any", "tool", "none"):

@@ -44,6 +44,9 @@ IN_MEMORY_WINDOW = 300.0
 _RETENTION_WINDOW = MappingProxyType({"in_memory": IN_MEMORY_WINDOW, "24h": 86_400.0})
 #: Anthropic TTLs a hand-set marker may carry, mapped to the nearest OpenAI TTL not shorter.
 _TTL_MAP = MappingProxyType({"5m": "30m", "1h": "12h"})
+#: Options every SDK method takes (headers, query, timeout), passed through as they are. Not
+#: ``extra_body``: its fields are the Anthropic API's, so it is reported as not sent.
+_SDK_OPTIONS = ("extra_headers", "extra_query", "timeout")
 #: Anthropic ``tool_choice.type`` to OpenAI's string form.
 _CHOICES = MappingProxyType({"auto": "auto", "any": "required", "none": "none"})
 
@@ -112,7 +115,7 @@ def _params(prompt: Prompt, api: Api) -> tuple[dict[str, Any], list[str]]:
     for name, value in prompt.params.items():
         if name == "max_tokens":
             out["max_output_tokens" if api == "responses" else "max_completion_tokens"] = value
-        elif name in ("temperature", "top_p", "stream", "metadata"):
+        elif name in ("temperature", "top_p", "stream", "metadata", *_SDK_OPTIONS):
             out[name] = value
         elif name == "stop_sequences" and api == "chat":
             out["stop"] = list(value)
