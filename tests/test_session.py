@@ -473,3 +473,18 @@ def test_a_history_of_sdk_objects_is_taken_as_the_params_they_are(
     assert sent[1] == {"role": "assistant", "content": [
         {"type": "text", "text": message.content[0].text}]}
     assert sent[2]["content"][0]["text"] == "and then?" and len(chat.history) == 4
+
+
+def test_a_real_response_cache_hit_is_marked_and_not_billed(
+        client: anthropic.Anthropic, clock: ManualClock) -> None:
+    from promptcache.cache import MemoryBackend, cache_client
+
+    cache_client(client, backend=MemoryBackend(), cache_sampling=True)
+    first = session(client, clock)
+    billed = first.send("What is the capital of France?")
+    again = session(client, clock)  # a second user asks the very same thing
+    served = again.send("What is the capital of France?")
+    assert not billed.from_response_cache and billed.usage.total_input_tokens > 0
+    assert served.from_response_cache and served.usage.total_input_tokens == 0
+    assert served.text == billed.text
+    assert again.stats.served_from_cache == 1 and again.stats.cost_usd == 0.0

@@ -6,16 +6,32 @@ an entry, and every backend can serve every client.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
+    "HIT_MARKER",
     "CacheBackend",
     "CacheUnavailableWarning",
     "LocalBackend",
     "get_response_cache",
+    "mark_hit",
     "set_response_cache",
 ]
+
+
+#: The attribute set to True on a response (or replayed stream) the response cache served without
+#: calling the API: a chat session or the drop-in wrapper reads it so that such a call is never
+#: billed in their statistics.
+HIT_MARKER = "_promptcache_hit"
+
+
+def mark_hit(response: Any) -> Any:
+    """``response`` with :data:`HIT_MARKER` set (left as it is if the object refuses it)."""
+    with contextlib.suppress(Exception):  # a frozen object: the hit is served, just unmarked
+        setattr(response, HIT_MARKER, True)
+    return response
 
 
 class CacheUnavailableWarning(UserWarning):

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
 from ..errors import CacheBackendError
-from .base import CacheBackend, CacheUnavailableWarning, get_response_cache
+from .base import CacheBackend, CacheUnavailableWarning, get_response_cache, mark_hit
 from .endpoints import ENDPOINTS, Endpoint, LoadFailed
 from .keys import CachePolicy, ClientIdentity, UnkeyableRequest, request_key, sampling_temperature
 from .streams import AsyncCachedStream, CachedStream
@@ -152,7 +152,7 @@ def _wrap_sync(original: Callable[..., Any], endpoint: Endpoint, settings: _Sett
             return original(*args, **kwargs)
         found = _lookup(endpoint, call)
         if found is not None:
-            return CachedStream(found) if call.streaming else found
+            return mark_hit(CachedStream(found) if call.streaming else found)
         result = original(*args, **kwargs)
         ttl = settings.policy.ttl
         if call.streaming:
@@ -174,7 +174,7 @@ def _wrap_async(original: Callable[..., Any], endpoint: Endpoint, settings: _Set
             return await original(*args, **kwargs)
         found = await _alookup(endpoint, call)
         if found is not None:
-            return AsyncCachedStream(found) if call.streaming else found
+            return mark_hit(AsyncCachedStream(found) if call.streaming else found)
         result = await original(*args, **kwargs)
         ttl = settings.policy.ttl
         if call.streaming:

@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from promptcache.cache.base import HIT_MARKER
+
 __all__ = ["HIT_MARKER", "content_param", "dump", "get", "message_param", "served_from_cache"]
 
-#: The attribute :mod:`promptcache.cache` sets to True on a response (or replayed stream) it
-#: served without calling the API. A session reads it so that statistics never bill such a call.
-HIT_MARKER = "_promptcache_hit"
 
 
 def get(obj: Any, name: str, default: Any = None) -> Any:
