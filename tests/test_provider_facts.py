@@ -408,3 +408,25 @@ def test_bedrock_rejects_a_1h_marker_before_claude_4_5() -> None:
             client.messages.create(model="anthropic.claude-sonnet-4-20250514-v1:0",
                                    max_tokens=16, system=system,
                                    messages=[{"role": "user", "content": "hi"}])
+
+
+@pytest.mark.parametrize("toggle", ["web_search", "citations"])
+def test_diagnostics_blame_the_system_for_a_web_search_or_citations_toggle(
+    sim: AnthropicCacheSimulator, toggle: str
+) -> None:
+    """Source: prompt-caching page, "What invalidates the cache": web search and citations
+    toggles modify the system prompt; PF-E lists ``system_changed`` among the diagnostics reasons."""
+    document = {"type": "document", "source": {"type": "text", "media_type": "text/plain",
+                                               "data": words(100, "kb")}}
+    base = {"model": MODEL, "max_tokens": 64, "tools": [TOOL], "system": SYSTEM,
+            "messages": [{"role": "user", "content": [document, {"type": "text", "text": "?"}]}]}
+    if toggle == "web_search":
+        edited = {**base, "tools": [TOOL, {"type": "web_search_20250305", "name": "web_search"}]}
+    else:
+        cited = {**document, "citations": {"enabled": True}}
+        edited = {**base, "messages": [{"role": "user", "content": [cited, {"type": "text",
+                                                                             "text": "?"}]}]}
+    first = sim.create(base)
+    result = sim.create({**edited, "diagnostics": {"previous_message_id": first.message_id}})
+    assert result.diagnostics is not None
+    assert result.diagnostics["cache_miss_reason"]["type"] == "system_changed"

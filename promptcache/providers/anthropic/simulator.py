@@ -349,7 +349,8 @@ def _hash(parts: Sequence[bytes]) -> str:
 def _fingerprints(view: CacheView, usage: Mapping[str, Any]) -> _Fingerprints:
     """Per-level hashes of the view's keys, for the cache-diagnosis comparison."""
     salt = view.salt
-    tools = [b.digest for b in view.blocks if b.level == "tools"]
+    # The web-search tool is compared through the system salt (toggling it changes the system).
+    tools = [b.digest for b in view.blocks if b.level == "tools" and not b.system_salted]
     system = [salt.system or b""] + [b.digest for b in view.blocks if b.level == "system"]
     per_message: dict[int, list[bytes]] = {}
     for b in view.blocks:
