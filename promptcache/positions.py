@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -41,6 +41,7 @@ __all__ = [
     "Level",
     "Position",
     "SaltKey",
+    "anthropic_settings",
     "block_digest",
     "citations_on",
     "detect_provider",
@@ -144,6 +145,26 @@ def unmarkable_reason(block: Mapping[str, Any]) -> str:
     if kind == "text" and not str(block.get("text", "")).strip():
         return "an empty text block cannot carry cache_control"
     return ""
+
+
+def anthropic_settings(params: Mapping[str, Any], *, web_search: Sequence[Any], citations: bool,
+                       images: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The settings Anthropic's table says invalidate the system level, then the messages.
+
+    System: the web-search tool, citations, and ``speed`` (switching it invalidates system and
+    messages). Messages: ``tool_choice``, thinking settings, images anywhere, and the ``effort``
+    of ``output_config`` (rendered into the prompt like thinking). ``speed`` and ``effort`` are
+    only folded in when set, so requests that never use them keep their fingerprints.
+    """
+    system: dict[str, Any] = {"web_search": list(web_search), "citations": citations}
+    if params.get("speed") is not None:
+        system["speed"] = params["speed"]
+    messages: dict[str, Any] = {"tool_choice": params.get("tool_choice"),
+                                "thinking": params.get("thinking"), "images": images}
+    output_config = params.get("output_config")
+    if isinstance(output_config, Mapping) and output_config.get("effort") is not None:
+        messages["effort"] = output_config["effort"]
+    return system, messages
 
 
 # -- the chain -----------------------------------------------------------------------------------
@@ -477,11 +498,10 @@ def _anthropic(request: Mapping[str, Any], model: str) -> CacheView:
     if strips_thinking(thinking, last.get("role"), last_kinds):
         blocks = [replace(b, stripped=True) if b.level == "messages" and b.kind in _UNMARKABLE
                   else b for b in blocks]
-    system_settings: dict[str, Any] = {"web_search": web_search,
-                                       "citations": citations_on(request.get("messages"))
-                                       or citations_on(system)}
-    message_settings = {"tool_choice": request.get("tool_choice"), "thinking": thinking,
-                        "images": has_image(messages) or has_image(system)}
+    system_settings, message_settings = anthropic_settings(
+        request, web_search=web_search,
+        citations=citations_on(request.get("messages")) or citations_on(system),
+        images=has_image(messages) or has_image(system))
     auto = request.get("cache_control")
     automatic = _marker(request, "<request>") if isinstance(auto, Mapping) else None
     return CacheView(provider="anthropic", api="messages", model=model, blocks=tuple(blocks),

@@ -21,6 +21,7 @@ from promptcache.positions import (
     Level,
     Position,
     SaltKey,
+    anthropic_settings,
     position_key,
     raw_json,
     salts,
@@ -131,9 +132,8 @@ class Prompt:
                 tuple(b for b in self.blocks if b.web_search)))
         assert self._flags is not None
         image, citations, web = self._flags
-        return ({"web_search": [dict(b.payload) for b in web], "citations": citations},
-                {"tool_choice": self.params.get("tool_choice"),
-                 "thinking": self.params.get("thinking"), "images": image})
+        return anthropic_settings(self.params, web_search=[dict(b.payload) for b in web],
+                                  citations=citations, images=image)
 
     def salt(self) -> SaltKey:
         """The settings folded into the fingerprints (see :mod:`promptcache.positions`)."""

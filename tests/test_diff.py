@@ -79,12 +79,22 @@ def test_citations_toggle_invalidates_system_and_messages() -> None:
     assert d.shared_blocks == system_start(b)
 
 
+def test_switching_speed_invalidates_system_and_messages() -> None:
+    a, b = request(), request()
+    b["speed"] = "fast"
+    d = diff_requests(a, b)
+    assert d.change.rows == ("speed",)
+    assert d.invalidated == ("system", "messages")
+    assert d.shared_blocks == system_start(b)
+
+
 @pytest.mark.parametrize(("param", "value_a", "value_b", "row"), [
     ("tool_choice", None, {"type": "any"}, "tool_choice"),
     ("tool_choice", {"type": "auto"}, {"type": "tool", "name": "search"}, "tool_choice"),
     ("thinking", None, {"type": "enabled", "budget_tokens": 2_000}, "thinking settings"),
     ("thinking", {"type": "enabled", "budget_tokens": 2_000},
      {"type": "enabled", "budget_tokens": 4_000}, "thinking settings"),
+    ("output_config", None, {"effort": "low"}, "effort"),
 ])
 def test_message_level_settings_invalidate_only_messages(param: str, value_a: Any, value_b: Any,
                                                          row: str) -> None:

@@ -103,6 +103,9 @@ CORPUS: dict[str, dict[str, Any]] = {
             {"type": "text", "text": LONG, "cache_control": {"type": "ephemeral", "ttl": "1h"}},
             {"type": "text", "text": "Go."}]}],
         tools=[WEATHER_TOOL], tool_choice={"type": "tool", "name": "get_weather"}),
+    "speed-and-effort": _request([{"role": "user", "content": "Be quick."}],
+                                 tools=[WEATHER_TOOL], speed="fast",
+                                 output_config={"effort": "low"}),
     "string-system": {"model": MODEL, "max_tokens": 64, "system": LONG,
                       "messages": [{"role": "user", "content": "Hi"}]},
 }
@@ -149,3 +152,19 @@ def test_fingerprints_tell_apart_what_invalidates_a_level() -> None:
         assert last not in seen
         assert prompt_from_request(toggled).fingerprints[-1] == last
         seen.add(last)
+
+
+def test_speed_invalidates_system_and_messages_and_effort_only_messages() -> None:
+    """PROVIDER_FACTS (Anthropic, December 2026): "switching ``speed`` invalidates system and
+    messages"; ``effort`` is rendered into the prompt like the thinking settings (messages)."""
+    base = {**CORPUS["text"], "tools": [WEATHER_TOOL]}
+    fast = {**base, "speed": "fast"}
+    low = {**base, "output_config": {"effort": "low"}}
+    levels = [p.level for p in view_of(base).blocks]
+    tools_end = levels.index("system") - 1
+    system_end = levels.index("messages") - 1
+    b, f, e = (view_of(r).fingerprints() for r in (base, fast, low))
+    assert f[tools_end] == b[tools_end] and f[system_end] != b[system_end]
+    assert e[system_end] == b[system_end] and e[-1] != b[-1]
+    for request in (fast, low):
+        assert prompt_from_request(request).fingerprints == view_of(request).fingerprints()

@@ -36,16 +36,19 @@ INVALIDATION_TABLE: Mapping[str, tuple[Level, ...]] = {
     "tool definitions": ("tools", "system", "messages"),
     "web search toggle": ("system", "messages"),
     "citations toggle": ("system", "messages"),
+    "speed": ("system", "messages"),
     "system content": ("system", "messages"),
     "tool_choice": ("messages",),
     "images": ("messages",),
     "thinking settings": ("messages",),
+    "effort": ("messages",),
     "non-tool-result content with thinking": ("messages",),
     "message content": ("messages",),
 }
 
 _SETTING_ROWS = {"web_search": "web search toggle", "citations": "citations toggle",
-                 "tool_choice": "tool_choice", "images": "images", "thinking": "thinking settings"}
+                 "speed": "speed", "tool_choice": "tool_choice", "images": "images",
+                 "thinking": "thinking settings", "effort": "effort"}
 _LOOKBACK = 20
 
 
@@ -229,8 +232,8 @@ def _classify(a: CacheView, b: CacheView, ka: list[tuple[int, bytes]], kb: list[
     salt_a, salt_b = key_a.startswith(SALT), key_b.startswith(SALT)
     if salt_a and salt_b and key_a.split(b"\x00")[0] == key_b.split(b"\x00")[0]:
         level: Level = "system" if key_a.startswith(SALT_SYSTEM) else "messages"
-        settings = ("web_search", "citations") if level == "system" else (
-            "tool_choice", "thinking", "images")
+        settings = ("web_search", "citations", "speed") if level == "system" else (
+            "tool_choice", "thinking", "images", "effort")
         rows = tuple(r for r in _setting_rows(a, b) if r in {_SETTING_ROWS[s] for s in settings})
         return Difference(kind="setting", path_a=None, path_b=b.blocks[ib].path, level=level,
                           rows=rows, detail=f"{' and '.join(rows)} changed; it is folded in where "
