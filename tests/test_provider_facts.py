@@ -387,6 +387,8 @@ def test_the_interactions_api_reports_total_cached_tokens() -> None:
     assert usage.cache_read_tokens == 4_096
     assert usage.input_tokens == 5_000 - 4_096
     assert usage.output_tokens == 27
+    as_dict = parse_usage(interaction.model_dump(mode="json"), model="gemini-3.5-flash")
+    assert as_dict == usage  # the wire dict is recognised as Gemini too, no provider= needed
 
 
 def test_bedrock_rejects_a_1h_marker_before_claude_4_5() -> None:

@@ -37,6 +37,8 @@ def _from_fields(d: Mapping[str, Any]) -> Provider | None:
     if keys & _GEMINI_KEYS:
         return "gemini"
     usage = as_dict(d.get("usage"))
+    if "total_cached_tokens" in usage:  # Gemini's Interactions API
+        return "gemini"
     inner = keys | set(usage)
     if inner & _ANTHROPIC_KEYS or str(d.get("type", "")).startswith(("message", "content_block")):
         return "anthropic"
