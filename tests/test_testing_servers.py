@@ -370,3 +370,12 @@ def test_gemini_cached_content_with_system_instruction_is_a_400(gemini_server: G
 def test_gemini_count_tokens(gemini_server: GeminiServer) -> None:
     client = gemini_client(gemini_server)
     assert client.models.count_tokens(model="gemini-2.5-flash", contents="hello world").total_tokens
+
+
+def test_a_reply_of_content_blocks_points_to_the_scripted_server() -> None:
+    tool_use = [{"type": "tool_use", "id": "toolu_1", "name": "search", "input": {}}]
+    with AnthropicServer(reply=lambda body: tool_use) as server:  # type: ignore[arg-type, return-value]
+        client = anthropic.Anthropic(base_url=server.url, api_key="test", max_retries=0)
+        with pytest.raises(anthropic.InternalServerError, match="ScriptedAnthropicServer"):
+            client.messages.create(model="claude-sonnet-4-6", max_tokens=10,
+                                   messages=[{"role": "user", "content": "hi"}])

@@ -87,6 +87,13 @@ class AnthropicServer(LoopbackServer):
     def message(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Simulate one request and build the ``Message`` the API would return."""
         text = self.reply_text(body)
+        if not isinstance(text, str):
+            raise SimulatedAPIError(
+                f"AnthropicServer answers with text only, but its reply returned a "
+                f"{type(text).__name__}. For tool_use, thinking or other content blocks (tool "
+                "loops, scripted errors, streaming), use promptcache.testing.ScriptedAnthropicServer "
+                "(see docs/testing.md).", rule="reply-not-text", status_code=500,
+                style=self.error_style)
         prewarm = body.get("max_tokens") == 0
         output = 0 if prewarm else self.count(text)
         result = self.simulator.create(body, output_tokens=output)
