@@ -104,3 +104,9 @@ def test_the_core_never_imports_a_feature_or_a_provider() -> None:
     graph = import_graph()
     leaks = {m: sorted(t for t in graph[m] if t not in core) for m in core if m in graph}
     assert {m: t for m, t in leaks.items() if t} == {}
+
+
+def test_docs_architecture_lists_every_module_once() -> None:
+    page = (PACKAGE.parent / "docs" / "architecture.md").read_text()
+    listed = [m for m in MODULES if f"`{m}`" in page]
+    assert sorted(set(MODULES) - set(listed)) == []
