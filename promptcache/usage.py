@@ -24,8 +24,41 @@ def _frozen(writes: Mapping[str, int]) -> Mapping[str, int]:
     return MappingProxyType({k: v for k, v in writes.items() if v})
 
 
+class _TokenClasses:
+    """What one call and a run's totals both say about their input tokens."""
+
+    __slots__ = ()
+    input_tokens: int
+    cache_read_tokens: int
+    cache_writes: Mapping[str, int]
+
+    @property
+    def cache_write_5m_tokens(self) -> int:
+        return self.cache_writes.get("5m", 0)
+
+    @property
+    def cache_write_1h_tokens(self) -> int:
+        return self.cache_writes.get("1h", 0)
+
+    @property
+    def cache_write_tokens(self) -> int:
+        """All cache writes, whatever their TTL."""
+        return sum(self.cache_writes.values())
+
+    @property
+    def total_input_tokens(self) -> int:
+        """Every input token: plain, read and written."""
+        return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+
+    @property
+    def hit_rate(self) -> float:
+        """Share of input tokens read from cache (0.0 when there are none)."""
+        total = self.total_input_tokens
+        return self.cache_read_tokens / total if total else 0.0
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Usage:
+class Usage(_TokenClasses):
     """The tokens of one call, split by how each class is billed.
 
     ``input_tokens`` is plain, uncached input only (Anthropic's meaning), whatever the provider
@@ -46,30 +79,6 @@ class Usage:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cache_writes", _frozen(self.cache_writes))
-
-    @property
-    def cache_write_5m_tokens(self) -> int:
-        return self.cache_writes.get("5m", 0)
-
-    @property
-    def cache_write_1h_tokens(self) -> int:
-        return self.cache_writes.get("1h", 0)
-
-    @property
-    def cache_write_tokens(self) -> int:
-        """All cache writes, whatever their TTL."""
-        return sum(self.cache_writes.values())
-
-    @property
-    def total_input_tokens(self) -> int:
-        """Every input token of the call: plain, read and written."""
-        return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
-
-    @property
-    def hit_rate(self) -> float:
-        """Share of input tokens read from cache (0.0 for an empty call)."""
-        total = self.total_input_tokens
-        return self.cache_read_tokens / total if total else 0.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,7 +126,7 @@ def cost_of(usage: Usage, limits: ModelLimits | None = None, *, storage_token_ho
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class UsageTotals:
+class UsageTotals(_TokenClasses):
     """A run's usage and cost, summed over its calls."""
 
     calls: int = 0
@@ -132,22 +141,8 @@ class UsageTotals:
     unpriced_calls: int = 0
 
     @property
-    def cache_write_tokens(self) -> int:
-        return sum(self.cache_writes.values())
-
-    @property
-    def total_input_tokens(self) -> int:
-        return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
-
-    @property
     def savings(self) -> float:
         return self.uncached - self.billed
-
-    @property
-    def hit_rate(self) -> float:
-        """Share of all input tokens read from cache."""
-        total = self.total_input_tokens
-        return self.cache_read_tokens / total if total else 0.0
 
 
 class Ledger:
