@@ -170,13 +170,13 @@ class PromptBuilder:
             origin = f"document {doc.id!r}"
             if not isinstance(doc.text, str) or not doc.text.strip():
                 raise PromptError(f"{origin}: its text is empty.", path=origin)
-            plain(doc.text, origin)
             if as_ == "document_blocks":
-                block = document_block(doc, citations)
+                block = plain(document_block(doc, citations), origin)
                 self._document_blocks.append(_Part("document", block, vol, reu, origin,
                                                    len(self._document_blocks)))
                 continue
-            self._add("document", {"type": "text", "text": document_text(doc)}, vol, reu, origin)
+            payload = plain({"type": "text", "text": document_text(doc)}, origin)
+            self._add("document", payload, vol, reu, origin)
         return self
 
     @staticmethod

@@ -85,13 +85,16 @@ def content_block(raw: Any, origin: str) -> dict[str, Any]:
                           path=origin)
     raw = content_part(raw, origin)
     kind = raw.get("type")
-    if kind not in CONTENT_TYPES:
+    if not isinstance(kind, str) or kind not in CONTENT_TYPES:
         raise PromptError(
             f"{origin}: unknown content block type {kind!r}; expected one of "
             f"{', '.join(sorted(CONTENT_TYPES))}.", path=origin,
         )
     if kind == "text":
         check_text(raw, origin)
+    elif kind == "tool_use" and not isinstance(raw.get("input"), Mapping):
+        raise PromptError(f"{origin}.input: a tool_use block's input must be an object (a dict), "
+                          f"got {type(raw.get('input')).__name__}.", path=f"{origin}.input")
     _check_nested_markers(raw, origin)
     return dict(raw)
 

@@ -35,6 +35,8 @@ def _source(url: str) -> dict[str, Any]:
 def content_part(part: Mapping[str, Any], origin: str) -> Mapping[str, Any]:
     """One OpenAI content part as an Anthropic block; Anthropic blocks are returned as they are."""
     kind = part.get("type")
+    if not isinstance(kind, str):
+        return part  # not a type anyone models: content_block says so, with the path
     if kind in _TEXT_PARTS or (kind == "refusal" and isinstance(part.get("refusal"), str)):
         return {"type": "text", "text": part.get("text", part.get("refusal"))}
     if kind == "image_url":
@@ -70,14 +72,20 @@ def _content(content: Any, origin: str) -> list[Any]:
                       f"{type(content).__name__}.", path=f"{origin}.content")
 
 
-def _arguments(raw: Any, origin: str) -> Any:
+def _arguments(raw: Any, origin: str) -> dict[str, Any]:
+    """Function-call arguments (a JSON object, as a string or already decoded) as a dict."""
     if isinstance(raw, Mapping):
         return dict(raw)
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return {}
     try:
-        return json.loads(raw) if isinstance(raw, str) and raw.strip() else {}
+        value = json.loads(raw) if isinstance(raw, str) else raw
     except ValueError:
-        raise PromptError(f"{origin}: function arguments are not valid JSON: {raw[:80]!r}.",
-                          path=origin) from None
+        value = None
+    if not isinstance(value, dict):
+        raise PromptError(f"{origin}: function arguments must be a JSON object, got "
+                          f"{str(raw)[:80]!r}.", path=origin)
+    return value
 
 
 def _tool_result(call_id: Any, output: Any, origin: str) -> dict[str, Any]:
@@ -136,7 +144,7 @@ def _gemini(message: Mapping[str, Any], origin: str) -> tuple[Role, list[Any]]:
             blocks.append({"type": "text", "text": part["text"]})
         elif isinstance(call := part.get("function_call"), Mapping):
             blocks.append({"type": "tool_use", "id": str(call.get("id") or f"{call.get('name')}_{i}"),
-                           "name": call.get("name"), "input": dict(call.get("args") or {})})
+                           "name": call.get("name"), "input": _arguments(call.get("args"), where)})
         elif isinstance(reply := part.get("function_response"), Mapping):
             blocks.append({"type": "tool_result",
                            "tool_use_id": str(reply.get("id") or f"{reply.get('name')}_{i}"),
@@ -168,6 +176,8 @@ def message_parts(message: Mapping[str, Any], origin: str) -> tuple[Role, list[A
     if isinstance(kind, str) and kind != "message":
         return _response_item(message, kind, origin)
     role = message.get("role")
+    if not isinstance(role, str):
+        role = repr(role)
     if role in ("user", "assistant") and "tool_calls" not in message:
         return role, _content(message.get("content"), origin)
     if role in ("assistant", "tool") or role in _SYSTEM_ROLES:

@@ -200,8 +200,6 @@ messages = seeds.map(lambda seed: Gen(seed).messages())
 KNOWN: list[tuple[type[BaseException] | tuple[type[BaseException], ...], str, str]] = [
     (AttributeError, "promptcache/optimizer.py",
      "optimize(x) with x not a Prompt (None, a dict, a PromptBuilder) raises AttributeError"),
-    (TypeError, "promptcache/shapes.py",
-     "a content part whose 'type' is a list or dict: TypeError unhashable in content_part"),
     (TypeError, "promptcache/positions.py",
      "lint_request/diff_requests on a block whose 'type' is a list or dict: TypeError "
      "unhashable in unmarkable_reason"),
@@ -217,9 +215,6 @@ KNOWN: list[tuple[type[BaseException] | tuple[type[BaseException], ...], str, st
 
 #: Our own rendered requests that ``validate`` refuses, known, as (message part, module, reason).
 KNOWN_REJECTED: list[tuple[str, str, str]] = [
-    ("lone surrogate", "promptcache/builder.py",
-     "add_documents accepts a lone surrogate in a Document's id/title/text; the rendered "
-     "request is then refused by validate (and could not be sent by any SDK)"),
 ]
 
 

@@ -307,3 +307,20 @@ def test_citations_need_document_blocks() -> None:
     with pytest.raises(PromptError, match="document_blocks"):
         PromptBuilder("claude-sonnet-4-6").add_documents([Document(id="d", text="t")],
                                                          citations=True)
+
+
+def test_a_lone_surrogate_in_a_document_is_refused_at_add_time() -> None:
+    for doc in (Document(id="\ud800", text="x"), Document(id="d", text="x", title="\udfff")):
+        for as_ in ("system_text", "document_blocks"):
+            with pytest.raises(PromptError, match="surrogate"):
+                PromptBuilder("claude-sonnet-4-6").add_documents([doc], as_=as_)  # type: ignore[arg-type]
+
+
+def test_a_block_type_that_is_not_a_string_is_a_prompt_error() -> None:
+    for kind in ([], {}):
+        with pytest.raises(PromptError) as info:
+            PromptBuilder("claude-sonnet-4-6").add_messages(
+                [{"role": "user", "content": [{"type": kind}]}]).build()
+        assert info.value.path == "messages[0].content[0]"
+    with pytest.raises(PromptError):
+        PromptBuilder("claude-sonnet-4-6").add_messages([{"role": ["user"], "content": "x"}])

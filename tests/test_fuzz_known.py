@@ -56,8 +56,6 @@ _USAGE_ERRORS = (TypeError, ValueError, OverflowError)
 #: (module, the KNOWN exception type or None for a KNOWN_REJECTED entry, the smallest repro).
 PINS: list[tuple[str, Any, Callable[[], Any]]] = [
     ("promptcache/optimizer.py", AttributeError, lambda: optimize(None)),  # type: ignore[arg-type]
-    ("promptcache/builder.py", None, _document_with_a_surrogate),
-    ("promptcache/shapes.py", TypeError, lambda: prompt_from_request(_LIST_TYPE)),
     ("promptcache/prompt.py", TypeError,
      lambda: prompt_from_request(_PLAIN).extend(1.5)),  # type: ignore[arg-type]
     ("promptcache/positions.py", TypeError, lambda: lint_request(_LIST_TYPE)),

@@ -18,6 +18,7 @@ from promptcache.cache import MemoryBackend
 from promptcache.clock import ManualClock
 from promptcache.dropin import UnplannedRequestWarning, unwrap, wrap
 from promptcache.limits import limits_for
+from promptcache.providers._simerrors import SimulatedAPIError
 from promptcache.simulator import AnthropicCacheSimulator
 from promptcache.testing import AnthropicServer, ScriptedAnthropicServer
 
@@ -259,3 +260,35 @@ def test_unwrap_restores_the_sdk_methods(server: AnthropicServer) -> None:
     assert client.messages.create != original
     unwrap(client)
     assert client.messages.create == original and not hasattr(client, "promptcache")
+
+
+class _RefusesMarkers(AnthropicServer):
+    """A loopback API that answers 400 to any request carrying cache_control (a stand-in for a
+    provider rule promptcache does not know yet)."""
+
+    def message(self, body: Any) -> Any:
+        if "cache_control" in json.dumps(body):
+            raise SimulatedAPIError("cache_control is not accepted here.", rule="test")
+        return super().message(body)
+
+
+def test_a_planned_request_the_api_refuses_is_sent_again_as_written() -> None:
+    with _RefusesMarkers(clock=ManualClock()) as s:
+        client = wrap(client_for(s), state=CacheState())
+        request = {"model": MODEL, "max_tokens": 10, "system": SYSTEM,
+                   "messages": [{"role": "user", "content": "Hi"}]}
+        with pytest.warns(UnplannedRequestWarning, match="rejected"):
+            message = client.messages.create(**request)
+        assert message.content[0].text == "Simulated reply."
+        assert [r.json() == request for r in s.requests] == [False, True]
+        assert client.promptcache.unplanned == 1 and client.promptcache.ledger.totals().calls == 1
+
+
+def test_a_request_the_api_refuses_as_written_raises_the_sdk_error() -> None:
+    with _RefusesMarkers(clock=ManualClock()) as s:
+        client = wrap(client_for(s), state=CacheState())
+        system = [{"type": "text", "text": SYSTEM, "cache_control": {"type": "ephemeral"}}]
+        with pytest.warns(UnplannedRequestWarning), pytest.raises(anthropic.BadRequestError):
+            client.messages.create(model=MODEL, max_tokens=10, system=system,
+                                   messages=[{"role": "user", "content": "Hi"}])
+        assert len(s.requests) == 2
