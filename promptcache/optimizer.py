@@ -427,10 +427,14 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
             if exact is not None:
                 p = 1.0 if exact >= minimum else 0.0
                 tokens = exact
-        if p <= 0.0:
+        if p <= 0.0 or tokens < minimum:
+            # Below the estimate itself, a marker is not placed even when it might clear the
+            # minimum (p > 0): a plan never carries a marker it estimates to be ineffective.
+            maybe = (f" (it may clear it with p~{p:.0%}: pass an exact counter to settle it)"
+                     if p > 0 else "")
             rejected.append(Rejection(
                 path=blocks[index].path, layer=layer.name, rule="below-minimum",
-                reason=f"prefix ~{tokens:,} tokens is below the {minimum:,}-token minimum; "
+                reason=f"prefix ~{tokens:,} tokens is below the {minimum:,}-token minimum{maybe}; "
                        "merged into the next breakpoint"))
             continue
         if p < 1.0:
