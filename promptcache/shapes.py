@@ -178,8 +178,10 @@ def message_parts(message: Mapping[str, Any], origin: str) -> tuple[Role, list[A
     role = message.get("role")
     if not isinstance(role, str):
         role = repr(role)
-    if (role == "user" or role == "assistant") and "tool_calls" not in message:
-        return role, _content(message.get("content"), origin)
+    if role == "user" and "tool_calls" not in message:
+        return "user", _content(message.get("content"), origin)
+    if role == "assistant" and "tool_calls" not in message:
+        return "assistant", _content(message.get("content"), origin)
     if role in ("assistant", "tool") or role in _SYSTEM_ROLES:
         return _chat(message, str(role), origin)
     raise PromptError(f"{origin}.role: must be 'user' or 'assistant' (or an OpenAI 'system', "
