@@ -45,6 +45,8 @@ BYTES_PER_ENTRY = 400
 BYTES_PER_CONTENT = 240
 #: The volatility hint counts as this many observations: learned within a few requests.
 PRIOR_WEIGHT = 1.0
+#: The hint's rate of new content counts as this many sightings: unlearned within a few requests.
+RATE_PRIOR_WEIGHT = 0.5
 #: A conversation's prior counts as this many sightings (see LayerEstimate.from_stats).
 CONVERSATION_PRIOR_WEIGHT = 3.0
 #: Sightings after which the rate of new content has mostly forgotten older ones.
@@ -172,7 +174,7 @@ class LayerEstimate:
     def from_stats(cls, hint: Reuse, stats: LayerStats | None, seen: bool,
                    own_gap: float | None = None, *, grows: bool = False,
                    last_size: int = 0) -> LayerEstimate:
-        prior_uses, weight = hint.uses, PRIOR_WEIGHT
+        prior_uses, weight = hint.uses, RATE_PRIOR_WEIGHT
         if grows:
             # A conversation's first turn is filed as TURN (1 use), and while conversations are
             # in progress the share of new ones looks high: start from a session's hint, firmly.
