@@ -159,3 +159,22 @@ async def _gemini_async_round_trip(client: Any) -> None:
     assert response.usage_metadata is not None
     assert response.usage_metadata.cached_content_token_count
     assert client.promptcache.ledger.totals().calls == 2
+
+
+def test_openai_explicit_breakpoints_on_gpt_5_6_chat(oai: OpenAIServer) -> None:
+    client = wrap(openai_client(oai), state=CacheState())
+    messages: list[Any] = [{"role": "developer", "content": INSTRUCTIONS}]
+    cached = []
+    for question in ["a", "b"]:
+        messages.append({"role": "user", "content": question})
+        completion = client.chat.completions.create(model="gpt-5.6", messages=messages)
+        messages.append({"role": "assistant", "content": completion.choices[0].message.content})
+        cached.append(completion.usage.prompt_tokens_details.cached_tokens)  # type: ignore[union-attr]
+    sent = oai.requests[-1].json()
+    assert sent["prompt_cache_options"]["mode"] == "explicit"
+    marked = [p for m in sent["messages"] if isinstance(m["content"], list) for p in m["content"]
+              if "prompt_cache_breakpoint" in p]
+    assert marked and cached[0] == 0 and cached[1] > 4_000
+    texts = [p["text"] for m in sent["messages"] if isinstance(m["content"], list)
+             for p in m["content"]]
+    assert texts == [INSTRUCTIONS, "a", "b"]

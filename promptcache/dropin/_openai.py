@@ -35,6 +35,20 @@ def _unmarked(value: Any) -> Any:
     return value
 
 
+def _normal(items: Any) -> Any:
+    """Chat messages with string content written as one text part (the same request to the API),
+    so the caller's messages and the renderer's compare equal when only that differs."""
+    if not isinstance(items, list):
+        return items
+    out = []
+    for item in items:
+        if isinstance(item, Mapping) and isinstance(item.get("content"), str) \
+                and item.get("role") in ("system", "developer", "user", "tool"):
+            item = {**item, "content": [{"type": "text", "text": item["content"]}]}
+        out.append(item)
+    return out
+
+
 def _prepare(kwargs: Mapping[str, Any], handle: WrapHandle, api: Api) -> Prepared:
     request = given(kwargs)
     prompt = prompt_from_openai_request(request, api=api)
@@ -48,7 +62,8 @@ def _prepare(kwargs: Mapping[str, Any], handle: WrapHandle, api: Api) -> Prepare
     out = dict(kwargs)
     key = "input" if api == "responses" else "messages"
     marked = rendered.plan.breakpoints and "prompt_cache_options" not in request
-    if marked and _unmarked(rendered.kwargs[key]) == plain(request[key], key):
+    if marked and api == "chat" and _normal(_unmarked(rendered.kwargs[key])) == _normal(
+            plain(request[key], key)):
         out[key] = rendered.kwargs[key]
     for name in _SETTINGS:
         if name in rendered.kwargs and name not in request:
