@@ -43,8 +43,8 @@ __all__ = ["BYTES_PER_CONTENT", "BYTES_PER_ENTRY", "CacheEntry", "CacheState", "
 #: (key string, value object, LRU links); the memory test checks them with tracemalloc.
 BYTES_PER_ENTRY = 400
 BYTES_PER_CONTENT = 240
-#: The volatility hint counts as this many observations: learned within a few requests.
-PRIOR_WEIGHT = 1.0
+#: The hint's reuse gaps count as this many observed gaps.
+GAP_PRIOR_WEIGHT = 0.5
 #: The hint's rate of new content counts as this many sightings: unlearned within a few requests.
 RATE_PRIOR_WEIGHT = 0.5
 #: A conversation's prior counts as this many sightings (see LayerEstimate.from_stats).
@@ -131,11 +131,11 @@ class LayerEstimate:
     """A layer's reuse as the optimizer uses it: the hint, updated with what was observed.
 
     ``uses`` comes from the share of recent sightings whose content was new (``1 / rate``, the
-    hint's rate counting as one sighting, older sightings decaying); content not seen yet is
+    hint's rate counting as half a sighting, older sightings decaying); content not seen yet is
     expected to be used at most as often as the hint says (except a conversation, whose first
     turn is filed as TURN), and content seen before (``seen``) has shown its reuse, so at least
     as often. The chance that the next reuse comes within a TTL
-    mixes the hint's (weighted as one gap), the layer's observed gaps, and this content's own
+    mixes the hint's (weighted as half a gap), the layer's observed gaps, and this content's own
     last gap (weighted like all the layer's together): a tenant's system prompt that comes back
     every 15 minutes goes to 1 hour even while other tenants' come back every minute.
     """
@@ -161,7 +161,7 @@ class LayerEstimate:
         q = self.hint.hit_probability(ttl_seconds)
         if self.gaps:
             within = sum(1 for g in self.gaps if g <= ttl_seconds)
-            q = (PRIOR_WEIGHT * q + within) / (PRIOR_WEIGHT + len(self.gaps))
+            q = (GAP_PRIOR_WEIGHT * q + within) / (GAP_PRIOR_WEIGHT + len(self.gaps))
         if self.own_gap is not None:
             q = (q + (1.0 if self.own_gap <= ttl_seconds else 0.0)) / 2
         return q
