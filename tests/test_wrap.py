@@ -292,3 +292,11 @@ def test_a_request_the_api_refuses_as_written_raises_the_sdk_error() -> None:
             client.messages.create(model=MODEL, max_tokens=10, system=system,
                                    messages=[{"role": "user", "content": "Hi"}])
         assert len(s.requests) == 2
+
+
+def test_generator_arguments_reach_the_sdk_whole(server: AnthropicServer) -> None:
+    client = wrap(client_for(server), state=CacheState())
+    tools = ({"name": f"t{i}", "input_schema": {"type": "object"}} for i in range(2))
+    client.messages.create(model=MODEL, max_tokens=10, system=SYSTEM, tools=tools,
+                           messages=[{"role": "user", "content": "Hi"}])
+    assert [t["name"] for t in server.requests[-1].json()["tools"]] == ["t0", "t1"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -90,6 +90,17 @@ class Endpoint:
 def _sentinel(value: Any) -> bool:
     """The SDKs' "not given" markers (``NOT_GIVEN``, ``omit``): absent arguments."""
     return type(value).__name__ in ("NotGiven", "Omit")
+
+
+def materialised(kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``kwargs`` with one-shot iterators (generators, ``map``...) turned into lists.
+
+    Planning reads the arguments before the SDK does: a generator read once would reach the SDK
+    empty. The lists carry the same items, so the request is the one the caller wrote.
+    """
+    if not any(isinstance(v, Iterator) for v in kwargs.values()):
+        return kwargs
+    return {k: list(v) if isinstance(v, Iterator) else v for k, v in kwargs.items()}
 
 
 def given(kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -173,7 +184,10 @@ class WrapHandle:
         self._lock = threading.Lock()
 
     def prepare(self, endpoint: Endpoint, kwargs: Mapping[str, Any]) -> Prepared:
-        """The call as it will be sent; never raises (unplannable requests go as written)."""
+        """The call as it will be sent; never raises (unplannable requests go as written).
+
+        ``kwargs`` must already be :func:`materialised` (the caller keeps them to resend).
+        """
         try:
             # The optimizer's CacheWarnings about hand-set markers reach the user as usual;
             # under ``-W error`` they abort planning, and the request is sent as written.

@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from promptcache.dropin._core import Endpoint, Prepared, WrapHandle, rejected
+from promptcache.dropin._core import Endpoint, Prepared, WrapHandle, materialised, rejected
 from promptcache.dropin._streams import (
     AsyncStreamManagerProxy,
     AsyncStreamProxy,
@@ -79,6 +79,7 @@ def _sync(original: Callable[..., Any], endpoint: Endpoint, handle: WrapHandle,
     def planned(*args: Any, **kwargs: Any) -> Any:
         if args:  # the SDK methods are keyword-only: let the SDK say so
             return original(*args, **kwargs)
+        kwargs = dict(materialised(kwargs))
         prepared = handle.prepare(endpoint, kwargs)
         box = [False]
         token = _reached.set(box)
@@ -110,6 +111,7 @@ def _async(original: Callable[..., Any], endpoint: Endpoint, handle: WrapHandle,
     async def planned(*args: Any, **kwargs: Any) -> Any:
         if args:
             return await original(*args, **kwargs)
+        kwargs = dict(materialised(kwargs))
         prepared = handle.prepare(endpoint, kwargs)
         box = [False]
         token = _reached.set(box)
@@ -138,6 +140,7 @@ def _sync_manager_for_async(original: Callable[..., Any], endpoint: Endpoint,
     def planned(*args: Any, **kwargs: Any) -> Any:
         if args:
             return original(*args, **kwargs)
+        kwargs = dict(materialised(kwargs))
         prepared = handle.prepare(endpoint, kwargs)
         return _finish(handle, endpoint, prepared, original(**prepared.kwargs), is_async=True)
 
