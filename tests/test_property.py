@@ -112,7 +112,8 @@ def _ttls_ordered(request: dict[str, Any]) -> bool:
     return seconds == sorted(seconds, reverse=True)
 
 
-@settings(max_examples=1_500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1_500, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(builder=prompts(), automatic=st.sampled_from([None, None, "5m"]))
 def test_generated_prompts_never_yield_a_request_that_breaks_a_rule(
     builder: PromptBuilder, automatic: str | None
@@ -143,7 +144,7 @@ bad_values = st.one_of(st.none(), st.integers(), st.text(max_size=3), st.lists(s
                                        st.one_of(st.none(), st.text(max_size=3), st.integers())))
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=500, deadline=None, derandomize=True, database=None)
 @given(messages=st.lists(st.one_of(bad_values, st.fixed_dictionaries(
     {"role": st.sampled_from(["user", "assistant", "x"]), "content": bad_values})), max_size=4),
     system=st.one_of(st.text(max_size=5), st.lists(bad_values, max_size=3)))
