@@ -165,10 +165,11 @@ def test_simulate_json_without_the_none_strategy_has_no_saving_figure(
     assert all(isinstance(r["saving_vs_none"], float) for r in rows)
 
 
-def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
-    """``promptcache plan --json big.json | head -c 100``: no BrokenPipeError traceback."""
+@pytest.mark.parametrize("flags", [["--json"], []], ids=["json", "tables"])
+def test_a_closed_pipe_ends_quietly(tmp_path: Path, flags: list[str]) -> None:
+    """``promptcache plan [--json] big.json | head -c 100``: no traceback, exit 0."""
     path = _write(tmp_path, "big.json", json.dumps(_request(turns=60)))
-    proc = subprocess.Popen([sys.executable, "-m", "promptcache", "plan", path, "--json"],
+    proc = subprocess.Popen([sys.executable, "-m", "promptcache", "plan", path, *flags],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
     assert proc.stdout.read(100)

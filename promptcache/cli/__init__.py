@@ -78,6 +78,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         _silence_stdout()
         return 0
+    except SystemExit as e:
+        # rich handles a closed pipe itself: stdout to /dev/null, then SystemExit(1).
+        if isinstance(e.__context__, BrokenPipeError):
+            return 0
+        raise
     try:
         sys.stdout.flush()
     except BrokenPipeError:
