@@ -88,6 +88,9 @@ def _check_anthropic(prompt: Prompt) -> None:
     records = [*plan.warnings, *(str(w.message) for w in caught),
                *(f"{r.path} {r.reason}" for r in plan.rejected)]
     assert not _lost(prompt, request, records)
+    automatic = prompt.params.get("cache_control")
+    if isinstance(automatic, dict):  # a request-level marker is kept, TTL and all
+        assert request.get("cache_control") == automatic, "the request-level cache_control vanished"
     placed = {p.path for p in plan.placements}
     for block in prompt.blocks:
         if block.user_ttl is not None:
