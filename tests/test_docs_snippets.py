@@ -44,7 +44,6 @@ BROKEN_PAGES: dict[str, str] = {
     "openai.md": "block at line 8 uses render_openai_chat without importing it",
     "optimizer.md": "block at line 118 uses `tools`, defined nowhere on the page",
     "response-cache.md": "block at line 9 sends `...` as a real argument to messages.create",
-    "warmup.md": "block at line 19 uses `anthropic` without importing it",
 }
 
 
