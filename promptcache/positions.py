@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -96,26 +96,41 @@ def position_key(level: str, digest: bytes, role: str | None = None, first: bool
 # -- flags that change what a level means ------------------------------------------------------
 
 
+def _any_mapping(value: Any, test: Callable[[Mapping[str, Any]], bool]) -> bool:
+    """True if ``test`` holds for some mapping nested anywhere in ``value``.
+
+    Iterative, not recursive: the SDKs send blocks nested 700 deep, past Python's recursion
+    limit.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            if test(item):
+                return True
+            stack.extend(v for v in item.values() if isinstance(v, Mapping | list | tuple))
+        elif isinstance(item, list | tuple):
+            stack.extend(v for v in item if isinstance(v, Mapping | list | tuple))
+    return False
+
+
+def _is_image(block: Mapping[str, Any]) -> bool:
+    return block.get("type") == "image"
+
+
+def _enables_citations(block: Mapping[str, Any]) -> bool:
+    c = block.get("citations")
+    return isinstance(c, Mapping) and bool(c.get("enabled"))
+
+
 def has_image(value: Any) -> bool:
     """True if ``value`` holds an image block anywhere (tool results included)."""
-    if isinstance(value, Mapping):
-        return value.get("type") == "image" or any(
-            isinstance(v, Mapping | list | tuple) and has_image(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(isinstance(v, Mapping | list | tuple) and has_image(v) for v in value)
-    return False
+    return _any_mapping(value, _is_image)
 
 
 def citations_on(value: Any) -> bool:
     """True if ``value`` holds a block with ``citations: {enabled: true}`` anywhere."""
-    if isinstance(value, Mapping):
-        c = value.get("citations")
-        if isinstance(c, Mapping) and c.get("enabled"):
-            return True
-        return any(isinstance(v, Mapping | list | tuple) and citations_on(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(isinstance(v, Mapping | list | tuple) and citations_on(v) for v in value)
-    return False
+    return _any_mapping(value, _enables_citations)
 
 
 def is_web_search(tool: Mapping[str, Any]) -> bool:

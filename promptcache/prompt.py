@@ -74,28 +74,47 @@ class Prompt:
         if not new:
             return self
         counter = counter if counter is not None else default_counter()
-        blocks = list(self.blocks)
         layers = list(self.layers)
-        turns = list(self.turns)
+        n_blocks, n_turns = len(self.blocks), len(self.turns)
         if not layers or not layers[-1].append_only:
-            vol = Volatility.SESSION if turns or len(new) > 1 else Volatility.TURN
+            vol = Volatility.SESSION if n_turns or len(new) > 1 else Volatility.TURN
             layers.append(Layer(name="conversation", section="messages", volatility=vol,
-                                reuse=vol.default_reuse, start=len(blocks), stop=len(blocks),
+                                reuse=vol.default_reuse, start=n_blocks, stop=n_blocks,
                                 append_only=True))
         conv = layers[-1]
-        if conv.volatility is Volatility.TURN and turns:
+        if conv.volatility is Volatility.TURN and n_turns:
             # A single question that gets an answer has become a conversation.
             conv = Layer(name=conv.name, section=conv.section, volatility=Volatility.SESSION,
                          reuse=Volatility.SESSION.default_reuse, start=conv.start,
                          stop=conv.stop, append_only=True)
+        added_turns: list[Turn] = []
+        added: list[Block] = []
         for message in new:
-            turn, added = message_blocks(message, len(turns), len(blocks), conv.name, counter)
-            turns.append(turn)
-            blocks.extend(added)
+            turn, blocks = message_blocks(message, n_turns + len(added_turns),
+                                          n_blocks + len(added), conv.name, counter)
+            added_turns.append(turn)
+            added.extend(blocks)
         layers[-1] = Layer(name=conv.name, section=conv.section, volatility=conv.volatility,
-                           reuse=conv.reuse, start=conv.start, stop=len(blocks), append_only=True)
-        out = Prompt(model=self.model, blocks=tuple(blocks), layers=tuple(layers),
-                     turns=tuple(turns), params=self.params, platform=self.platform)
+                           reuse=conv.reuse, start=conv.start, stop=n_blocks + len(added),
+                           append_only=True)
+        return self._grown(tuple(added), tuple(layers), tuple(added_turns))
+
+    def _grown(self, added: tuple[Block, ...], layers: tuple[Layer, ...],
+               added_turns: tuple[Turn, ...]) -> Prompt:
+        """This prompt with ``added`` blocks, without re-deriving anything about the old ones.
+
+        Bypasses ``__init__`` on purpose: the prefix sums, fingerprints, flags and message dicts
+        of the blocks already here are carried over, so a new turn costs the new turn.
+        """
+        out: Prompt = object.__new__(Prompt)
+        prefix = tuple(accumulate((b.tokens for b in added), initial=self.total_tokens))[1:]
+        for name, value in (("model", self.model), ("blocks", self.blocks + added),
+                            ("layers", layers), ("turns", self.turns + added_turns),
+                            ("params", self.params), ("platform", self.platform),
+                            ("prefix_tokens", self.prefix_tokens + prefix),
+                            ("_fingerprints", None), ("_chain", None), ("_flags", None),
+                            ("_messages", None)):
+            object.__setattr__(out, name, value)
         out._continue_from(self)
         return out
 
