@@ -105,3 +105,45 @@ def test_trace_errors_are_prompt_errors(tmp_path: Path) -> None:
         load_trace(tmp_path / "missing.jsonl")
     with pytest.raises(TraceError, match="Unknown workload"):
         workload("nope")
+
+
+# -- the issue-12 scenarios ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["tenants", "long_document", "volatile_system",
+                                  "subagent_waves", "regenerated_chat"])
+def test_each_scenario_is_deterministic_and_time_ordered(name: str) -> None:
+    from promptcache.replay.scenarios import SCENARIOS
+
+    a, b = SCENARIOS[name](), SCENARIOS[name]()
+    assert [r.request for r in a.requests] == [r.request for r in b.requests]
+    times = [r.t for r in a.requests]
+    assert times == sorted(times) and len(times) >= 20
+
+
+def test_tenants_sit_just_above_the_haiku_4_5_minimum_at_paces_from_40s_to_70min() -> None:
+    from promptcache.limits import limits_for
+    from promptcache.replay.scenarios import tenants
+
+    trace = tenants()
+    minimum = limits_for("claude-haiku-4-5").min_cacheable_tokens
+    assert minimum == 4_096
+    by_tenant: dict[str, list[float]] = {}
+    for item in trace.requests:
+        assert item.prompt is not None
+        system_end = item.prompt.layers[1].stop - 1
+        assert minimum < item.prompt.prefix_tokens[system_end] < 4_600
+        by_tenant.setdefault(item.session, []).append(item.t)
+    paces = sorted(min(b - a for a, b in itertools.pairwise(ts)) for ts in by_tenant.values()
+                   if len(ts) > 1)
+    assert len(by_tenant) == 10 and paces[0] < 60 and paces[-1] > 45 * 60
+
+
+def test_the_volatile_system_changes_on_every_request_and_regenerations_repeat_one() -> None:
+    from promptcache.replay.scenarios import regenerated_chat, volatile_system
+
+    systems = [json.dumps(r.request["system"]) for r in volatile_system().requests]
+    assert len(set(systems)) == len(systems)
+    chat = regenerated_chat().requests
+    repeats = sum(a.request == b.request for a, b in itertools.pairwise(chat))
+    assert repeats >= 5

@@ -3,7 +3,7 @@
 Each is seeded and deterministic like :mod:`.workloads`, and each targets one failure:
 
 - ``tenants``: ten tenants on Claude Haiku 4.5 (4,096-token minimum) whose tools + system prompt
-  are 4.1k-4.5k tokens, each at its own pace from 40 seconds to 70 minutes: near-minimum
+  are 4.2k-4.6k tokens, each at its own pace from 40 seconds to 70 minutes: near-minimum
   candidates, and a TTL to choose per tenant.
 - ``long_document``: questions over one long document with mixed pauses, quick ones and 5-12
   minute ones: a 1-hour TTL pays from the first long pause.
@@ -42,8 +42,8 @@ __all__ = ["SCENARIOS", "long_document", "regenerated_chat", "subagent_waves", "
 
 def tenants(*, count: int = 10, hours: float = 2.0, seed: int = 11,
             model: str = "claude-haiku-4-5") -> Trace:
-    """Ten tenants share tools (~2.6k tokens); each has its own ~1.5-1.9k-token system prompt, so
-    tools + system land at 4.1k-4.5k, just above Haiku 4.5's 4,096 minimum. Tenant paces are
+    """Ten tenants share tools (~3k tokens); each has its own ~1.1-1.5k-token system prompt, so
+    tools + system land at 4.2k-4.6k, just above Haiku 4.5's 4,096 minimum. Tenant paces are
     spread from 40 seconds to 70 minutes (log scale, jittered +-30%); every request is a single
     question."""
     rng = random.Random(seed)
@@ -51,7 +51,7 @@ def tenants(*, count: int = 10, hours: float = 2.0, seed: int = 11,
     items: list[TraceRequest] = []
     for k in range(count):
         pace = 40 * (4_200 / 40) ** (k / max(1, count - 1))
-        system = f"[tenant {k} policies] " + _prose(rng, rng.randint(1_500, 1_900))
+        system = f"[tenant {k} policies] " + _prose(rng, rng.randint(1_090, 1_480))
         t = rng.uniform(0, min(pace, 600))
         n = 0
         while t < hours * 3600:
