@@ -80,6 +80,11 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def _utf8(text: str) -> bytes:
+    """UTF-8, lone surrogates included: hashing must never fail on text a user could send."""
+    return text.encode("utf-8", "surrogatepass")
+
+
 def block_digest(payload: Any) -> bytes:
     """A 16-byte digest of one block's JSON (key order kept), its ``cache_control`` excluded."""
     if isinstance(payload, Mapping) and "cache_control" in payload:
@@ -90,7 +95,7 @@ def block_digest(payload: Any) -> bytes:
 
 def position_key(level: str, digest: bytes, role: str | None = None, first: bool = False) -> bytes:
     """What one position adds to the prefix hash: level, role, message boundary and digest."""
-    return b"%s\x00%s\x00%d\x00%s" % (level.encode(), (role or "").encode(), first, digest)
+    return b"%s\x00%s\x00%d\x00%s" % (_utf8(level), _utf8(role or ""), first, digest)
 
 
 # -- flags that change what a level means ------------------------------------------------------
@@ -155,7 +160,7 @@ def strips_thinking(thinking: Any, last_role: str | None, last_kinds: Iterable[s
 def unmarkable_reason(block: Mapping[str, Any]) -> str:
     """Why a marker on this Anthropic block cannot work ("" when it can)."""
     kind = block.get("type")
-    if kind in _UNMARKABLE:
+    if isinstance(kind, str) and kind in _UNMARKABLE:
         return f"a {kind} block cannot carry cache_control"
     if kind == "text" and not str(block.get("text", "")).strip():
         return "an empty text block cannot carry cache_control"
@@ -198,9 +203,9 @@ class SaltKey:
 
 def salts(provider: Provider, model: str, system: Mapping[str, Any] | None,
           messages: Mapping[str, Any] | None) -> SaltKey:
-    return SaltKey(head=f"{provider}:{model}".encode(), order=LEVEL_ORDER[provider],
-                   system=canonical_json(system).encode() if system else None,
-                   messages=canonical_json(messages).encode() if messages else None)
+    return SaltKey(head=_utf8(f"{provider}:{model}"), order=LEVEL_ORDER[provider],
+                   system=_utf8(canonical_json(system)) if system else None,
+                   messages=_utf8(canonical_json(messages)) if messages else None)
 
 
 class Chain:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from promptcache.blocks import UNMARKABLE_TYPES, Block, Layer, Section, Turn, Volatility
 from promptcache.content import message_blocks
+from promptcache.errors import PromptError
 from promptcache.positions import (
     CacheView,
     Chain,
@@ -70,6 +71,10 @@ class Prompt:
         validated, counted and digested), and so are their fingerprints, so only the new turns
         cost anything.
         """
+        if isinstance(messages, Mapping | str | bytes) or not isinstance(messages, Iterable):
+            raise PromptError(f"Prompt.extend takes a list of messages, got "
+                              f"{type(messages).__name__}: wrap a single message in a list.",
+                              path="messages")
         new = list(messages)
         if not new:
             return self

@@ -200,16 +200,6 @@ messages = seeds.map(lambda seed: Gen(seed).messages())
 KNOWN: list[tuple[type[BaseException] | tuple[type[BaseException], ...], str, str]] = [
     (AttributeError, "promptcache/optimizer.py",
      "optimize(x) with x not a Prompt (None, a dict, a PromptBuilder) raises AttributeError"),
-    (TypeError, "promptcache/positions.py",
-     "lint_request/diff_requests on a block whose 'type' is a list or dict: TypeError "
-     "unhashable in unmarkable_reason"),
-    (TypeError, "promptcache/prompt.py",
-     "Prompt.extend(x) with x not iterable (a float, None): TypeError from list(messages)"),
-    (UnicodeEncodeError, "promptcache/positions.py",
-     "diff_requests with a lone surrogate in the model id: str.encode() in positions.salts "
-     "raises UnicodeEncodeError instead of a PromptError naming the path"),
-    ((TypeError, ValueError, OverflowError), "promptcache/providers/_sdkjson.py",
-     "parse_usage with a token count that is not a number ({} or ''): int() raises"),
 ]
 
 
