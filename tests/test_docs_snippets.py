@@ -39,11 +39,6 @@ _NO_RUN = re.compile(r"<!--\s*no-run:(.*?)-->\s*$")
 #: Pages whose snippets fail today because of a doc another engineer is rewriting: xfail (not
 #: strict: the fix lands in their commit), each with what fails. Empty means every page runs.
 BROKEN_PAGES: dict[str, str] = {
-    "diff-and-lint.md": "block at line 26 uses `previous_request`, defined nowhere on the page",
-    "gemini.md": "block at line 8 uses GeminiCacheManager without importing it",
-    "openai.md": "block at line 8 uses render_openai_chat without importing it",
-    "optimizer.md": "block at line 118 uses `tools`, defined nowhere on the page",
-    "response-cache.md": "block at line 9 sends `...` as a real argument to messages.create",
 }
 
 
