@@ -490,7 +490,7 @@ def _anthropic(request: Mapping[str, Any], model: str) -> CacheView:
         is_search = is_web_search(tool)
         if is_search:
             web_search.append(payload)
-        raw = raw_json(payload)
+        raw = _raw_at(payload, path)
         blocks.append(Position(path=path, level="tools", kind="tool", payload=payload, raw=raw,
                                digest=_digest(raw), tokens=count_tool(payload),
                                ttl=_marker(tool, path), name=str(tool.get("name", "")),
@@ -529,6 +529,16 @@ def _anthropic(request: Mapping[str, Any], model: str) -> CacheView:
                        automatic_ttl=automatic)
 
 
+def _raw_at(payload: Any, path: str) -> str:
+    """The block's JSON, or a PromptError naming ``path`` when it is not JSON data."""
+    try:
+        return raw_json(payload)
+    except (TypeError, ValueError) as e:
+        raise PromptError(f"{path}: not JSON data ({e}).", path=path) from None
+    except RecursionError:
+        raise PromptError(f"{path}: nested too deeply to read as JSON.", path=path) from None
+
+
 def _digest(raw: str) -> bytes:
     return hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
@@ -536,7 +546,7 @@ def _digest(raw: str) -> bytes:
 def _content_block(block: Mapping[str, Any], path: str, level: Level, role: str | None,
                    *, first: bool = False) -> Position:
     payload = {k: v for k, v in block.items() if k != "cache_control"}
-    raw = raw_json(payload)
+    raw = _raw_at(payload, path)
     return Position(path=path, level=level, kind=str(block.get("type")), payload=payload, raw=raw,
                     digest=_digest(raw), tokens=count_block(payload), ttl=_marker(block, path),
                     role=role if level == "messages" else None, first=first,
@@ -571,7 +581,7 @@ def _part(part: Any, path: str, level: Level, role: str | None, marker_key: str 
         name = str(fn.get("name") if isinstance(fn, Mapping) else payload.get("name", ""))
         kind = "tool"
     empty = isinstance(payload, str) and not payload.strip()
-    raw = raw_json(payload)
+    raw = _raw_at(payload, path)
     return Position(path=path, level=level, kind=kind, payload=payload, raw=raw,
                     digest=_digest(raw), tokens=_text_tokens(payload), ttl=ttl,
                     role=role, name=name,
