@@ -42,11 +42,11 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from promptcache.blocks import Layer, Volatility
-from promptcache.errors import CacheWarning
+from promptcache.errors import CacheWarning, PromptError
 from promptcache.limits import TTL_SECONDS, ModelLimits, limits_for
 from promptcache.plan import CostEstimate, LayerSummary, Placement, Plan, Rejection
 from promptcache.prompt import Prompt
-from promptcache.rules import Marker, check_markers
+from promptcache.rules import Marker, check_markers, request_level_ttl
 from promptcache.state import CacheEntry, CacheState, LayerEstimate, layer_keys
 
 __all__ = ["DEFAULT_MARGIN", "PrefixCounter", "clear_probability", "optimize"]
@@ -341,6 +341,12 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
     cacheable block. ``exact_counter`` settles candidates inside the safety ``margin`` of the
     model minimum (without one they are placed when a slot is free, weighted by their chance).
     """
+    if not isinstance(prompt, Prompt):
+        hint = " call .build() first" if hasattr(prompt, "build") else ""  # type: ignore[unreachable]
+        raise PromptError(f"optimize() takes a Prompt, got {type(prompt).__name__};{hint or ' '}"
+                          "build one with PromptBuilder or prompt_from_request.", path="prompt")
+    if automatic is None:
+        automatic = request_level_ttl(prompt.params)
     lim = limits if limits is not None else limits_for(prompt.model, provider="anthropic",
                                                         platform=prompt.platform)
     blocks = prompt.blocks

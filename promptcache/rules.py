@@ -8,8 +8,9 @@ messages (the caller emits them as :class:`CacheWarning`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from promptcache.errors import RuleViolation, TooManyBreakpointsError
 from promptcache.limits import TTL_SECONDS, ModelLimits
@@ -86,3 +87,22 @@ def check_markers(prompt: Prompt, markers: Sequence[Marker], limits: ModelLimits
                              f"minimum of {minimum:,}; the API will not cache it (no error, both "
                              "cache counters 0). Move the marker later or drop it."))
     return findings
+
+
+def request_level_ttl(params: Mapping[str, Any]) -> str | None:
+    """The TTL of a request-level (automatic) ``cache_control`` in ``params``; None without one.
+
+    Raises :class:`RuleViolation` for a shape the API rejects (not ``{"type": "ephemeral"}``,
+    or a TTL other than ``5m``/``1h``).
+    """
+    cc = params.get("cache_control")
+    if cc is None:
+        return None
+    if not isinstance(cc, Mapping) or cc.get("type") != "ephemeral":
+        raise RuleViolation(f"cache_control (request level) must be {{'type': 'ephemeral'}}, "
+                            f"got {cc!r}.", path="cache_control", rule="cache-control-shape")
+    ttl = cc.get("ttl", "5m")
+    if ttl not in ("5m", "1h"):
+        raise RuleViolation(f"cache_control (request level): ttl must be '5m' or '1h', got "
+                            f"{ttl!r}.", path="cache_control", rule="cache-control-shape")
+    return str(ttl)

@@ -198,8 +198,6 @@ messages = seeds.map(lambda seed: Gen(seed).messages())
 #: path, reason): tolerated by :func:`lenient` so the fuzz keeps looking for new ones, and each
 #: pinned by an ``xfail(strict=True)`` test in ``test_fuzz_known.py`` that turns red once fixed.
 KNOWN: list[tuple[type[BaseException] | tuple[type[BaseException], ...], str, str]] = [
-    (AttributeError, "promptcache/optimizer.py",
-     "optimize(x) with x not a Prompt (None, a dict, a PromptBuilder) raises AttributeError"),
 ]
 
 

@@ -329,3 +329,23 @@ def test_burst_gaps_are_not_counted_as_reuse_gaps() -> None:
         clock.advance(0.01)
     hint = prompt.layers[1].reuse
     assert state.observed_reuse("system", hint) == hint  # no reuse gap learned from a burst
+
+
+def test_a_request_level_cache_control_is_honoured_by_a_plan_made_by_hand() -> None:
+    from promptcache import prompt_from_request, render_anthropic
+
+    request = {"model": "claude-sonnet-4-6", "max_tokens": 10,
+               "cache_control": {"type": "ephemeral", "ttl": "1h"},
+               "system": [{"type": "text", "text": text_of(2_000)}],
+               "messages": [{"role": "user", "content": "hi"}]}
+    prompt = prompt_from_request(request)
+    plan = optimize(prompt)
+    assert plan.automatic_ttl == "1h"
+    assert render_anthropic(prompt, plan)["cache_control"] == {"type": "ephemeral", "ttl": "1h"}
+
+
+def test_optimize_names_what_it_needs_when_given_a_builder() -> None:
+    from promptcache import PromptError
+
+    with pytest.raises(PromptError, match="build"):
+        optimize(chat_builder())  # type: ignore[arg-type]

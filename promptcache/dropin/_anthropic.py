@@ -30,11 +30,8 @@ from promptcache.optimizer import optimize
 from promptcache.plan import Plan
 from promptcache.prompt import Prompt
 from promptcache.providers.anthropic.platforms import plan_summary
-from promptcache.providers.anthropic.render import (
-    prompt_from_request,
-    render_content,
-    request_level_ttl,
-)
+from promptcache.providers.anthropic.render import prompt_from_request, render_content
+from promptcache.rules import request_level_ttl
 from promptcache.sdk import plain
 
 __all__ = ["PromptMemo", "mark_request", "prepare_messages"]

@@ -21,7 +21,7 @@ from promptcache.limits import ModelLimits, Platform, limits_for
 from promptcache.optimizer import DEFAULT_MARGIN, optimize
 from promptcache.plan import Plan
 from promptcache.prompt import Prompt
-from promptcache.rules import Marker, check_markers
+from promptcache.rules import Marker, check_markers, request_level_ttl
 from promptcache.state import CacheState
 
 __all__ = [
@@ -32,7 +32,6 @@ __all__ = [
     "render_anthropic",
     "render_content",
     "render_prefix",
-    "request_level_ttl",
     "validate",
     "with_model",
 ]
@@ -171,11 +170,11 @@ def record_sent(state: CacheState, prompt: Prompt, plan: Plan, *, now: float | N
 
     when = state.now() if now is None else now
     fps = plan.fingerprints or prompt.fingerprints
-    state.observe(prompt, fps, when)
-    readable_at = when if response_started else None
-    for p in plan.placements:
-        if p.prefix_tokens >= plan.limits.min_cacheable_tokens:
-            state.record_write(fps[p.index], p.ttl, p.prefix_tokens, when, readable_at=readable_at)
+    writes = [(fps[p.index], p.ttl, p.prefix_tokens) for p in plan.placements
+              if p.prefix_tokens >= plan.limits.min_cacheable_tokens]
+    # One call: with a shared store (Redis) the sightings and every write are one round trip.
+    state.record_request(prompt, fps, writes, when,
+                         readable_at=when if response_started else None)
 
 
 def render_prefix(prompt: Prompt, index: int) -> dict[str, Any]:
@@ -212,11 +211,6 @@ def with_model(prompt: Prompt, model: str) -> Prompt:
                   params=prompt.params, platform=prompt.platform)
 
 
-def request_level_ttl(request: Mapping[str, Any]) -> str | None:
-    """The TTL of a request-level (automatic) ``cache_control``, validated; None without one."""
-    return _automatic_ttl(request)
-
-
 def prompt_from_request(request: Mapping[str, Any], *, platform: Platform = "api") -> Prompt:
     """Read a ``messages.create`` request into a Prompt, markers included.
 
@@ -241,7 +235,7 @@ def prompt_from_request(request: Mapping[str, Any], *, platform: Platform = "api
     if isinstance(messages, str | bytes) or not isinstance(messages, Sequence) or not messages:
         raise PromptError("The request needs a non-empty 'messages' list.", path="messages")
     builder.add_messages(messages)
-    _automatic_ttl(request)
+    request_level_ttl(request)
     builder.set_params(**{str(k): v for k, v in request.items() if k not in _PARAMS_SKIPPED})
     return builder.build()
 
@@ -269,20 +263,6 @@ class ValidationReport:
         return not self.findings
 
 
-def _automatic_ttl(request: Mapping[str, Any]) -> str | None:
-    cc = request.get("cache_control")
-    if cc is None:
-        return None
-    if not isinstance(cc, Mapping) or cc.get("type") != "ephemeral":
-        raise RuleViolation(f"cache_control (request level) must be {{'type': 'ephemeral'}}, "
-                            f"got {cc!r}.", path="cache_control", rule="cache-control-shape")
-    ttl = cc.get("ttl", "5m")
-    if ttl not in ("5m", "1h"):
-        raise RuleViolation(f"cache_control (request level): ttl must be '5m' or '1h', got {ttl!r}.",
-                            path="cache_control", rule="cache-control-shape")
-    return str(ttl)
-
-
 def validate(request: Mapping[str, Any], *, platform: Platform = "api",
              limits: ModelLimits | None = None, margin: float = 0.0,
              warn: bool = True) -> ValidationReport:
@@ -298,7 +278,7 @@ def validate(request: Mapping[str, Any], *, platform: Platform = "api",
     lim = limits if limits is not None else limits_for(prompt.model, provider="anthropic",
                                                         platform=platform)
     markers = [Marker(index=i, ttl=b.user_ttl) for i, b in enumerate(prompt.blocks) if b.user_ttl]
-    automatic = _automatic_ttl(request)
+    automatic = request_level_ttl(request)
     if automatic is not None:
         last = max((i for i, b in enumerate(prompt.blocks) if b.markable), default=None)
         if last is None:
