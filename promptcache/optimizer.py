@@ -35,6 +35,7 @@ User markers are fixed points: kept, counted, validated, never dropped.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import warnings
 from collections.abc import Mapping, Sequence
@@ -250,9 +251,14 @@ class _Model:
         )
 
 
-def _ttl_patterns(points: Sequence[int], fixed: Mapping[int, str],
-                  ttls: Sequence[str]) -> list[tuple[tuple[int, str], ...]]:
-    """Every TTL assignment in which longer TTLs precede shorter ones and fixed TTLs hold."""
+@functools.lru_cache(maxsize=4_096)
+def _ttl_patterns(points: tuple[int, ...], fixed_items: tuple[tuple[int, str], ...],
+                  ttls: tuple[str, ...]) -> tuple[tuple[tuple[int, str], ...], ...]:
+    """Every TTL assignment in which longer TTLs precede shorter ones and fixed TTLs hold.
+
+    Memoised: the same few point sets recur on every request of a service (bounded cache).
+    """
+    fixed = dict(fixed_items)
     ordered = sorted(ttls, key=lambda t: -TTL_SECONDS[t])  # longest first
     out = []
     k = len(points)
@@ -264,7 +270,7 @@ def _ttl_patterns(points: Sequence[int], fixed: Mapping[int, str],
             assignment += [ttl] * (bounds[run + 1] - bounds[run])
         if all(fixed.get(p, t) == t for p, t in zip(points, assignment, strict=True)):
             out.append(tuple(zip(points, assignment, strict=True)))
-    return out
+    return tuple(out)
 
 
 def _last_markable(prompt: Prompt, start: int, stop: int) -> int | None:
@@ -483,13 +489,19 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
     # --- choose ----------------------------------------------------------------------------------
     optional = sorted(i for i in candidates if i not in pinned)
 
+    scores: dict[tuple[tuple[int, str], ...], float] = {}  # both searches share evaluations
+    pinned_items = tuple(sorted(pinned.items()))
+    ttls = tuple(model.ttls)
+
     def best(limit: int) -> _Scored:
         top: _Scored | None = None
         for k in range(0, min(limit, len(optional)) + 1):
             for subset in itertools.combinations(optional, k):
-                points = sorted({*subset, *pinned})
-                for pattern in _ttl_patterns(points, pinned, model.ttls):
-                    c = model.cost(pattern)
+                points = tuple(sorted({*subset, *pinned}))
+                for pattern in _ttl_patterns(points, pinned_items, ttls):
+                    c = scores.get(pattern)
+                    if c is None:
+                        c = scores[pattern] = model.cost(pattern)
                     if top is None or c < top.cost - 1e-9:
                         top = _Scored(c, pattern)
         assert top is not None
@@ -497,7 +509,8 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
 
     chosen = best(max(0, budget))
     chosen_points = {i for i, _ in chosen.points}
-    wider = best(max(0, budget) + 1) if optional else chosen
+    # Only to tell "no slot" from "not worth it" for what was left out.
+    wider = best(max(0, budget) + 1) if set(optional) - chosen_points else chosen
     for index in optional:
         if index in chosen_points:
             continue
