@@ -131,8 +131,7 @@ class Prompt:
             object.__setattr__(self, "_flags", (
                 image or any(b.image for b in new), citations or any(b.citations for b in new),
                 web))
-        if parent._messages is not None and len(parent.turns) <= len(self.turns) \
-                and self.turns[:len(parent.turns)] == parent.turns:
+        if parent._messages is not None:  # the turns only grew (see _grown)
             object.__setattr__(self, "_messages", parent._messages + self._message_dicts(
                 self.turns[len(parent.turns):]))
         self._continue_fingerprints(parent)
