@@ -351,10 +351,12 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
         hint = " call .build() first" if hasattr(prompt, "build") else ""  # type: ignore[unreachable]
         raise PromptError(f"optimize() takes a Prompt, got {type(prompt).__name__};{hint or ' '}"
                           "build one with PromptBuilder or prompt_from_request.", path="prompt")
-    if automatic is None:
-        automatic = request_level_ttl(prompt.params)
     lim = limits if limits is not None else limits_for(prompt.model, provider="anthropic",
                                                         platform=prompt.platform)
+    if automatic is None and lim.provider == "anthropic":
+        # A request-level cache_control read from an Anthropic request keeps its slot; other
+        # providers' renderers map or report it themselves.
+        automatic = request_level_ttl(prompt.params)
     blocks = prompt.blocks
     if now is None:
         now = state.now() if state is not None else 0.0
