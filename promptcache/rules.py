@@ -57,6 +57,13 @@ def check_markers(prompt: Prompt, markers: Sequence[Marker], limits: ModelLimits
         if not block.markable:
             raise RuleViolation(f"{block.path}: {block.unmarkable}; the API rejects the request.",
                                 path=block.path, rule="uncacheable-block")
+        if limits.ttls and m.ttl not in limits.ttls:
+            path = "cache_control (request level)" if m.automatic else block.path
+            raise RuleViolation(
+                f"{path}: a {m.ttl} cache TTL is not available for {limits.model} on "
+                f"{limits.platform} (it accepts {', '.join(limits.ttls)}); the API rejects the "
+                "request.", path=path, rule="ttl-unsupported",
+            )
         if seen_short is not None and TTL_SECONDS[m.ttl] > TTL_SECONDS[seen_short.ttl]:
             raise RuleViolation(
                 f"{block.path}: a {m.ttl} breakpoint after the {seen_short.ttl} breakpoint at "

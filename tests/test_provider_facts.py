@@ -432,3 +432,18 @@ def test_diagnostics_blame_the_system_for_a_web_search_or_citations_toggle(
     result = sim.create({**edited, "diagnostics": {"previous_message_id": first.message_id}})
     assert result.diagnostics is not None
     assert result.diagnostics["cache_miss_reason"]["type"] == "system_changed"
+
+
+def test_validate_refuses_a_1h_marker_bedrock_would_reject_before_sending() -> None:
+    """Source: PF-E (as above). ``validate`` says so before the request leaves the process, naming
+    the block and the rule, where the server above answers 400."""
+    from promptcache import RuleViolation, validate
+
+    request = {"model": "anthropic.claude-sonnet-4-20250514-v1:0", "max_tokens": 16,
+               "system": [{"type": "text", "text": words(1_500, "sys"), "cache_control": EPH_1H}],
+               "messages": [{"role": "user", "content": "hi"}]}
+    with pytest.raises(RuleViolation) as refused:
+        validate(request, platform="bedrock")
+    assert (refused.value.rule, refused.value.path) == ("ttl-unsupported", "system[0]")
+    later = {**request, "model": "us.anthropic.claude-sonnet-4-5-20250929-v1:0"}
+    assert validate(later, platform="bedrock", warn=False).ok
