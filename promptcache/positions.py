@@ -12,7 +12,8 @@ different prompt), ``cache_control`` excluded, so moving a marker never looks li
 change. A message block's key also carries its role and whether it opens a message. The
 *fingerprint* at position ``i`` chains the model and every key up to ``i``; settings that the
 Anthropic table says invalidate a whole level are folded in where that level starts (web search
-and citations toggles: system; tool_choice, thinking settings, images: messages). Web-search tool
+and citations toggles, ``speed``: system; tool_choice, thinking settings, images, ``effort``:
+messages; see :func:`anthropic_settings`). Web-search tool
 definitions are compared through the system salt, and thinking blocks the API strips (thinking on,
 last user turn not a tool result) are not in the prompt the model sees, so neither adds a key.
 
