@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
-from promptcache.positions import block_digest, citations_on, has_image, is_web_search
+from promptcache.positions import (
+    block_digest,
+    citations_on,
+    has_image,
+    is_web_search,
+)
 
 __all__ = [
     "Block",
@@ -31,8 +36,6 @@ __all__ = [
 Section = Literal["tools", "system", "messages"]
 PartKind = Literal["tool", "instruction", "example", "document", "message"]
 
-#: Block types that can never carry ``cache_control`` (the API rejects the marker).
-UNMARKABLE_TYPES = frozenset({"thinking", "redacted_thinking"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from promptcache.blocks import UNMARKABLE_TYPES, Block, Turn
+from promptcache.blocks import Block, Turn
 from promptcache.errors import PromptError, RuleViolation
+from promptcache.positions import unmarkable_reason
 from promptcache.sdk import plain
 from promptcache.shapes import content_part, message_parts
 from promptcache.tokens import TokenCounter, count_block
@@ -141,15 +142,13 @@ def message_turn(role: str, raw_blocks: Sequence[Any], origin: str, start: int, 
         block = content_block(raw, path)
         ttl = marker_ttl(block, path)
         payload = strip_marker(block)
-        unmarkable = ""
-        if payload["type"] in UNMARKABLE_TYPES:
-            unmarkable = f"a {payload['type']} block cannot carry cache_control"
-            if ttl is not None:
-                raise RuleViolation(
-                    f"{path}: cache_control on a {payload['type']} block is rejected by the "
-                    "API; mark the next text, tool_use or tool_result block instead.",
-                    path=path, rule="uncacheable-block",
-                )
+        unmarkable = unmarkable_reason(payload)
+        if unmarkable and ttl is not None:
+            raise RuleViolation(
+                f"{path}: cache_control on a {payload['type']} block is rejected by the "
+                "API; mark the next text, tool_use or tool_result block instead.",
+                path=path, rule="uncacheable-block",
+            )
         try:
             blocks.append(Block(section="messages", kind="message", payload=payload, path=path,
                                 tokens=count_block(payload, counter), layer=layer,

@@ -5,6 +5,7 @@ Hierarchy::
     PromptCacheError                 base of everything promptcache raises
     ├── UnknownModelError            no limits or prices are known for a model
     ├── PromptError                  a part given to PromptBuilder is malformed
+    │   └── TraceError               a recorded trace (JSONL) is malformed; names the line
     ├── RuleViolation                a request breaks a provider's caching rule (it would get a 400)
     │   └── TooManyBreakpointsError  more than the provider's maximum of cache breakpoints
     ├── ProviderError                a provider SDK failed; the SDK's exception is the __cause__
@@ -28,6 +29,7 @@ __all__ = [
     "ProviderError",
     "RuleViolation",
     "TooManyBreakpointsError",
+    "TraceError",
     "UnknownModelError",
 ]
 
@@ -50,6 +52,14 @@ class PromptError(PromptCacheError, ValueError):
     def __init__(self, message: str, *, path: str | None = None) -> None:
         super().__init__(message)
         self.path = path
+
+
+class TraceError(PromptError):
+    """A trace file or trace record is malformed; the message names the line.
+
+    Defined here, not with the workloads that write traces, because ``lint`` and ``simulate``
+    read traces too and must not depend on the demo machinery.
+    """
 
 
 class RuleViolation(PromptCacheError, ValueError):

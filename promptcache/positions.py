@@ -37,6 +37,7 @@ __all__ = [
     "LEVEL_ORDER",
     "SALT",
     "SALT_SYSTEM",
+    "UNMARKABLE_TYPES",
     "CacheView",
     "Chain",
     "Level",
@@ -63,7 +64,8 @@ LEVEL_ORDER: Mapping[Provider, tuple[Level, ...]] = {
     "gemini": ("system", "tools", "messages"),
 }
 
-_UNMARKABLE = frozenset({"thinking", "redacted_thinking"})
+#: Block types that can never carry ``cache_control`` (the API rejects the marker).
+UNMARKABLE_TYPES = frozenset({"thinking", "redacted_thinking"})
 
 #: Every salt key starts with SALT; the system-level one with SALT_SYSTEM (see CacheView.keys).
 SALT = b"\xa7"
@@ -90,8 +92,7 @@ def block_digest(payload: Any) -> bytes:
     """A 16-byte digest of one block's JSON (key order kept), its ``cache_control`` excluded."""
     if isinstance(payload, Mapping) and "cache_control" in payload:
         payload = {k: v for k, v in payload.items() if k != "cache_control"}
-    return hashlib.blake2b(raw_json(payload).encode("utf-8", "surrogatepass"),
-                           digest_size=16).digest()
+    return _digest(raw_json(payload))
 
 
 def position_key(level: str, digest: bytes, role: str | None = None, first: bool = False) -> bytes:
@@ -161,7 +162,7 @@ def strips_thinking(thinking: Any, last_role: str | None, last_kinds: Iterable[s
 def unmarkable_reason(block: Mapping[str, Any]) -> str:
     """Why a marker on this Anthropic block cannot work ("" when it can)."""
     kind = block.get("type")
-    if isinstance(kind, str) and kind in _UNMARKABLE:
+    if isinstance(kind, str) and kind in UNMARKABLE_TYPES:
         return f"a {kind} block cannot carry cache_control"
     if kind == "text" and not str(block.get("text", "")).strip():
         return "an empty text block cannot carry cache_control"
@@ -517,7 +518,7 @@ def _anthropic(request: Mapping[str, Any], model: str) -> CacheView:
     last_kinds = ["text"] if isinstance(last_content, str) else [
         str(b.get("type")) for b in last_content or () if isinstance(b, Mapping)]
     if strips_thinking(thinking, last.get("role"), last_kinds):
-        blocks = [replace(b, stripped=True) if b.level == "messages" and b.kind in _UNMARKABLE
+        blocks = [replace(b, stripped=True) if b.level == "messages" and b.kind in UNMARKABLE_TYPES
                   else b for b in blocks]
     system_settings, message_settings = anthropic_settings(
         request, web_search=web_search,
@@ -541,7 +542,7 @@ def _raw_at(payload: Any, path: str) -> str:
 
 
 def _digest(raw: str) -> bytes:
-    return hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    return hashlib.blake2b(_utf8(raw), digest_size=16).digest()
 
 
 def _content_block(block: Mapping[str, Any], path: str, level: Level, role: str | None,

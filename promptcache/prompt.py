@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any, Literal
 
-from promptcache.blocks import UNMARKABLE_TYPES, Block, Layer, Section, Turn, Volatility
+from promptcache.blocks import Block, Layer, Section, Turn, Volatility
 from promptcache.content import message_blocks
 from promptcache.errors import PromptError
 from promptcache.positions import (
+    UNMARKABLE_TYPES,
     CacheView,
     Chain,
     Level,

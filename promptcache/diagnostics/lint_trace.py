@@ -21,10 +21,9 @@ from promptcache.diagnostics.lint_rules import (
     stable_end,
     volatile_findings,
 )
-from promptcache.errors import PromptError
+from promptcache.errors import PromptError, TraceError
 from promptcache.limits import TTL_SECONDS, ModelLimits, Provider
 from promptcache.positions import CacheView, view_of
-from promptcache.replay.workloads import TraceError
 
 __all__ = ["TraceEntry", "TraceError", "lint_trace", "load_trace"]
 

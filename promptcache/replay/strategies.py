@@ -22,7 +22,7 @@ from typing import Any
 
 from promptcache.limits import TTL_SECONDS, limits_for
 from promptcache.optimizer import optimize
-from promptcache.positions import view_of
+from promptcache.positions import UNMARKABLE_TYPES, view_of
 from promptcache.providers.anthropic.render import prompt_from_request, render_anthropic
 from promptcache.providers.anthropic.simulator import AnthropicCacheResult, AnthropicCacheSimulator, Position
 from promptcache.replay.workloads import Trace, TraceError, TraceRequest
@@ -45,7 +45,6 @@ __all__ = [
 DEMO_STRATEGIES: tuple[str, ...] = ("promptcache", "automatic", "hand", "none")
 BENCHMARK_STRATEGIES: tuple[str, ...] = (*DEMO_STRATEGIES, "clairvoyant")
 
-_UNMARKABLE = frozenset({"thinking", "redacted_thinking"})
 _PATH = re.compile(r"^(?:tools\[(?P<tool>\d+)\]|system(?:\[(?P<sys>\d+)\])?"
                    r"|messages\[(?P<msg>\d+)\]\.content(?:\[(?P<part>\d+)\])?)$")
 
@@ -297,7 +296,7 @@ class Clairvoyant(Strategy):
         # those existing entries already serve.
         gains: dict[int, dict[str, int]] = {}
         for i, p in enumerate(positions):
-            if p.kind in _UNMARKABLE or p.end < self._minimum:
+            if p.kind in UNMARKABLE_TYPES or p.end < self._minimum:
                 continue
             gains[i] = {ttl: max(0, self._chain(p.fingerprint, k, now, ttl, now + self.delay)
                                  - cover[i]) for ttl in ("5m", "1h")}
@@ -312,7 +311,7 @@ class Clairvoyant(Strategy):
         if anchor is not None:
             # The read needs a breakpoint within the lookback after the anchor.
             reach = [i for i in range(anchor, min(len(positions), anchor + 20))
-                     if positions[i].kind not in _UNMARKABLE]
+                     if positions[i].kind not in UNMARKABLE_TYPES]
             if reach and not any(anchor <= c < anchor + 20 for c in cands):
                 cands.append(reach[-1])
         cands = sorted(set(cands), key=lambda i: -ends[i] * (1 + gains.get(i, {}).get("1h", 0)))

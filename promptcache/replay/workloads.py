@@ -23,7 +23,7 @@ from typing import Any
 
 from promptcache.blocks import Document
 from promptcache.builder import PromptBuilder
-from promptcache.errors import PromptError
+from promptcache.errors import PromptError, TraceError
 from promptcache.prompt import Prompt
 from promptcache.providers.anthropic.render import render_prefix
 
@@ -47,10 +47,6 @@ __all__ = [
 
 #: Sonnet 4.5: 1,024-token minimum, $3 per million input tokens.
 DEFAULT_MODEL = "claude-sonnet-4-5"
-
-
-class TraceError(PromptError):
-    """A trace file or trace record is malformed; the message names the line."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
