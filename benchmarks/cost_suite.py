@@ -52,35 +52,39 @@ WHY: Mapping[str, str] = {
         "value of knowing the future, not a misjudgement."
     ),
     "sparse_users": (
-        "Users come back after 8-25 minutes, so only 1h entries survive. The first users' first "
-        "turns (6k tokens of account context) are written for 5 minutes before any return gap "
-        "has been seen, and rewritten at 1h on their second visit; each conversation's last turn "
-        "is written for a visit that never comes. The clairvoyant writes 1h from the first turn "
-        "and never writes a last turn. Private fleet: a worker sees about one request in eight, "
-        "so it rarely sees a user's own gap and learns the 1h TTL late; with the Redis store the "
+        "Users come back after 8-25 minutes, so only 1h entries survive. The first three users' "
+        "first turns (6k tokens of account context each) are written for 5 minutes before any "
+        "return has been seen; from the first return on, every write is 1h, chosen by the "
+        "request that ends the pause. Each conversation's last turn is written for a visit that "
+        "never comes. The clairvoyant writes 1h from the first turn and never writes a last "
+        "turn. Private fleet: a worker sees about one request in eight, so it rarely sees a "
+        "user's own gap; it learns the pace from its own first miss (the provider's answer), "
+        "but 30 requests over 8 workers leave most workers one or two; with the Redis store the "
         "fleet learns as one process does."
     ),
     "bursts": (
-        "Requests of a burst start before any response has, so none can read what another "
-        "writes: the optimizer leaves a prefix that a request in flight is writing unmarked (1x "
-        "rather than a second write at 1.25x), but only holding the burst until the first "
-        "response starts (promptcache.warmup) turns those into 0.1x reads, which the clairvoyant "
-        "assumes; it also writes 1h where the next burst comes after 5 minutes. Private fleet: "
-        "a worker cannot see another worker's write in flight, so each pays its own; the Redis "
-        "store shares pending writes too."
+        "Burst 1 comes 308.8 s after burst 0, 0.8 s after burst 0's 5-minute entry expired: the "
+        "8k-token prefix is written again and the other requests of that burst, started before "
+        "any response, pay it in full (a write in flight cannot be read). That gap is seen when "
+        "burst 1 is planned, so the prefix is written for 1 hour there and every later burst "
+        "reads it. The clairvoyant writes 1h in burst 0. Private fleet: a worker cannot see "
+        "another worker's write in flight, so in bursts 0 and 1 each writes the prefix itself "
+        "(1.25x) where one process leaves it unmarked (1x); the Redis store shares pending "
+        "writes too."
     ),
     "tenants": (
         "The cost of learning, per tenant: each tenant's first visit is written for 5 minutes "
-        "(no gap of its own yet) and, for the slow ones, rewritten at 1h on the next; the "
-        "70-minute tenant's visits are written at 1h until its own gap (over an hour) is seen. "
-        "The clairvoyant writes each tenant with the right TTL from its first request. "
-        "Near-minimum prefixes (4.2k-4.6k on a 4,096 model) are all placed; issue 12 measured "
-        "the old rule, which refused them, at 2x the naive placement."
+        "(no gap of its own yet); a slow tenant's second visit sees its own gap when it is "
+        "planned and writes 1h. The 70-minute tenant's visits are written although its next "
+        "one comes after the entry expired. The clairvoyant writes each tenant with the right "
+        "TTL from its first request. Near-minimum prefixes (4.2k-4.6k on a 4,096 model) are all "
+        "placed; issue 12 measured the old rule, which refused them, at 2x the naive placement."
     ),
     "long_document": (
-        "The 25k-token document is written twice for 5 minutes before the first long pause is "
-        "observed; from then on one 1h entry serves every question. The clairvoyant writes 1h "
-        "at once. Two writes of one large prefix over 40 questions is the whole gap."
+        "The 25k-token document is written once for 5 minutes; the first long pause is seen "
+        "when its question is planned, which writes 1h, and from then on that entry serves "
+        "every question. The clairvoyant writes 1h at once: one 5-minute write of one large "
+        "prefix is the whole gap."
     ),
     "volatile_system": (
         "Detected within five requests and never written after (one warning names the layer); "
@@ -90,10 +94,11 @@ WHY: Mapping[str, str] = {
         "detects it once."
     ),
     "subagent_waves": (
-        "Waves are 3-8 minutes apart: the shared tools and system are written for 5 minutes "
-        "until a gap between waves beyond 5 minutes has been seen, and the sub-agents of a wave "
-        "each write their own brief (brief and sub-task are one block, so nothing beyond the "
-        "system is shared). The clairvoyant writes 1h where the next wave comes later."
+        "Waves are 3-8 minutes apart. The shared tools and system are written for 5 minutes in "
+        "wave 0 (no gap seen yet); wave 1 comes after 7.5 minutes, finds them cold, sees the gap "
+        "and writes them for 1 hour, which every later wave reads. That first rewrite, paid by "
+        "wave 1's first sub-agents at once, is the whole gap: the clairvoyant writes 1h in wave "
+        "0."
     ),
 }
 
@@ -264,6 +269,17 @@ savings per segment, so it is a near-lower bound, not a proof of optimality (det
 caching and no caching; within 1.03x the clairvoyant bound (1.02x on the steady chat, RAG and
 agent loops); the Redis-shared fleet within 1.02x one process, the private fleet within 1.10x.
 Where a goal is missed, the reason follows.
+
+**What the misses share: the first write.** Apart from `rag_rotating_docs` (which document set
+comes back), every gap to the clairvoyant bound is the first write of a prefix whose first reuse
+comes more than five minutes later: the planner has to pick a TTL before it has seen any gap,
+and from the request that closes the first long gap on, it writes 1h. Writing static layers for
+1 hour at first sight instead was measured (static hint interval 60 s -> 600 s): bursts go to
+1.42x and sub-agent waves to 1.00x the bound, but the steady traces pay the 1h premium on
+tools and system for nothing (chat 1.046x, agent loop 1.069x, regenerated chat 1.051x) and
+two of them end up dearer than hand placement, which the goals forbid. So promptcache waits for
+the first gap; when you know the pace, say so (`reuse=Reuse(uses=..., gaps=(...))` on the
+layer) and the first write takes it.
 
 {chr(10).join(verdicts(results))}
 """

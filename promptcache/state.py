@@ -14,6 +14,12 @@ sightings (least recently used dropped first; a sighting older than ``horizon`` 
 content anyway), ``max_layers`` layer statistics with at most ``max_gaps`` gaps each. With the
 defaults that is under 66 MB (:data:`BYTES_PER_ENTRY`, :data:`BYTES_PER_CONTENT`).
 
+Learning is as early as the evidence: the gap a request closes (since its content was last sent)
+counts when that request is planned, so the request that ends a long pause can already choose a
+1-hour TTL; and :meth:`CacheState.record_read` learns from what the provider actually read (an
+entry the plan counted on was gone; a marker taken for a write was a read of another worker's
+entry), which is how a private worker learns what it could not see.
+
 A fleet of workers shares what they learn through a :class:`SharedStore` (``shared=``, see
 :class:`promptcache.state_redis.RedisStateStore`): every write and sighting goes to the local view
 and to the store, and plans read the store first. When the store fails, the state plans from its
@@ -22,18 +28,20 @@ local view, warns once, and tries the store again later; it never raises.
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from promptcache.blocks import Reuse, Volatility
 from promptcache.clock import Clock, WallClock
 from promptcache.errors import CacheWarning
 from promptcache.limits import TTL_SECONDS
+from promptcache.plan import Plan
 from promptcache.prompt import Prompt
 
 __all__ = ["BYTES_PER_CONTENT", "BYTES_PER_ENTRY", "CacheEntry", "CacheState", "LayerEstimate",
@@ -47,8 +55,11 @@ BYTES_PER_CONTENT = 240
 GAP_PRIOR_WEIGHT = 0.5
 #: The hint's rate of new content counts as this many sightings: unlearned within a few requests.
 RATE_PRIOR_WEIGHT = 0.5
-#: A conversation's prior counts as this many sightings (see LayerEstimate.from_stats).
-CONVERSATION_PRIOR_WEIGHT = 3.0
+#: A conversation's prior counts as this many sightings (see LayerEstimate.from_stats): while
+#: conversations are starting, every sighting is a new one that has not had time to go on yet,
+#: so early sightings overstate the share of new conversations (sub-agents started together
+#: looked single-use at a weight of 3, and their 3k-token briefs went unwritten).
+CONVERSATION_PRIOR_WEIGHT = 6.0
 #: Sightings after which the rate of new content has mostly forgotten older ones.
 DECAY = 32.0
 #: Sightings needed before a layer that is new on every one of them is called volatile.
@@ -304,8 +315,17 @@ class CacheState:
             else:
                 stats = {name: s for name, _ in layers if (s := loc.layers.get(name)) is not None}
                 last = {k: t for k in layers if (t := loc.contents.get(k)) is not None}
-            seen = {k: (gap if gap >= 0 else None, size) for k, (t, gap, size) in last.items()
-                    if self.response_latency <= now - t <= self.horizon}
+            # This request's own gap since the content was last sent is an observation already:
+            # count it now, not one request late (a long pause is seen on the request after it,
+            # which can still choose the TTL that pause called for).
+            seen: dict[tuple[str, str], tuple[float | None, int]] = {}
+            for key, (at, gap, size) in last.items():
+                since = now - at
+                if not self.response_latency <= since <= self.horizon:
+                    continue
+                seen[key] = (gap if gap >= 0 else None, size)
+                old = stats.get(key[0]) or LayerStats()
+                stats[key[0]] = replace(old, gaps=(*old.gaps, since)[-self.max_gaps:])
             return entries, stats, seen
 
     def warm_positions(self, fingerprints: Iterable[str], now: float) -> dict[int, CacheEntry]:
@@ -395,6 +415,62 @@ class CacheState:
         while len(loc.layers) > self.max_layers:
             loc.layers.popitem(last=False)
 
+    def record_read(self, prompt: Prompt, plan: Plan, read: int, now: float) -> None:
+        """Learn from what the provider actually read: ``read`` tokens (the response's
+        ``cache_read_input_tokens``) of ``prompt`` sent with ``plan``. Local only: with a shared
+        store every write is seen already, and the store's view wins.
+
+        What was read is live now: the entries at the plan's breakpoints up to ``read`` are
+        readable at once (a marker this state took for a write in flight was a read of an entry
+        another worker wrote). When the provider read clearly less than the plan counted on, the
+        entry it counted on was gone: its content came back after more than the entry's TTL. That
+        is a gap this state could not observe itself: the entry is forgotten, and its layer and
+        content record a gap just over that TTL, so a worker of a fleet that sees one request of
+        a conversation in eight learns the conversation's pace from its first miss. Counts are
+        the provider's, estimates ours: both comparisons allow for the model row's token ratio.
+        """
+        fps = plan.fingerprints or prompt.fingerprints
+        lim = plan.limits
+        expected = plan.expected.cache_read_tokens
+        slack = max(128, read // 50)
+        with self._lock:
+            loc = self._local
+            # The read ends at one breakpoint: the one whose prefix, in the provider's tokens,
+            # is nearest to it; that one and every breakpoint before it were read.
+            near = [p for p in plan.placements
+                    if p.index < len(fps) and lim.provider_tokens(p.prefix_tokens)[0] <= read + slack]
+            top = min(near, key=lambda p: abs(lim.provider_tokens(p.prefix_tokens)[1] - read),
+                      default=None)
+            for p in near:
+                if top is None or p.index > top.index:
+                    continue
+                old = loc.entries.pop(fps[p.index], None)
+                loc.entries[fps[p.index]] = (
+                    replace(old, refreshed_at=now, readable_at=min(old.readable_at, now))
+                    if old is not None and old.expires_at > now else
+                    CacheEntry(fingerprint=fps[p.index], written_at=now, refreshed_at=now,
+                               ttl=p.ttl, tokens=p.prefix_tokens, readable_at=now))
+            while len(loc.entries) > self.max_entries:
+                loc.entries.popitem(last=False)
+            if expected <= 0 or read + slack >= lim.provider_tokens(expected)[0]:
+                return
+            gone = _position(prompt.prefix_tokens, expected)
+            if gone is None or gone >= len(fps):
+                return
+            entry = loc.entries.pop(fps[gone], None)
+            ttl = entry.ttl if entry is not None else (lim.ttls or ("5m",))[0]
+            gap = TTL_SECONDS[ttl] + self.response_latency
+            layer = next((la for la in prompt.layers if la.start <= gone < la.stop), None)
+            if layer is None:
+                return
+            old_stats = loc.layers.pop(layer.name, None) or LayerStats()
+            loc.layers[layer.name] = replace(old_stats,
+                                             gaps=(*old_stats.gaps, gap)[-self.max_gaps:])
+            key = (layer.name, fps[layer.start if layer.append_only else layer.stop - 1])
+            if key in loc.contents:
+                seen_at, _, size = loc.contents[key]
+                loc.contents[key] = (seen_at, gap, size)
+
     # -- what the optimizer reads --------------------------------------------------------------
 
     def observed_reuse(self, layer: str, hint: Reuse) -> Reuse:
@@ -416,6 +492,12 @@ class CacheState:
             loc = self._local
             return {"entries": len(loc.entries), "contents": len(loc.contents),
                     "layers": len(loc.layers)}
+
+
+def _position(prefix: Sequence[int], tokens: int) -> int | None:
+    """The first position whose prefix holds exactly ``tokens`` (None: no such position)."""
+    index = bisect.bisect_left(prefix, tokens)
+    return index if index < len(prefix) and prefix[index] == tokens else None
 
 
 def sighted(old: LayerStats, new: bool, gap: float | None, latency: float, window: int,

@@ -237,6 +237,11 @@ class WrapHandle:
             usage = response if isinstance(response, Usage) else parse_usage(
                 response, provider=prepared.provider, model=prepared.model or None)
             self.ledger.add(usage, prepared.limits)
+            if (prepared.provider == "anthropic" and prepared.prompt is not None
+                    and prepared.plan is not None):
+                # What the provider read teaches the state what it could not see itself.
+                self.state.record_read(prepared.prompt, prepared.plan, usage.cache_read_tokens,
+                                       self.state.now())
         except PromptCacheError:
             return  # a model with no known prices: nothing to add up
         except Exception as e:

@@ -10,9 +10,10 @@ the same server), which is what the fleet section of ``docs/optimizer.md`` recom
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from promptcache.providers.anthropic.simulator import AnthropicCacheResult
 from promptcache.replay.strategies import PromptCache, Strategy
 from promptcache.replay.workloads import TraceRequest
 from promptcache.state import CacheState, SharedStore
@@ -31,4 +32,10 @@ class Fleet(Strategy):
                         for _ in range(workers)]
 
     def prepare(self, item: TraceRequest, now: float) -> dict[str, Any]:
-        return self._rng.choice(self.workers).prepare(item, now)
+        self._worker = self._rng.choice(self.workers)
+        return self._worker.prepare(item, now)
+
+    def sent(self, item: TraceRequest, request: Mapping[str, Any], result: AnthropicCacheResult,
+             now: float) -> None:
+        """The worker that sent the request reads its response (usage included)."""
+        self._worker.sent(item, request, result, now)

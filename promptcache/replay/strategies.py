@@ -174,7 +174,14 @@ class PromptCache(Strategy):
         writes = [(plan.fingerprints[p.index], p.ttl, p.prefix_tokens) for p in plan.placements
                   if p.prefix_tokens >= plan.limits.min_cacheable_tokens]
         self.state.record_request(prompt, plan.fingerprints, writes, now)
+        self._sent = (prompt, plan)
         return request
+
+    def sent(self, item: TraceRequest, request: Mapping[str, Any], result: AnthropicCacheResult,
+             now: float) -> None:
+        prompt, plan = self._sent
+        self.state.record_read(prompt, plan, int(result.usage.get("cache_read_input_tokens") or 0),
+                               now)
 
 
 @dataclass(slots=True)

@@ -159,13 +159,16 @@ def render_content(prompt: Prompt, plan: Plan) -> dict[str, Any]:
 
 
 def record_sent(state: CacheState, prompt: Prompt, plan: Plan, *, now: float | None = None,
-           response_started: bool = True) -> None:
+                response_started: bool = True, read_tokens: int | None = None) -> None:
     """Tell ``state`` that ``prompt`` was sent with ``plan``: its writes and its layers' reuse.
 
     Call it once the response has started (the default), and the writes are readable at once.
     Recording a request still in flight (``response_started=False``) leaves its writes pending
     for the state's ``response_latency``: concurrent requests are then not promised a read the
-    provider cannot give them yet.
+    provider cannot give them yet. ``read_tokens`` is the response's
+    ``usage.cache_read_input_tokens`` when you have it: the state learns from what the provider
+    actually read (:meth:`CacheState.record_read`), which matters most on a fleet of workers
+    with private states.
     """
 
     when = state.now() if now is None else now
@@ -175,6 +178,8 @@ def record_sent(state: CacheState, prompt: Prompt, plan: Plan, *, now: float | N
     # One call: with a shared store (Redis) the sightings and every write are one round trip.
     state.record_request(prompt, fps, writes, when,
                          readable_at=when if response_started else None)
+    if read_tokens is not None:
+        state.record_read(prompt, plan, read_tokens, when)
 
 
 def render_prefix(prompt: Prompt, index: int) -> dict[str, Any]:
