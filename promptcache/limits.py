@@ -136,6 +136,33 @@ class ModelLimits:
                 math.ceil(estimate * high))
 
     @property
+    def estimated_minimum(self) -> int:
+        """The minimum in our estimate's units at the expected ``token_ratio``: the prefix
+        estimate from which a marker is expected to cache (what the offline simulators use)."""
+        return math.ceil(self.min_cacheable_tokens / self.token_ratio)
+
+    def clear_probability(self, estimate: int, margin: float = 0.0) -> float:
+        """Chance that a prefix we estimate at ``estimate`` tokens reaches the minimum as the
+        provider counts it.
+
+        The provider's count is taken as the estimate times a ratio uniform over
+        ``token_ratio_range``, widened to at least ``±margin`` around ``token_ratio``: near the
+        minimum a marker is neither sure nor useless, and the planner weighs both outcomes
+        instead of refusing (a marker below the minimum costs nothing; the API ignores it).
+        """
+        minimum = self.min_cacheable_tokens
+        if minimum <= 0:
+            return 1.0
+        if estimate <= 0:
+            return 0.0
+        low = min(self.token_ratio_range[0], self.token_ratio * (1 - margin))
+        high = max(self.token_ratio_range[1], self.token_ratio * (1 + margin))
+        needed = minimum / estimate  # the ratio the provider's tokenizer must reach
+        if high <= low:
+            return 1.0 if needed <= low else 0.0
+        return max(0.0, min(1.0, (high - needed) / (high - low)))
+
+    @property
     def prices_confirmed(self) -> bool:
         """True when every price in the row comes from the provider's own pages."""
         return not {"input_price", "output_price", "cache_read_multiplier",

@@ -8,10 +8,13 @@ How it decides (docs/optimizer.md has a worked example):
    the 20 positions ending at a breakpoint. Where the previous request of a conversation wrote is
    a function of the content alone (the end of the history this request extends: the position
    before the last assistant turn), so a worker that never saw that request still bridges to it.
-2. Uncertainty is a cost, not a veto. A candidate whose estimated prefix lies within the safety
-   margin of the model minimum clears it with some probability; a marker below the minimum costs
-   nothing (the API ignores it), so such a candidate is placed while a slot is free, and when
-   slots compete the expected cost (over whether each such marker takes effect) ranks it.
+2. Uncertainty is a cost, not a veto. Our token estimate is not the provider's count: the model
+   row's token ratio band says how far apart they may be, so a candidate near the minimum, on
+   either side of it, clears it with some probability (:meth:`ModelLimits.clear_probability`). A
+   marker below the minimum costs nothing (the API ignores it), so such a candidate is placed
+   while a slot is free, and when slots compete the expected cost (over whether each such marker
+   takes effect) ranks it. Only a candidate that cannot reach the minimum even at the top of the
+   band is refused (``below-minimum``).
    Reuse is estimated per layer from the hints and what the CacheState saw (see
    :class:`~promptcache.state.LayerEstimate`); a layer whose content was new on every recent
    request is not written, and the plan warns, naming it.
@@ -50,7 +53,7 @@ from promptcache.prompt import Prompt
 from promptcache.rules import Marker, check_markers, request_level_ttl
 from promptcache.state import CacheEntry, CacheState, LayerEstimate, layer_keys
 
-__all__ = ["DEFAULT_MARGIN", "PrefixCounter", "clear_probability", "optimize"]
+__all__ = ["DEFAULT_MARGIN", "PrefixCounter", "optimize"]
 
 
 @runtime_checkable
@@ -65,25 +68,13 @@ class PrefixCounter(Protocol):
 
     def count_prefix(self, prompt: Prompt, index: int) -> int: ...
 
-#: Our token estimate (tiktoken cl100k) differs from Claude's tokenizer by several percent either
-#: way: a prefix estimated within this share of the minimum may land on either side of it.
+#: Our token estimate (tiktoken cl100k) differs from the provider's tokenizer: the model row's
+#: ``token_ratio_range`` says by how much, and this margin around its ``token_ratio`` is the least
+#: uncertainty assumed (see :meth:`ModelLimits.clear_probability`).
 DEFAULT_MARGIN = 0.10
 #: Turn boundaries looked up in the state, walking back from the end (where earlier requests of
 #: the conversation wrote).
 RECENT_TURNS = 6
-
-
-def clear_probability(tokens: int, minimum: int, margin: float) -> float:
-    """Chance that a prefix estimated at ``tokens`` is at least ``minimum`` for the provider.
-
-    The estimate's relative error is taken as uniform within ``±margin``.
-    """
-    if tokens >= minimum * (1 + margin):
-        return 1.0
-    if margin <= 0 or tokens <= 0:
-        return 1.0 if tokens >= minimum else 0.0
-    needed = minimum / tokens - 1  # relative error the estimate must have been short by
-    return max(0.0, min(1.0, (margin - needed) / (2 * margin)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,9 +209,11 @@ class _Model:
         """Tokens read, written for the long TTL, for the short one, and sent uncached.
 
         Positions A (highest readable entry), B (highest long-TTL breakpoint after A) and C (last
-        breakpoint) of the Anthropic docs. Near-minimum breakpoints count when likelier than not.
+        breakpoint) of the Anthropic docs. Near-minimum breakpoints count when their prefix reaches
+        the minimum at the model's expected token ratio.
         """
-        effective = [(i, t) for i, t in points if self.clear.get(i, 1.0) >= 0.5]
+        effective = [(i, t) for i, t in points
+                     if i not in self.clear or self.prefix[i] >= self.limits.estimated_minimum]
         a_index = self.read_position(effective)
         a = self.prefix[a_index] if a_index >= 0 else 0
         b = max([a] + [self.prefix[i] for i, t in effective
@@ -344,8 +337,9 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
     ``state`` supplies warm prefixes and observed reuse (recommended in a long-running service;
     share one store across a fleet); ``now`` defaults to the state's clock. ``automatic``
     (``"5m"``/``"1h"``) reserves the request-level automatic ``cache_control`` for the last
-    cacheable block. ``exact_counter`` settles candidates inside the safety ``margin`` of the
-    model minimum (without one they are placed when a slot is free, weighted by their chance).
+    cacheable block. ``exact_counter`` settles candidates that may or may not reach the model
+    minimum (without one they are placed when a slot is free, weighted by their chance);
+    ``margin`` is the least relative error assumed for our token estimate.
     """
     if not isinstance(prompt, Prompt):
         hint = " call .build() first" if hasattr(prompt, "build") else ""  # type: ignore[unreachable]
@@ -435,27 +429,28 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
                 notes.append(_volatile_warning(layer, e, blocks[layer.start].path))
             continue
         tokens = prompt.prefix_tokens[index]
-        p = clear_probability(tokens, minimum, margin)
+        p = lim.clear_probability(tokens, margin)
+        exact = None
         if p < 1.0 and exact_counter is not None:
             exact = _exact_prefix(exact_counter, prompt, index)
             if exact is not None:
                 p = 1.0 if exact >= minimum else 0.0
-                tokens = exact
-        if p <= 0.0 or tokens < minimum:
-            # Below the estimate itself, a marker is not placed even when it might clear the
-            # minimum (p > 0): a plan never carries a marker it estimates to be ineffective.
-            maybe = (f" (it may clear it with p~{p:.0%}: pass an exact counter to settle it)"
-                     if p > 0 else "")
+        if p <= 0.0:
+            counted = (f"{exact:,} tokens (counted exactly)" if exact is not None else
+                       f"~{tokens:,} tokens, at most ~{lim.provider_tokens(tokens)[2]:,} as "
+                       f"{lim.model} counts")
             rejected.append(Rejection(
                 path=blocks[index].path, layer=layer.name, rule="below-minimum",
-                reason=f"prefix ~{tokens:,} tokens is below the {minimum:,}-token minimum{maybe}; "
-                       "merged into the next breakpoint"))
+                reason=f"prefix {counted} is below the {minimum:,}-token minimum; merged into "
+                       "the next breakpoint"))
             continue
         if p < 1.0:
             clear[index] = p
-            note += (f" (prefix ~{tokens:,} tokens is within {margin:.0%} of the {minimum:,}-token "
-                     f"minimum: clears it with p~{p:.0%}; if it does not, the API ignores the "
-                     "marker at no cost)")
+            low, _, high = lim.provider_tokens(tokens)
+            note += (f" (prefix ~{tokens:,} tokens by our estimate, {low:,}-{high:,} as "
+                     f"{lim.model} counts, against a {minimum:,}-token minimum: clears it with "
+                     f"p~{p:.0%}; if it does not, the API ignores the marker at no cost; an "
+                     "exact counter settles it)")
         if index in pending:
             rejected.append(Rejection(
                 path=blocks[index].path, layer=layer.name, rule="pending-write",
@@ -481,7 +476,7 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
                     rule="unreachable",
                     reason=f"the cached prefix ending here is more than {lookback} blocks before "
                            "the next breakpoint and no block within reach can carry a marker."))
-            elif prompt.prefix_tokens[bridge] >= minimum:
+            elif lim.clear_probability(prompt.prefix_tokens[bridge], margin) > 0:
                 candidates[bridge] = _Candidate(
                     bridge, "bridge", model.layer_at(bridge).name,
                     f"lookback bridge: the previous request cached up to {blocks[target].path}, "

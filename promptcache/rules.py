@@ -32,8 +32,10 @@ def check_markers(prompt: Prompt, markers: Sequence[Marker], limits: ModelLimits
                   *, margin: float = 0.0) -> list[tuple[str, str, str]]:
     """Raise on what the API rejects; return ``(path, rule, message)`` for markers without effect.
 
-    ``markers`` must be sorted by position. ``margin`` widens the minimum-token check to absorb
-    the difference between our token estimate and the provider's tokenizer.
+    ``markers`` must be sorted by position. A marker is reported ``below-minimum`` when its
+    prefix cannot reach the model's minimum even as the provider's tokenizer may count it (the
+    row's token ratio band, :meth:`ModelLimits.clear_probability`); ``margin`` > 0 also reports
+    those that may fall short of it (within ``margin`` around the expected count).
     """
     blocks = prompt.blocks
     if len(markers) > limits.max_breakpoints:
@@ -86,13 +88,15 @@ def check_markers(prompt: Prompt, markers: Sequence[Marker], limits: ModelLimits
     minimum = limits.min_cacheable_tokens
     for m in markers:
         tokens = prompt.prefix_tokens[m.index]
-        if tokens < minimum * (1 + margin):
+        p = limits.clear_probability(tokens, margin)
+        if p <= 0.0 or (margin > 0 and p < 1.0):
             path = "cache_control (request level)" if m.automatic else blocks[m.index].path
+            verdict = ("the API will not cache it (no error, both cache counters 0)" if p <= 0
+                       else f"it reaches it only with p~{p:.0%} as {limits.model} counts")
             findings.append((path, "below-minimum",
                              f"{path}: the prefix up to this breakpoint is about {tokens:,} tokens, "
-                             f"{'below' if tokens < minimum else 'too close to'} {limits.model}'s "
-                             f"minimum of {minimum:,}; the API will not cache it (no error, both "
-                             "cache counters 0). Move the marker later or drop it."))
+                             f"{'below' if p <= 0 else 'close to'} {limits.model}'s minimum of "
+                             f"{minimum:,}; {verdict}. Move the marker later or drop it."))
     return findings
 
 

@@ -26,6 +26,7 @@ from promptcache import (
     validate,
 )
 from promptcache.limits import TTL_SECONDS
+from promptcache.optimizer import DEFAULT_MARGIN
 from promptcache.providers.anthropic.simulator import AnthropicCacheSimulator
 
 from .helpers import text_of
@@ -129,13 +130,16 @@ def test_generated_prompts_never_yield_a_request_that_breaks_a_rule(
         report = validate(request, warn=False)
     assert report.breakpoints <= 4
     optimizer_marks = [p for p in plan.placements if p.source == "optimizer"]
-    assert all(p.prefix_tokens >= plan.limits.min_cacheable_tokens for p in optimizer_marks)
+    # Every optimizer marker may reach the minimum as the provider counts (the row's ratio band):
+    # one that cannot is never placed, one that may costs nothing if it does not.
+    assert all(plan.limits.clear_probability(p.prefix_tokens, DEFAULT_MARGIN) > 0
+               for p in optimizer_marks)
     assert not {f.path for f in report.findings} & {p.path for p in optimizer_marks}
     assert _ttls_ordered(request)
     for p in plan.placements:
         assert prompt.blocks[p.index].payload.get("type") not in ("thinking", "redacted_thinking")
     result = AnthropicCacheSimulator().create(request, now=0.0)  # raises on what the API rejects
-    if optimizer_marks:
+    if any(p.prefix_tokens >= plan.limits.estimated_minimum for p in optimizer_marks):
         assert result.usage["cache_creation_input_tokens"] > 0
 
 

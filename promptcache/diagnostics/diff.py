@@ -291,7 +291,7 @@ def _marker_changes(a: CacheView, b: CacheView, shared: int) -> tuple[str, ...]:
 
 def _cached_end(flat: CacheView, lim: ModelLimits | None, below: int | None = None) -> int:
     """Tokens up to the last breakpoint that writes (or, implicit caching, the whole prompt)."""
-    minimum = lim.min_cacheable_tokens if lim else 0
+    minimum = lim.estimated_minimum if lim else 0
     if flat.provider != "anthropic":
         end = flat.total_tokens if below is None else min(flat.total_tokens, below)
         if lim is not None and lim.rounds_to_128:
@@ -312,7 +312,7 @@ def _read_tokens(a: CacheView, b: CacheView, lim: ModelLimits | None,
     """
     if a.provider != "anthropic":
         return _cached_end(b, lim, below=b.tokens_before(shared_b)) if shared_b else 0
-    minimum = lim.min_cacheable_tokens if lim else 0
+    minimum = lim.estimated_minimum if lim else 0
     b_marks = [i for i, _, _ in b.breakpoints()]
     best = 0
     for i, _, _ in a.breakpoints():

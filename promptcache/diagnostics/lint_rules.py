@@ -236,7 +236,7 @@ def marker_findings(flat: CacheView, lim: ModelLimits | None) -> list[Finding]:
     if lim is not None:
         for i, _, automatic in bps:
             tokens = flat.prefix_tokens[i]
-            if tokens < lim.min_cacheable_tokens:
+            if lim.clear_probability(tokens) <= 0.0:  # even as the provider's tokenizer counts
                 p = where(i, automatic)
                 out.append(Finding(
                     path=p, rule="below-minimum", severity="warning",

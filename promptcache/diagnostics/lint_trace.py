@@ -166,7 +166,7 @@ def _every_call(flats: Sequence[CacheView]) -> list[Finding]:
 
 def _writes(flat: CacheView, lim: ModelLimits | None) -> list[tuple[int, str]]:
     """``(block index, ttl)`` of each breakpoint that writes (its prefix reaches the minimum)."""
-    minimum = lim.min_cacheable_tokens if lim else 0
+    minimum = lim.estimated_minimum if lim else 0
     return [(i, ttl) for i, ttl, _ in flat.breakpoints() if flat.prefix_tokens[i] >= minimum]
 
 

@@ -172,7 +172,7 @@ class PromptCache(Strategy):
         # Still in flight: its writes become readable after the state's response latency. One
         # call, so a shared store costs one round trip.
         writes = [(plan.fingerprints[p.index], p.ttl, p.prefix_tokens) for p in plan.placements
-                  if p.prefix_tokens >= plan.limits.min_cacheable_tokens]
+                  if p.prefix_tokens >= plan.limits.estimated_minimum]
         self.state.record_request(prompt, plan.fingerprints, writes, now)
         self._sent = (prompt, plan)
         return request
@@ -244,7 +244,7 @@ class Clairvoyant(Strategy):
                 self._future.uses.setdefault(p.fingerprint, []).append(_Use(item.t, k))
         if trace.requests:
             lim = limits_for(str(trace.requests[0].request["model"]), provider="anthropic")
-            self._minimum = lim.min_cacheable_tokens
+            self._minimum = lim.estimated_minimum
             self._read = lim.cache_read_multiplier
             self._write = {t: lim.write_multiplier(t) for t in ("5m", "1h")}
 

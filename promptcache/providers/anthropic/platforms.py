@@ -29,7 +29,7 @@ def plan_summary(plan: Plan, *, platform: PlatformName, model: str) -> ProviderP
     """The optimizer's Plan as a :class:`ProviderPlan`, to compare with the other providers."""
     e = plan.expected
     cached = max((p.prefix_tokens for p in plan.placements
-                  if p.prefix_tokens >= plan.limits.min_cacheable_tokens), default=0)
+                  if p.prefix_tokens >= plan.limits.estimated_minimum), default=0)
     notes = [f"{p.path}: {p.reason}" for p in plan.placements]
     notes += [f"{r.path} not marked ({r.rule}): {r.reason}" for r in plan.rejected]
     notes += list(plan.warnings)

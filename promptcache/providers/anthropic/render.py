@@ -174,7 +174,7 @@ def record_sent(state: CacheState, prompt: Prompt, plan: Plan, *, now: float | N
     when = state.now() if now is None else now
     fps = plan.fingerprints or prompt.fingerprints
     writes = [(fps[p.index], p.ttl, p.prefix_tokens) for p in plan.placements
-              if p.prefix_tokens >= plan.limits.min_cacheable_tokens]
+              if p.prefix_tokens >= plan.limits.estimated_minimum]
     # One call: with a shared store (Redis) the sightings and every write are one round trip.
     state.record_request(prompt, fps, writes, when,
                          readable_at=when if response_started else None)

@@ -11,7 +11,9 @@ The model follows the prompt-caching documentation (and ``shared/PROVIDER_FACTS.
   are not in the prompt: they add no tokens and no key, so the blocks after them no longer match
   the prefix a tool-use loop cached with them in it.
 * Entries are written only at breakpoints (blocks with ``cache_control``) whose prefix reaches the
-  model's minimum; below it nothing is cached and nothing fails. Each breakpoint looks back over
+  model's minimum, counted as the provider would at the row's expected token ratio
+  (``ModelLimits.estimated_minimum``: Claude 4.7 and later count about 30% more); below it nothing
+  is cached and nothing fails. Each breakpoint looks back over
   the 20 positions ending at it for the longest live entry; a hit refreshes that entry for its
   own TTL. Whether reading a 5m entry through a 1h marker lengthens it to 1h is undocumented, so
   by default it does not (``extend_ttl_on_read=True`` for users who confirm otherwise).
@@ -167,7 +169,7 @@ class AnthropicCacheSimulator:
             self._counter += 1
             message_id = f"msg_sim{self._counter:020d}"
             hit = self._lookup(positions, when)
-            minimum = self.limits(view.model).min_cacheable_tokens
+            minimum = self.limits(view.model).estimated_minimum
             written = self._write(positions, hit, when, message_id, minimum)
         usage = self._usage(positions, hit, written, output_tokens)
         fingerprints = _fingerprints(view, usage)
