@@ -310,7 +310,10 @@ def _estimates(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[
     if state is None:
         return {layer.name: LayerEstimate.from_hint(layer.reuse) for layer in prompt.layers}, {}
     keys = layer_keys(prompt, fingerprints)
-    entries, stats, seen = state.lookup([fingerprints[i] for i in lookups], now, keys)
+    previous = _previous_size(prompt)
+    consecutive = {layer.name: previous for layer in prompt.layers if layer.append_only}
+    entries, stats, seen = state.lookup([fingerprints[i] for i in lookups], now, keys,
+                                        consecutive)
     est = {layer.name: LayerEstimate.from_hint(layer.reuse) for layer in prompt.layers}
     by_name = {layer.name: layer for layer in prompt.layers}
     for name, content in keys:

@@ -288,12 +288,19 @@ class CacheState:
             return self._local.entries.get(fingerprint)
 
     def lookup(self, fingerprints: Sequence[str], now: float,
-               layers: Sequence[tuple[str, str]] = ()
+               layers: Sequence[tuple[str, str]] = (),
+               consecutive: Mapping[str, int] | None = None,
                ) -> tuple[dict[str, CacheEntry], dict[str, LayerStats],
                           dict[tuple[str, str], tuple[float | None, int]]]:
         """Entries for ``fingerprints``, stats of ``(layer, content)`` layers, and the contents
         seen before (at least the response latency ago: sooner is concurrency) with their last
-        reuse gap: one round trip to the shared store, merged with the local view."""
+        reuse gap: one round trip to the shared store, merged with the local view.
+
+        The time since a content was last sent counts as a gap of the layer already. For a
+        conversation (a layer named in ``consecutive``, with the size its previous request had)
+        only when that sighting was the previous request itself: a worker that missed the turns
+        in between would take several gaps for one.
+        """
         remote: tuple[dict[str, CacheEntry], dict[str, LayerStats],
                       dict[tuple[str, str], tuple[float, float, int]]] | None = None
         store = self._store()
@@ -324,6 +331,8 @@ class CacheState:
                 if not self.response_latency <= since <= self.horizon:
                     continue
                 seen[key] = (gap if gap >= 0 else None, size)
+                if consecutive is not None and consecutive.get(key[0], size) != size:
+                    continue
                 old = stats.get(key[0]) or LayerStats()
                 stats[key[0]] = replace(old, gaps=(*old.gaps, since)[-self.max_gaps:])
             return entries, stats, seen

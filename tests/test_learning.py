@@ -135,3 +135,30 @@ def test_conversations_that_all_start_at_once_are_still_cached() -> None:
         record_sent(state, prompt, plan, now=now, response_started=False)
         plans.append(plan)
     assert all(_ttl(p, "conversation") is not None for p in plans)
+
+
+def test_a_worker_that_missed_the_turns_in_between_does_not_take_them_for_one_long_gap() -> None:
+    """Turns come every 90 s; this worker got turn 0 and turn 4 (others served 1-3). The 6
+    minutes between its two sightings are four gaps, not one: the conversation stays on 5m."""
+    clock = ManualClock(0.0)
+    tools = [tool(f"t{i}", 300) for i in range(4)]
+    history: list[dict[str, str]] = []
+    prompts = []
+    for n in range(5):
+        b = PromptBuilder(MODEL).add_tools(tools).add_system(text_of(1_300, seed=2))
+        b.add_messages(history).add_user_turn(f"[turn {n}] " + text_of(400, seed=50 + n))
+        prompts.append(b.set_params(max_tokens=64).build())
+        history = [*history, {"role": "user", "content": f"[turn {n}] " + text_of(400, seed=50 + n)},
+                   {"role": "assistant", "content": text_of(300, seed=60 + n)}]
+
+    def plan_on(state: CacheState, n: int) -> Plan:
+        clock.set(n * 90.0)
+        plan = optimize(prompts[n], state=state, now=n * 90.0)
+        record_sent(state, prompts[n], plan, now=n * 90.0)
+        return plan
+
+    one = CacheState(clock=clock)  # a single process sees every turn: 90 s gaps, 5m
+    assert [_ttl(plan_on(one, n), "conversation") for n in range(5)][-1] == "5m"
+    worker = CacheState(clock=clock)
+    plan_on(worker, 0)
+    assert _ttl(plan_on(worker, 4), "conversation") == "5m"
