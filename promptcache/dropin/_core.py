@@ -83,8 +83,10 @@ class Endpoint:
     provider: Provider
     prepare: Preparer
     #: ``create``: streams when ``stream=True``; ``stream``: always an iterator;
-    #: ``manager``: anthropic's ``messages.stream(...)`` context manager.
-    kind: Literal["create", "stream", "manager"] = "create"
+    #: ``manager``: anthropic's ``messages.stream(...)`` context manager; ``helper``: openai's
+    #: ``stream(...)`` helpers, whose manager calls the client's own (wrapped) ``create`` when
+    #: entered: they are planned there, not twice.
+    kind: Literal["create", "stream", "manager", "helper"] = "create"
 
 
 def _sentinel(value: Any) -> bool:

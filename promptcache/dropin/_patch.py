@@ -7,15 +7,18 @@ Each replacement keeps the method it replaced, for :func:`unwrap` and for wrappi
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from promptcache.dropin._core import Endpoint, Prepared, WrapHandle, materialised, rejected
 from promptcache.dropin._streams import (
+    AsyncHelperManagerProxy,
     AsyncStreamManagerProxy,
     AsyncStreamProxy,
+    HelperManagerProxy,
     StreamManagerProxy,
     StreamProxy,
 )
@@ -34,6 +37,34 @@ PROBED = "__promptcache_probed__"
 #: really goes to the API (a response-cache hit never reaches the probe).
 _reached: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
     "promptcache_reached", default=None)
+#: Set while an openai stream helper's manager starts its request (through ``create``): the
+#: helper's endpoint.
+_helper: contextvars.ContextVar[Endpoint | None] = contextvars.ContextVar(
+    "promptcache_helper", default=None)
+
+
+@contextlib.contextmanager
+def _from_helper(endpoint: Endpoint) -> Iterator[None]:
+    token = _helper.set(endpoint)
+    try:
+        yield
+    finally:
+        _helper.reset(token)
+
+
+def _route(original: Callable[..., Any], endpoint: Endpoint) -> tuple[Callable[..., Any],
+                                                                       Endpoint]:
+    """The method to send with and the endpoint to name in warnings.
+
+    A helper's stream goes *under* the response cache: the helper reads the live SDK stream's
+    HTTP response, which a replayed stream cannot give, so a hit would fail a call that works
+    unwrapped. (The probe under the cache still sees the call.)
+    """
+    via = _helper.get()
+    if via is None:
+        return original, endpoint
+    _helper.set(None)  # one request per helper: a nested call is the caller's own
+    return getattr(original, CACHE_ORIGINAL, original), via
 
 
 def probe(original: Callable[..., Any]) -> Any:
@@ -79,19 +110,20 @@ def _sync(original: Callable[..., Any], endpoint: Endpoint, handle: WrapHandle,
     def planned(*args: Any, **kwargs: Any) -> Any:
         if args:  # the SDK methods are keyword-only: let the SDK say so
             return original(*args, **kwargs)
+        send, named = _route(original, endpoint)
         kwargs = dict(materialised(kwargs))
-        prepared = handle.prepare(endpoint, kwargs)
+        prepared = handle.prepare(named, kwargs)
         box = [False]
         token = _reached.set(box)
         try:
-            result = original(**prepared.kwargs)
+            result = send(**prepared.kwargs)
         except Exception as e:
             if not (prepared.planned and rejected(e)):
                 raise
-            prepared = handle.resent(endpoint, Prepared(
+            prepared = handle.resent(named, Prepared(
                 kwargs=kwargs, provider=prepared.provider, model=prepared.model, planned=False,
                 limits=prepared.limits), e)
-            result = original(**kwargs)
+            result = send(**kwargs)
         finally:
             _reached.reset(token)
         if _served_from_cache(box, probed):
@@ -111,19 +143,20 @@ def _async(original: Callable[..., Any], endpoint: Endpoint, handle: WrapHandle,
     async def planned(*args: Any, **kwargs: Any) -> Any:
         if args:
             return await original(*args, **kwargs)
+        send, named = _route(original, endpoint)
         kwargs = dict(materialised(kwargs))
-        prepared = handle.prepare(endpoint, kwargs)
+        prepared = handle.prepare(named, kwargs)
         box = [False]
         token = _reached.set(box)
         try:
-            result = await original(**prepared.kwargs)
+            result = await send(**prepared.kwargs)
         except Exception as e:
             if not (prepared.planned and rejected(e)):
                 raise
-            prepared = handle.resent(endpoint, Prepared(
+            prepared = handle.resent(named, Prepared(
                 kwargs=kwargs, provider=prepared.provider, model=prepared.model, planned=False,
                 limits=prepared.limits), e)
-            result = await original(**kwargs)
+            result = await send(**kwargs)
         finally:
             _reached.reset(token)
         if _served_from_cache(box, probed):
@@ -146,6 +179,22 @@ def _sync_manager_for_async(original: Callable[..., Any], endpoint: Endpoint,
 
     setattr(planned, WRAPPED, original)
     return planned
+
+
+def _helper_layer(original: Callable[..., Any], endpoint: Endpoint, is_async: bool) -> Any:
+    """openai's ``stream(...)`` helper: the SDK's own manager, marked as coming from a helper.
+
+    Nothing is planned here: the manager sends its request through the client's ``create``,
+    already wrapped, which plans, sends and accounts for it once.
+    """
+    proxy = AsyncHelperManagerProxy if is_async else HelperManagerProxy
+
+    @functools.wraps(original, updated=())
+    def helper(*args: Any, **kwargs: Any) -> Any:
+        return proxy(original(*args, **kwargs), lambda: _from_helper(endpoint))
+
+    setattr(helper, WRAPPED, original)
+    return helper
 
 
 def restore(resource: Any, method: str, *, cache: bool = False) -> Any:
@@ -191,5 +240,8 @@ def patch(resource: Any, method: str, endpoint: Endpoint, handle: WrapHandle, *,
     ``probed``: a probe sits under a response cache, so a hit is told from a call to the API.
     """
     original = restore(resource, method)
+    if endpoint.kind == "helper":
+        setattr(resource, method, _helper_layer(original, endpoint, is_async_resource(resource)))
+        return
     wrapper = _async if is_async_resource(resource) else _sync
     setattr(resource, method, wrapper(original, endpoint, handle, probed))

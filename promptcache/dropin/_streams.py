@@ -8,9 +8,11 @@ each item go by and, once the stream ends (or is closed), hands the usage to the
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
-__all__ = ["AsyncStreamManagerProxy", "AsyncStreamProxy", "StreamManagerProxy", "StreamProxy"]
+__all__ = ["AsyncHelperManagerProxy", "AsyncStreamManagerProxy", "AsyncStreamProxy",
+           "HelperManagerProxy", "StreamManagerProxy", "StreamProxy"]
 
 
 class _Base:
@@ -156,6 +158,48 @@ class AsyncStreamManagerProxy:
 
     async def __aexit__(self, *exc: Any) -> Any:
         self._finished(_snapshot(self._stream))
+        return await self._inner.__aexit__(*exc)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class HelperManagerProxy:
+    """openai's ``chat.completions.stream(...)`` / ``responses.stream(...)`` manager.
+
+    The SDK's manager sends its request on ``__enter__``, through the client's own ``create``,
+    which the wrapper plans and accounts for (the stream it returns is a :class:`StreamProxy`).
+    The proxy only opens ``scope`` around that moment, so the planning layer knows the call comes
+    from a helper (see ``_patch``); everything else is the SDK's manager.
+    """
+
+    def __init__(self, inner: Any, scope: Callable[[], AbstractContextManager[None]]) -> None:
+        self._inner = inner
+        self._scope = scope
+
+    def __enter__(self) -> Any:
+        with self._scope():
+            return self._inner.__enter__()
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self._inner.__exit__(*exc)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class AsyncHelperManagerProxy:
+    """The async twin of :class:`HelperManagerProxy` (the request starts in ``__aenter__``)."""
+
+    def __init__(self, inner: Any, scope: Callable[[], AbstractContextManager[None]]) -> None:
+        self._inner = inner
+        self._scope = scope
+
+    async def __aenter__(self) -> Any:
+        with self._scope():
+            return await self._inner.__aenter__()
+
+    async def __aexit__(self, *exc: Any) -> Any:
         return await self._inner.__aexit__(*exc)
 
     def __getattr__(self, name: str) -> Any:

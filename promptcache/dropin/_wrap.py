@@ -29,8 +29,16 @@ C = TypeVar("C")
 _MESSAGES_CREATE = Endpoint(name="messages.create", provider="anthropic", prepare=prepare_messages)
 _MESSAGES_STREAM = Endpoint(name="messages.stream", provider="anthropic", prepare=prepare_messages,
                             kind="manager")
+_BETA_CREATE = Endpoint(name="beta.messages.create", provider="anthropic",
+                        prepare=prepare_messages)
+_BETA_STREAM = Endpoint(name="beta.messages.stream", provider="anthropic",
+                        prepare=prepare_messages, kind="manager")
 _CHAT = Endpoint(name="chat.completions.create", provider="openai", prepare=prepare_chat)
+_CHAT_STREAM = Endpoint(name="chat.completions.stream", provider="openai", prepare=prepare_chat,
+                        kind="helper")
 _RESPONSES = Endpoint(name="responses.create", provider="openai", prepare=prepare_responses)
+_RESPONSES_STREAM = Endpoint(name="responses.stream", provider="openai",
+                             prepare=prepare_responses, kind="helper")
 _GENERATE = Endpoint(name="models.generate_content", provider="gemini", prepare=prepare_generate)
 _GENERATE_STREAM = Endpoint(name="models.generate_content_stream", provider="gemini",
                             prepare=prepare_generate, kind="stream")
@@ -55,13 +63,29 @@ def _kind(client: Any) -> tuple[Provider, Platform]:
         "(genai.Client) client.")
 
 
+def _has(resource: Any, method: str) -> bool:
+    return resource is not None and callable(getattr(resource, method, None))
+
+
 def _targets(client: Any, provider: Provider) -> list[tuple[Any, str, Endpoint]]:
-    if provider == "anthropic":
-        return [(client.messages, "create", _MESSAGES_CREATE),
-                (client.messages, "stream", _MESSAGES_STREAM)]
-    if provider == "openai":
-        return [(client.chat.completions, "create", _CHAT), (client.responses, "create", _RESPONSES)]
     found: list[tuple[Any, str, Endpoint]] = []
+    if provider == "anthropic":
+        found = [(client.messages, "create", _MESSAGES_CREATE),
+                 (client.messages, "stream", _MESSAGES_STREAM)]
+        # The beta resource takes the same request (plus ``betas`` and beta-only parameters,
+        # which reach the SDK as written); Bedrock and Vertex clients have it too.
+        beta = getattr(getattr(client, "beta", None), "messages", None)
+        found += [(beta, name, endpoint) for name, endpoint in
+                  (("create", _BETA_CREATE), ("stream", _BETA_STREAM)) if _has(beta, name)]
+        return found
+    if provider == "openai":
+        found = [(client.chat.completions, "create", _CHAT),
+                 (client.responses, "create", _RESPONSES)]
+        # Listed after ``create``: the helpers' managers send through the wrapped ``create``.
+        found += [(resource, "stream", endpoint) for resource, endpoint in
+                  ((client.chat.completions, _CHAT_STREAM), (client.responses, _RESPONSES_STREAM))
+                  if _has(resource, "stream")]
+        return found
     for holder in (client, getattr(client, "aio", None)):
         if holder is not None and hasattr(holder, "models"):
             found += [(holder.models, "generate_content", _GENERATE),
@@ -75,8 +99,9 @@ def wrap(client: C, *, state: CacheState | None = None, ledger: Ledger | None = 
     """Make ``client`` plan prompt caching on every request; returns the same client.
 
     Works on ``anthropic.Anthropic``/``AsyncAnthropic`` (also ``AnthropicBedrock``,
-    ``AnthropicVertex``; ``messages.create``, streaming included, and ``messages.stream``),
-    ``openai.OpenAI``/``AsyncOpenAI`` (``chat.completions.create``, ``responses.create``) and
+    ``AnthropicVertex``; ``messages.create``, streaming included, ``messages.stream``, and the
+    same two on ``beta.messages``), ``openai.OpenAI``/``AsyncOpenAI``
+    (``chat.completions.create``, ``responses.create`` and their ``stream(...)`` helpers) and
     ``google.genai.Client`` (``models.generate_content`` and its stream, sync and ``aio``).
 
     ``state`` defaults to one CacheState shared by every wrapped client in the process (pass a
@@ -99,7 +124,7 @@ def wrap(client: C, *, state: CacheState | None = None, ledger: Ledger | None = 
         # The probe goes under the response cache, which keys on the request as sent (after
         # planning): a hit never reaches the probe, so it is not billed or recorded as a write.
         for resource, method, endpoint in targets:
-            if endpoint.kind != "manager":
+            if endpoint.kind in ("create", "stream"):
                 install_probe(resource, method)
                 probed.add(endpoint.name)
         backend = None if isinstance(response_cache, bool) else response_cache
