@@ -14,14 +14,16 @@ from typing import Any
 
 import anthropic
 import openai
+import pydantic
 import pytest
+from anthropic import beta_tool
 
 from promptcache import CacheState
 from promptcache.cache import MemoryBackend
 from promptcache.clock import ManualClock
 from promptcache.dropin import UnplannedRequestWarning, unwrap, wrap
 from promptcache.providers._simerrors import SimulatedAPIError
-from promptcache.testing import AnthropicServer, OpenAIServer
+from promptcache.testing import AnthropicServer, OpenAIServer, ScriptedAnthropicServer
 
 MODEL = "claude-sonnet-4-5"
 SYSTEM = "You are a meticulous support agent. " + " ".join(f"rule{i}" for i in range(1_500))
@@ -185,6 +187,72 @@ def test_an_unmodelled_beta_block_is_sent_as_written_with_one_warning(
     assert client.promptcache.unplanned == 1
 
 
+def _lookup(q: str) -> str:
+    return q
+
+
+def test_beta_tool_objects_are_planned_and_the_marked_one_sent_as_its_entry(
+        server: AnthropicServer) -> None:
+    # No system and a short turn: the tool definition is the prefix worth caching.
+    tool = beta_tool(_lookup, description="Look a word up. " + SYSTEM)
+    client = wrap(client_for(server), state=CacheState())
+    for _ in range(2):
+        message = client.beta.messages.create(model=MODEL, max_tokens=10, tools=[tool],
+                                              messages=[{"role": "user", "content": "Hi"}])
+    assert client.promptcache.planned == 2 and client.promptcache.unplanned == 0
+    sent = server.requests[-1].json()["tools"]
+    assert len(sent) == 1 and sent[0].pop("cache_control")["type"] == "ephemeral"
+    assert sent == [tool.to_dict()]
+    assert message.usage.cache_read_input_tokens > 3_000
+
+
+def test_the_tool_runner_plans_its_first_turn_and_sends_thread_continuations_as_written() -> None:
+    # The SDK's tool runner keeps the conversation on the server (``thread``): a continuation
+    # carries only the new turn, so there is no prefix to plan; it goes as written, with a warning.
+    tool = beta_tool(_lookup, description="Look a word up.")
+    calls: list[Any] = []
+
+    def responder(body: Any) -> Any:
+        calls.append(body)
+        if len(calls) < 3:
+            return [{"type": "tool_use", "id": f"toolu_{len(calls)}", "name": "_lookup",
+                     "input": {"q": "w"}}]
+        return "done"
+
+    with ScriptedAnthropicServer(responder=responder) as s:
+        client = wrap(client_for(s), state=CacheState())
+        runner = client.beta.messages.tool_runner(model=MODEL, max_tokens=256, system=SYSTEM,
+                                                  tools=[tool], messages=[
+                                                      {"role": "user", "content": "Find it"}])
+        with pytest.warns(UnplannedRequestWarning, match="thread continuation"):
+            stops = [message.stop_reason for message in runner]
+        sent = [r.json() for r in s.requests]
+    assert stops == ["tool_use", "tool_use", "end_turn"]
+    assert sent[0]["thread"] == {"type": "create"} and _markers(sent[0]) >= 1
+    assert [b["thread"]["type"] for b in sent[1:]] == ["continue", "continue"]
+    assert [_markers(b) for b in sent[1:]] == [0, 0]
+    assert client.promptcache.planned == 1 and client.promptcache.unplanned == 2
+    assert client.promptcache.ledger.totals().calls == 3
+
+
+class _Answer(pydantic.BaseModel):
+    text: str
+
+
+def test_beta_stream_with_output_format_is_planned() -> None:
+    with AnthropicServer(clock=ManualClock(), reply='{"text": "ok"}') as s:
+        client = wrap(client_for(s), state=CacheState())
+        with client.beta.messages.stream(model=MODEL, max_tokens=64, system=SYSTEM,
+                                         output_format=_Answer,
+                                         messages=[{"role": "user", "content": "Hi"}]) as stream:
+            final = stream.get_final_message()
+        sent = s.requests[-1].json()
+    assert final.parsed_output == _Answer(text="ok")
+    assert client.promptcache.planned == 1 and client.promptcache.unplanned == 0
+    assert sent["output_config"]["format"]["type"] == "json_schema" and _markers(sent) >= 1
+    assert client.promptcache.ledger.totals().calls == 1
+
+
 class _RefusesMarkers(AnthropicServer):
     """A loopback API that answers 400 to any request carrying cache_control."""
 
@@ -299,7 +367,7 @@ def test_an_unplannable_helper_request_is_sent_as_written(oai: OpenAIServer) -> 
     audio = {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}
     messages = [{"role": "user", "content": [audio]}]
     with pytest.warns(UnplannedRequestWarning, match="chat.completions.stream") as seen, \
-            client.chat.completions.stream(model="gpt-5", messages=messages) as stream:  # type: ignore[misc]
+            client.chat.completions.stream(model="gpt-5", messages=messages) as stream:
         stream.get_final_completion()
     assert len(seen) == 1
     assert oai.requests[-1].json() == {"model": "gpt-5", "messages": messages, "stream": True}
@@ -308,7 +376,7 @@ def test_an_unplannable_helper_request_is_sent_as_written(oai: OpenAIServer) -> 
 def test_unwrap_restores_the_openai_stream_helpers(oai: OpenAIServer) -> None:
     client = openai_client(oai)
     chat, responses = client.chat.completions.stream, client.responses.stream
-    wrap(client, state=CacheState())
+    wrap(wrap(client, state=CacheState()), state=CacheState())
     assert client.chat.completions.stream != chat and client.responses.stream != responses
     unwrap(client)
     assert client.chat.completions.stream == chat and client.responses.stream == responses

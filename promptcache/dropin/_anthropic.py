@@ -34,7 +34,7 @@ from promptcache.providers.anthropic.render import prompt_from_request, render_c
 from promptcache.rules import request_level_ttl
 from promptcache.sdk import plain
 
-__all__ = ["PromptMemo", "mark_request", "prepare_messages"]
+__all__ = ["PromptMemo", "mark_request", "planning_view", "prepare_messages"]
 
 _HEAD = ("tools", "system")
 
@@ -118,8 +118,33 @@ def _mirrors(request: Mapping[str, Any], prompt: Prompt) -> bool:
     return True
 
 
+def _entry(tool: Any) -> Any:
+    """A ``tools`` item as the SDK sends it: an object with ``to_dict()`` (a ``@beta_tool``
+    function, a builtin tool) is its entry, as the SDK's own ``to_tool_params`` does."""
+    to_dict = getattr(tool, "to_dict", None)
+    return to_dict() if callable(to_dict) and not isinstance(tool, Mapping) else tool
+
+
+def planning_view(request: Mapping[str, Any]) -> dict[str, Any]:
+    """The given arguments as the SDK turns them into the request body, for planning.
+
+    ``output_format`` (a type, on ``stream``) is the SDK's own: it becomes
+    ``output_config.format``, which does not change what the cache sees (only ``effort`` does),
+    and is never sent as such. Tool objects are read through their ``to_dict()``. The request
+    itself is sent as the caller wrote it.
+    """
+    view = given(request)
+    view.pop("output_format", None)
+    tools = view.get("tools")
+    if isinstance(tools, list | tuple):
+        entries = [_entry(t) for t in tools]
+        if any(e is not t for e, t in zip(entries, tools, strict=True)):
+            view["tools"] = entries
+    return view
+
+
 def _with_marker(block: Any, ttl: str) -> dict[str, Any]:
-    out = dict(plain(block, "block"))
+    out = dict(plain(_entry(block), "block"))
     out["cache_control"] = {"type": "ephemeral", "ttl": ttl}
     return out
 
@@ -165,8 +190,20 @@ def mark_request(kwargs: Mapping[str, Any], prompt: Prompt, plan: Plan) -> dict[
 
 
 def prepare_messages(kwargs: Mapping[str, Any], handle: WrapHandle) -> Prepared:
-    """Plan one ``messages.create``/``messages.stream`` call (raises when it cannot be planned)."""
-    request = given(kwargs)
+    """Plan one ``messages.create``/``messages.stream`` call, or the same on ``beta.messages``
+    (raises when it cannot be planned).
+
+    Every argument the planner does not read (``betas``, ``context_management``,
+    ``mcp_servers``, ``container``, ...) stays in the request untouched.
+    """
+    request = planning_view(kwargs)
+    thread = request.get("thread")
+    if isinstance(thread, Mapping) and thread.get("type") != "create":
+        # The server holds the earlier turns (system and tools included): the request shows only
+        # the new messages, so a plan made from it would be of a prefix that does not exist.
+        raise RuleViolation("a thread continuation carries only the new turn; the server holds "
+                            "the prefix, which promptcache cannot see.", path="thread",
+                            rule="thread-continuation")
     memo = handle.memo
     prompt = (memo.prompt(request, handle.platform) if isinstance(memo, PromptMemo)
               else prompt_from_request(request, platform=handle.platform))
