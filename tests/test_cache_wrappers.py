@@ -22,6 +22,8 @@ from promptcache.cache import (
     set_response_cache,
     uncache_client,
 )
+from promptcache.clock import ManualClock
+from promptcache.testing import OpenAIServer
 from tests._stub_servers import ANSWER, StubServer
 
 SECRET = "sk-ant-api03-NEVER-STORE-ME"
@@ -338,3 +340,35 @@ def test_a_hit_is_a_copy_the_caller_may_change(server: StubServer) -> None:
     again = client.messages.create(**ASK)
     assert again.content[0].text == ANSWER  # type: ignore[union-attr]
     assert again.usage.input_tokens != -1
+
+
+def test_openai_stream_helpers_work_on_a_replayed_stream() -> None:
+    """openai's ``stream(...)`` helpers close ``raw_stream.response`` when done: a replay has no
+    HTTP response, and must not fail a call that works uncached."""
+    messages = [{"role": "user", "content": "hi"}]
+    with OpenAIServer(clock=ManualClock()) as oai:
+        client = cache_client(openai.OpenAI(base_url=oai.url + "/v1", api_key="k", max_retries=0),
+                              backend=MemoryBackend())
+        texts = []
+        for _ in range(2):
+            with client.chat.completions.stream(model="gpt-5", messages=messages) as stream:
+                texts.append(stream.get_final_completion().choices[0].message.content)
+            with client.responses.stream(model="gpt-5", input="hi") as rstream:
+                texts.append(rstream.get_final_response().output_text)
+        assert len(oai.requests) == 2  # the second round came from the cache
+    assert texts == ["Simulated reply."] * 4
+
+
+async def test_async_openai_stream_helpers_work_on_a_replayed_stream() -> None:
+    with OpenAIServer(clock=ManualClock()) as oai:
+        client = cache_client(
+            openai.AsyncOpenAI(base_url=oai.url + "/v1", api_key="k", max_retries=0),
+            backend=MemoryBackend())
+        texts = []
+        for _ in range(2):
+            async with client.chat.completions.stream(
+                    model="gpt-5", messages=[{"role": "user", "content": "hi"}]) as stream:
+                texts.append((await stream.get_final_completion()).choices[0].message.content)
+        await client.close()
+        assert len(oai.requests) == 1
+    assert texts == ["Simulated reply."] * 2

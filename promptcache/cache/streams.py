@@ -13,12 +13,30 @@ from typing import Any
 __all__ = ["AsyncCachedStream", "CachedStream"]
 
 
+class _NoResponse:
+    """The HTTP response of a replayed stream: there is none, so closing it does nothing.
+
+    openai's ``stream(...)`` helpers keep ``raw_stream.response`` only to close it when they are
+    done; a replay must accept that, or a cache hit would fail a call that works uncached.
+    """
+
+    def close(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+_NO_RESPONSE = _NoResponse()
+
+
 class CachedStream:
     """Iterates SDK stream events, from the API (recording) or from the cache (replaying).
 
     Supports what code does with an SDK stream: ``for event in stream``, ``next(stream)``,
-    ``with stream:`` and ``close()``; other attributes (``response``...) reach the live stream
-    and are absent on a replay.
+    ``with stream:`` and ``close()``; other attributes reach the live stream. On a replay,
+    ``response`` is a stand-in whose ``close()`` does nothing (the SDK's helpers close it) and
+    other attributes are absent.
     """
 
     def __init__(
@@ -67,6 +85,8 @@ class CachedStream:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
+        if name == "response" and self.from_cache:
+            return _NO_RESPONSE
         return getattr(self._source, name)
 
 
@@ -126,4 +146,6 @@ class AsyncCachedStream:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
+        if name == "response" and self.from_cache:
+            return _NO_RESPONSE
         return getattr(self._source, name)
