@@ -25,7 +25,14 @@ from promptcache.blocks import (
     Turn,
     Volatility,
 )
-from promptcache.content import check_text, marker_ttl, message_turn, read_message, strip_marker
+from promptcache.content import (
+    check_text,
+    marker_ttl,
+    message_turn,
+    read_message,
+    readable_block,
+    strip_marker,
+)
 from promptcache.errors import PromptError
 from promptcache.prompt import Prompt
 from promptcache.sdk import is_sdk_object, plain
@@ -295,11 +302,12 @@ class PromptBuilder:
                 path = f"{section}[{i}]"
                 ttl = marker_ttl(part.payload, path)
                 payload = strip_marker(part.payload)
-                tokens = (count_tool(payload, self._counter) if section == "tools"
-                          else count_block(payload, self._counter))
-                blocks.append(Block(section=section, kind=part.kind,  # type: ignore[arg-type]
-                                    payload=payload, path=path, tokens=tokens,
-                                    layer=layers[-1].name, user_ttl=ttl))
+                with readable_block(path):
+                    tokens = (count_tool(payload, self._counter) if section == "tools"
+                              else count_block(payload, self._counter))
+                    blocks.append(Block(section=section, kind=part.kind,  # type: ignore[arg-type]
+                                        payload=payload, path=path, tokens=tokens,
+                                        layer=layers[-1].name, user_ttl=ttl))
             close_layer()
 
         offset = 0
@@ -316,9 +324,10 @@ class PromptBuilder:
                                part.reuse or part.volatility.default_reuse)
                     current_vol = part.volatility
                 path = f"messages[0].content[{i}]"
-                blocks.append(Block(section="messages", kind="document", payload=part.payload,
-                                    path=path, tokens=count_block(part.payload, self._counter),
-                                    layer=layers[-1].name, role="user", first=i == 0))
+                with readable_block(path):
+                    blocks.append(Block(section="messages", kind="document", payload=part.payload,
+                                        path=path, tokens=count_block(part.payload, self._counter),
+                                        layer=layers[-1].name, role="user", first=i == 0))
             close_layer()
             turns.append(Turn(role="user", start=first_block, stop=len(blocks)))
             offset = 1

@@ -8,7 +8,8 @@ the same way, once. Every malformed part raises :class:`~promptcache.errors.Prom
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from promptcache.blocks import Block, Turn
@@ -18,8 +19,17 @@ from promptcache.sdk import plain
 from promptcache.shapes import content_part, message_parts
 from promptcache.tokens import TokenCounter, count_block
 
-__all__ = ["CONTENT_TYPES", "check_text", "content_block", "marker_ttl", "message_blocks",
-           "message_turn", "read_message", "strip_marker"]
+__all__ = [
+    "CONTENT_TYPES",
+    "check_text",
+    "content_block",
+    "marker_ttl",
+    "message_blocks",
+    "message_turn",
+    "read_message",
+    "readable_block",
+    "strip_marker",
+]
 
 #: Content block types the Messages API accepts in a message.
 CONTENT_TYPES = frozenset({
@@ -133,6 +143,19 @@ def message_blocks(message: Any, m_index: int, start: int, layer: str,
     return message_turn(role, raw_blocks, origin, start, layer, counter)
 
 
+@contextlib.contextmanager
+def readable_block(path: str) -> Iterator[None]:
+    """Turn what reading a block's JSON raises into a PromptError naming ``path``: a value that
+    is not JSON data (a key of type bytes, say) or nesting deeper than Python's recursion."""
+    try:
+        yield
+    except (TypeError, ValueError) as e:
+        raise PromptError(f"{path}: not JSON data ({e}).", path=path) from None
+    except RecursionError:
+        raise PromptError(f"{path}: nested too deeply for promptcache to read (it walks blocks "
+                          "recursively); flatten the structure.", path=path) from None
+
+
 def message_turn(role: str, raw_blocks: Sequence[Any], origin: str, start: int, layer: str,
                  counter: TokenCounter) -> tuple[Turn, list[Block]]:
     """The Turn and checked Blocks of one message already read by :func:`read_message`."""
@@ -149,12 +172,9 @@ def message_turn(role: str, raw_blocks: Sequence[Any], origin: str, start: int, 
                 "API; mark the next text, tool_use or tool_result block instead.",
                 path=path, rule="uncacheable-block",
             )
-        try:
+        with readable_block(path):
             blocks.append(Block(section="messages", kind="message", payload=payload, path=path,
                                 tokens=count_block(payload, counter), layer=layer,
                                 user_ttl=ttl, unmarkable=unmarkable, role=role,
                                 first=c_index == 0))
-        except RecursionError:
-            raise PromptError(f"{path}: nested too deeply for promptcache to read (it walks "
-                              "blocks recursively); flatten the structure.", path=path) from None
     return Turn(role=role, start=start, stop=start + len(blocks)), blocks  # type: ignore[arg-type]

@@ -372,3 +372,19 @@ async def test_async_openai_stream_helpers_work_on_a_replayed_stream() -> None:
         await client.close()
         assert len(oai.requests) == 1
     assert texts == ["Simulated reply."] * 2
+
+
+def test_beta_messages_are_cached_apart_from_plain_messages(server: StubServer) -> None:
+    client = claude(server, backend=MemoryBackend())
+    before = server.total_hits
+    first = client.beta.messages.create(**ASK, betas=["context-management-2025-06-27"])
+    again = client.beta.messages.create(**ASK, betas=["context-management-2025-06-27"])
+    assert server.total_hits == before + 1
+    assert isinstance(again, anthropic.types.beta.BetaMessage)
+    assert again.model_dump() == first.model_dump()
+    client.messages.create(**ASK)  # the plain endpoint never gets the beta answer
+    client.beta.messages.create(**ASK)  # nor a beta call without that beta header
+    assert server.total_hits == before + 3
+    uncache_client(client)
+    client.beta.messages.create(**ASK, betas=["context-management-2025-06-27"])
+    assert server.total_hits == before + 4

@@ -70,6 +70,11 @@ FIXED: list[Callable[[], Any]] = [
     lambda: parse_usage({"input_tokens": float("inf"), "output_tokens": 1}, provider="anthropic"),
     lambda: parse_usage({"input_tokens": "", "output_tokens": 1}, provider="anthropic"),
     lambda: parse_usage({"input_tokens": -3, "output_tokens": 1}, provider="anthropic"),
+    # A key of type bytes inside a block (json.dumps raised TypeError): a PromptError names it.
+    lambda: prompt_from_request({**_PLAIN, "messages": [{"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "t", "content": "x", "is_error": {b"x": 1}}]}]}),
+    lambda: PromptBuilder("claude-sonnet-4-6").add_system(
+        [{"type": "text", "text": "x", "citations": {b"k": 1}}]).add_user_turn("q").build(),
 ]
 
 

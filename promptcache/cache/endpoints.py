@@ -188,6 +188,18 @@ def _anthropic_event() -> Any:
     return RawMessageStreamEvent
 
 
+def _anthropic_beta_message() -> Any:
+    from anthropic.types.beta import BetaMessage
+
+    return BetaMessage
+
+
+def _anthropic_beta_event() -> Any:
+    from anthropic.types.beta import BetaRawMessageStreamEvent
+
+    return BetaRawMessageStreamEvent
+
+
 def _openai_completion() -> Any:
     from openai.types.chat import ChatCompletion
 
@@ -227,6 +239,12 @@ ENDPOINTS: dict[str, Endpoint] = {
             name="anthropic.messages.create",
             response_type=_anthropic_message,
             event_type=_anthropic_event,
+            streaming="kwarg",
+        ),
+        Endpoint(
+            name="anthropic.beta.messages.create",
+            response_type=_anthropic_beta_message,
+            event_type=_anthropic_beta_event,
             streaming="kwarg",
         ),
         Endpoint(

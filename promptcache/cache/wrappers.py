@@ -194,7 +194,13 @@ def _targets(client: Any) -> list[tuple[Any, str, str]]:
     """(resource object, method name, endpoint name) for each cacheable method of ``client``."""
     package = type(client).__module__.split(".")[0]
     if package == "anthropic":
-        return [(client.messages, "create", "anthropic.messages.create")]
+        found = [(client.messages, "create", "anthropic.messages.create")]
+        beta = getattr(getattr(client, "beta", None), "messages", None)
+        if beta is not None and callable(getattr(beta, "create", None)):
+            # Its own endpoint (and so its own keys): a beta answer is never served for a
+            # plain call, nor the other way round.
+            found.append((beta, "create", "anthropic.beta.messages.create"))
+        return found
     if package == "openai":
         return [
             (client.chat.completions, "create", "openai.chat.completions.create"),
