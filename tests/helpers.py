@@ -37,3 +37,17 @@ def chat_builder(model: str = "claude-sonnet-4-6", system_tokens: int = 2_000,
         b.add_messages([{"role": "user", "content": f"question {t} " + text_of(60, t)},
                         {"role": "assistant", "content": f"answer {t} " + text_of(80, t)}])
     return b
+
+
+def platform_client(url: str, platform: str) -> tuple[Any, str]:
+    """An ``AnthropicBedrock`` or ``AnthropicVertex`` client on a loopback server at ``url``,
+    with a Sonnet 4.5 model id as that platform spells it."""
+    import anthropic
+
+    if platform == "bedrock":
+        return (anthropic.AnthropicBedrock(api_key="test", aws_region="us-east-1", base_url=url,
+                                           max_retries=0),
+                "us.anthropic.claude-sonnet-4-5-20250929-v1:0")
+    return (anthropic.AnthropicVertex(region="us-east5", project_id="proj", access_token="token",
+                                      base_url=url + "/v1", max_retries=0),
+            "claude-sonnet-4-5@20250929")

@@ -25,6 +25,8 @@ from promptcache.dropin import UnplannedRequestWarning, unwrap, wrap
 from promptcache.providers._simerrors import SimulatedAPIError
 from promptcache.testing import AnthropicServer, OpenAIServer, ScriptedAnthropicServer
 
+from .helpers import platform_client
+
 MODEL = "claude-sonnet-4-5"
 SYSTEM = "You are a meticulous support agent. " + " ".join(f"rule{i}" for i in range(1_500))
 INSTRUCTIONS = "You are a careful assistant. " + " ".join(f"rule{i}" for i in range(2_500))
@@ -151,15 +153,7 @@ async def test_async_beta_create_stream_and_stream_helper(server: AnthropicServe
 @pytest.mark.parametrize("platform", ["bedrock", "vertex"])
 def test_bedrock_and_vertex_beta_messages_plan_with_their_platform(server: AnthropicServer,
                                                                    platform: str) -> None:
-    if platform == "bedrock":
-        client: Any = anthropic.AnthropicBedrock(api_key="test", aws_region="us-east-1",
-                                                 base_url=server.url, max_retries=0)
-        model = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
-    else:
-        client = anthropic.AnthropicVertex(region="us-east5", project_id="proj",
-                                           access_token="token", base_url=server.url + "/v1",
-                                           max_retries=0)
-        model = "claude-sonnet-4-5@20250929"
+    client, model = platform_client(server.url, platform)
     wrap(client, state=CacheState())
     usages = []
     for question in ["Hello", "Again"]:
