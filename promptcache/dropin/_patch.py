@@ -56,9 +56,10 @@ def _route(original: Callable[..., Any], endpoint: Endpoint) -> tuple[Callable[.
                                                                        Endpoint]:
     """The method to send with and the endpoint to name in warnings.
 
-    A helper's stream goes *under* the response cache: the helper reads the live SDK stream's
-    HTTP response, which a replayed stream cannot give, so a hit would fail a call that works
-    unwrapped. (The probe under the cache still sees the call.)
+    A helper's stream goes *under* the response cache and always reaches the API: the helper
+    builds its events and final message from the live SDK stream, and the wrapper accounts for
+    it from there. (The probe under the cache still sees the call; ``cache_client`` alone does
+    serve helpers from the cache, with a replayed stream they can close.)
     """
     via = _helper.get()
     if via is None:
