@@ -119,14 +119,25 @@ def test_a_failing_shared_store_warns_once_and_planning_goes_on() -> None:
 
 
 @pytest.mark.slow
-def test_a_million_distinct_prefixes_stay_within_the_count_bound() -> None:
-    state = CacheState(clock=ManualClock(0.0), max_entries=5_000, max_contents=5_000)
-    for batch in range(1_000):
-        fps = [f"{batch:08x}{i:024x}" for i in range(1_000)]
-        state.record_request(None, (), [(fp, "5m", 2_000) for fp in fps], float(batch),
-                             sightings=[Sighting(layer="documents", content=fp, at=float(batch))
-                                        for fp in fps])
-    assert state.sizes() == {"entries": 5_000, "contents": 5_000, "layers": 1}
+def test_a_million_distinct_prefixes_stay_within_the_stated_memory_bound() -> None:
+    """What the state holds after a million distinct prefixes (each written and sighted): its
+    counts at their bounds, and the memory it retains under bound x the stated bytes per item."""
+    entries = contents = 5_000
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        state = CacheState(clock=ManualClock(0.0), max_entries=entries, max_contents=contents)
+        for batch in range(1_000):
+            fps = [f"{batch:08x}{i:024x}" for i in range(1_000)]
+            state.record_request(None, (), [(fp, "5m", 2_000) for fp in fps], float(batch),
+                                 sightings=[Sighting(layer="documents", content=fp,
+                                                     at=float(batch)) for fp in fps])
+            del fps
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert state.sizes() == {"entries": entries, "contents": contents, "layers": 1}
+    assert held <= entries * BYTES_PER_ENTRY + contents * BYTES_PER_CONTENT
 
 
 def test_memory_stays_under_the_stated_bytes_per_item() -> None:
