@@ -305,14 +305,14 @@ def request_ends(prompt: Prompt, count: int = RECENT_TURNS) -> list[int]:
 
 
 def _estimates(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[str],
-               lookups: Sequence[int], now: float) -> tuple[dict[str, LayerEstimate],
-                                                           dict[int, CacheEntry]]:
-    """Each layer's reuse estimate, and the state's entries at the ``lookups`` positions."""
+               lookups: Sequence[int], now: float, previous_size: int,
+               ) -> tuple[dict[str, LayerEstimate], dict[int, CacheEntry]]:
+    """Each layer's reuse estimate, and the state's entries at the ``lookups`` positions
+    (``previous_size``: how many positions the conversation's previous request had)."""
     if state is None:
         return {layer.name: LayerEstimate.from_hint(layer.reuse) for layer in prompt.layers}, {}
     keys = layer_keys(prompt, fingerprints)
-    previous = _previous_size(prompt)
-    consecutive = {layer.name: previous for layer in prompt.layers if layer.append_only}
+    consecutive = {layer.name: previous_size for layer in prompt.layers if layer.append_only}
     entries, stats, seen = state.lookup([fingerprints[i] for i in lookups], now, keys,
                                         consecutive)
     est = {layer.name: LayerEstimate.from_hint(layer.reuse) for layer in prompt.layers}
@@ -393,14 +393,15 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
                   for layer in prompt.layers if layer.stop > layer.start}
     previous = request_ends(prompt)
     lookups = sorted({*(i for i in layer_ends.values() if i is not None), *previous, *fixed})
-    est, entries = _estimates(prompt, state, fingerprints, lookups, now)
+    previous_size = _previous_size(prompt)
+    est, entries = _estimates(prompt, state, fingerprints, lookups, now, previous_size)
     warm = [i for i, e in entries.items() if e.warm(now)]
     pending = {i for i, e in entries.items() if e.pending(now)}
     conv = next((layer for layer in prompt.layers if layer.append_only), None)
     if previous and conv is not None and previous[0] not in entries:
         # Deterministic placement: the previous request of this conversation wrote at its end.
         # Assume so unless this state saw that very request (and so knows it wrote nothing).
-        saw_it = est[conv.name].last_size == _previous_size(prompt)
+        saw_it = est[conv.name].last_size == previous_size
         if not saw_it and est[conv.name].uses > 1:
             warm.append(previous[0])
             notes.append(f"Assumed the previous request cached the conversation up to "

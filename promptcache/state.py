@@ -37,7 +37,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from promptcache.blocks import Reuse, Volatility
+from promptcache.blocks import Layer, Reuse, Volatility
 from promptcache.clock import Clock, WallClock
 from promptcache.errors import CacheWarning
 from promptcache.limits import TTL_SECONDS
@@ -469,13 +469,14 @@ class CacheState:
             entry = loc.entries.pop(fps[gone], None)
             ttl = entry.ttl if entry is not None else (lim.ttls or ("5m",))[0]
             gap = TTL_SECONDS[ttl] + self.response_latency
-            layer = next((la for la in prompt.layers if la.start <= gone < la.stop), None)
-            if layer is None:
+            try:
+                layer = prompt.layer_of(gone)
+            except IndexError:  # a position outside every layer: nothing to learn
                 return
             old_stats = loc.layers.pop(layer.name, None) or LayerStats()
             loc.layers[layer.name] = replace(old_stats,
                                              gaps=(*old_stats.gaps, gap)[-self.max_gaps:])
-            key = (layer.name, fps[layer.start if layer.append_only else layer.stop - 1])
+            key = (layer.name, _content_key(layer, fps))
             if key in loc.contents:
                 seen_at, _, size = loc.contents[key]
                 loc.contents[key] = (seen_at, gap, size)
@@ -535,5 +536,10 @@ def layer_keys(prompt: Prompt, fingerprints: Sequence[str]) -> list[tuple[str, s
     A layer's content is keyed by the prefix fingerprint at its end (everything it depends on),
     a conversation's by the one at its first block (it grows, and stays the same conversation).
     """
-    return [(layer.name, fingerprints[layer.start if layer.append_only else layer.stop - 1])
+    return [(layer.name, _content_key(layer, fingerprints))
             for layer in prompt.layers if layer.stop > layer.start]
+
+
+def _content_key(layer: Layer, fingerprints: Sequence[str]) -> str:
+    """The key of a non-empty ``layer``'s content (see :func:`layer_keys`)."""
+    return fingerprints[layer.start if layer.append_only else layer.stop - 1]
