@@ -209,11 +209,13 @@ class WrapHandle:
                 self.unplanned += 1
         return prepared
 
-    def resent(self, endpoint: Endpoint, prepared: Prepared, error: BaseException) -> Prepared:
-        """The original request, after the API refused the planned one."""
+    def resent(self, endpoint: Endpoint, prepared: Prepared, kwargs: Mapping[str, Any],
+               error: BaseException) -> Prepared:
+        """The original request (``kwargs`` as the caller wrote them), after the API refused the
+        planned one."""
         _warn(f"the API rejected the planned {endpoint.name} request ({error}); promptcache sent "
               "it again exactly as written. Please report this as a promptcache bug.")
-        out = Prepared(kwargs=prepared.kwargs, provider=prepared.provider, model=prepared.model,
+        out = Prepared(kwargs=kwargs, provider=prepared.provider, model=prepared.model,
                        planned=False, limits=prepared.limits, reason=f"rejected: {error}")
         with self._lock:
             self.last = out

@@ -121,9 +121,7 @@ def _sync(original: Callable[..., Any], endpoint: Endpoint, handle: WrapHandle,
         except Exception as e:
             if not (prepared.planned and rejected(e)):
                 raise
-            prepared = handle.resent(named, Prepared(
-                kwargs=kwargs, provider=prepared.provider, model=prepared.model, planned=False,
-                limits=prepared.limits), e)
+            prepared = handle.resent(named, prepared, kwargs, e)
             result = send(**kwargs)
         finally:
             _reached.reset(token)
@@ -154,9 +152,7 @@ def _async(original: Callable[..., Any], endpoint: Endpoint, handle: WrapHandle,
         except Exception as e:
             if not (prepared.planned and rejected(e)):
                 raise
-            prepared = handle.resent(named, Prepared(
-                kwargs=kwargs, provider=prepared.provider, model=prepared.model, planned=False,
-                limits=prepared.limits), e)
+            prepared = handle.resent(named, prepared, kwargs, e)
             result = await send(**kwargs)
         finally:
             _reached.reset(token)
