@@ -4,9 +4,9 @@ read into a Prompt, planned with the client's platform limits, and marked in pla
 Two things keep a long conversation cheap and the request faithful:
 
 * **Incremental reading.** A chat sends the same history again plus a turn. The Prompt of an
-  earlier request whose messages are a prefix of this one's (the same message objects, or equal
-  ones) is extended with the new messages only (:meth:`Prompt.extend`), so a call costs its new
-  turn, not its whole history.
+  earlier request whose messages are a prefix of this one's (equal in content to a private copy
+  the memo kept; never matched by object identity) is extended with the new messages only
+  (:meth:`Prompt.extend`), so a call costs its new turn, not its whole history.
 * **Marking, not re-rendering.** The plan's breakpoints are set on the caller's own ``tools``,
   ``system`` and ``messages`` (only the marked blocks, and the lists holding them, are copied);
   everything else (SDK objects included) reaches the SDK exactly as written. A request whose
@@ -17,6 +17,7 @@ Two things keep a long conversation cheap and the request faithful:
 from __future__ import annotations
 
 import bisect
+import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -41,23 +42,39 @@ _HEAD = ("tools", "system")
 
 @dataclass(frozen=True, slots=True)
 class _Seen:
+    """A request as it was when planned: private deep copies, never the caller's objects."""
+
     head: tuple[Any, ...]
     params: dict[str, Any]
     messages: tuple[Any, ...]
     prompt: Prompt
 
 
+def _snapshot(value: Any) -> Any:
+    """A deep copy of ``value`` that shares no mutable object with the caller.
+
+    The caller owns its history and may edit a sent message in place (append a block, drop an
+    image, turn a string into blocks). A memo that kept the caller's objects would compare each
+    of them with itself and call it unchanged; a private copy compares by content. Container
+    equality in CPython short-cuts on identity, so sharing even one inner list would hide an
+    edit to it.
+    """
+    return copy.deepcopy(value)
+
+
 class PromptMemo:
-    """The Prompts of recent requests, to extend rather than re-read (bounded, thread-safe)."""
+    """The Prompts of recent requests, to extend rather than re-read (bounded, thread-safe).
+
+    Each entry keeps a private copy of the request it was made from and is matched by content
+    (``==``), never by object identity: an already-sent message edited in place no longer
+    matches, so the request is read again rather than rebuilt from the old Prompt. Only the new
+    messages of a request are copied; the matched prefix reuses the entry's copies.
+    """
 
     def __init__(self, size: int = 64) -> None:
         self._size = size
         self._seen: OrderedDict[int, _Seen] = OrderedDict()
         self._lock = threading.Lock()
-
-    @staticmethod
-    def _same(a: Any, b: Any) -> bool:
-        return a is b or a == b
 
     def prompt(self, request: Mapping[str, Any], platform: str) -> Prompt:
         head = tuple(request.get(k) for k in _HEAD)
@@ -69,18 +86,28 @@ class PromptMemo:
                 candidates = list(self._seen.values())
             for seen in reversed(candidates):
                 n = len(seen.messages)
-                if n <= len(messages) and seen.params == params and \
-                        all(self._same(a, b) for a, b in zip(seen.head, head, strict=True)) and \
-                        all(self._same(a, b) for a, b in zip(seen.messages, messages, strict=False)):
+                if n <= len(messages) and seen.prompt.platform == platform and \
+                        seen.params == params and seen.head == head and \
+                        all(a == b for a, b in zip(seen.messages, messages, strict=False)):
                     found = (seen, n)
                     break
-        if found is not None and found[0].prompt.platform == platform and isinstance(messages, list):
+        if found is not None and isinstance(messages, list):
             seen, n = found
             prompt = seen.prompt.extend(messages[n:]) if n < len(messages) else seen.prompt
         else:
             prompt = prompt_from_request(request, platform=platform)  # type: ignore[arg-type]
         if isinstance(messages, list):
-            entry = _Seen(head, params, tuple(messages), prompt)
+            try:
+                if found is not None:
+                    seen, n = found
+                    entry = _Seen(seen.head, seen.params,
+                                  seen.messages + tuple(_snapshot(m) for m in messages[n:]),
+                                  prompt)
+                else:
+                    entry = _Seen(_snapshot(head), _snapshot(params),
+                                  tuple(_snapshot(m) for m in messages), prompt)
+            except Exception:  # an object that cannot be copied: plan it, but do not memo it
+                return prompt
             with self._lock:
                 self._seen[id(messages)] = entry
                 self._seen.move_to_end(id(messages))
