@@ -33,7 +33,7 @@ from promptcache.blocks import Document, Volatility
 from promptcache.builder import PromptBuilder
 from promptcache.limits import limits_for
 from promptcache.prompt import Prompt
-from promptcache.replay.workloads import Trace, TraceRequest, bare_request
+from promptcache.replay.workloads import Trace, TraceRequest, bare_request, prose
 
 #: Every family; workload ``i`` is of family ``FAMILIES[i % len(FAMILIES)]``.
 FAMILIES: tuple[str, ...] = ("chat", "agent", "rag", "burst", "tenants", "subagent_waves",
@@ -49,17 +49,6 @@ THINKING_STRIP: tuple[str, ...] = ("claude-sonnet-4-5", "claude-haiku-4-5")
 
 MAX_PREFIX = 150_000
 
-_TEXT = (
-    "the of and to in is for on that with as by this are from be at or an it not which can have "
-    "will all has more one their been also other its into than only when time new may these some "
-    "such data system user value order report account customer service product price policy "
-    "request result error status update support team issue case process record file table field "
-    "number date market region quarter revenue growth contract clause party section payment term "
-    "notice period liability warranty review analysis model design change release version test "
-    "build deploy server network access security risk control audit plan budget cost invoice "
-    "shipment delivery stock supplier schedule meeting project task owner priority summary note"
-)
-_WORDS: tuple[str, ...] = tuple(_TEXT.split())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,11 +121,7 @@ def specs(count: int) -> list[Spec]:
 
 
 def _prose(rng: random.Random, words: int) -> str:
-    out = []
-    for i in range(max(1, words)):
-        w = rng.choice(_WORDS)
-        out.append(w.capitalize() + "." if i % 17 == 16 else w)
-    return " ".join(out)
+    return prose(rng, max(1, words))
 
 
 def _tools(rng: random.Random, names: Sequence[str], words: int) -> list[dict[str, Any]]:

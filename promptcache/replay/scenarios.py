@@ -31,9 +31,9 @@ from promptcache.replay.workloads import (
     Trace,
     TraceRequest,
     _make,
-    _prose,
     _sorted,
     _tools,
+    prose,
 )
 
 __all__ = ["SCENARIOS", "long_document", "regenerated_chat", "subagent_waves", "tenants",
@@ -51,11 +51,11 @@ def tenants(*, count: int = 10, hours: float = 2.0, seed: int = 11,
     items: list[TraceRequest] = []
     for k in range(count):
         pace = 40 * (4_200 / 40) ** (k / max(1, count - 1))
-        system = f"[tenant {k} policies] " + _prose(rng, rng.randint(1_090, 1_480))
+        system = f"[tenant {k} policies] " + prose(rng, rng.randint(1_090, 1_480))
         t = rng.uniform(0, min(pace, 600))
         n = 0
         while t < hours * 3600:
-            question = f"[tenant {k}, request {n}] " + _prose(rng, rng.randint(20, 60))
+            question = f"[tenant {k}, request {n}] " + prose(rng, rng.randint(20, 60))
             b = (PromptBuilder(model).add_tools(tools).add_system(system)
                  .add_user_turn(question).set_params(max_tokens=512))
             items.append(_make(b.build(), t, f"tenant-{k}"))
@@ -69,12 +69,12 @@ def long_document(*, questions: int = 40, seed: int = 12, model: str = DEFAULT_M
     """Questions over one ~25k-token document: 60% follow within 10-60 s, 40% after 5-12
     minutes; each is a single question under the same document."""
     rng = random.Random(seed)
-    system = _prose(rng, 800)
-    doc = Document(id="contract", title="Master services agreement", text=_prose(rng, 25_000))
+    system = prose(rng, 800)
+    doc = Document(id="contract", title="Master services agreement", text=prose(rng, 25_000))
     items: list[TraceRequest] = []
     t = 0.0
     for q in range(questions):
-        question = f"[question {q}] " + _prose(rng, rng.randint(20, 70))
+        question = f"[question {q}] " + prose(rng, rng.randint(20, 70))
         b = (PromptBuilder(model).add_system(system).add_documents([doc])
              .add_user_turn(question).set_params(max_tokens=1024))
         items.append(_make(b.build(), t, "reader"))
@@ -88,12 +88,12 @@ def volatile_system(*, requests: int = 60, seed: int = 13, model: str = DEFAULT_
     changes on every call, and so does every prefix that includes it. Tools (~1.7k) are stable."""
     rng = random.Random(seed)
     tools = _tools(rng, _CHAT_TOOLS, 200)
-    policy = _prose(rng, 2_500)
+    policy = prose(rng, 2_500)
     items: list[TraceRequest] = []
     t = 0.0
     for n in range(requests):
         stamp = f"Current time: {int(t) // 3600:02d}:{int(t) % 3600 // 60:02d}:{int(t) % 60:02d}."
-        question = f"[request {n}] " + _prose(rng, rng.randint(30, 90))
+        question = f"[request {n}] " + prose(rng, rng.randint(30, 90))
         b = (PromptBuilder(model).add_tools(tools)
              .add_system(stamp + " " + policy, volatility=Volatility.STATIC)
              .add_user_turn(question).set_params(max_tokens=512))
@@ -110,25 +110,25 @@ def subagent_waves(*, waves: int = 5, agents: tuple[int, int] = (6, 9), steps: i
     calls a step, steps 5-15 s apart); waves are 3-8 minutes apart."""
     rng = random.Random(seed)
     tools = _tools(rng, _AGENT_TOOLS, 140)
-    system = _prose(rng, 1_500)
+    system = prose(rng, 1_500)
     items: list[TraceRequest] = []
     t = 0.0
     for wave in range(waves):
-        brief = f"[wave {wave} brief] " + _prose(rng, 3_000)
+        brief = f"[wave {wave} brief] " + prose(rng, 3_000)
         for agent in range(rng.randint(*agents)):
             start = t + rng.uniform(0, 1.0)
             history: list[dict[str, Any]] = [
-                {"role": "user", "content": brief + f"\n\n[sub-task {agent}] " + _prose(rng, 60)}]
+                {"role": "user", "content": brief + f"\n\n[sub-task {agent}] " + prose(rng, 60)}]
             for step in range(steps):
                 b = (PromptBuilder(model).add_tools(tools).add_system(system)
                      .add_messages(history).set_params(max_tokens=2048))
                 items.append(_make(b.build(), start, f"wave-{wave}-agent-{agent}"))
                 calls = rng.randint(6, 10)
                 uses = [{"type": "tool_use", "id": f"toolu_{wave}_{agent}_{step}_{i}",
-                         "name": rng.choice(_AGENT_TOOLS), "input": {"query": _prose(rng, 6)}}
+                         "name": rng.choice(_AGENT_TOOLS), "input": {"query": prose(rng, 6)}}
                         for i in range(calls)]
                 results = [{"type": "tool_result", "tool_use_id": f"toolu_{wave}_{agent}_{step}_{i}",
-                            "content": _prose(rng, rng.randint(60, 180))} for i in range(calls)]
+                            "content": prose(rng, rng.randint(60, 180))} for i in range(calls)]
                 history = [*history, {"role": "assistant", "content": uses},
                            {"role": "user", "content": results}]
                 start += rng.uniform(5, 15)
@@ -143,13 +143,13 @@ def regenerated_chat(*, sessions: int = 5, turns: int = 8, seed: int = 15,
     later, and the conversation goes on from the newest answer."""
     rng = random.Random(seed)
     tools = _tools(rng, _CHAT_TOOLS, 160)
-    system = _prose(rng, 1_300)
+    system = prose(rng, 1_300)
     items: list[TraceRequest] = []
     for s in range(sessions):
         t = s * rng.uniform(60, 200)
         history: list[dict[str, Any]] = []
         for turn in range(turns):
-            question = f"[chat {s}, turn {turn}] " + _prose(rng, rng.randint(30, 90))
+            question = f"[chat {s}, turn {turn}] " + prose(rng, rng.randint(30, 90))
             b = (PromptBuilder(model).add_tools(tools).add_system(system)
                  .add_messages(history).add_user_turn(question).set_params(max_tokens=1024))
             prompt = b.build()
@@ -158,7 +158,7 @@ def regenerated_chat(*, sessions: int = 5, turns: int = 8, seed: int = 15,
                 t += rng.uniform(5, 20)
                 items.append(_make(prompt, t, f"chat-{s}"))
             history = [*history, {"role": "user", "content": question},
-                       {"role": "assistant", "content": _prose(rng, rng.randint(120, 300))}]
+                       {"role": "assistant", "content": prose(rng, rng.randint(120, 300))}]
             t += rng.uniform(20, 90)
     return _sorted("regenerated_chat", "chats where 40% of answers are regenerated", items)
 

@@ -38,6 +38,7 @@ __all__ = [
     "bursts",
     "chat_with_tools",
     "load_trace",
+    "prose",
     "rag_rotating_documents",
     "save_trace",
     "sparse_users",
@@ -128,8 +129,11 @@ _VOCAB_TEXT = (
 _VOCAB = tuple(_VOCAB_TEXT.split())
 
 
-def _prose(rng: random.Random, words: int) -> str:
-    """Roughly ``words`` tokens of deterministic filler prose (each word is one cl100k token)."""
+def prose(rng: random.Random, words: int) -> str:
+    """Roughly ``words`` tokens of deterministic filler prose (each word is one cl100k token).
+
+    Public so generated workloads (``benchmarks/``) fill text the way the named ones do.
+    """
     out = []
     for i in range(words):
         w = rng.choice(_VOCAB)
@@ -141,11 +145,11 @@ def _tools(rng: random.Random, names: Sequence[str], words: int) -> list[dict[st
     return [
         {
             "name": name,
-            "description": _prose(rng, words),
+            "description": prose(rng, words),
             "input_schema": {
                 "type": "object",
                 "properties": {
-                    "query": {"type": "string", "description": _prose(rng, 12)},
+                    "query": {"type": "string", "description": prose(rng, 12)},
                     "limit": {"type": "integer", "description": "Maximum results to return."},
                 },
                 "required": ["query"],
@@ -180,17 +184,17 @@ def chat_with_tools(*, sessions: int = 6, turns: int = 10, seed: int = 1,
     """
     rng = random.Random(seed)
     tools = _tools(rng, _CHAT_TOOLS, 160)
-    system = _prose(rng, 1_300)
+    system = prose(rng, 1_300)
     items: list[TraceRequest] = []
     for s in range(sessions):
         t = s * rng.uniform(90, 150)
         history: list[dict[str, Any]] = []
         for turn in range(turns):
-            question = f"[user {s}, turn {turn}] " + _prose(rng, rng.randint(30, 90))
+            question = f"[user {s}, turn {turn}] " + prose(rng, rng.randint(30, 90))
             b = (PromptBuilder(model).add_tools(tools).add_system(system)
                  .add_messages(history).add_user_turn(question).set_params(max_tokens=1024))
             items.append(_make(b.build(), t, f"chat-{s}"))
-            answer = _prose(rng, rng.randint(120, 320))
+            answer = prose(rng, rng.randint(120, 320))
             history = [*history, {"role": "user", "content": question},
                        {"role": "assistant", "content": answer}]
             t += rng.uniform(15, 90)
@@ -205,8 +209,8 @@ def rag_rotating_documents(*, topics: int = 12, questions: tuple[int, int] = (3,
     seconds apart; a third of the topics come back to an earlier document set 10-30 minutes later.
     """
     rng = random.Random(seed)
-    system = _prose(rng, 900)
-    pool = [Document(id=f"doc-{i}", title=f"Report {i}", text=_prose(rng, rng.randint(1_200, 2_000)))
+    system = prose(rng, 900)
+    pool = [Document(id=f"doc-{i}", title=f"Report {i}", text=prose(rng, rng.randint(1_200, 2_000)))
             for i in range(14)]
     items: list[TraceRequest] = []
     t = 0.0
@@ -218,7 +222,7 @@ def rag_rotating_documents(*, topics: int = 12, questions: tuple[int, int] = (3,
             docs = tuple(rng.sample(pool, 3))
             seen.append(docs)
         for q in range(rng.randint(*questions)):
-            question = f"[topic {topic}, question {q}] " + _prose(rng, rng.randint(20, 60))
+            question = f"[topic {topic}, question {q}] " + prose(rng, rng.randint(20, 60))
             b = (PromptBuilder(model).add_system(system).add_documents(docs)
                  .add_user_turn(question).set_params(max_tokens=1024))
             items.append(_make(b.build(), t, f"topic-{topic}"))
@@ -242,25 +246,25 @@ def agent_tool_loop(*, tasks: int = 3, steps: int = 6, seed: int = 3,
     """
     rng = random.Random(seed)
     tools = _tools(rng, _AGENT_TOOLS, 140)
-    system = _prose(rng, 1_500)
+    system = prose(rng, 1_500)
     items: list[TraceRequest] = []
     t = 0.0
     for task in range(tasks):
         history: list[dict[str, Any]] = [
-            {"role": "user", "content": f"[task {task}] " + _prose(rng, 150)}]
+            {"role": "user", "content": f"[task {task}] " + prose(rng, 150)}]
         for step in range(steps):
             b = (PromptBuilder(model).add_tools(tools).add_system(system)
                  .add_messages(history).set_params(max_tokens=4096))
             items.append(_make(b.build(), t, f"task-{task}"))
             calls = rng.randint(12, 14)
             uses = [{"type": "tool_use", "id": f"toolu_{task}_{step}_{i}",
-                     "name": rng.choice(_AGENT_TOOLS), "input": {"query": _prose(rng, 6)}}
+                     "name": rng.choice(_AGENT_TOOLS), "input": {"query": prose(rng, 6)}}
                     for i in range(calls)]
             results = [{"type": "tool_result", "tool_use_id": f"toolu_{task}_{step}_{i}",
-                        "content": _prose(rng, rng.randint(60, 220))} for i in range(calls)]
+                        "content": prose(rng, rng.randint(60, 220))} for i in range(calls)]
             history = [*history,
                        {"role": "assistant",
-                        "content": [{"type": "text", "text": _prose(rng, 40)}, *uses]},
+                        "content": [{"type": "text", "text": prose(rng, 40)}, *uses]},
                        {"role": "user", "content": results}]
             t += rng.uniform(4, 20)
         t += rng.uniform(20, 60)
@@ -277,19 +281,19 @@ def sparse_users(*, users: int = 6, turns: int = 5, seed: int = 4,
     """
     rng = random.Random(seed)
     tools = _tools(rng, _CHAT_TOOLS, 160)
-    system = _prose(rng, 1_300)
+    system = prose(rng, 1_300)
     items: list[TraceRequest] = []
     for u in range(users):
         t = rng.uniform(0, 1_200)
         history: list[dict[str, Any]] = []
-        context = f"[user {u} account history] " + _prose(rng, 6_000)
+        context = f"[user {u} account history] " + prose(rng, 6_000)
         for turn in range(turns):
-            question = (context + "\n\n" if turn == 0 else "") + f"[turn {turn}] " + _prose(rng, 60)
+            question = (context + "\n\n" if turn == 0 else "") + f"[turn {turn}] " + prose(rng, 60)
             b = (PromptBuilder(model).add_tools(tools).add_system(system)
                  .add_messages(history).add_user_turn(question).set_params(max_tokens=1024))
             items.append(_make(b.build(), t, f"user-{u}"))
             history = [*history, {"role": "user", "content": question},
-                       {"role": "assistant", "content": _prose(rng, rng.randint(150, 300))}]
+                       {"role": "assistant", "content": prose(rng, rng.randint(150, 300))}]
             t += rng.uniform(480, 1_500)
     return _sorted("sparse_users", "users who come back every 8-25 minutes", items)
 
@@ -303,13 +307,13 @@ def bursts(*, count: int = 8, size: tuple[int, int] = (5, 8), seed: int = 5,
     """
     rng = random.Random(seed)
     tools = _tools(rng, _CHAT_TOOLS, 160)
-    system = _prose(rng, 1_300)
-    corpus = [Document(id=f"kb-{i}", text=_prose(rng, 1_500)) for i in range(3)]
+    system = prose(rng, 1_300)
+    corpus = [Document(id=f"kb-{i}", text=prose(rng, 1_500)) for i in range(3)]
     items: list[TraceRequest] = []
     t = 0.0
     for burst in range(count):
         for i in range(rng.randint(*size)):
-            question = f"[burst {burst}, item {i}] " + _prose(rng, rng.randint(30, 80))
+            question = f"[burst {burst}, item {i}] " + prose(rng, rng.randint(30, 80))
             b = (PromptBuilder(model).add_tools(tools).add_system(system).add_documents(corpus)
                  .add_user_turn(question).set_params(max_tokens=512))
             items.append(_make(b.build(), t + rng.uniform(0, 0.3), f"burst-{burst}"))
