@@ -387,9 +387,28 @@ def render_gemini(prompt: Prompt, *, model: str, cache: CachedPrefix | None = No
     contents = [*(cut.cached.get("contents") or ()), *cut.contents] if cache is None else list(cut.contents)
     kwargs: dict[str, Any] = {"model": model, "contents": contents}
     if config:
+        _check_config(config)
         kwargs["config"] = config
     return Rendered(kwargs=kwargs, plan=_plan(prompt, model, "generate_content", cut, decision,
                                               cache, lim))
+
+
+def _check_config(config: Mapping[str, Any]) -> None:
+    """Refuse a config google-genai would refuse, naming the field, before anything is sent.
+
+    The SDK validates ``GenerateContentConfig`` while building the call and raises a pydantic
+    ``ValidationError``; a parameter or tool the user gave in a shape Gemini does not take (a
+    description that is a list, say) is bad input, so it surfaces as a :class:`PromptError`.
+    """
+    from pydantic import ValidationError
+
+    try:
+        require_sdk().types.GenerateContentConfig.model_validate(config)
+    except ValidationError as e:
+        first = e.errors()[0]
+        path = "config." + ".".join(str(p) for p in first["loc"])
+        raise PromptError(f"{path}: {first['msg']}; google-genai refuses this request.",
+                          path=path) from None
 
 
 def create_config(cut: GeminiSplit, decision: CacheDecision, display_name: str) -> dict[str, Any]:
