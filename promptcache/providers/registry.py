@@ -56,11 +56,15 @@ _RESPONSE_ORDER = tuple(sorted(SPECS, key=lambda s: s.response_rank))
 
 
 def spec_named(name: str) -> ProviderSpec:
-    """The spec of provider ``name``; a KeyError listing the known names otherwise."""
+    """The spec of provider ``name``; a :class:`PromptError` listing the known names otherwise.
+
+    A ``PromptError`` is also a ``ValueError``: a wrong name is bad input, not a missing key.
+    """
     try:
         return _BY_NAME[name]
     except KeyError:
-        raise KeyError(f"no provider named {name!r}; known: {', '.join(_BY_NAME)}") from None
+        raise PromptError(f"provider: no provider named {name!r}; known: "
+                          f"{', '.join(_BY_NAME)}.", path="provider") from None
 
 
 def spec_for_client(client: Any) -> ProviderSpec | None:
