@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from workload_family import FAMILIES, Spec, build, spec, static_volatility
 
-from promptcache.positions import view_of
+from promptcache.providers.registry import view_of
 from promptcache.replay.compare import replay
 from promptcache.replay.fleet import Fleet
 from promptcache.replay.strategies import Strategy, mark_request, strategy_for

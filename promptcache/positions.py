@@ -26,12 +26,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from promptcache.errors import PromptError
 from promptcache.limits import Provider
-from promptcache.tokens import BLOCK_OVERHEAD, count_block, count_tool, default_counter
 
 __all__ = [
     "LEVEL_ORDER",
@@ -46,13 +45,11 @@ __all__ = [
     "anthropic_settings",
     "block_digest",
     "citations_on",
-    "detect_provider",
     "has_image",
     "is_web_search",
     "position_key",
     "strips_thinking",
     "unmarkable_reason",
-    "view_of",
 ]
 
 Level = Literal["tools", "system", "messages"]
@@ -389,146 +386,7 @@ class CacheView:
         return tuple(chain.extend((b.level, b.key()) for b in self.blocks))
 
 
-def view_of(request: Any, *, provider: Provider | None = None) -> CacheView:
-    """The cache's view of ``request``: any provider's request dict, or a Prompt.
-
-    Raises :class:`~promptcache.errors.PromptError` naming the path of anything malformed.
-    """
-    as_view = getattr(request, "cache_view", None)
-    if callable(as_view):
-        view = as_view()
-        if isinstance(view, CacheView):
-            return view
-    return _read_request(request, provider=provider)
-
-
-# -- provider detection ------------------------------------------------------------------------
-
-
-def detect_provider(request: Mapping[str, Any]) -> tuple[Provider, str]:
-    """``(provider, api)`` from the shape of a request dict.
-
-    Shape first (``contents`` is Gemini, ``input``/``instructions`` is OpenAI responses), then
-    the markers and roles that only one API has, then the model id.
-    """
-    if "contents" in request or "system_instruction" in request or "systemInstruction" in request:
-        return "gemini", "generate_content"
-    if "input" in request or "instructions" in request:
-        return "openai", "responses"
-    if "messages" in request:
-        messages = request["messages"]
-        roles = {m.get("role") for m in messages if isinstance(m, Mapping)} \
-            if isinstance(messages, list) else set()
-        openai_keys = {"prompt_cache_key", "prompt_cache_retention", "prompt_cache_options"}
-        if roles & {"system", "developer", "tool"} or openai_keys & set(request):
-            return "openai", "chat"
-        model = str(request.get("model", "")).lower()
-        if model.startswith(("gpt-", "o1", "o3", "o4", "chatgpt")):
-            return "openai", "chat"
-        return "anthropic", "messages"
-    raise PromptError("Cannot tell which provider this request is for: expected 'messages' "
-                      "(Anthropic or OpenAI chat), 'input' (OpenAI responses) or 'contents' "
-                      "(Gemini).", path="<request>")
-
-
-def _read_request(request: Mapping[str, Any], *, provider: Provider | None = None) -> CacheView:
-    """Read a request dict of any provider into cache positions; raises PromptError if malformed."""
-    if not isinstance(request, Mapping):
-        raise PromptError(f"A request must be a JSON object (dict), got {type(request).__name__}.",
-                          path="<request>")
-    detected, api = detect_provider(request)
-    if provider is not None and provider != detected:
-        api = {"anthropic": "messages", "gemini": "generate_content"}.get(
-            provider, "responses" if "input" in request else "chat")
-    chosen = provider or detected
-    model = request.get("model")
-    if not isinstance(model, str) or not model:
-        raise PromptError("The request has no 'model' string.", path="model")
-    if chosen == "anthropic":
-        return _anthropic(request, model)
-    if chosen == "openai":
-        return _openai(request, model, api)
-    return _gemini(request, model)
-
-
-# -- Anthropic ---------------------------------------------------------------------------------
-
-
-def _marker(block: Mapping[str, Any], path: str, key: str = "cache_control",
-            default: str = "5m") -> str | None:
-    cc = block.get(key)
-    if cc is None:
-        return None
-    if not isinstance(cc, Mapping):
-        raise PromptError(f"{path}.{key} must be an object, got {cc!r}.", path=path)
-    return str(cc.get("ttl", default))
-
-
-def _content_list(content: Any, path: str) -> list[tuple[str, Mapping[str, Any]]]:
-    if isinstance(content, str):
-        return [(path, {"type": "text", "text": content})]
-    if isinstance(content, list):
-        out = []
-        for i, b in enumerate(content):
-            if not isinstance(b, Mapping):
-                raise PromptError(f"{path}[{i}] must be a content block object, got {b!r}.",
-                                  path=f"{path}[{i}]")
-            out.append((f"{path}[{i}]", b))
-        return out
-    raise PromptError(f"{path} must be a string or a list of content blocks.", path=path)
-
-
-def _anthropic(request: Mapping[str, Any], model: str) -> CacheView:
-    blocks: list[Position] = []
-    web_search: list[Any] = []
-    tools = request.get("tools") or []
-    if not isinstance(tools, list):
-        raise PromptError("'tools' must be a list of tool definitions.", path="tools")
-    for i, tool in enumerate(tools):
-        path = f"tools[{i}]"
-        if not isinstance(tool, Mapping):
-            raise PromptError(f"{path} must be a tool definition object.", path=path)
-        payload = {k: v for k, v in tool.items() if k != "cache_control"}
-        is_search = is_web_search(tool)
-        if is_search:
-            web_search.append(payload)
-        raw = _raw_at(payload, path)
-        blocks.append(Position(path=path, level="tools", kind="tool", payload=payload, raw=raw,
-                               digest=_digest(raw), tokens=count_tool(payload),
-                               ttl=_marker(tool, path), name=str(tool.get("name", "")),
-                               system_salted=is_search))
-    system = request.get("system")
-    if system:
-        for path, b in _content_list(system, "system"):
-            blocks.append(_content_block(b, path, "system", None))
-    messages = request.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise PromptError("The request needs a non-empty 'messages' list.", path="messages")
-    for m, message in enumerate(messages):
-        if not isinstance(message, Mapping):
-            raise PromptError(f"messages[{m}] must be an object with role and content.",
-                              path=f"messages[{m}]")
-        role = str(message.get("role"))
-        for n, (path, b) in enumerate(_content_list(message.get("content"),
-                                                    f"messages[{m}].content")):
-            blocks.append(_content_block(b, path, "messages", role, first=n == 0))
-    thinking = request.get("thinking")
-    last = messages[-1] if isinstance(messages[-1], Mapping) else {}
-    last_content = last.get("content")
-    last_kinds = ["text"] if isinstance(last_content, str) else [
-        str(b.get("type")) for b in last_content or () if isinstance(b, Mapping)]
-    if strips_thinking(thinking, last.get("role"), last_kinds):
-        blocks = [replace(b, stripped=True) if b.level == "messages" and b.kind in UNMARKABLE_TYPES
-                  else b for b in blocks]
-    system_settings, message_settings = anthropic_settings(
-        request, web_search=web_search,
-        citations=citations_on(request.get("messages")) or citations_on(system),
-        images=has_image(messages) or has_image(system))
-    auto = request.get("cache_control")
-    automatic = _marker(request, "<request>") if isinstance(auto, Mapping) else None
-    return CacheView(provider="anthropic", api="messages", model=model, blocks=tuple(blocks),
-                       system_settings=system_settings, message_settings=message_settings,
-                       automatic_ttl=automatic)
+# -- reading blocks (shared by the providers' readers) -------------------------------------------
 
 
 def _raw_at(payload: Any, path: str) -> str:
@@ -543,138 +401,3 @@ def _raw_at(payload: Any, path: str) -> str:
 
 def _digest(raw: str) -> bytes:
     return hashlib.blake2b(_utf8(raw), digest_size=16).digest()
-
-
-def _content_block(block: Mapping[str, Any], path: str, level: Level, role: str | None,
-                   *, first: bool = False) -> Position:
-    payload = {k: v for k, v in block.items() if k != "cache_control"}
-    raw = _raw_at(payload, path)
-    return Position(path=path, level=level, kind=str(block.get("type")), payload=payload, raw=raw,
-                    digest=_digest(raw), tokens=count_block(payload), ttl=_marker(block, path),
-                    role=role if level == "messages" else None, first=first,
-                    unmarkable=unmarkable_reason(block))
-
-
-# -- OpenAI and Gemini -------------------------------------------------------------------------
-
-
-def _text_tokens(payload: Any) -> int:
-    if isinstance(payload, Mapping) and isinstance(payload.get("text"), str):
-        text = str(payload["text"])
-    elif isinstance(payload, str):
-        text = payload
-    else:
-        text = canonical_json(payload)
-    return default_counter().count_text(text) + BLOCK_OVERHEAD
-
-
-def _part(part: Any, path: str, level: Level, role: str | None, marker_key: str | None,
-          default_ttl: str = "30m") -> Position:
-    ttl = None
-    payload = part
-    if isinstance(part, Mapping):
-        if marker_key:
-            ttl = _marker(part, path, marker_key, default_ttl)
-        payload = {k: v for k, v in part.items() if k != marker_key}
-    kind = str(payload.get("type", "text")) if isinstance(payload, Mapping) else "text"
-    name = None
-    if level == "tools" and isinstance(payload, Mapping):
-        fn = payload.get("function")
-        name = str(fn.get("name") if isinstance(fn, Mapping) else payload.get("name", ""))
-        kind = "tool"
-    empty = isinstance(payload, str) and not payload.strip()
-    raw = _raw_at(payload, path)
-    return Position(path=path, level=level, kind=kind, payload=payload, raw=raw,
-                    digest=_digest(raw), tokens=_text_tokens(payload), ttl=ttl,
-                    role=role, name=name,
-                     unmarkable="an empty text part cannot be cached" if empty else "")
-
-
-def _openai_content(content: Any, path: str, level: Level, role: str) -> list[Position]:
-    if isinstance(content, list):
-        return [_part(p, f"{path}[{i}]", level, role, "prompt_cache_breakpoint")
-                for i, p in enumerate(content)]
-    if content is None:
-        return []
-    return [_part(content, path, level, role, "prompt_cache_breakpoint")]
-
-
-def _openai(request: Mapping[str, Any], model: str, api: str) -> CacheView:
-    blocks = [_part(t, f"tools[{i}]", "tools", None, None)
-              for i, t in enumerate(request.get("tools") or ())]
-    leading = True
-    if api == "responses":
-        if request.get("instructions"):
-            blocks += _openai_content(request["instructions"], "instructions", "system", "developer")
-        items = request.get("input")
-        if isinstance(items, str):
-            blocks.append(_part(items, "input", "messages", "user", None))
-        elif isinstance(items, list):
-            for i, item in enumerate(items):
-                if isinstance(item, Mapping) and "content" in item:
-                    role = str(item.get("role", "user"))
-                    level: Level = "system" if leading and role in ("system", "developer") \
-                        else "messages"
-                    leading = leading and level == "system"
-                    blocks += _openai_content(item["content"], f"input[{i}].content", level, role)
-                else:
-                    leading = False
-                    blocks.append(_part(item, f"input[{i}]", "messages", None,
-                                        "prompt_cache_breakpoint"))
-        else:
-            raise PromptError("'input' must be a string or a list of items.", path="input")
-    else:
-        messages = request.get("messages")
-        if not isinstance(messages, list) or not messages:
-            raise PromptError("The request needs a non-empty 'messages' list.", path="messages")
-        for m, message in enumerate(messages):
-            if not isinstance(message, Mapping):
-                raise PromptError(f"messages[{m}] must be an object.", path=f"messages[{m}]")
-            role = str(message.get("role"))
-            level = "system" if leading and role in ("system", "developer") else "messages"
-            leading = leading and level == "system"
-            extra = {k: v for k, v in message.items() if k not in ("role", "content")}
-            blocks += _openai_content(message.get("content"), f"messages[{m}].content", level, role)
-            if extra:
-                blocks.append(_part(extra, f"messages[{m}]", level, role, None))
-    return CacheView(provider="openai", api=api, model=model, blocks=tuple(blocks))
-
-
-def _gemini(request: Mapping[str, Any], model: str) -> CacheView:
-    config = request.get("config")
-    scope, prefix = (config, "config.") if isinstance(config, Mapping) else (request, "")
-    blocks: list[Position] = []
-    system_key = next((k for k in ("system_instruction", "systemInstruction") if scope.get(k)), None)
-    if system_key is None and scope is not request:
-        system_key = next((k for k in ("system_instruction", "systemInstruction")
-                           if request.get(k)), None)
-        scope, prefix = (request, "") if system_key else (scope, prefix)
-    if system_key:
-        system = scope[system_key]
-        path = f"{prefix}{system_key}"
-        parts = system.get("parts") if isinstance(system, Mapping) else system
-        if isinstance(parts, list):
-            path = f"{path}.parts" if isinstance(system, Mapping) else path
-            blocks += [_part(p, f"{path}[{i}]", "system", None, None) for i, p in enumerate(parts)]
-        else:
-            blocks.append(_part(parts, path, "system", None, None))
-    tool_scope, tool_prefix = (config, "config.") if isinstance(config, Mapping) \
-        and config.get("tools") else (request, "")
-    blocks += [_part(t, f"{tool_prefix}tools[{i}]", "tools", None, None)
-               for i, t in enumerate(tool_scope.get("tools") or ())]
-    contents = request.get("contents")
-    if isinstance(contents, str):
-        blocks.append(_part(contents, "contents", "messages", "user", None))
-    elif isinstance(contents, list) and contents:
-        for c, content in enumerate(contents):
-            if isinstance(content, Mapping):
-                role = str(content.get("role", "user"))
-                blocks += [_part(p, f"contents[{c}].parts[{i}]", "messages", role, None)
-                           for i, p in enumerate(content.get("parts") or ())]
-            else:
-                blocks.append(_part(content, f"contents[{c}]", "messages", "user", None))
-    else:
-        raise PromptError("The request needs 'contents' (a string or a list).", path="contents")
-    return CacheView(provider="gemini", api="generate_content", model=model,
-                       blocks=tuple(blocks))
-

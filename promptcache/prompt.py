@@ -187,7 +187,7 @@ class Prompt:
     def fingerprints(self) -> tuple[str, ...]:
         """``fingerprints[i]``: what the provider's cache keys the prefix ending at block ``i`` on.
 
-        Equal to :func:`promptcache.positions.view_of` of the rendered request (markers are
+        Equal to :func:`promptcache.providers.registry.view_of` of the rendered request (markers are
         excluded), so the optimizer, the simulator and ``diff`` agree.
         """
         if self._fingerprints is None:

@@ -10,7 +10,7 @@ import pytest
 from promptcache import PromptError
 from promptcache.diagnostics.diff import INVALIDATION_TABLE, diff_requests
 from promptcache.limits import limits_for
-from promptcache.positions import view_of
+from promptcache.providers.registry import view_of
 from tests.helpers import chat_builder, text_of, tool
 
 MODEL = "claude-sonnet-4-5"

@@ -1,6 +1,6 @@
 """The optimizer, the simulator and diff fingerprint every request the same way.
 
-All three read :func:`promptcache.positions.view_of` (the optimizer through
+All three read :func:`promptcache.providers.registry.view_of` (the optimizer through
 ``Prompt.fingerprints``), so "why did it miss" and "what did the simulator read" can never
 disagree about whether two requests share a prefix. The corpus covers every content block type the
 Messages API accepts, and the settings that invalidate a level.
@@ -15,7 +15,7 @@ import pytest
 
 from promptcache.anthropic import prompt_from_request, render_anthropic
 from promptcache.optimizer import optimize
-from promptcache.positions import view_of
+from promptcache.providers.registry import view_of
 from promptcache.simulator import AnthropicCacheSimulator
 
 MODEL = "claude-sonnet-4-5"

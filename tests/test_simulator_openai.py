@@ -141,7 +141,7 @@ def test_gpt_5_5_rejects_in_memory_retention(sim: OpenAICacheSimulator) -> None:
 def test_the_simulator_reads_the_shared_cache_view_tool_calls_included(
     sim: OpenAICacheSimulator,
 ) -> None:
-    """Segments come from promptcache.positions.view_of, so an assistant's tool_calls (outside
+    """Segments come from promptcache.providers.registry.view_of, so an assistant's tool_calls (outside
     ``content``) are part of the prompt the cache sees, as they are for diff and lint."""
     call = {"id": "call_1", "type": "function",
             "function": {"name": "lookup", "arguments": '{"q": "' + "x " * 200 + '"}'}}

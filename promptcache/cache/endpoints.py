@@ -21,7 +21,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-__all__ = ["DECODED_MEMO_BYTES", "ENDPOINTS", "DecodedMemo", "Endpoint", "LoadFailed", "clone"]
+__all__ = ["DECODED_MEMO_BYTES", "ENDPOINTS", "DecodedMemo", "LoadFailed", "ResponseCodec", "clone"]
 
 #: Bytes of stored entries whose rebuilt objects are kept (the objects take a few times that).
 DECODED_MEMO_BYTES: Final = 8 * 1024 * 1024
@@ -110,8 +110,9 @@ class LoadFailed(Exception):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Endpoint:
-    """One cacheable SDK method."""
+class ResponseCodec:
+    """How the response cache stores and rebuilds the answers of one SDK method (the method
+    itself is listed in the provider registry)."""
 
     name: str
     """Hashed into the key, so providers and endpoints never share entries."""
@@ -176,104 +177,23 @@ def _adapter(tp: Any) -> TypeAdapter[Any]:
     return TypeAdapter(tp)
 
 
-def _anthropic_message() -> Any:
-    from anthropic.types import Message
+def _codecs() -> dict[str, ResponseCodec]:
+    from promptcache.providers.registry import SPECS
 
-    return Message
-
-
-def _anthropic_event() -> Any:
-    from anthropic.types import RawMessageStreamEvent
-
-    return RawMessageStreamEvent
-
-
-def _anthropic_beta_message() -> Any:
-    from anthropic.types.beta import BetaMessage
-
-    return BetaMessage
-
-
-def _anthropic_beta_event() -> Any:
-    from anthropic.types.beta import BetaRawMessageStreamEvent
-
-    return BetaRawMessageStreamEvent
+    return {
+        m.cached_as: ResponseCodec(
+            name=m.cached_as,
+            response_type=m.response_type.load,
+            event_type=m.event_type.load,
+            streaming=m.streaming,
+            exclude=m.exclude,
+            json_mode=m.json_mode,
+        )
+        for spec in SPECS
+        for m in spec.methods
+        if m.cached_as is not None and m.response_type is not None and m.event_type is not None
+    }
 
 
-def _openai_completion() -> Any:
-    from openai.types.chat import ChatCompletion
-
-    return ChatCompletion
-
-
-def _openai_chunk() -> Any:
-    from openai.types.chat import ChatCompletionChunk
-
-    return ChatCompletionChunk
-
-
-def _openai_response() -> Any:
-    from openai.types.responses import Response
-
-    return Response
-
-
-def _openai_response_event() -> Any:
-    from openai.types.responses import ResponseStreamEvent
-
-    return ResponseStreamEvent
-
-
-def _genai_response() -> Any:
-    from google.genai.types import GenerateContentResponse
-
-    return GenerateContentResponse
-
-
-_GENAI_TRANSPORT = frozenset({"sdk_http_response"})
-
-ENDPOINTS: dict[str, Endpoint] = {
-    e.name: e
-    for e in (
-        Endpoint(
-            name="anthropic.messages.create",
-            response_type=_anthropic_message,
-            event_type=_anthropic_event,
-            streaming="kwarg",
-        ),
-        Endpoint(
-            name="anthropic.beta.messages.create",
-            response_type=_anthropic_beta_message,
-            event_type=_anthropic_beta_event,
-            streaming="kwarg",
-        ),
-        Endpoint(
-            name="openai.chat.completions.create",
-            response_type=_openai_completion,
-            event_type=_openai_chunk,
-            streaming="kwarg",
-        ),
-        Endpoint(
-            name="openai.responses.create",
-            response_type=_openai_response,
-            event_type=_openai_response_event,
-            streaming="kwarg",
-        ),
-        Endpoint(
-            name="genai.models.generate_content",
-            response_type=_genai_response,
-            event_type=_genai_response,
-            streaming="never",
-            exclude=_GENAI_TRANSPORT,
-            json_mode=True,
-        ),
-        Endpoint(
-            name="genai.models.generate_content_stream",
-            response_type=_genai_response,
-            event_type=_genai_response,
-            streaming="always",
-            exclude=_GENAI_TRANSPORT,
-            json_mode=True,
-        ),
-    )
-}
+#: Every cacheable SDK method by its endpoint name, built from the provider registry's tables.
+ENDPOINTS: dict[str, ResponseCodec] = _codecs()

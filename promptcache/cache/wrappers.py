@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
 from ..errors import CacheBackendError
+from ..providers.registry import spec_for_client
 from .base import CacheBackend, CacheUnavailableWarning, get_response_cache, mark_hit
-from .endpoints import ENDPOINTS, Endpoint, LoadFailed
+from .endpoints import ENDPOINTS, LoadFailed, ResponseCodec
 from .keys import CachePolicy, ClientIdentity, UnkeyableRequest, request_key, sampling_temperature
 from .streams import AsyncCachedStream, CachedStream
 
@@ -49,7 +50,7 @@ class _Settings:
     policy: CachePolicy
     identity: ClientIdentity
 
-    def plan(self, endpoint: Endpoint, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> _Call | None:
+    def plan(self, endpoint: ResponseCodec, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> _Call | None:
         """The backend and key for this call, or ``None`` to send it uncached. Pure but for the
         global default backend and the client's settings."""
         backend = self.backend if self.backend is not None else get_response_cache()
@@ -95,7 +96,7 @@ def _recovered(backend: CacheBackend, what: str) -> None:
         _failing.discard((id(backend), what))
 
 
-def _decode(endpoint: Endpoint, call: _Call, raw: bytes | None) -> Any:
+def _decode(endpoint: ResponseCodec, call: _Call, raw: bytes | None) -> Any:
     """The rebuilt response (or event list) for a stored entry, or ``None`` for a miss."""
     if raw is None:
         return None
@@ -105,7 +106,7 @@ def _decode(endpoint: Endpoint, call: _Call, raw: bytes | None) -> Any:
         return None
 
 
-def _lookup(endpoint: Endpoint, call: _Call) -> Any:
+def _lookup(endpoint: ResponseCodec, call: _Call) -> Any:
     """A hit, or ``None``; a failing backend is a miss (with one warning), never an error."""
     try:
         raw = call.backend.get(call.key)
@@ -116,7 +117,7 @@ def _lookup(endpoint: Endpoint, call: _Call) -> Any:
     return _decode(endpoint, call, raw)
 
 
-async def _alookup(endpoint: Endpoint, call: _Call) -> Any:
+async def _alookup(endpoint: ResponseCodec, call: _Call) -> Any:
     try:
         raw = await call.backend.aget(call.key)
     except Exception as e:
@@ -144,7 +145,7 @@ async def _astore(call: _Call, encode: Callable[[], bytes], ttl: float | None) -
     _recovered(call.backend, "write")
 
 
-def _wrap_sync(original: Callable[..., Any], endpoint: Endpoint, settings: _Settings) -> Any:
+def _wrap_sync(original: Callable[..., Any], endpoint: ResponseCodec, settings: _Settings) -> Any:
     @functools.wraps(original)
     def cached(*args: Any, **kwargs: Any) -> Any:
         call = settings.plan(endpoint, args, kwargs)
@@ -166,7 +167,7 @@ def _wrap_sync(original: Callable[..., Any], endpoint: Endpoint, settings: _Sett
     return cached
 
 
-def _wrap_async(original: Callable[..., Any], endpoint: Endpoint, settings: _Settings) -> Any:
+def _wrap_async(original: Callable[..., Any], endpoint: ResponseCodec, settings: _Settings) -> Any:
     @functools.wraps(original)
     async def cached(*args: Any, **kwargs: Any) -> Any:
         call = settings.plan(endpoint, args, kwargs)
@@ -192,37 +193,14 @@ def _wrap_async(original: Callable[..., Any], endpoint: Endpoint, settings: _Set
 
 def _targets(client: Any) -> list[tuple[Any, str, str]]:
     """(resource object, method name, endpoint name) for each cacheable method of ``client``."""
-    package = type(client).__module__.split(".")[0]
-    if package == "anthropic":
-        found = [(client.messages, "create", "anthropic.messages.create")]
-        beta = getattr(getattr(client, "beta", None), "messages", None)
-        if beta is not None and callable(getattr(beta, "create", None)):
-            # Its own endpoint (and so its own keys): a beta answer is never served for a
-            # plain call, nor the other way round.
-            found.append((beta, "create", "anthropic.beta.messages.create"))
-        return found
-    if package == "openai":
-        return [
-            (client.chat.completions, "create", "openai.chat.completions.create"),
-            (client.responses, "create", "openai.responses.create"),
-        ]
-    if type(client).__module__.startswith("google.genai"):
-        found = []
-        for holder in (client, getattr(client, "aio", None)):
-            if holder is not None and hasattr(holder, "models"):
-                found += [
-                    (holder.models, "generate_content", "genai.models.generate_content"),
-                    (
-                        holder.models,
-                        "generate_content_stream",
-                        "genai.models.generate_content_stream",
-                    ),
-                ]
-        return found
-    raise CacheBackendError(
-        f"cache_client() does not know {type(client).__module__}.{type(client).__name__}. "
-        "Pass an anthropic, openai or google-genai client (sync or async)."
-    )
+    spec = spec_for_client(client)
+    if spec is None:
+        raise CacheBackendError(
+            f"cache_client() does not know {type(client).__module__}.{type(client).__name__}. "
+            "Pass an anthropic, openai or google-genai client (sync or async)."
+        )
+    return [(resource, m.method, m.cached_as) for resource, m in spec.targets(client, cached=True)
+            if m.cached_as is not None]
 
 
 def cache_client(

@@ -18,8 +18,9 @@ from typing import Any, Literal
 
 from promptcache.errors import UnknownModelError
 from promptcache.limits import ModelLimits, Provider, limits_for
-from promptcache.positions import LEVEL_ORDER, SALT, SALT_SYSTEM, CacheView, Level, view_of
+from promptcache.positions import LEVEL_ORDER, SALT, SALT_SYSTEM, CacheView, Level
 from promptcache.prompt import Prompt
+from promptcache.providers.registry import view_of
 
 __all__ = ["INVALIDATION_TABLE", "CacheDiff", "ChangeKind", "Difference", "diff_requests"]
 

@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 from promptcache.errors import UnknownModelError
 from promptcache.limits import TTL_SECONDS, ModelLimits, Provider, limits_for
-from promptcache.positions import CacheView, Position, view_of
+from promptcache.positions import CacheView, Position
+from promptcache.providers.registry import view_of
 
 __all__ = [
     "RULES",

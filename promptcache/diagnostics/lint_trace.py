@@ -23,7 +23,8 @@ from promptcache.diagnostics.lint_rules import (
 )
 from promptcache.errors import PromptError, TraceError
 from promptcache.limits import TTL_SECONDS, ModelLimits, Provider
-from promptcache.positions import CacheView, view_of
+from promptcache.positions import CacheView
+from promptcache.providers.registry import view_of
 
 __all__ = ["TraceEntry", "TraceError", "lint_trace", "load_trace"]
 

@@ -27,7 +27,7 @@ from promptcache.providers.usage import parse_usage
 from promptcache.state import CacheState
 from promptcache.usage import Ledger, Usage
 
-__all__ = ["Endpoint", "Prepared", "UnplannedRequestWarning", "WrapHandle", "default_state"]
+__all__ = ["Prepared", "UnplannedRequestWarning", "WrapHandle", "WrappedMethod", "default_state"]
 
 
 class UnplannedRequestWarning(CacheWarning):
@@ -76,7 +76,7 @@ Preparer = Callable[[Mapping[str, Any], "WrapHandle"], Prepared]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Endpoint:
+class WrappedMethod:
     """One wrapped SDK method."""
 
     name: str
@@ -185,7 +185,7 @@ class WrapHandle:
         self.unplanned = 0
         self._lock = threading.Lock()
 
-    def prepare(self, endpoint: Endpoint, kwargs: Mapping[str, Any]) -> Prepared:
+    def prepare(self, endpoint: WrappedMethod, kwargs: Mapping[str, Any]) -> Prepared:
         """The call as it will be sent; never raises (unplannable requests go as written).
 
         ``kwargs`` must already be :func:`materialised` (the caller keeps them to resend).
@@ -209,7 +209,7 @@ class WrapHandle:
                 self.unplanned += 1
         return prepared
 
-    def resent(self, endpoint: Endpoint, prepared: Prepared, kwargs: Mapping[str, Any],
+    def resent(self, endpoint: WrappedMethod, prepared: Prepared, kwargs: Mapping[str, Any],
                error: BaseException) -> Prepared:
         """The original request (``kwargs`` as the caller wrote them), after the API refused the
         planned one."""

@@ -13,7 +13,7 @@ import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from promptcache.dropin._core import Endpoint, Prepared, WrapHandle, materialised, rejected
+from promptcache.dropin._core import Prepared, WrapHandle, WrappedMethod, materialised, rejected
 from promptcache.dropin._streams import (
     AsyncHelperManagerProxy,
     AsyncStreamManagerProxy,
@@ -39,12 +39,12 @@ _reached: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
     "promptcache_reached", default=None)
 #: Set while an openai stream helper's manager starts its request (through ``create``): the
 #: helper's endpoint.
-_helper: contextvars.ContextVar[Endpoint | None] = contextvars.ContextVar(
+_helper: contextvars.ContextVar[WrappedMethod | None] = contextvars.ContextVar(
     "promptcache_helper", default=None)
 
 
 @contextlib.contextmanager
-def _from_helper(endpoint: Endpoint) -> Iterator[None]:
+def _from_helper(endpoint: WrappedMethod) -> Iterator[None]:
     token = _helper.set(endpoint)
     try:
         yield
@@ -52,8 +52,8 @@ def _from_helper(endpoint: Endpoint) -> Iterator[None]:
         _helper.reset(token)
 
 
-def _route(original: Callable[..., Any], endpoint: Endpoint) -> tuple[Callable[..., Any],
-                                                                       Endpoint]:
+def _route(original: Callable[..., Any], endpoint: WrappedMethod) -> tuple[Callable[..., Any],
+                                                                       WrappedMethod]:
     """The method to send with and the endpoint to name in warnings.
 
     A helper's stream goes *under* the response cache and always reaches the API: the helper
@@ -85,12 +85,12 @@ def _served_from_cache(box: list[bool], probed: bool) -> bool:
     return probed and not box[0]
 
 
-def _streams(endpoint: Endpoint, prepared: Prepared) -> bool:
+def _streams(endpoint: WrappedMethod, prepared: Prepared) -> bool:
     return endpoint.kind == "stream" or (endpoint.kind == "create"
                                          and prepared.kwargs.get("stream") is True)
 
 
-def _finish(handle: WrapHandle, endpoint: Endpoint, prepared: Prepared, result: Any,
+def _finish(handle: WrapHandle, endpoint: WrappedMethod, prepared: Prepared, result: Any,
             is_async: bool) -> Any:
     if endpoint.kind == "manager":
         manager = AsyncStreamManagerProxy if is_async else StreamManagerProxy
@@ -105,7 +105,7 @@ def _finish(handle: WrapHandle, endpoint: Endpoint, prepared: Prepared, result: 
     return proxy(result, acc.feed, lambda: handle.account(prepared, acc.usage()))
 
 
-def _sync(original: Callable[..., Any], endpoint: Endpoint, handle: WrapHandle,
+def _sync(original: Callable[..., Any], endpoint: WrappedMethod, handle: WrapHandle,
           probed: bool) -> Any:
     @functools.wraps(original, updated=())
     def planned(*args: Any, **kwargs: Any) -> Any:
@@ -133,7 +133,7 @@ def _sync(original: Callable[..., Any], endpoint: Endpoint, handle: WrapHandle,
     return planned
 
 
-def _async(original: Callable[..., Any], endpoint: Endpoint, handle: WrapHandle,
+def _async(original: Callable[..., Any], endpoint: WrappedMethod, handle: WrapHandle,
            probed: bool) -> Any:
     if endpoint.kind == "manager":  # ``messages.stream`` is a plain method even on async clients
         return _sync_manager_for_async(original, endpoint, handle)
@@ -164,7 +164,7 @@ def _async(original: Callable[..., Any], endpoint: Endpoint, handle: WrapHandle,
     return planned
 
 
-def _sync_manager_for_async(original: Callable[..., Any], endpoint: Endpoint,
+def _sync_manager_for_async(original: Callable[..., Any], endpoint: WrappedMethod,
                             handle: WrapHandle) -> Any:
     @functools.wraps(original, updated=())
     def planned(*args: Any, **kwargs: Any) -> Any:
@@ -178,7 +178,7 @@ def _sync_manager_for_async(original: Callable[..., Any], endpoint: Endpoint,
     return planned
 
 
-def _helper_layer(original: Callable[..., Any], endpoint: Endpoint, is_async: bool) -> Any:
+def _helper_layer(original: Callable[..., Any], endpoint: WrappedMethod, is_async: bool) -> Any:
     """openai's ``stream(...)`` helper: the SDK's own manager, marked as coming from a helper.
 
     Nothing is planned here: the manager sends its request through the client's ``create``,
@@ -230,7 +230,7 @@ def install_probe(resource: Any, method: str) -> None:
         setattr(resource, method, probe(original))
 
 
-def patch(resource: Any, method: str, endpoint: Endpoint, handle: WrapHandle, *,
+def patch(resource: Any, method: str, endpoint: WrappedMethod, handle: WrapHandle, *,
           probed: bool = False) -> None:
     """Replace ``resource.method`` with its planning twin (sync or async, as the resource is).
 

@@ -22,9 +22,10 @@ from typing import Any
 
 from promptcache.limits import TTL_SECONDS, limits_for
 from promptcache.optimizer import optimize
-from promptcache.positions import UNMARKABLE_TYPES, view_of
+from promptcache.positions import UNMARKABLE_TYPES
 from promptcache.providers.anthropic.render import prompt_from_request, render_anthropic
 from promptcache.providers.anthropic.simulator import AnthropicCacheResult, AnthropicCacheSimulator, Position
+from promptcache.providers.registry import view_of
 from promptcache.replay.workloads import Trace, TraceError, TraceRequest
 from promptcache.state import CacheState
 
@@ -60,7 +61,7 @@ def _as_blocks(content: Any) -> list[dict[str, Any]]:
 def mark_request(request: Mapping[str, Any], marks: Mapping[int, str]) -> dict[str, Any]:
     """A copy of ``request`` with ``cache_control`` on the blocks at the given cache positions.
 
-    Positions are those of :func:`promptcache.positions.view_of` (the one model of what the cache
+    Positions are those of :func:`promptcache.providers.registry.view_of` (the one model of what the cache
     sees); only the lists that get a marker are copied.
     """
     out = dict(request)

@@ -22,7 +22,7 @@ from promptcache.session._values import TurnUsage
 from promptcache.session._wire import content_param, dump, get, served_from_cache
 from promptcache.state import CacheState
 
-__all__ = ["AnthropicAdapter", "content_param", "parse_message", "parse_usage"]
+__all__ = ["AnthropicAdapter", "content_param", "for_session", "parse_message", "parse_usage"]
 
 
 def parse_usage(usage: Any) -> TurnUsage:
@@ -179,3 +179,8 @@ def _conversation_ttl(plan: Plan, prompt: Prompt) -> float:
     if not marks:
         return float(TTL_SECONDS["5m"])
     return float(TTL_SECONDS[max(marks, key=lambda p: p.index).ttl])
+
+
+def for_session(client: Any, *, asynchronous: bool, api: str | None, clock: Any) -> AnthropicAdapter:
+    """The adapter a ChatSession on ``client`` uses (named by the provider registry's spec)."""
+    return AnthropicAdapter()

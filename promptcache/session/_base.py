@@ -15,10 +15,8 @@ from promptcache.clock import Clock
 from promptcache.errors import ProviderError, RuleViolation
 from promptcache.limits import ModelLimits, Provider
 from promptcache.prompt import Prompt
-from promptcache.session._anthropic import AnthropicAdapter
+from promptcache.providers.registry import ProviderSpec, spec_for_client
 from promptcache.session._core import Adapter, Parsed, Pending, Request, SessionCore, ToolResult
-from promptcache.session._gemini import GeminiAdapter
-from promptcache.session._openai import OpenAIAdapter
 from promptcache.session._values import EditCost, Reply, SessionStats, ToolCall
 from promptcache.state import CacheState
 
@@ -58,40 +56,33 @@ class Wire(Adapter, Protocol):
     def is_sdk_error(error: BaseException) -> bool: ...
 
 
-def _kind(client: Any) -> tuple[Provider, bool, Platform]:
-    """(provider, whether the client is async, Anthropic platform) from the client's class."""
-    cls = type(client)
-    module, name = cls.__module__, cls.__name__
-    if module.startswith("anthropic"):
-        platform: Platform = "bedrock" if "Bedrock" in name else "vertex" if "Vertex" in name else "api"
-        return "anthropic", name.startswith("Async"), platform
-    if module.startswith("openai"):
-        return "openai", name.startswith("Async"), "api"
-    if module.startswith("google.genai"):
-        return "gemini", False, "api"  # one Client: sync calls, and client.aio for async
-    raise ProviderError(
-        f"ChatSession: a {module}.{name} client is not supported. Pass an anthropic "
-        "(Anthropic, AnthropicBedrock, AnthropicVertex), openai (OpenAI) or google-genai "
-        "(genai.Client) client, or their async twins with AsyncChatSession.")
+def _spec(client: Any) -> ProviderSpec:
+    spec = spec_for_client(client)
+    if spec is None:
+        cls = type(client)
+        raise ProviderError(
+            f"ChatSession: a {cls.__module__}.{cls.__name__} client is not supported. Pass an "
+            "anthropic (Anthropic, AnthropicBedrock, AnthropicVertex), openai (OpenAI) or "
+            "google-genai (genai.Client) client, or their async twins with AsyncChatSession.")
+    return spec
 
 
 def adapter_for(client: Any, *, asynchronous: bool, api: Literal["chat", "responses"] | None,
                 clock: Clock | None) -> tuple[Wire, Platform]:
     """The provider adapter for ``client``; a sync client in an async session (or the reverse)
     is refused with the fix, rather than failing on the first send."""
-    provider, is_async, platform = _kind(client)
+    spec = _spec(client)
+    is_async = spec.is_async(client)
     session = "AsyncChatSession" if asynchronous else "ChatSession"
-    if provider != "gemini" and is_async != asynchronous:
+    if not spec.async_attribute and is_async != asynchronous:
         other = "AsyncChatSession" if is_async else "ChatSession"
         raise ProviderError(f"{session} was given a {type(client).__name__}, which is "
                             f"{'async' if is_async else 'sync'}: use {other} with it.")
-    if api is not None and provider != "openai":
+    if api is not None and api not in spec.session_apis:
         raise ProviderError(f"{session}(api={api!r}) applies to OpenAI clients only.")
-    if provider == "anthropic":
-        return AnthropicAdapter(), platform
-    if provider == "openai":
-        return OpenAIAdapter(api or "chat"), platform
-    return GeminiAdapter(client, asynchronous=asynchronous, clock=clock), platform
+    make: Any = spec.session_adapter.load()
+    wire: Wire = make(client, asynchronous=asynchronous, api=api, clock=clock)
+    return wire, spec.platform_of(client)
 
 
 class SessionBase:

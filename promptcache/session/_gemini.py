@@ -24,7 +24,7 @@ from promptcache.session._core import Parsed, Pending, Request
 from promptcache.session._wire import dump, get, served_from_cache
 from promptcache.state import CacheState
 
-__all__ = ["GeminiAdapter", "parse_generate"]
+__all__ = ["GeminiAdapter", "for_session", "parse_generate"]
 
 _FINISH = {"STOP": "end_turn", "MAX_TOKENS": "max_tokens"}
 
@@ -186,3 +186,8 @@ class GeminiAdapter:
     @staticmethod
     def is_sdk_error(error: BaseException) -> bool:
         return type(error).__module__.startswith("google")
+
+
+def for_session(client: Any, *, asynchronous: bool, api: str | None, clock: Any) -> GeminiAdapter:
+    """The adapter a ChatSession on ``client`` uses (named by the provider registry's spec)."""
+    return GeminiAdapter(client, asynchronous=asynchronous, clock=clock)

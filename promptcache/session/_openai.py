@@ -26,7 +26,7 @@ from promptcache.session._core import Parsed, Pending, Request
 from promptcache.session._wire import dump, get, served_from_cache
 from promptcache.state import CacheState
 
-__all__ = ["OpenAIAdapter", "parse_chat", "parse_response"]
+__all__ = ["OpenAIAdapter", "for_session", "parse_chat", "parse_response"]
 
 Api = Literal["chat", "responses"]
 _FINISH = {"stop": "end_turn", "tool_calls": "tool_use", "function_call": "tool_use",
@@ -230,3 +230,8 @@ class OpenAIAdapter:
     @staticmethod
     def is_sdk_error(error: BaseException) -> bool:
         return type(error).__module__.startswith("openai")
+
+
+def for_session(client: Any, *, asynchronous: bool, api: str | None, clock: Any) -> OpenAIAdapter:
+    """The adapter a ChatSession on ``client`` uses (named by the provider registry's spec)."""
+    return OpenAIAdapter(api or "chat")  # type: ignore[arg-type]

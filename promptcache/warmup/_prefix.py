@@ -10,7 +10,7 @@ breakpoint adds no cost (writes are billed once, up to the last breakpoint) and 
 callers with different questions wait for one write of their common prefix.
 
 Fingerprints come from ``prompt_from_request(...).fingerprints``, i.e. from
-:func:`promptcache.positions.view_of`, the one model of what the cache sees.
+:func:`promptcache.providers.registry.view_of`, the one model of what the cache sees.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from typing import Any
 
 from promptcache.errors import PromptCacheError, PromptError, RuleViolation
 from promptcache.limits import TTL_SECONDS, ModelLimits, limits_for
-from promptcache.positions import view_of
 from promptcache.prompt import Prompt
 from promptcache.providers.anthropic.render import prompt_from_request
 from promptcache.providers.anthropic.simulator_rules import prewarm_conflicts
+from promptcache.providers.registry import view_of
 
 __all__ = ["NotWarmable", "SharedPrefix", "prefix_only_request", "prepare", "prewarm_request"]
 

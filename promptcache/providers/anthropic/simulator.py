@@ -2,7 +2,7 @@
 
 The model follows the prompt-caching documentation (and ``shared/PROVIDER_FACTS.md``):
 
-* Positions, tokens and prefix fingerprints come from :func:`promptcache.positions.view_of`, the
+* Positions, tokens and prefix fingerprints come from :func:`promptcache.providers.registry.view_of`, the
   one model of what the cache sees, so the simulator, the optimizer and ``diff`` cannot disagree
   about whether two requests share a prefix. That view folds in what invalidates a level: a tool
   change invalidates everything after it; web search and citations toggles invalidate system and

@@ -1,7 +1,7 @@
 """The 400s of Anthropic's cache markers, checked on the cache's view of a request.
 
 Split from :mod:`.simulator` so the validation rules sit apart from the cache state. Positions
-come from :func:`promptcache.positions.view_of` (the one model of what the cache sees); only the
+come from :func:`promptcache.providers.registry.view_of` (the one model of what the cache sees); only the
 raw marker objects are read back from the request dict, by each position's path, because the view
 keeps a marker's TTL but not the object the API validates.
 """
@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from promptcache.errors import PromptError
-from promptcache.positions import CacheView, view_of
+from promptcache.positions import CacheView
 from promptcache.providers._simerrors import SimulatedAPIError
+from promptcache.providers.registry import view_of
 
 __all__ = ["breakpoint_ttls", "check_prewarm", "prewarm_conflicts", "read_view"]
 

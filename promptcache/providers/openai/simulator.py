@@ -23,9 +23,10 @@ from typing import Any, Literal
 from promptcache.clock import Clock, WallClock
 from promptcache.errors import PromptError
 from promptcache.limits import TTL_SECONDS, ModelLimits, limits_for
-from promptcache.positions import Position, view_of
+from promptcache.positions import Position
 from promptcache.providers._prefix import Segment, TokenStream
 from promptcache.providers._simerrors import SimulatedAPIError
+from promptcache.providers.registry import view_of
 
 __all__ = ["OpenAICacheResult", "OpenAICacheSimulator"]
 
@@ -81,7 +82,7 @@ def _text(position: Position) -> str:
 
 def segments(api: Api, request: Mapping[str, Any], default_ttl: str = "30m") -> list[Segment]:
     """The request in cache order (tools, then instructions / messages / input items), read from
-    :func:`promptcache.positions.view_of`: one segment per position, and a role marker where a
+    :func:`promptcache.providers.registry.view_of`: one segment per position, and a role marker where a
     message starts. A breakpoint without a ``ttl`` takes ``default_ttl`` (the request's)."""
     try:
         view = view_of(request, provider="openai")
