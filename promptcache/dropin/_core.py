@@ -3,8 +3,10 @@
 Shared by every provider and by sync and async methods (the I/O shells in :mod:`._patch` are
 thin). The one promise: a call that would succeed unwrapped succeeds wrapped. A request that
 cannot be planned is sent exactly as written with one :class:`UnplannedRequestWarning`; a planned
-request the API rejects with HTTP 400 is sent again exactly as written; the bookkeeping after a
-response (state, ledger) never raises.
+request the API rejects with HTTP 400 over a marker promptcache added (the error names
+``cache_control``, ``prompt_cache_key``...) is sent again exactly as written, with a warning; any
+other error reaches the caller as the SDK raised it, the request sent once. The bookkeeping after
+a response (state, ledger) never raises.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from promptcache.providers.anthropic.render import record_sent
 from promptcache.providers.anthropic.usage import AnthropicStreamUsage
 from promptcache.providers.common import ProviderPlan
 from promptcache.providers.usage import parse_usage
+from promptcache.sdk import plain
 from promptcache.state import CacheState
 from promptcache.usage import Ledger, Usage
 
-__all__ = ["Prepared", "UnplannedRequestWarning", "WrapHandle", "WrappedMethod", "default_state"]
+__all__ = ["MARKER_FIELDS", "Prepared", "UnplannedRequestWarning", "WrapHandle", "WrappedMethod",
+           "attributable", "default_state"]
 
 
 class UnplannedRequestWarning(CacheWarning):
@@ -151,12 +155,54 @@ def _warn(message: str) -> None:
         warnings.warn(UnplannedRequestWarning(message, rule="unplanned"), stacklevel=5)
 
 
+#: The request fields promptcache adds or sets, by provider: an HTTP 400 whose message names one
+#: of them, on a request where promptcache added it, is promptcache's doing.
+MARKER_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "anthropic": ("cache_control", "cachePoint"),
+    "openai": ("prompt_cache_breakpoint", "prompt_cache_options", "prompt_cache_key",
+               "prompt_cache_retention"),
+    "gemini": ("cachedContent", "cached_content"),
+}
+
+
 def rejected(error: BaseException) -> bool:
     """True for an HTTP 400 from any of the three SDKs: the request itself was refused."""
     status = getattr(error, "status_code", None)
     if status is None:
         status = getattr(error, "code", None)
     return status == 400
+
+
+def _mentions(value: Any, name: str) -> int:
+    """How many times ``name`` is a key in ``value`` (plain JSON data), at any depth."""
+    if isinstance(value, Mapping):
+        return sum((k == name) + _mentions(v, name) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return sum(_mentions(v, name) for v in value)
+    return 0
+
+
+def attributable(error: BaseException, prepared: Prepared,
+                 written: Mapping[str, Any]) -> str | None:
+    """The marker field a 400 is about, when promptcache added that field to the request; else
+    None (the request would have been refused as written too: sending it again only repeats the
+    error)."""
+    if not (prepared.planned and rejected(error)):
+        return None
+    text = f"{error} {getattr(error, 'body', '')} {getattr(error, 'message', '')}"
+    for name in MARKER_FIELDS.get(prepared.provider, ()):
+        if name not in text:
+            continue
+        try:
+            sent = plain(given(prepared.kwargs), "request")
+            asked = plain(given(written), "request")
+        except PromptCacheError:  # cannot be read: say it was ours if the request was changed
+            if prepared.kwargs != written:
+                return name
+            continue
+        if _mentions(sent, name) > _mentions(asked, name):
+            return name
+    return None
 
 
 class WrapHandle:
@@ -210,11 +256,12 @@ class WrapHandle:
         return prepared
 
     def resent(self, endpoint: WrappedMethod, prepared: Prepared, kwargs: Mapping[str, Any],
-               error: BaseException) -> Prepared:
+               error: BaseException, marker: str) -> Prepared:
         """The original request (``kwargs`` as the caller wrote them), after the API refused the
-        planned one."""
-        _warn(f"the API rejected the planned {endpoint.name} request ({error}); promptcache sent "
-              "it again exactly as written. Please report this as a promptcache bug.")
+        planned one over a ``marker`` field promptcache added."""
+        _warn(f"the API rejected the planned {endpoint.name} request over the {marker} "
+              f"promptcache added ({error}); promptcache sent it again exactly as written. Please "
+              "report this as a promptcache bug.")
         out = Prepared(kwargs=kwargs, provider=prepared.provider, model=prepared.model,
                        planned=False, limits=prepared.limits, reason=f"rejected: {error}")
         with self._lock:
