@@ -49,7 +49,9 @@ ALLOWED: dict[str, set[str]] = {
     "promptcache/testing.py": {
         "import promptcache.providers.anthropic.scripted",
         "import promptcache.providers.anthropic.server",
+        "import promptcache.providers.gemini.scripted",
         "import promptcache.providers.gemini.server",
+        "import promptcache.providers.openai.scripted",
         "import promptcache.providers.openai.server",
     },
     # The drop-in planners, one per provider (named by ``SdkMethod.prepare``); _core/_wrap still

@@ -38,6 +38,9 @@ from promptcache.sdk import plain
 __all__ = ["PromptMemo", "mark_request", "planning_view", "prepare_messages"]
 
 _HEAD = ("tools", "system")
+#: What planning adds to a Messages request (``cachePoint``: the Bedrock Converse spelling, in
+#: case a gateway reports the marker under it).
+_MARKERS = ("cache_control", "cachePoint")
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +269,7 @@ def prepare_messages(kwargs: Mapping[str, Any], handle: WrapHandle) -> Prepared:
         out.update(render_content(prompt, plan))
         out["model"] = kwargs["model"]
     return Prepared(kwargs=out, provider="anthropic", model=prompt.model, planned=True,
-                    limits=limits, prompt=prompt, plan=plan,
+                    limits=limits, prompt=prompt, plan=plan, markers=_MARKERS,
                     summary=plan_summary(plan, platform=handle.platform, model=prompt.model))
 
 

@@ -30,7 +30,7 @@ from promptcache.sdk import plain
 from promptcache.state import CacheState
 from promptcache.usage import Ledger, Usage
 
-__all__ = ["MARKER_FIELDS", "Prepared", "UnplannedRequestWarning", "WrapHandle", "WrappedMethod",
+__all__ = ["Prepared", "UnplannedRequestWarning", "WrapHandle", "WrappedMethod",
            "attributable", "default_state"]
 
 
@@ -72,6 +72,9 @@ class Prepared:
     summary: ProviderPlan | None = None
     #: Why the request was not planned.
     reason: str = ""
+    #: The request fields this provider's planning adds or sets (``cache_control``...): a 400
+    #: naming one that promptcache added is promptcache's doing, and the request is resent.
+    markers: tuple[str, ...] = ()
     #: Called once the response has started (e.g. a Gemini cache manager's bookkeeping).
     on_start: Callable[[], None] | None = field(default=None, repr=False)
 
@@ -155,16 +158,6 @@ def _warn(message: str) -> None:
         warnings.warn(UnplannedRequestWarning(message, rule="unplanned"), stacklevel=5)
 
 
-#: The request fields promptcache adds or sets, by provider: an HTTP 400 whose message names one
-#: of them, on a request where promptcache added it, is promptcache's doing.
-MARKER_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "anthropic": ("cache_control", "cachePoint"),
-    "openai": ("prompt_cache_breakpoint", "prompt_cache_options", "prompt_cache_key",
-               "prompt_cache_retention"),
-    "gemini": ("cachedContent", "cached_content"),
-}
-
-
 def rejected(error: BaseException) -> bool:
     """True for an HTTP 400 from any of the three SDKs: the request itself was refused."""
     status = getattr(error, "status_code", None)
@@ -190,7 +183,7 @@ def attributable(error: BaseException, prepared: Prepared,
     if not (prepared.planned and rejected(error)):
         return None
     text = f"{error} {getattr(error, 'body', '')} {getattr(error, 'message', '')}"
-    for name in MARKER_FIELDS.get(prepared.provider, ()):
+    for name in prepared.markers:
         if name not in text:
             continue
         try:

@@ -104,7 +104,7 @@ def _prepare(kwargs: Mapping[str, Any], handle: WrapHandle, api: Api) -> Prepare
         if name in rendered.kwargs and name not in request:
             out[name] = rendered.kwargs[name]
     return Prepared(kwargs=out, provider="openai", model=model, planned=True, limits=limits,
-                    summary=rendered.plan)
+                    summary=rendered.plan, markers=(*_SETTINGS, "prompt_cache_breakpoint"))
 
 
 def prepare_chat(kwargs: Mapping[str, Any], handle: WrapHandle) -> Prepared:
