@@ -21,7 +21,12 @@ from promptcache import CacheState
 from promptcache.cache import MemoryBackend
 from promptcache.clock import ManualClock
 from promptcache.dropin import UnplannedRequestWarning, unwrap, wrap
-from promptcache.testing import AnthropicServer, OpenAIServer, ScriptedAnthropicServer
+from promptcache.testing import (
+    AnthropicServer,
+    OpenAIServer,
+    ScriptedAnthropicServer,
+    ScriptedOpenAIServer,
+)
 
 MODEL = "claude-sonnet-4-6"
 SYSTEM = "You are a meticulous support agent. " + " ".join(f"rule{i}" for i in range(1_500))
@@ -236,3 +241,27 @@ def test_a_system_role_turn_is_sent_as_the_sdk_sends_it(ant: AnthropicServer) ->
         wrapped.messages.create(model=MODEL, max_tokens=10, messages=messages)
     assert ant.requests[1].json() == ant.requests[0].json()
     assert ant.requests[1].json()["messages"][0]["role"] == "system"
+
+
+def test_openai_400_about_a_setting_promptcache_added_is_resent_as_written() -> None:
+    with ScriptedOpenAIServer(["Fine."], clock=ManualClock()) as s:
+        client = wrap(openai.OpenAI(base_url=s.url + "/v1", api_key="t", max_retries=0),
+                      state=CacheState())
+        s.fail_next(400, "Unsupported parameter: 'prompt_cache_retention'.")
+        request: dict[str, Any] = {"model": "gpt-5", "messages": [
+            {"role": "developer", "content": INSTRUCTIONS}, {"role": "user", "content": "Hi"}]}
+        with pytest.warns(UnplannedRequestWarning, match="prompt_cache_retention"):
+            reply = client.chat.completions.create(**request)
+        assert reply.choices[0].message.content == "Fine."
+        assert [r.json() == request for r in s.requests] == [False, True]
+
+
+def test_openai_400_unrelated_to_promptcache_is_raised_after_one_request() -> None:
+    with ScriptedOpenAIServer(["Fine."], clock=ManualClock()) as s:
+        client = wrap(openai.OpenAI(base_url=s.url + "/v1", api_key="t", max_retries=0),
+                      state=CacheState())
+        s.fail_next(400, "Invalid value for 'temperature'.")
+        with pytest.raises(openai.BadRequestError, match="temperature"):
+            client.chat.completions.create(model="gpt-5", temperature=9, messages=[
+                {"role": "user", "content": INSTRUCTIONS}])
+        assert len(s.requests) == 1
