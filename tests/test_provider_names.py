@@ -15,8 +15,8 @@ import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "promptcache"
-NAMES = frozenset({"anthropic", "openai", "gemini"})
-_MODULE = re.compile(r"^_?(anthropic|openai|gemini|genai)$")
+NAMES = frozenset({"anthropic", "openai", "gemini", "bedrock_converse"})
+_MODULE = re.compile(r"^_?(anthropic|openai|gemini|genai|bedrock_converse|boto3|botocore)$")
 
 ALLOWED: dict[str, set[str]] = {
     # Public facades and the top-level API: they exist to name a provider
@@ -190,6 +190,7 @@ ALLOWED: dict[str, set[str]] = {
     # belong to other work in flight).
     "promptcache/positions.py": {
         "literal anthropic",
+        "literal bedrock_converse",
         "literal gemini",
         "literal openai",
     },

@@ -41,10 +41,11 @@ __all__ = [
 
 def _specs() -> tuple[ProviderSpec, ...]:
     from promptcache.providers.anthropic.spec import SPEC as ANTHROPIC
+    from promptcache.providers.bedrock_converse.spec import SPEC as BEDROCK_CONVERSE
     from promptcache.providers.gemini.spec import SPEC as GEMINI
     from promptcache.providers.openai.spec import SPEC as OPENAI
 
-    return (ANTHROPIC, OPENAI, GEMINI)
+    return (ANTHROPIC, OPENAI, GEMINI, BEDROCK_CONVERSE)
 
 
 #: Every provider, in the order the docs and the CLI list them.
