@@ -35,6 +35,12 @@ ALLOWED: dict[str, set[str]] = {
         "import promptcache.providers.openai.render",
         "import promptcache.providers.openai.usage",
     },
+    "promptcache/bedrock_converse.py": {
+        "file bedrock_converse",
+        "import promptcache.providers.bedrock_converse.render",
+        "import promptcache.providers.bedrock_converse.request",
+        "import promptcache.providers.bedrock_converse.usage",
+    },
     "promptcache/gemini.py": {
         "file gemini",
         "import promptcache.providers.gemini.cache",
@@ -43,12 +49,14 @@ ALLOWED: dict[str, set[str]] = {
     },
     "promptcache/simulator.py": {
         "import promptcache.providers.anthropic.simulator",
+        "import promptcache.providers.bedrock_converse.simulator",
         "import promptcache.providers.gemini.simulator",
         "import promptcache.providers.openai.simulator",
     },
     "promptcache/testing.py": {
         "import promptcache.providers.anthropic.scripted",
         "import promptcache.providers.anthropic.server",
+        "import promptcache.providers.bedrock_converse.server",
         "import promptcache.providers.gemini.server",
         "import promptcache.providers.openai.server",
     },
