@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from promptcache import CacheState, ChatSession, PromptBuilder
 from promptcache.clock import ManualClock
 from promptcache.dropin import UnplannedRequestWarning, wrap
-from promptcache.limits import limits_for
+from promptcache.limits import ModelLimits, limits_for
 from promptcache.providers.bedrock_converse.render import render_bedrock_converse
 from promptcache.providers.bedrock_converse.server import ConverseServer
 from promptcache.providers.bedrock_converse.simulator import ConverseCacheSimulator
@@ -323,7 +323,53 @@ def test_usage_is_read_from_converse_fields() -> None:
 def test_a_converse_request_is_recognised_and_read_with_its_markers() -> None:
     request = _request(SONNET, 2)
     assert detect_provider(request) == ("bedrock_converse", "converse")
-    view = view_of({**request, "model": SONNET})
+    view = view_of(request)
+    assert view.provider == "bedrock_converse"
     assert [b.path for b in view.blocks if b.ttl] == ["system[0]", "system[2]"]
-    assert json.dumps(view.fingerprints()) == json.dumps(view_of({**request, "model": SONNET})
-                                                         .fingerprints())
+    assert json.dumps(view.fingerprints()) == json.dumps(view_of(request).fingerprints())
+
+
+def test_a_planned_request_bedrock_refuses_is_sent_again_as_written() -> None:
+    """The one promise: a call that succeeds unwrapped succeeds wrapped. Here the simulated
+    account accepts no checkpoint at all, so the planned request gets a 400 (a botocore
+    ClientError) and the original goes through."""
+    strict = ConverseCacheSimulator(limits=ModelLimits(
+        provider="bedrock_converse", model="strict", min_cacheable_tokens=1_024,
+        max_breakpoints=0, platform="bedrock"))
+    with ConverseServer(clock=ManualClock(), simulator=strict) as s:
+        c = wrap(client(s), state=CacheState(clock=s.clock))
+        with pytest.warns(UnplannedRequestWarning, match="rejected"):
+            usages = converse_loop(c, 1)
+        planned, resent = (len(checkpoints(r.json())) for r in s.requests)
+        assert planned > 0
+        assert resent == 0
+    assert usages[0]["cacheWriteInputTokens"] == 0
+    assert c.promptcache.unplanned == 1
+
+
+def test_thinking_blocks_leave_the_prompt_as_on_claude() -> None:
+    """With thinking on, a user turn that is not only tool results strips earlier thinking
+    blocks (Claude's rule; Converse hands the request to Claude)."""
+    request = {"modelId": SONNET, "additionalModelRequestFields": {
+        "thinking": {"type": "enabled", "budget_tokens": 1024}}, "messages": [
+        {"role": "user", "content": [{"text": "Hi"}]},
+        {"role": "assistant", "content": [
+            {"reasoningContent": {"reasoningText": {"text": "hmm", "signature": "s"}}},
+            {"text": "Hello"}]},
+        {"role": "user", "content": [{"text": "And?"}]}]}
+    view = view_of(request)
+    assert [b.stripped for b in view.blocks] == [False, True, False, False]
+
+
+def test_diff_and_lint_read_converse_requests_through_the_registry() -> None:
+    """No Converse branch in diagnostics/: they ask the registry for the view."""
+    from promptcache.diagnostics import diff_requests, lint_request
+
+    a = _request(SONNET, 1)
+    b = {**a, "system": [{"text": "Changed. " + MANUAL}, a["system"][1]]}
+    changed = diff_requests(a, b)
+    assert not changed.hit
+    assert "system[0]" in changed.explain()
+    short = {"modelId": SONNET, "system": [{"text": "Be brief."}, {"cachePoint": {"type": "default"}}],
+             "messages": [{"role": "user", "content": [{"text": "Hi"}]}]}
+    assert [f.rule for f in lint_request(short)] == ["below-minimum"]

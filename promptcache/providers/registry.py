@@ -141,8 +141,8 @@ def _read_request(request: Mapping[str, Any], *, provider: Provider | None = Non
     if provider is not None and provider != detected:
         api = spec_named(provider).default_api(request)
     spec = spec_named(provider or detected)
-    model = request.get("model")
+    model = request.get(spec.model_key)
     if not isinstance(model, str) or not model:
-        raise PromptError("The request has no 'model' string.", path="model")
+        raise PromptError(f"The request has no {spec.model_key!r} string.", path=spec.model_key)
     view: CacheView = spec.read(request, model, api)
     return view

@@ -118,6 +118,8 @@ class ProviderSpec:
     """One client for both: async calls go through an attribute (``client.aio``)."""
     session_apis: tuple[str, ...] = ()
     """Values of ``ChatSession(api=...)`` this provider takes (none: ``api`` is refused)."""
+    model_key: str = "model"
+    """The request field that names the model (Converse: ``modelId``)."""
     plans_memo: bool = False
     """The drop-in wrapper keeps a prompt memo for this provider's clients."""
     stream_usage: Ref | None = None

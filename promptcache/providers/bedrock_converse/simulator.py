@@ -113,7 +113,7 @@ class ConverseCacheSimulator:
         model = request.get("modelId")
         if not isinstance(model, str) or not model:
             raise _invalid("modelId is required.", "modelId")
-        view = view_of({**request, "model": model}, provider="bedrock_converse")
+        view = view_of(request, provider="bedrock_converse")
         lim = self._limits_or_none(model)
         marked = [b for b in view.blocks if b.ttl is not None]
         if lim is None:

@@ -45,6 +45,7 @@ SPEC = ProviderSpec(
     platform_of=_platform,
     request_api=_request_api,
     default_api=lambda request: "converse",
+    model_key="modelId",
     request_rank=-1,  # ``modelId`` is Converse's alone: asked first
     response_packages=frozenset(),  # boto3 answers with plain dicts
     claims_response=_claims_response,

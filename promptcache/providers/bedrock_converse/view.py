@@ -10,11 +10,21 @@ messages start, as on Claude.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from promptcache.errors import PromptError
 from promptcache.limits import limits_for
-from promptcache.positions import CacheView, Level, Position, _digest, _raw_at, unmarkable_reason
+from promptcache.positions import (
+    UNMARKABLE_TYPES,
+    CacheView,
+    Level,
+    Position,
+    _digest,
+    _raw_at,
+    strips_thinking,
+    unmarkable_reason,
+)
 from promptcache.providers.bedrock_converse.blocks import marker_of, to_anthropic, tool_to_anthropic
 from promptcache.providers.bedrock_converse.request import NOVA_TOOLS, tool_choice_to_anthropic
 from promptcache.tokens import count_block, count_tool
@@ -96,11 +106,18 @@ def read_request(request: Mapping[str, Any], model: str, api: str) -> CacheView:
                               path=f"messages[{m}]")
         blocks += _positions(_list(message.get("content"), f"messages[{m}].content"),
                              f"messages[{m}].content", "messages", str(message.get("role")))
+    extra = request.get("additionalModelRequestFields")
+    thinking = extra.get("thinking") if isinstance(extra, Mapping) else None
+    last = [b for b in blocks if b.level == "messages" and b.path.startswith(
+        f"messages[{len(messages) - 1}].")]
+    if strips_thinking(thinking, str(messages[-1].get("role")), [b.kind for b in last]):
+        # As on Claude's Messages API: earlier thinking blocks leave the prompt.
+        blocks = [replace(b, stripped=True) if b.level == "messages"
+                  and b.kind in UNMARKABLE_TYPES else b for b in blocks]
     settings: dict[str, Any] = {}
     if config.get("toolChoice") is not None:
         settings["tool_choice"] = tool_choice_to_anthropic(config["toolChoice"])
-    extra = request.get("additionalModelRequestFields")
-    if isinstance(extra, Mapping) and extra.get("thinking") is not None:
-        settings["thinking"] = extra["thinking"]
+    if thinking is not None:
+        settings["thinking"] = thinking
     return CacheView(provider="bedrock_converse", api="converse", model=model,
                      blocks=tuple(blocks), message_settings=settings)
