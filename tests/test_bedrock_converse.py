@@ -373,3 +373,18 @@ def test_diff_and_lint_read_converse_requests_through_the_registry() -> None:
     short = {"modelId": SONNET, "system": [{"text": "Be brief."}, {"cachePoint": {"type": "default"}}],
              "messages": [{"role": "user", "content": [{"text": "Hi"}]}]}
     assert [f.rule for f in lint_request(short)] == ["below-minimum"]
+
+
+@pytest.mark.parametrize("block", [
+    {"text": "plain"},
+    {"toolUse": {"toolUseId": "t1", "name": "track", "input": {"id": 42}}},
+    {"toolResult": {"toolUseId": "t1", "content": [{"text": "in transit"}], "status": "error"}},
+    {"reasoningContent": {"reasoningText": {"text": "think", "signature": "sig"}}},
+    {"image": {"format": "png", "source": {"bytes": b"\x89PNG\r\n"}}},
+    {"document": {"format": "pdf", "name": "manual", "source": {"bytes": b"%PDF-1.7"}}},
+    {"guardContent": {"text": {"text": "guarded"}}},
+])
+def test_converse_blocks_round_trip_through_the_prompt_shape(block: dict[str, Any]) -> None:
+    from promptcache.providers.bedrock_converse.blocks import from_anthropic, to_anthropic
+
+    assert from_anthropic(to_anthropic(block, "b"), "b") == block
