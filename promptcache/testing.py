@@ -21,6 +21,7 @@ from promptcache.providers._loopback import LoopbackServer, RecordedRequest, Rep
 from promptcache.providers._scripted import ScriptedReply, ScriptResponder
 from promptcache.providers.anthropic.scripted import Responder, ScriptedAnthropicServer
 from promptcache.providers.anthropic.server import AnthropicServer
+from promptcache.providers.bedrock_converse.server import ConverseServer
 from promptcache.providers.gemini.scripted import ScriptedGeminiServer
 from promptcache.providers.gemini.server import GeminiServer
 from promptcache.providers.openai.scripted import ScriptedOpenAIServer
@@ -28,6 +29,7 @@ from promptcache.providers.openai.server import OpenAIServer
 
 __all__ = [
     "AnthropicServer",
+    "ConverseServer",
     "GeminiServer",
     "LoopbackServer",
     "OpenAIServer",
