@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import base64
 import enum
+import functools
 import hashlib
 import json
 import operator
 import re
+import secrets
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -333,7 +336,97 @@ _CLIENT_FIELDS: Final = (
     "location",
     "vertexai",
     "api_version",
+    "admin_api_key",
+    "_azure_ad_token",
+    "_azure_endpoint",
+    "_azure_deployment",
 )
+#: Client attributes that hold credentials as objects (token providers, google-auth
+#: ``Credentials``, workload identities): no value to read, so each is keyed by its identity.
+_OPAQUE_FIELDS: Final = (
+    "credentials",
+    "_credentials",
+    "_api_key_provider",
+    "_azure_ad_token_provider",
+    "workload_identity",
+    "_provider",
+)
+_STABLE: Final = (str, int, float)
+
+
+class _ObjectTokens:
+    """A random token per live object, by identity (never ``==``), for this process only.
+
+    A credentials *object* (a token provider, google-auth ``Credentials``) has no value that
+    tells two tenants apart: two providers may compare equal, or print alike, and still fetch
+    different tenants' tokens. So each distinct object gets a fresh random token. ``id()`` alone
+    would not do: entries outlive the process in SQLite or Redis, where another process's object
+    may have the same ``id``; a token from ``secrets`` never matches anything but itself. The
+    object is held weakly where it can be (a dead object's ``id`` may be reused: the stored
+    reference is checked), else strongly, so its ``id`` is never reused while it is listed.
+    """
+
+    def __init__(self) -> None:
+        self._tokens: dict[int, tuple[Callable[[], Any], _ObjectToken]] = {}
+        self._lock = threading.Lock()
+
+    def token(self, obj: object) -> _ObjectToken:
+        key = id(obj)
+        found = self._tokens.get(key)
+        if found is not None and found[0]() is obj:
+            return found[1]
+        with self._lock:
+            found = self._tokens.get(key)
+            if found is not None and found[0]() is obj:
+                return found[1]
+            token = _ObjectToken(secrets.token_hex(16))
+            ref: Callable[[], Any]
+            try:
+                ref = weakref.ref(obj, functools.partial(self._forget, key))
+            except TypeError:  # not weak-referenceable: keep it alive, so its id stays unique
+                ref = _Strong(obj)
+            self._tokens[key] = (ref, token)
+            return token
+
+    def _forget(self, key: int, dead: weakref.ref[Any]) -> None:
+        with self._lock:
+            found = self._tokens.get(key)
+            if found is not None and found[0] is dead:
+                del self._tokens[key]
+
+
+@dataclass(frozen=True, slots=True)
+class _ObjectToken:
+    """The key of one credentials object (keyed as ``{"object": token}``, never as a string, so
+    no setting's value can stand for it)."""
+
+    token: str
+
+
+class _Strong:
+    """A strong reference with the call interface of ``weakref.ref``."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: object) -> None:
+        self.obj = obj
+
+    def __call__(self) -> object:
+        return self.obj
+
+
+_object_tokens = _ObjectTokens()
+
+
+def _settle(name: str, value: Any) -> Any:
+    """A client attribute as the identity keys it: a stable value as itself, a credential that
+    is an object (a callable ``api_key``, a token provider) as its object token, anything else
+    (unset; an SDK resource such as Anthropic's ``organization``) as ``None``."""
+    if value is None or isinstance(value, _STABLE) or type(value).__name__ == "URL":
+        return value
+    if is_sensitive_name(name) or name in _OPAQUE_FIELDS:
+        return _object_tokens.token(value)
+    return None
 
 
 class ClientIdentity:
@@ -343,6 +436,10 @@ class ClientIdentity:
     and project, google-genai's ``http_options`` and the credentials themselves (salted digests,
     never the secret): two clients that would be answered differently, or that belong to
     different accounts, never share an entry. Sync and async clients of one SDK share entries.
+    Credentials that are objects (``credentials=`` token providers, ``azure_ad_token_provider=``,
+    a callable ``api_key``, google-auth ``Credentials``) have no value to compare: each object is
+    keyed by a random token of its own (``_ObjectTokens``), so such a client shares entries only
+    with clients holding the very same object, in this process.
 
     ``digest()`` runs on every call: it reads the settings (a settings change after
     ``cache_client`` is seen at once) and hashes them only when they changed.
@@ -352,9 +449,10 @@ class ClientIdentity:
         holder = getattr(client, "_api_client", client)  # google-genai keeps them one level down
         self._holder = holder
         self._kind = (type(client).__module__.split(".")[0], type(client).__name__.removeprefix("Async"))
-        self._names = tuple(name for name in _CLIENT_FIELDS if hasattr(holder, name))
+        self._names = tuple(name for name in _CLIENT_FIELDS + _OPAQUE_FIELDS if hasattr(holder, name))
         self._fields = operator.attrgetter("__class__", *self._names)
         self._headers = isinstance(getattr(holder, "_custom_headers", None), Mapping)
+        self._credential_headers = isinstance(getattr(holder, "_credential_headers", None), Mapping)
         self._query = isinstance(getattr(holder, "_custom_query", None), Mapping)
         self._options = getattr(holder, "_http_options", None) is not None
         self._snapshot: tuple[Any, ...] | None = None
@@ -367,11 +465,13 @@ class ClientIdentity:
         if self._options:
             o = holder._http_options
             options = (o.base_url, o.api_version, dict(o.headers or {}), repr(o.extra_body))
+        values = self._fields(holder)
         return (
-            self._fields(holder),
+            (values[0], *map(_settle, self._names, values[1:])),
             dict(holder._custom_headers) if self._headers else None,
             dict(holder._custom_query) if self._query else None,
             options,
+            dict(holder._credential_headers) if self._credential_headers else None,
         )
 
     def digest(self) -> str:
@@ -385,13 +485,17 @@ class ClientIdentity:
         return digest
 
     def _compute(self, snapshot: tuple[Any, ...]) -> str:
-        fields, headers, query, options = snapshot
+        fields, headers, query, options, credential_headers = snapshot
         data: dict[str, Any] = {"sdk": self._kind[0], "client": self._kind[1]}
         for name, value in zip(self._names, fields[1:], strict=True):
-            if not isinstance(value, str | int | float) and type(value).__name__ != "URL":
-                continue  # unset, or not a setting (Anthropic's ``organization`` is an API resource)
-            data[name] = secret_digest(value) if is_sensitive_name(name) else str(value)
-        for label, mapping in (("headers", headers), ("query", query)):
+            if value is None:
+                continue  # unset, or not a setting (see ``_settle``)
+            if isinstance(value, _ObjectToken):
+                data[name] = {"object": value.token}  # random already: nothing to hide
+            else:
+                data[name] = secret_digest(value) if is_sensitive_name(name) else str(value)
+        labelled = (("headers", headers), ("query", query), ("credential_headers", credential_headers))
+        for label, mapping in labelled:
             if mapping:
                 data[label] = _plain(mapping)
         if options is not None:
