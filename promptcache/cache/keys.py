@@ -22,7 +22,6 @@ import functools
 import hashlib
 import json
 import operator
-import re
 import secrets
 import sys
 import threading
@@ -30,6 +29,8 @@ import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+
+from promptcache.redact import is_sensitive_name
 
 __all__ = [
     "STRING_MEMO_BYTES",
@@ -61,21 +62,12 @@ _GENAI_TRANSPORT: Final = frozenset(
 #: Headers the SDKs add themselves that describe the client, not the request.
 _CLIENT_NOISE: Final = frozenset({"user-agent", "x-goog-api-client", "content-type"})
 
-_SENSITIVE = re.compile(r"key|token|secret|auth|cookie|passw|credential|signature", re.IGNORECASE)
 _SECRET_SALT: Final = b"promptcache-secret-v1"
 _VERSION: Final = "promptcache-response-key-v2"
 
 _BIG_STRING: Final = 256
 #: Bytes of large strings (``sys.getsizeof``) the digest memo may keep alive, at most.
 STRING_MEMO_BYTES: Final = 32 * 1024 * 1024
-
-
-def is_sensitive_name(name: str) -> bool:
-    """Whether a header, query parameter or attribute name may carry a credential.
-
-    Such a value is keyed by its salted digest, never by itself; the name always stays.
-    """
-    return bool(_SENSITIVE.search(name))
 
 
 def secret_digest(value: object) -> str:

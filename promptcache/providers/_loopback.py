@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from promptcache.clock import Clock, WallClock
 from promptcache.providers._simerrors import ErrorStyle, SimulatedAPIError
+from promptcache.redact import redacted_repr
 from promptcache.tokens import default_counter
 
 __all__ = ["Exchange", "LoopbackServer", "RecordedRequest", "Reply"]
@@ -29,6 +30,9 @@ Reply = str | Callable[[Mapping[str, Any]], str]
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecordedRequest:
     """One request as the server received it, so a test can assert what a client really sent."""
+
+    #: Header values (``x-api-key``, ``authorization``) are shown as ``<redacted>``.
+    __repr__ = redacted_repr
 
     method: str
     #: The path without the query string, e.g. ``/v1/messages``.

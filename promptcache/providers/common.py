@@ -19,6 +19,7 @@ from promptcache.blocks import Block, Volatility
 from promptcache.errors import PromptError
 from promptcache.plan import Plan
 from promptcache.prompt import Prompt
+from promptcache.redact import redacted_repr
 
 __all__ = [
     "Mode",
@@ -89,6 +90,9 @@ class ProviderPlan:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rendered:
     """A rendered request: the keyword arguments for the SDK call, and its ProviderPlan."""
+
+    #: Header values and credentials in ``kwargs`` are shown as ``<redacted>``.
+    __repr__ = redacted_repr
 
     kwargs: Mapping[str, Any]
     plan: ProviderPlan

@@ -23,6 +23,7 @@ from promptcache.limits import ModelLimits, Provider
 from promptcache.plan import Plan
 from promptcache.prompt import Prompt
 from promptcache.providers.common import ProviderPlan
+from promptcache.redact import redacted_repr
 from promptcache.session._explain import Sent, edit_cost, explain_miss
 from promptcache.session._history import blocks_of, check_history
 from promptcache.session._values import EditCost, MissReport, Reply, SessionStats, TurnUsage
@@ -52,6 +53,9 @@ class Pending:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Request:
     """A rendered request: the SDK keyword arguments and how it is cached."""
+
+    #: Header values and credentials in ``kwargs`` are shown as ``<redacted>``.
+    __repr__ = redacted_repr
 
     kwargs: dict[str, Any]
     plan: Plan | ProviderPlan
