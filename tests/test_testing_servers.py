@@ -394,7 +394,7 @@ def test_an_unknown_model_is_anthropics_404_and_the_sdk_does_not_retry() -> None
         assert len(server.requests) == 1  # a 500 would have been retried twice
         bedrock = anthropic.AnthropicBedrock(base_url=server.url, aws_region="us-east-1",
                                              api_key="t", max_retries=0)
-        with bedrock, pytest.raises(anthropic.NotFoundError, match="model: anthropic.nope"):
+        with bedrock, pytest.raises(anthropic.NotFoundError, match=r"model: anthropic\.nope"):
             bedrock.messages.create(model="anthropic.nope", max_tokens=5,
                                     messages=[{"role": "user", "content": "hi"}])
 
