@@ -9,6 +9,7 @@ their reprs go through :func:`redacted`. Only the repr changes: the values thems
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any, Final
@@ -22,8 +23,13 @@ _SENSITIVE = re.compile(r"key|token|secret|auth|cookie|passw|credential|signatur
 _NOT_SECRET = re.compile(r"tokens$|^prompt_cache_key$|^cache_key$", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=4096)
 def is_sensitive_name(name: str) -> bool:
-    """Whether a header, query parameter or attribute name may carry a credential."""
+    """Whether a header, query parameter or attribute name may carry a credential.
+
+    Memoised: the response cache asks it for the same few header names on every call, and the
+    regular expression costs microseconds a name.
+    """
     return bool(_SENSITIVE.search(name))
 
 

@@ -410,15 +410,12 @@ class _Strong:
 _object_tokens = _ObjectTokens()
 
 
-def _settle(name: str, value: Any) -> Any:
-    """A client attribute as the identity keys it: a stable value as itself, a credential that
-    is an object (a callable ``api_key``, a token provider) as its object token, anything else
-    (unset; an SDK resource such as Anthropic's ``organization``) as ``None``."""
-    if value is None or isinstance(value, _STABLE) or type(value).__name__ == "URL":
+def _settle(value: Any) -> Any:
+    """A credential attribute that is not a string: a stable value (a number, a URL) as itself,
+    an object (a callable ``api_key``, a token provider) as its object token."""
+    if isinstance(value, _STABLE) or type(value).__name__ == "URL":
         return value
-    if is_sensitive_name(name) or name in _OPAQUE_FIELDS:
-        return _object_tokens.token(value)
-    return None
+    return _object_tokens.token(value)
 
 
 class ClientIdentity:
@@ -442,6 +439,9 @@ class ClientIdentity:
         self._holder = holder
         self._kind = (type(client).__module__.split(".")[0], type(client).__name__.removeprefix("Async"))
         self._names = tuple(name for name in _CLIENT_FIELDS + _OPAQUE_FIELDS if hasattr(holder, name))
+        # Positions (in the attrgetter's tuple) of the attributes that hold credentials.
+        self._credentials = tuple(i for i, n in enumerate(self._names, start=1)
+                                  if is_sensitive_name(n) or n in _OPAQUE_FIELDS)
         self._fields = operator.attrgetter("__class__", *self._names)
         self._headers = isinstance(getattr(holder, "_custom_headers", None), Mapping)
         self._credential_headers = isinstance(getattr(holder, "_credential_headers", None), Mapping)
@@ -457,9 +457,13 @@ class ClientIdentity:
         if self._options:
             o = holder._http_options
             options = (o.base_url, o.api_version, dict(o.headers or {}), repr(o.extra_body))
-        values = self._fields(holder)
+        fields = self._fields(holder)
+        for i in self._credentials:  # None or a string almost always: one check each
+            value = fields[i]
+            if value is not None and type(value) is not str:
+                fields = (*fields[:i], _settle(value), *fields[i + 1:])
         return (
-            (values[0], *map(_settle, self._names, values[1:])),
+            fields,
             dict(holder._custom_headers) if self._headers else None,
             dict(holder._custom_query) if self._query else None,
             options,
@@ -480,12 +484,11 @@ class ClientIdentity:
         fields, headers, query, options, credential_headers = snapshot
         data: dict[str, Any] = {"sdk": self._kind[0], "client": self._kind[1]}
         for name, value in zip(self._names, fields[1:], strict=True):
-            if value is None:
-                continue  # unset, or not a setting (see ``_settle``)
             if isinstance(value, _ObjectToken):
                 data[name] = {"object": value.token}  # random already: nothing to hide
-            else:
+            elif isinstance(value, str | int | float) or type(value).__name__ == "URL":
                 data[name] = secret_digest(value) if is_sensitive_name(name) else str(value)
+            # else unset, or not a setting (Anthropic's ``organization`` is an API resource)
         labelled = (("headers", headers), ("query", query), ("credential_headers", credential_headers))
         for label, mapping in labelled:
             if mapping:
