@@ -571,3 +571,37 @@ def test_a_real_response_cache_hit_is_marked_and_not_billed(
     assert served.from_response_cache and served.usage.total_input_tokens == 0
     assert served.text == billed.text
     assert again.stats.served_from_cache == 1 and again.stats.cost_usd == 0.0
+
+
+@pytest.mark.parametrize(("kw", "path"), [
+    ({"tools": 5}, "tools"),
+    ({"system": 5}, "system"),
+    ({"documents": 5}, "documents"),
+    ({"history": 5}, "history"),
+    ({"params": 5}, "params"),
+    ({"history": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": 1.5}]},
+     "messages[1].content"),
+])
+def test_arguments_of_the_wrong_type_are_prompt_errors_naming_them(
+        client: anthropic.Anthropic, clock: ManualClock, kw: dict[str, Any], path: str) -> None:
+    """Issue 21 item 4: ``tuple(5)`` and friends raised a bare TypeError."""
+    from promptcache import PromptError
+
+    with pytest.raises(PromptError) as e:
+        ChatSession(client, model=MODEL, clock=clock, **kw)
+    assert e.value.path == path
+
+
+@pytest.mark.parametrize("content", [None, 5, 1.5, b"hi", {"type": "text", "text": "hi"}])
+def test_a_user_message_that_is_not_text_or_blocks_is_a_prompt_error_and_nothing_is_sent(
+        client: anthropic.Anthropic, server: ScriptedAnthropicServer, clock: ManualClock,
+        content: Any) -> None:
+    from promptcache import PromptError
+
+    chat = session(client, clock)
+    with pytest.raises(PromptError) as e:
+        chat.send(content)
+    assert e.value.path == "messages[0].content"
+    assert not server.requests and not chat.history
+    with pytest.raises(PromptError):
+        chat.edit(tools=content if content is not None else 5)

@@ -548,3 +548,48 @@ def test_scripted_gemini_errors_before_and_mid_stream() -> None:
                 pass
         assert client.models.generate_content(model="gemini-2.5-flash",
                                               contents="Hi").text == "Fine."
+
+
+# -- an unknown model (issue 21 item 9) ----------------------------------------------------------
+
+
+def test_an_unknown_model_is_anthropics_404_and_the_sdk_does_not_retry() -> None:
+    with AnthropicServer() as server, anthropic.Anthropic(base_url=server.url, api_key="t") as client:
+        with pytest.raises(anthropic.NotFoundError) as e:
+            client.messages.create(model="claude-nope-9", max_tokens=5,
+                                   messages=[{"role": "user", "content": "hi"}])
+        assert e.value.body == {"type": "error", "error": {"type": "not_found_error",
+                                                           "message": "model: claude-nope-9"}}
+        assert len(server.requests) == 1  # a 500 would have been retried twice
+        bedrock = anthropic.AnthropicBedrock(base_url=server.url, aws_region="us-east-1",
+                                             api_key="t", max_retries=0)
+        with bedrock, pytest.raises(anthropic.NotFoundError, match=r"model: anthropic\.nope"):
+            bedrock.messages.create(model="anthropic.nope", max_tokens=5,
+                                    messages=[{"role": "user", "content": "hi"}])
+
+
+def test_an_unknown_model_is_openais_404_on_both_apis() -> None:
+    with OpenAIServer() as server, openai.OpenAI(base_url=server.url + "/v1", api_key="t") as client:
+        for call in (lambda: client.chat.completions.create(
+                         model="gpt-nope", messages=[{"role": "user", "content": "hi"}]),
+                     lambda: client.responses.create(model="gpt-nope", input="hi")):
+            with pytest.raises(openai.NotFoundError) as e:
+                call()
+            assert e.value.code == "model_not_found"
+            assert e.value.message.endswith("The model `gpt-nope` does not exist or you do not "
+                                            "have access to it.")
+        assert len(server.requests) == 2
+
+
+def test_an_unknown_model_is_geminis_404() -> None:
+    with GeminiServer() as server:
+        client = genai.Client(api_key="t", http_options=types.HttpOptions(
+            base_url=server.url, api_version="v1beta"))
+        with pytest.raises(genai_errors.ClientError) as e:
+            client.models.generate_content(model="gemini-nope", contents="hi")
+        assert e.value.code == 404 and e.value.status == "NOT_FOUND"
+        assert e.value.message is not None and "models/gemini-nope is not found" in e.value.message
+        assert "Traceback" not in str(e.value)
+        with pytest.raises(genai_errors.ClientError, match="404"):
+            client.caches.create(model="gemini-nope", config={"contents": ["hi"]})
+        client.close()

@@ -13,13 +13,14 @@ import sqlite3
 import threading
 import time
 import uuid
+import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final, Literal
 
 from ..errors import CacheBackendError
-from .base import LocalBackend
+from .base import CacheUnavailableWarning, LocalBackend
 
 __all__ = ["SCHEMA_VERSION", "SQLiteBackend", "default_cache_path"]
 
@@ -77,6 +78,10 @@ class _CorruptError(CacheBackendError):
 
 class _BusyError(CacheBackendError):
     """Locked too long, or no space left: it passes, and the file is healthy."""
+
+
+class _UnwritableError(CacheBackendError):
+    """The file or its directory cannot be created: a read-only filesystem, no permission."""
 
 
 def _primary_code(error: sqlite3.Error) -> int | None:
@@ -162,6 +167,11 @@ class SQLiteBackend(LocalBackend):
             # Another process holds a long write (or the disk is full) right now: creating the
             # backend must not fail for that; the checks run again on first use.
             self._unchecked = True
+        except _UnwritableError as e:
+            # A read-only filesystem must not fail the program that merely configures a cache:
+            # each use tries again (the directory may become writable) and is a miss until then.
+            self._unchecked = True
+            warnings.warn(str(e), CacheUnavailableWarning, stacklevel=2)
 
     # -- connections --------------------------------------------------------------------------
 
@@ -201,7 +211,14 @@ class SQLiteBackend(LocalBackend):
         return conn
 
     def _open_checked(self) -> None:
-        self._create_file()
+        try:
+            self._create_file()
+        except OSError as e:
+            raise _UnwritableError(
+                f"The response cache {self.path} cannot be created ({e.strerror or e}): a read-only "
+                "filesystem, or a directory without write permission. Calls go on without the "
+                "cache; point SQLiteBackend (or PROMPTCACHE_DIR) at a writable directory."
+            ) from e
         try:
             conn = self._conn()
             version = conn.execute("PRAGMA user_version").fetchone()[0]

@@ -32,6 +32,7 @@ from promptcache.plan import Plan
 from promptcache.prompt import Prompt
 from promptcache.providers.anthropic.platforms import plan_summary
 from promptcache.providers.anthropic.render import prompt_from_request, render_content
+from promptcache.redact import redacted_repr
 from promptcache.rules import request_level_ttl
 from promptcache.sdk import plain
 
@@ -46,6 +47,8 @@ _MARKERS = ("cache_control", "cachePoint")
 @dataclass(frozen=True, slots=True)
 class _Seen:
     """A request as it was when planned: private deep copies, never the caller's objects."""
+
+    __repr__ = redacted_repr  # params hold extra_headers; a traceback's locals must not show them
 
     head: tuple[Any, ...]
     params: dict[str, Any]

@@ -26,6 +26,7 @@ from promptcache.providers.anthropic.render import record_sent
 from promptcache.providers.anthropic.usage import AnthropicStreamUsage
 from promptcache.providers.common import ProviderPlan
 from promptcache.providers.usage import parse_usage
+from promptcache.redact import redacted_repr
 from promptcache.sdk import plain
 from promptcache.state import CacheState
 from promptcache.usage import Ledger, Usage
@@ -58,6 +59,9 @@ def default_state() -> CacheState:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Prepared:
     """One call as it will be sent: the keyword arguments and what planning decided."""
+
+    #: Header values and credentials in ``kwargs`` are shown as ``<redacted>``.
+    __repr__ = redacted_repr
 
     kwargs: Mapping[str, Any]
     provider: Provider

@@ -19,7 +19,9 @@ def blocks_of(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     content = message.get("content")
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
-    return [b for b in content or () if isinstance(b, Mapping)]
+    if not isinstance(content, list | tuple):
+        return []  # not blocks at all (``content=1.5``): the builder names it, with its path
+    return [b for b in content if isinstance(b, Mapping)]
 
 
 def check_history(messages: Sequence[Mapping[str, Any]], *, start: int = 0) -> None:
