@@ -21,7 +21,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-__all__ = ["DelayProxy", "RedisServer", "RedisUnavailable", "redis_server", "start_redis"]
+__all__ = ["DelayProxy", "RedisServer", "RedisUnavailable", "optional_redis", "redis_server",
+           "start_redis"]
 
 
 class RedisUnavailable(RuntimeError):
@@ -121,6 +122,16 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def optional_redis(*, enabled: bool = True) -> Iterator[str | None]:
+    """A server's URL for the ``with`` block, or ``None`` when disabled or not installed."""
+    if not enabled or shutil.which("redis-server") is None:
+        yield None
+        return
+    with redis_server() as server:
+        yield server.url
 
 
 class DelayProxy:
