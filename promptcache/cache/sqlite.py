@@ -395,6 +395,12 @@ class SQLiteBackend(LocalBackend):
                 return None
             value, crc, accessed, expires = row
             now = self._clock()
+            if not (isinstance(value, bytes) and isinstance(crc, int)
+                    and isinstance(accessed, int | float)
+                    and (expires is None or isinstance(expires, int | float))):
+                # SQLite keeps whatever type was written: a row another program left is a miss
+                conn.execute("DELETE FROM entries WHERE key = ?", (key,))
+                return None
             if expires is not None and now >= expires:
                 conn.execute("DELETE FROM entries WHERE key = ? AND expires <= ?", (key, now))
                 return None
