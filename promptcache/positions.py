@@ -59,6 +59,8 @@ LEVEL_ORDER: Mapping[Provider, tuple[Level, ...]] = {
     "anthropic": ("tools", "system", "messages"),
     "openai": ("tools", "system", "messages"),
     "gemini": ("system", "tools", "messages"),
+    # Converse requests reach Claude as Messages requests: tools, system, messages.
+    "bedrock_converse": ("tools", "system", "messages"),
 }
 
 #: Block types that can never carry ``cache_control`` (the API rejects the marker).

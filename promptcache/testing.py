@@ -15,11 +15,13 @@ from __future__ import annotations
 from promptcache.providers._loopback import LoopbackServer, RecordedRequest, Reply
 from promptcache.providers.anthropic.scripted import Responder, ScriptedAnthropicServer
 from promptcache.providers.anthropic.server import AnthropicServer
+from promptcache.providers.bedrock_converse.server import ConverseServer
 from promptcache.providers.gemini.server import GeminiServer
 from promptcache.providers.openai.server import OpenAIServer
 
 __all__ = [
     "AnthropicServer",
+    "ConverseServer",
     "GeminiServer",
     "LoopbackServer",
     "OpenAIServer",

@@ -87,6 +87,10 @@ class WrappedMethod:
     #: ``stream(...)`` helpers, whose manager calls the client's own (wrapped) ``create`` when
     #: entered: they are planned there, not twice.
     kind: Literal["create", "stream", "manager", "helper"] = "create"
+    #: The returned dict's key that holds the stream (boto3's ``converse_stream``), if any.
+    stream_key: str | None = None
+    #: ``(model) -> accumulator`` for the stream's usage, where the provider has its own.
+    stream_usage: Callable[[str], Any] | None = None
 
 
 def _sentinel(value: Any) -> bool:
@@ -152,10 +156,15 @@ def _warn(message: str) -> None:
 
 
 def rejected(error: BaseException) -> bool:
-    """True for an HTTP 400 from any of the three SDKs: the request itself was refused."""
+    """True for an HTTP 400 from any of the SDKs: the request itself was refused (botocore's
+    ``ClientError`` carries it in ``response["ResponseMetadata"]``)."""
     status = getattr(error, "status_code", None)
     if status is None:
         status = getattr(error, "code", None)
+    if status is None:
+        response = getattr(error, "response", None)
+        meta = response.get("ResponseMetadata") if isinstance(response, Mapping) else None
+        status = meta.get("HTTPStatusCode") if isinstance(meta, Mapping) else None
     return status == 400
 
 
@@ -251,7 +260,9 @@ class WrapHandle:
         except Exception as e:
             _warn(f"promptcache could not read the usage of a response ({e}).")
 
-    def accumulator(self, prepared: Prepared) -> _LastUsage | _AnthropicUsage:
+    def accumulator(self, prepared: Prepared, endpoint: WrappedMethod | None = None) -> Any:
+        if endpoint is not None and endpoint.stream_usage is not None:
+            return endpoint.stream_usage(prepared.model)
         if prepared.provider == "anthropic":
             return _AnthropicUsage(prepared.model)
         return _LastUsage(prepared.provider, prepared.model)

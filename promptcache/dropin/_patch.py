@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from promptcache.dropin._core import Prepared, WrapHandle, WrappedMethod, materialised, rejected
@@ -100,8 +100,13 @@ def _finish(handle: WrapHandle, endpoint: WrappedMethod, prepared: Prepared, res
     if not _streams(endpoint, prepared):
         handle.account(prepared, result)
         return result
-    acc = handle.accumulator(prepared)
+    acc = handle.accumulator(prepared, endpoint)
     proxy = AsyncStreamProxy if is_async else StreamProxy
+    key = endpoint.stream_key
+    if key is not None and isinstance(result, Mapping) and key in result:
+        # The stream is one value of the returned dict: the caller still gets the dict.
+        return {**result, key: proxy(result[key], acc.feed,
+                                     lambda: handle.account(prepared, acc.usage()))}
     return proxy(result, acc.feed, lambda: handle.account(prepared, acc.usage()))
 
 

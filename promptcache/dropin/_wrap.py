@@ -40,7 +40,8 @@ def _spec(client: Any) -> ProviderSpec:
 def _wrapped(spec: ProviderSpec, method: SdkMethod) -> WrappedMethod:
     """The drop-in's view of one registry method (built once: patches compare them)."""
     return WrappedMethod(name=method.name, provider=spec.name, prepare=method.prepare.load(),
-                         kind=method.kind)
+                         kind=method.kind, stream_key=method.stream_key,
+                         stream_usage=spec.stream_usage.load() if spec.stream_usage else None)
 
 
 def _targets(client: Any, spec: ProviderSpec) -> list[tuple[Any, str, WrappedMethod]]:

@@ -69,11 +69,17 @@ class Exchange:
         h.wfile.write(data)
 
     def send_text(self, status: int, text: str, content_type: str) -> None:
-        data = text.encode()
+        self.send_bytes(status, text.encode(), content_type)
+
+    def send_bytes(self, status: int, data: bytes, content_type: str,
+                   headers: Mapping[str, str] | None = None) -> None:
+        """A binary body (AWS event-stream frames, say) with its content type."""
         h = self._handler
         h.send_response(status)
         h.send_header("Content-Type", content_type)
         h.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            h.send_header(key, value)
         h.end_headers()
         h.wfile.write(data)
 
