@@ -82,12 +82,8 @@ class _BusyError(CacheBackendError):
     """Locked too long, or no space left: it passes, and the file is healthy."""
 
 
-class _LockedError(_BusyError):
-    """Another process held the lock past ``busy_timeout`` (or the breaker skips the file)."""
-
-
-class _UnusableError(CacheBackendError):
-    """The file or its directory cannot be opened or written (read-only, no permission)."""
+class _UnwritableError(CacheBackendError):
+    """The file or its directory cannot be created: a read-only filesystem, no permission."""
 
 
 def _primary_code(error: sqlite3.Error) -> int | None:
@@ -101,6 +97,10 @@ def _is_corruption(error: sqlite3.Error) -> bool:
         return code in _CORRUPT
     text = str(error)
     return "malformed" in text or "not a database" in text
+
+
+class _LockedError(_BusyError):
+    """Another process held the lock past ``busy_timeout`` (or the breaker skips the file)."""
 
 
 def _make_private_dirs(directory: Path) -> None:
@@ -182,14 +182,11 @@ class SQLiteBackend(LocalBackend):
             # Another process holds a long write (or the disk is full) right now: creating the
             # backend must not fail for that; the checks run again on first use.
             self._unchecked = True
-        except _UnusableError as e:
+        except _UnwritableError as e:
+            # A read-only filesystem must not fail the program that merely configures a cache:
+            # each use tries again (the directory may become writable) and is a miss until then.
             self._unchecked = True
-            warnings.warn(
-                f"{e} promptcache goes on without the response cache and tries the file again "
-                "on each call.",
-                CacheUnavailableWarning,
-                stacklevel=2,
-            )
+            warnings.warn(str(e), CacheUnavailableWarning, stacklevel=2)
 
     # -- connections --------------------------------------------------------------------------
 
@@ -237,9 +234,10 @@ class SQLiteBackend(LocalBackend):
         try:
             self._create_file()
         except OSError as e:
-            raise _UnusableError(
-                f"The response cache {self.path} cannot be created ({e}): its directory is "
-                "read-only or not ours."
+            raise _UnwritableError(
+                f"The response cache {self.path} cannot be created ({e.strerror or e}): a read-only "
+                "filesystem, or a directory without write permission. Calls go on without the "
+                "cache; point SQLiteBackend (or PROMPTCACHE_DIR) at a writable directory."
             ) from e
         try:
             conn = self._conn()
@@ -292,7 +290,7 @@ class SQLiteBackend(LocalBackend):
                 f"limit) is full ({error}). Its entries are intact; free space or lower max_bytes."
             )
         if code in _UNUSABLE or "readonly" in str(error) or "unable to open" in str(error):
-            return _UnusableError(
+            return _UnwritableError(
                 f"The response cache {self.path} cannot be opened or written ({error}): the file "
                 "or its directory is read-only or not ours."
             )
@@ -383,7 +381,7 @@ class SQLiteBackend(LocalBackend):
             self._reset()
             raise CacheBackendError(f"The response cache {self.path} was corrupt and has been reset.") from e
         except OSError as e:
-            raise _UnusableError(f"The response cache {self.path} cannot be used ({e}).") from e
+            raise _UnwritableError(f"The response cache {self.path} cannot be used ({e}).") from e
         self._breaker.close(kind)
 
     # -- the CacheBackend protocol ------------------------------------------------------------
