@@ -209,11 +209,10 @@ def test_an_image_in_a_tool_result_reaches_the_server_in_the_function_response(
     rendered = render_gemini(prompt, model=MODEL)
     client.models.generate_content(**rendered.kwargs)
     sent = _snake(server.requests[-1].json())["contents"][-1]["parts"][0]["function_response"]
-    assert sent["response"] == {"output": "see"}
+    # A search result has no Gemini form: its title and source become text beside the output.
+    assert sent["response"] == {"output": "see\nTitle: t"}
     assert sent["parts"] == [{"inline_data": {"mime_type": "image/png", "data": "iVBORw0KGgo="}}]
-    assert rendered.plan.dropped == (
-        "messages[2].content[0].content[2]: a search_result block has no Gemini equivalent "
-        "inside a function response",)
+    assert rendered.plan.dropped == ()
 
 
 def test_disable_parallel_tool_use_is_reported_not_silently_lost() -> None:

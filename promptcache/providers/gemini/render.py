@@ -26,7 +26,10 @@ from promptcache.providers.common import (
     ProviderPlan,
     Rendered,
     canonical,
+    citations_enabled,
+    document_header,
     field_of,
+    headed,
     retarget,
     stable_end,
 )
@@ -115,31 +118,85 @@ class CacheDecision:
         return f"{int(self.ttl_seconds)}s"
 
 
-def _part(payload: Mapping[str, Any], path: str, names: Mapping[str, str],
-          dropped: list[str]) -> dict[str, Any] | None:
+def _parts(payload: Mapping[str, Any], path: str, names: Mapping[str, str],
+           dropped: list[str]) -> list[dict[str, Any]]:
+    """One Anthropic block as Gemini parts ([] when it has none, reported in ``dropped``).
+
+    A document's ``title`` and ``context`` (``add_documents``' id and metadata) become a text
+    header before its content, search results text with their title and source: Gemini has
+    fields for neither. Citations have no Gemini form at all, and are reported.
+    """
     kind = payload.get("type")
     if kind == "text":
-        return {"text": str(payload["text"])}
+        if payload.get("citations"):
+            dropped.append(f"{path}: citations on text not sent (Gemini has no citation "
+                           "objects); the text is sent without them")
+        return [{"text": str(payload["text"])}]
     if kind in ("image", "document"):
-        source = payload.get("source")
-        source = source if isinstance(source, Mapping) else {}
-        if source.get("type") == "base64":
-            return {"inline_data": {"mime_type": source.get("media_type"), "data": source.get("data")}}
-        if source.get("type") == "url":
-            mime = "application/pdf" if kind == "document" else "image/jpeg"
-            return {"file_data": {"file_uri": source.get("url"), "mime_type": mime}}
-        if source.get("type") == "text":
-            return {"text": str(source.get("data", ""))}
+        media = _media(payload, kind, path, dropped)
+        if media is not None:
+            if kind == "document" and citations_enabled(payload):
+                dropped.append(f"{path}: citations.enabled not sent (Gemini has no cited answers); "
+                               "the document is sent without them")
+            header = document_header(payload.get("title"), payload.get("context")) \
+                if kind == "document" else ""
+            if header and "text" in media:
+                return [{"text": headed(header, str(media["text"]))}]
+            return [{"text": header}, media] if header else [media]
+    if kind == "search_result":
+        text, lost = _texts(payload.get("content"))
+        if lost:
+            dropped.append(f"{path}: search_result sub-blocks {', '.join(lost)} have no Gemini "
+                           "equivalent; sent its text only")
+        if citations_enabled(payload):
+            dropped.append(f"{path}: citations.enabled not sent (Gemini has no cited answers); "
+                           "the result is sent as text without them")
+        header = document_header(payload.get("title"), payload.get("source"), label="Source")
+        return [{"text": headed(header, text)}]
     if kind == "tool_use":
-        return {"function_call": {"id": field_of(payload, "id", path, "a tool_use block"),
-                                  "name": field_of(payload, "name", path, "a tool_use block"),
-                                  "args": canonical(payload.get("input") or {})}}
+        return [{"function_call": {"id": field_of(payload, "id", path, "a tool_use block"),
+                                   "name": field_of(payload, "name", path, "a tool_use block"),
+                                   "args": canonical(payload.get("input") or {})}}]
     if kind == "tool_result":
-        return _function_response(payload, path, names, dropped)
+        return [_function_response(payload, path, names, dropped)]
     if kind in ("thinking", "redacted_thinking"):
         dropped.append(f"{path}: {kind} block dropped (Gemini cannot take another model's reasoning)")
-        return None
+        return []
     dropped.append(f"{path}: a {kind} block has no Gemini equivalent")
+    return []
+
+
+def _texts(content: Any) -> tuple[str, list[str]]:
+    """The text of a list of content blocks, and the kinds of the sub-blocks that are not text."""
+    if isinstance(content, str):
+        return content, []
+    texts, lost = [], []
+    for sub in content if isinstance(content, list | tuple) else ():
+        if isinstance(sub, Mapping) and sub.get("type") == "text":
+            texts.append(str(sub.get("text", "")))
+        else:
+            lost.append(str(sub.get("type") if isinstance(sub, Mapping) else type(sub).__name__))
+    return "\n".join(texts), lost
+
+
+def _media(payload: Mapping[str, Any], kind: str, path: str,
+           dropped: list[str]) -> dict[str, Any] | None:
+    """An image's or a document's source as one part (inline data, a file URI or text)."""
+    source = payload.get("source")
+    source = source if isinstance(source, Mapping) else {}
+    if source.get("type") == "base64":
+        return {"inline_data": {"mime_type": source.get("media_type"), "data": source.get("data")}}
+    if source.get("type") == "url":
+        mime = "application/pdf" if kind == "document" else "image/jpeg"
+        return {"file_data": {"file_uri": source.get("url"), "mime_type": mime}}
+    if source.get("type") == "text":
+        return {"text": str(source.get("data", ""))}
+    if source.get("type") == "content" and kind == "document":
+        text, lost = _texts(source.get("content"))
+        if lost:
+            dropped.append(f"{path}: document content sub-blocks {', '.join(lost)} have no Gemini "
+                           "equivalent; sent its text only")
+        return {"text": text}
     return None
 
 
@@ -156,18 +213,19 @@ def _function_response(payload: Mapping[str, Any], path: str, names: Mapping[str
     media: list[dict[str, Any]] = []
     for k, sub in enumerate(content if isinstance(content, list | tuple) else ()):
         kind = sub.get("type") if isinstance(sub, Mapping) else type(sub).__name__
+        where = f"{path}.content[{k}]"
         if isinstance(sub, Mapping) and kind == "text":
             texts.append(str(sub.get("text", "")))
             continue
-        part = _part(sub, f"{path}.content[{k}]", names, []) if isinstance(sub, Mapping) and kind in (
-            "image", "document") else None
-        if part is not None and ("inline_data" in part or "file_data" in part):
-            media.append(part)
-        elif part is not None and "text" in part:
-            texts.append(str(part["text"]))
-        else:
-            dropped.append(f"{path}.content[{k}]: a {kind} block has no Gemini equivalent inside "
-                           "a function response")
+        if not (isinstance(sub, Mapping) and kind in ("image", "document", "search_result")):
+            dropped.append(f"{where}: a {kind} block has no Gemini equivalent inside a function "
+                           "response")
+            continue
+        for part in _parts(sub, where, names, dropped):
+            if "inline_data" in part or "file_data" in part:
+                media.append(part)
+            else:
+                texts.append(str(part.get("text", "")))
     key = "error" if payload.get("is_error") else "output"
     response: dict[str, Any] = {"id": call_id, "name": names.get(call_id, "tool"),
                                 "response": {key: "\n".join(texts)}}
@@ -237,7 +295,7 @@ def split(prompt: Prompt, *, model: str, cache_turns: int = 0) -> GeminiSplit:
     contents: list[dict[str, Any]] = []
     for turn in target.turns:
         parts = [p for i in range(turn.start, turn.stop)
-                 if (p := _part(target.blocks[i].payload, target.blocks[i].path, names, dropped))]
+                 for p in _parts(target.blocks[i].payload, target.blocks[i].path, names, dropped)]
         if parts:
             contents.append({"role": "model" if turn.role == "assistant" else "user", "parts": parts})
     generation, tool_config = _generation(target, dropped)
