@@ -25,6 +25,7 @@ from promptcache.errors import UnknownModelError
 
 __all__ = [
     "ANTHROPIC_MODELS",
+    "BATCH_PRICE_MULTIPLIER",
     "FACTS_CHECKED",
     "GEMINI_MODELS",
     "OPENAI_MODELS",
@@ -45,6 +46,11 @@ Platform = Literal["api", "bedrock", "vertex"]
 TTL_SECONDS: Mapping[str, int] = MappingProxyType(
     {"5m": 300, "30m": 1_800, "1h": 3_600, "12h": 43_200, "24h": 86_400}
 )
+
+#: What the Message Batches API charges against the standard price, on every token class: half.
+#: The cache multipliers stack on it ("stack with other pricing modifiers such as the Batch API
+#: discount", prompt-caching page, Pricing).
+BATCH_PRICE_MULTIPLIER = 0.5
 
 _ANTHROPIC_WRITE = MappingProxyType({"5m": 1.25, "1h": 2.0})
 _NO_SETTINGS: Mapping[str, str] = MappingProxyType({})
