@@ -241,3 +241,30 @@ def test_headers_and_timeout_become_http_options(server: GeminiServer,
                                                         "timeout": 30_000}
     client.models.generate_content(**rendered.kwargs)
     assert server.requests[-1].headers["x-team"] == "search"
+
+
+def _fan_out(calls: int) -> Any:
+    from promptcache import PromptBuilder
+
+    tool = {"name": "get_weather", "description": "Weather for a city.", "input_schema": {
+        "type": "object", "properties": {"city": {"type": "string"}, "unit": {"type": "string"}}}}
+    messages: list[dict[str, Any]] = [
+        {"role": "user", "content": "Look up the weather in these cities and summarise. " * 20},
+        {"role": "assistant", "content": [
+            {"type": "tool_use", "id": f"call_{i}", "name": "get_weather",
+             "input": {"city": f"City {i}", "unit": "celsius"}} for i in range(calls)]},
+        {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": f"call_{i}", "content": f"{10 + i} C, cloudy"}
+            for i in range(calls)]}]
+    return (PromptBuilder(model=MODEL).add_system("You are a weather bot. " * 50).add_tools([tool])
+            .add_messages(messages).set_params(max_tokens=64).build())
+
+
+@pytest.mark.parametrize("calls", [1, 15, 40])
+def test_the_estimate_of_a_function_call_turn_is_within_a_few_percent_of_the_bill(
+        server: GeminiServer, client: genai.Client, calls: int) -> None:
+    """Function calls and responses are billed with their framing, each turn with its role."""
+    rendered = render_gemini(_fan_out(calls), model=MODEL)
+    billed = client.models.generate_content(**rendered.kwargs).usage_metadata.prompt_token_count
+    assert billed is not None
+    assert rendered.plan.total_tokens == pytest.approx(billed, rel=0.03)

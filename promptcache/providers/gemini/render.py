@@ -33,6 +33,7 @@ from promptcache.providers.common import (
     retarget,
     stable_end,
 )
+from promptcache.providers.gemini.tokens import declaration_tokens, part_tokens, role_tokens
 from promptcache.providers.openai.messages import translate
 
 __all__ = [
@@ -77,7 +78,9 @@ class GeminiSplit:
     #: Blocks ``[0, stop)`` and turns ``[0, turns)`` are in the cache.
     stop: int
     turns: int
+    #: Tokens of the cached prefix and of the whole request, as Gemini bills the rendered parts.
     tokens: int
+    total_tokens: int
     #: Fingerprint of the cached prefix: the same prefix gives the same id in every process.
     fingerprint: str
     dropped: tuple[str, ...] = ()
@@ -278,8 +281,10 @@ def split(prompt: Prompt, *, model: str, cache_turns: int = 0) -> GeminiSplit:
              if b.payload.get("type") == "tool_use"}
     end = stable_end(target)
     declarations = []
-    for b in sorted((b for b in target.blocks if b.section == "tools"),
-                    key=lambda b: str(b.payload["name"])):
+    # Tokens of each block as Gemini bills its rendered parts (see providers/gemini/tokens.py).
+    billed = [0] * len(target.blocks)
+    for k, b in sorted(((k, b) for k, b in enumerate(target.blocks) if b.section == "tools"),
+                       key=lambda kb: str(kb[1].payload["name"])):
         if b.payload.get("input_schema") is None:
             dropped.append(f"{b.path}: server tool {b.payload.get('type')!r} has no Gemini equivalent")
             continue
@@ -288,16 +293,27 @@ def split(prompt: Prompt, *, model: str, cache_turns: int = 0) -> GeminiSplit:
             decl["description"] = b.payload["description"]
         decl["parameters_json_schema"] = canonical(b.payload["input_schema"])
         declarations.append(decl)
+        billed[k] = declaration_tokens(decl)
+    for k, b in enumerate(target.blocks):
+        if b.section == "system":
+            billed[k] = part_tokens({"text": str(b.payload["text"])}, b.tokens)
     system = [{"text": str(b.payload["text"])} for i, b in enumerate(target.blocks)
               if b.section == "system" and i < end]
     loose = [{"text": str(b.payload["text"])} for i, b in enumerate(target.blocks)
              if b.section == "system" and i >= end]
     contents: list[dict[str, Any]] = []
     for turn in target.turns:
-        parts = [p for i in range(turn.start, turn.stop)
-                 for p in _parts(target.blocks[i].payload, target.blocks[i].path, names, dropped)]
+        role = "model" if turn.role == "assistant" else "user"
+        parts: list[dict[str, Any]] = []
+        for i in range(turn.start, turn.stop):
+            block = target.blocks[i]
+            mine = _parts(block.payload, block.path, names, dropped)
+            billed[i] = sum(part_tokens(p, block.tokens) for p in mine)
+            if mine and not parts:
+                billed[i] += role_tokens(role)
+            parts.extend(mine)
         if parts:
-            contents.append({"role": "model" if turn.role == "assistant" else "user", "parts": parts})
+            contents.append({"role": role, "parts": parts})
     generation, tool_config = _generation(target, dropped)
     cached: dict[str, Any] = {}
     if system:
@@ -318,12 +334,13 @@ def split(prompt: Prompt, *, model: str, cache_turns: int = 0) -> GeminiSplit:
         notes.append(f"{len(loose)} per-request system part(s) sent as leading user content: "
                      "a request that uses a cache cannot carry system_instruction")
     stop = target.turns[cache_turns - 1].stop if cache_turns else end
-    tokens = target.prefix_tokens[stop - 1] if stop else 0
+    tokens = sum(billed[:stop])
     # surrogatepass: a lone surrogate in user text must not make planning fail (the digest is ours).
     digest = hashlib.blake2b(f"{model}\x00{_stable_json(cached)}".encode("utf-8", "surrogatepass"),
                              digest_size=16).hexdigest()
     return GeminiSplit(cached=cached, contents=tuple(rest), generation=generation, stop=stop,
-                       turns=cache_turns, tokens=tokens, fingerprint=digest,
+                       turns=cache_turns, tokens=tokens, total_tokens=sum(billed),
+                       fingerprint=digest,
                        dropped=tuple(dropped), notes=tuple(notes))
 
 
@@ -392,7 +409,7 @@ def decide(prompt: Prompt, *, model: str, cache_turns: int = 0, ttl: float | Non
 
 def _plan(prompt: Prompt, model: str, api: str, cut: GeminiSplit, decision: CacheDecision | None,
           cache: CachedPrefix | None, lim: ModelLimits) -> ProviderPlan:
-    total = prompt.total_tokens
+    total = cut.total_tokens
     read = lim.cache_read_multiplier
     notes = list(cut.notes)
     settings: dict[str, str] = {}
