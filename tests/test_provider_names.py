@@ -162,7 +162,9 @@ ALLOWED: dict[str, set[str]] = {
     "promptcache/cli/plan.py": {
         "import promptcache.providers.anthropic.render",
         "import promptcache.providers.gemini.render",
+        "import promptcache.providers.gemini.request",
         "import promptcache.providers.openai.render",
+        "import promptcache.providers.openai.request",
         "literal anthropic",
         "literal gemini",
         "literal openai",
