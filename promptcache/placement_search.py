@@ -306,6 +306,8 @@ def _search_sure(problem: Problem, budget: int) -> Search:
         if a is not None:
             bill += a * a_weight
         states = (_NEED, _BROKEN) if zone[pos] == 1 else (_FREE,)
+        if r == 0 and a is not None:
+            a = 0  # only whether A is known matters before a long-TTL breakpoint
         return (total - here) + eps * bill, states, a
 
     def step(pos: int, r: int, nxt: int, label: _Suffix) -> tuple[_Suffix, float] | None:
@@ -329,36 +331,68 @@ def _search_sure(problem: Problem, budget: int) -> Search:
         if a is None and reach[pos] >= 0:
             a = reach[pos]
             bill += a * a_weight
+        if r == 0 and a is not None:
+            a = 0  # only whether A is known matters before a long-TTL breakpoint
         return (r, state, a), cost + eps * bill
 
+    # Price per token of the segment ending at each node, by TTL rank: when its earlier prefix
+    # is readable, and when the newest warm entry is out of every lookback.
+    prices = [[(nodes[pos].price[t], write[t]) for t in longest_first] for pos in range(n)]
     best: list[dict[_Suffix, list[float]]] = [{} for _ in range(n)]
     for pos in range(n - 1, -1, -1):
         here = best[pos]
         s = shift[pos]
-        stop = min(n - 1, next_pinned[pos])
+        z = zone[pos]
+        at = tokens[pos]
+        a_here = reach[pos] if reach[pos] >= 0 else None
+        longer: list[tuple[float, int, int, int | None, list[float]]] = []
+        shorter: list[tuple[float, int, int, int | None, list[float]]] = []
+        for nxt in range(pos + 1, min(n - 1, next_pinned[pos]) + 1):
+            gap = tokens[nxt] - at
+            price_at = prices[nxt]
+            after = zone[nxt] == 1
+            for (r_next, state, a), later in best[nxt].items():
+                # The segment into the suffix's first breakpoint, priced by its TTL and by
+                # whether the suffix assumes the window broken.
+                cost = gap * price_at[r_next][1 if after and state == _BROKEN else 0]
+                (longer if r_next == 0 else shorter).append((cost, r_next, state, a, later))
         for ttl in options[pos]:
             r = rank[ttl]
             if pos >= last_pinned:
-                base, states, a = ending(pos, r)
+                base, states, read = ending(pos, r)
                 for state in states:
-                    vec = here.setdefault((r, state, a), [inf] * width)
+                    vec = here.setdefault((r, state, read), [inf] * width)
                     if base < vec[s]:
                         vec[s] = base
-            for nxt in range(pos + 1, stop + 1):
-                for label, later in best[nxt].items():
-                    moved = step(pos, r, nxt, label)
-                    if moved is None:
+            # The same arithmetic as step(), inlined: this loop is the search's whole cost.
+            for seg, r_next, state, a, later in (longer + shorter if r == 0 else shorter):
+                if r_next < r:
+                    continue
+                if z == 0:
+                    if state == _BROKEN:
                         continue
-                    key, d = moved
-                    got = here.get(key)
-                    if got is None:
-                        vec = here[key] = [inf] * width
-                    else:
-                        vec = got
-                    if s:
-                        vec[1:] = map(min, vec[1:], map(add, later[:-1], repeat(d)))
-                    else:
-                        vec[:] = map(min, vec, map(add, later, repeat(d)))
+                    new_state = _COVERED if state == _NEED else state
+                elif z == -1 and state == _NEED:
+                    continue
+                else:
+                    new_state = state
+                bill = 0.0
+                if r == 0 and r_next > 0:
+                    bill += max(a or 0, at) * kappa
+                if a is None and a_here is not None:
+                    a = a_here
+                    bill += a * a_weight
+                if r == 0 and a is not None:
+                    a = 0  # only whether A is known matters before a long-TTL breakpoint
+                d = seg + eps * bill
+                key = (r, new_state, a)
+                got = here.get(key)
+                if got is None:
+                    here[key] = [inf] * s + [v + d for v in later[:width - s]]
+                elif s:
+                    got[1:] = map(min, got[1:], map(add, later[:-1], repeat(d)))
+                else:
+                    got[:] = map(min, got, map(add, later, repeat(d)))
 
     def opening(pos: int, label: _Suffix) -> float | None:
         r, state, a = label
@@ -397,7 +431,8 @@ def _search_sure(problem: Problem, budget: int) -> Search:
                     moved = step(pos, r, nxt, later_label)
                     if moved is None or moved[0] != label or k - shift[pos] < 0:
                         continue
-                    if later[k - shift[pos]] + moved[1] == value:
+                    made = later[k - shift[pos]] + moved[1]
+                    if made == value or abs(made - value) <= 1e-12 * max(1.0, abs(value)):
                         pos, label, k = nxt, later_label, k - shift[pos]
                         found = True
                         break
