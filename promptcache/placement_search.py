@@ -5,8 +5,9 @@ between consecutive breakpoints, each priced by the breakpoint that ends it, plu
 request's own bill (the tie-break). So the cheapest placement from a candidate on extends the
 cheapest placements from the candidates after it, and the work grows with the square of the
 candidates, not with their subsets (17 candidates and 4 slots: 3,214 subsets, each under several
-TTL patterns, against about 300 extensions). What the rest of the cost depends on besides the
-position is carried in a small label, and labels with the same future are merged:
+TTL patterns, against 136 pairs of candidates, each under a few labels). What the rest of the
+cost depends on besides the position is carried in a small label, and labels with the same future
+are merged:
 
 * breakpoints used (the budget, and one more to tell "no slot" from "not worth it");
 * the TTL rank reached (longer TTLs first);
@@ -14,12 +15,14 @@ position is carried in a small label, and labels with the same future are merged
   it is rewritten);
 * for this request's bill: the entry it reads (A) and the last long-TTL breakpoint (B).
 
-When every candidate surely clears the minimum and no request is in flight (the usual case),
-:func:`_search_sure` runs backwards from the end of the prompt, where A and B are decided first,
-with the breakpoint counts as one vector per label. Otherwise :func:`_search_labels` runs forwards
-and also carries the expected position of the last breakpoint in effect (a near-minimum one may
-not take effect) and the prefix in flight. Both are exact: ``tests/test_placement.py`` checks
-them against enumerating every subset under every TTL assignment.
+When no request is in flight and no near-minimum candidate lies in the newest warm entry's
+lookback window (the usual case), :func:`_search_backward` runs backwards from the end of the
+prompt, where A, B and C (this request's last breakpoint) are decided first, with the breakpoint
+counts as one vector per label and, where a near-minimum breakpoint may not take effect, the
+expected price of the next one in effect. Otherwise :func:`_search_labels` runs forwards and
+carries the expected position of the last breakpoint in effect, the chance the window is
+covered, and the prefix in flight. Both are exact: ``tests/test_placement.py`` checks them
+against enumerating every subset under every TTL assignment.
 """
 
 from __future__ import annotations
@@ -50,8 +53,8 @@ def search(problem: Problem, budget: int) -> Search:
     Exact: the optimum enumerating every subset of candidates under every TTL assignment that
     keeps longer TTLs first would find. Ties go to fewer breakpoints.
     """
-    if problem.pending < 0 and all(c.clear >= 1.0 and c.counts for c in problem.candidates):
-        return _search_sure(problem, budget)
+    if _backward_applies(problem):
+        return _search_backward(problem, budget)
     return _search_labels(problem, budget)
 
 
@@ -246,18 +249,34 @@ def _search_labels(problem: Problem, budget: int) -> Search:
 _FREE, _NEED, _COVERED, _BROKEN = 0, 1, 2, 3
 
 # A suffix's label: (TTL rank of its first breakpoint, lookback state, tokens of the entry this
-# request reads, None while no breakpoint in the suffix reaches one).
-_Suffix = tuple[int, int, int | None]
+# request reads (None while no breakpoint in the suffix reaches one; 0 once only "known" matters),
+# whether C and B (this request's last breakpoint, last long-TTL one) are decided, and the
+# expected price of the first breakpoint in effect from here (1.0: the uncached tail)).
+_Suffix = tuple[int, int, "int | None", bool, bool, float]
 
 
-def _search_sure(problem: Problem, budget: int) -> Search:
-    """Every candidate clears the minimum and nothing is in flight: backwards over suffixes.
+def _backward_applies(problem: Problem) -> bool:
+    """The backward program's assumptions: nothing in flight, and no near-minimum candidate in
+    the newest warm entry's lookback window (whose coverage would then be a chance)."""
+    if problem.pending >= 0:
+        return False
+    newest = problem.warm[-1] if problem.warm else None
+    return all(c.clear >= 1.0 or newest is None
+               or not newest <= c.index < newest + problem.lookback
+               for c in problem.candidates)
 
-    ``best[pos][label][k]`` is the least cost of the placements that start at candidate ``pos``
-    (with the TTL of ``label``) and use ``k`` optional breakpoints, counting the segments after
-    ``pos``, the tail and the bill terms the suffix decides. Going backwards, the first
-    breakpoint reached is the last placed (C), the first that reaches a warm entry decides the
-    read (A: later ones read higher), and the first long-TTL one is B.
+
+def _search_backward(problem: Problem, budget: int) -> Search:
+    """Backwards over suffixes: ``best[pos][label][k]`` is the least cost of the placements
+    that start at candidate ``pos`` and use ``k`` optional breakpoints.
+
+    The cost is written as ``T + sum_j p_j * P_j * (x_j - R_j)`` over the placed breakpoints
+    (``P_j`` prefix tokens, ``x_j`` price per token of the segment ending there, ``p_j`` its
+    chance of taking effect, ``R_j`` the expected price of the next one in effect after it, 1.0
+    for the uncached tail): each breakpoint's term depends on the suffix after it only through
+    ``R``, a number the label carries. Going backwards, the first breakpoint reached that
+    counts in this request's bill is C, the first long-TTL one B, and the first that reaches a
+    warm entry decides the read A (later ones read higher).
     """
     nodes = problem.candidates
     n = len(nodes)
@@ -268,13 +287,16 @@ def _search_sure(problem: Problem, budget: int) -> Search:
     w_long, w_short = write[problem.long_ttl], write[problem.short_ttl]
     kappa = w_long - w_short
     a_weight = problem.read - w_long
+    c_weight = w_short - 1.0
     total = problem.total
     eps = TIE_BREAK
     width = max(0, budget) + 2  # optional breakpoints 0 .. budget + 1
     inf = float("inf")
     newest = problem.warm[-1] if problem.warm else None
     tokens = [c.tokens for c in nodes]
-    reach = [problem.reached(c.index) for c in nodes]
+    chance = [min(1.0, max(0.0, c.clear)) for c in nodes]
+    counts = [c.counts for c in nodes]
+    reach = [problem.reached(c.index) if c.counts else -1 for c in nodes]
     zone = []  # -2: no warm entry; -1 before the newest one's window, 0 in it, 1 after it
     for c in nodes:
         if newest is None:
@@ -293,27 +315,36 @@ def _search_sure(problem: Problem, budget: int) -> Search:
         next_pinned[pos] = upcoming
         if nodes[pos].pinned:
             upcoming = pos
+    # Price per token of the segment ending at each node, by TTL rank: when its earlier prefix
+    # is readable, and when the newest warm entry is out of every lookback (after the window).
+    prices = [[(nodes[pos].price[t], write[t] if zone[pos] == 1 else nodes[pos].price[t])
+               for t in longest_first] for pos in range(n)]
 
-    def price(pos: int, r: int, state: int) -> float:
-        ttl = longest_first[r]
-        return write[ttl] if zone[pos] == 1 and state == _BROKEN else nodes[pos].price[ttl]
+    def place(pos: int, r: int, state: int, a: int | None, c_done: bool, b_done: bool,
+              after: float) -> tuple[float, _Suffix]:
+        """``pos`` placed before a suffix with this label (``after``: its R)."""
+        p = chance[pos]
+        x = prices[pos][r][1 if state == _BROKEN else 0]
+        cost = p * tokens[pos] * (x - after)  # the same arithmetic as the search's inner loop
+        bill = 0.0
+        if counts[pos]:
+            if not c_done:
+                bill += tokens[pos] * c_weight
+                c_done = True
+            if r == 0 and not b_done:
+                bill += max(a or 0, tokens[pos]) * kappa
+                b_done = True
+            if a is None and reach[pos] >= 0:
+                a = reach[pos]
+                bill += a * a_weight
+        if b_done and a is not None:
+            a = 0  # once B is decided, only whether A is known matters
+        return cost + eps * bill, (r, state, a, c_done, b_done, p * x + (1 - p) * after)
 
-    def ending(pos: int, r: int) -> tuple[float, tuple[int, ...], int | None]:
-        """``pos`` as the last breakpoint: the tail and the bill terms it decides."""
-        here = tokens[pos]
-        a = reach[pos] if reach[pos] >= 0 else None
-        bill = total + here * (w_short - 1.0) + (here * kappa if r == 0 else 0.0)
-        if a is not None:
-            bill += a * a_weight
-        states = (_NEED, _BROKEN) if zone[pos] == 1 else (_FREE,)
-        if r == 0 and a is not None:
-            a = 0  # only whether A is known matters before a long-TTL breakpoint
-        return (total - here) + eps * bill, states, a
-
-    def step(pos: int, r: int, nxt: int, label: _Suffix) -> tuple[_Suffix, float] | None:
-        """``pos`` placed just before the suffix starting at ``nxt``: its label and the cost
-        added (the segment into ``nxt`` and the bill terms ``pos`` decides)."""
-        r_next, state, a = label
+    def transit(pos: int, r: int, label: _Suffix) -> tuple[float, _Suffix] | None:
+        """``pos`` placed before the suffix ``label``: None where the order or the window's
+        promise forbids it."""
+        r_next, state, a, c_done, b_done, after = label
         if r_next < r:
             return None  # longer TTLs first
         z = zone[pos]
@@ -324,68 +355,57 @@ def _search_sure(problem: Problem, budget: int) -> Search:
                 state = _COVERED
         elif z == -1 and state == _NEED:
             return None  # the window was promised a breakpoint and none came
-        cost = (tokens[nxt] - tokens[pos]) * price(nxt, r_next, label[1])
-        bill = 0.0
-        if r == 0 and r_next > 0:
-            bill += max(a or 0, tokens[pos]) * kappa  # B: the last long-TTL breakpoint
-        if a is None and reach[pos] >= 0:
-            a = reach[pos]
-            bill += a * a_weight
-        if r == 0 and a is not None:
-            a = 0  # only whether A is known matters before a long-TTL breakpoint
-        return (r, state, a), cost + eps * bill
+        return place(pos, r, state, a, c_done, b_done, after)
 
-    # Price per token of the segment ending at each node, by TTL rank: when its earlier prefix
-    # is readable, and when the newest warm entry is out of every lookback.
-    prices = [[(nodes[pos].price[t], write[t]) for t in longest_first] for pos in range(n)]
+    def endings(pos: int, r: int) -> list[tuple[float, _Suffix]]:
+        """``pos`` as the last breakpoint (a suffix of one), under each window assumption."""
+        states = (_NEED, _BROKEN) if zone[pos] == 1 else (_FREE,)
+        return [place(pos, r, state, None, False, False, 1.0) for state in states]
+
     best: list[dict[_Suffix, list[float]]] = [{} for _ in range(n)]
     for pos in range(n - 1, -1, -1):
         here = best[pos]
         s = shift[pos]
-        z = zone[pos]
-        at = tokens[pos]
+        z, at, p_here, counted = zone[pos], tokens[pos], chance[pos], counts[pos]
         a_here = reach[pos] if reach[pos] >= 0 else None
-        longer: list[tuple[float, int, int, int | None, list[float]]] = []
-        shorter: list[tuple[float, int, int, int | None, list[float]]] = []
-        for nxt in range(pos + 1, min(n - 1, next_pinned[pos]) + 1):
-            gap = tokens[nxt] - at
-            price_at = prices[nxt]
-            after = zone[nxt] == 1
-            for (r_next, state, a), later in best[nxt].items():
-                # The segment into the suffix's first breakpoint, priced by its TTL and by
-                # whether the suffix assumes the window broken.
-                cost = gap * price_at[r_next][1 if after and state == _BROKEN else 0]
-                (longer if r_next == 0 else shorter).append((cost, r_next, state, a, later))
+        pool = [(label, later) for nxt in range(pos + 1, min(n - 1, next_pinned[pos]) + 1)
+                for label, later in best[nxt].items()]
         for ttl in options[pos]:
             r = rank[ttl]
             if pos >= last_pinned:
-                base, states, read = ending(pos, r)
-                for state in states:
-                    vec = here.setdefault((r, state, read), [inf] * width)
+                for base, key in endings(pos, r):
+                    vec = here.setdefault(key, [inf] * width)
                     if base < vec[s]:
                         vec[s] = base
-            # The same arithmetic as step(), inlined: this loop is the search's whole cost.
-            for seg, r_next, state, a, later in (longer + shorter if r == 0 else shorter):
+            x_free, x_broken = prices[pos][r]
+            for (r_next, state, a, c_done, b_done, after), later in pool:
+                # transit() and place(), inlined: this loop is the search's whole cost.
                 if r_next < r:
                     continue
                 if z == 0:
                     if state == _BROKEN:
                         continue
-                    new_state = _COVERED if state == _NEED else state
+                    if state == _NEED:
+                        state = _COVERED
                 elif z == -1 and state == _NEED:
                     continue
-                else:
-                    new_state = state
+                x = x_broken if state == _BROKEN else x_free
+                d = p_here * at * (x - after)
                 bill = 0.0
-                if r == 0 and r_next > 0:
-                    bill += max(a or 0, at) * kappa
-                if a is None and a_here is not None:
-                    a = a_here
-                    bill += a * a_weight
-                if r == 0 and a is not None:
-                    a = 0  # only whether A is known matters before a long-TTL breakpoint
-                d = seg + eps * bill
-                key = (r, new_state, a)
+                if counted:
+                    if not c_done:
+                        bill += at * c_weight
+                        c_done = True
+                    if r == 0 and not b_done:
+                        bill += max(a or 0, at) * kappa
+                        b_done = True
+                    if a is None and a_here is not None:
+                        a = a_here
+                        bill += a * a_weight
+                if b_done and a is not None:
+                    a = 0
+                d += eps * bill
+                key = (r, state, a, c_done, b_done, p_here * x + (1 - p_here) * after)
                 got = here.get(key)
                 if got is None:
                     here[key] = [inf] * s + [v + d for v in later[:width - s]]
@@ -394,51 +414,50 @@ def _search_sure(problem: Problem, budget: int) -> Search:
                 else:
                     got[:] = map(min, got, map(add, later, repeat(d)))
 
-    def opening(pos: int, label: _Suffix) -> float | None:
-        r, state, a = label
+    def opening(label: _Suffix) -> float | None:
+        _, state, a, _, b_done, _ = label
         if state == _NEED:
-            return None
-        cost = tokens[pos] * price(pos, r, state)
-        if r > 0:
-            cost += eps * (a or 0) * kappa  # no long-TTL breakpoint: B is A
-        return cost
+            return None  # the window was promised a breakpoint and none came
+        bill = total + (0.0 if b_done else (a or 0) * kappa)  # no long-TTL breakpoint: B is A
+        return total + eps * bill
 
     finals: list[tuple[int, float, int, _Suffix | None]] = []
     if first_pinned == n:
         finals.append((0, total + eps * total, -1, None))
     for pos in range(min(first_pinned + 1, n)):
         for label, vec in best[pos].items():
-            start = opening(pos, label)
-            if start is None:
-                continue
-            finals.extend((k, start + v, pos, label) for k, v in enumerate(vec) if v < inf)
+            start = opening(label)
+            if start is not None:
+                finals.extend((k, start + v, pos, label) for k, v in enumerate(vec) if v < inf)
     finals.sort(key=lambda f: f[0])  # fewer breakpoints first: ties go to them
 
+    def close(made: float, value: float) -> bool:
+        return made == value or abs(made - value) <= 1e-12 * max(1.0, abs(value))
+
     def placement(pos: int, label: _Suffix | None, k: int) -> tuple[Point, ...]:
-        """Walk the suffix forward again, recomputing each step (same arithmetic, same sums)."""
+        """Walk the suffix forward again, recomputing each step (the same arithmetic)."""
         out: list[Point] = []
         while label is not None:
             r = label[0]
             out.append((nodes[pos].index, longest_first[r]))
             value = best[pos][label][k]
-            if pos >= last_pinned and k == shift[pos]:
-                base, states, a = ending(pos, r)
-                if base == value and label[1] in states and label[2] == a:
-                    break
-            found = False
+            if pos >= last_pinned and k == shift[pos] and any(
+                    key == label and close(base, value) for base, key in endings(pos, r)):
+                break
+            step: tuple[int, _Suffix] | None = None
             for nxt in range(pos + 1, min(n - 1, next_pinned[pos]) + 1):
                 for later_label, later in best[nxt].items():
-                    moved = step(pos, r, nxt, later_label)
-                    if moved is None or moved[0] != label or k - shift[pos] < 0:
-                        continue
-                    made = later[k - shift[pos]] + moved[1]
-                    if made == value or abs(made - value) <= 1e-12 * max(1.0, abs(value)):
-                        pos, label, k = nxt, later_label, k - shift[pos]
-                        found = True
+                    moved = transit(pos, r, later_label)
+                    rest = k - shift[pos]
+                    if moved is not None and moved[1] == label and rest >= 0 and close(
+                            later[rest] + moved[0], value):
+                        step = (nxt, later_label)
                         break
-                if found:
+                if step is not None:
                     break
-            assert found, "every value was made by a step"
+            assert step is not None, "every value was made by a step"
+            k -= shift[pos]
+            pos, label = step
         return tuple(out)
 
     def choose(limit: int) -> tuple[tuple[Point, ...], float]:
