@@ -28,8 +28,6 @@ against enumerating every subset under every TTL assignment.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import repeat
-from operator import add
 
 from promptcache.placement import TIE_BREAK, Point, Problem
 
@@ -368,6 +366,7 @@ def _search_backward(problem: Problem, budget: int) -> Search:
         s = shift[pos]
         z, at, p_here, counted = zone[pos], tokens[pos], chance[pos], counts[pos]
         a_here = reach[pos] if reach[pos] >= 0 else None
+        counts_from = range(width - s)
         pool = [(label, later) for nxt in range(pos + 1, min(n - 1, next_pinned[pos]) + 1)
                 for label, later in best[nxt].items()]
         for ttl in options[pos]:
@@ -409,10 +408,11 @@ def _search_backward(problem: Problem, budget: int) -> Search:
                 got = here.get(key)
                 if got is None:
                     here[key] = [inf] * s + [v + d for v in later[:width - s]]
-                elif s:
-                    got[1:] = map(min, got[1:], map(add, later[:-1], repeat(d)))
-                else:
-                    got[:] = map(min, got, map(add, later, repeat(d)))
+                    continue
+                for k in counts_from:
+                    v = later[k] + d
+                    if v < got[k + s]:
+                        got[k + s] = v
 
     def opening(label: _Suffix) -> float | None:
         _, state, a, _, b_done, _ = label
