@@ -421,15 +421,21 @@ def _search_backward(problem: Problem, budget: int) -> Search:
         bill = total + (0.0 if b_done else (a or 0) * kappa)  # no long-TTL breakpoint: B is A
         return total + eps * bill
 
-    finals: list[tuple[int, float, int, _Suffix | None]] = []
+    # The cheapest complete placement for each count of optional breakpoints (the first found
+    # among those within 1e-9 of each other).
+    finals: list[tuple[float, int, _Suffix | None] | None] = [None] * width
     if first_pinned == n:
-        finals.append((0, total + eps * total, -1, None))
+        finals[0] = (total + eps * total, -1, None)
     for pos in range(min(first_pinned + 1, n)):
         for label, vec in best[pos].items():
             start = opening(label)
-            if start is not None:
-                finals.extend((k, start + v, pos, label) for k, v in enumerate(vec) if v < inf)
-    finals.sort(key=lambda f: f[0])  # fewer breakpoints first: ties go to them
+            if start is None:
+                continue
+            for k, v in enumerate(vec):
+                if v < inf:
+                    old = finals[k]
+                    if old is None or start + v < old[0] - 1e-9:
+                        finals[k] = (start + v, pos, label)
 
     def close(made: float, value: float) -> bool:
         return made == value or abs(made - value) <= 1e-12 * max(1.0, abs(value))
@@ -462,9 +468,10 @@ def _search_backward(problem: Problem, budget: int) -> Search:
 
     def choose(limit: int) -> tuple[tuple[Point, ...], float]:
         top: tuple[int, float, int, _Suffix | None] | None = None
-        for final in finals:
-            if final[0] <= limit and (top is None or final[1] < top[1] - 1e-9):
-                top = final
+        for k in range(min(limit, width - 1) + 1):  # fewer breakpoints first: ties go to them
+            final = finals[k]
+            if final is not None and (top is None or final[0] < top[1] - 1e-9):
+                top = (k, *final)
         assert top is not None, "the pinned markers alone are always a placement"
         k, cost, pos, label = top
         return placement(pos, label, k), cost
