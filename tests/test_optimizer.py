@@ -125,6 +125,28 @@ def test_exact_counter_settles_a_candidate_inside_the_margin() -> None:
     assert not any(p.layer == "system" for p in optimize(b.build(), exact_counter=short).placements)
 
 
+def test_only_prefixes_near_the_minimum_are_counted_exactly_and_the_plan_says_so() -> None:
+    class Recording:
+        def __init__(self) -> None:
+            self.asked: list[int] = []
+
+        def count_prefix(self, prompt, index):
+            self.asked.append(index)
+            return prompt.prefix_tokens[index]
+
+    # The tools end near the 1,024 minimum; the system and the documents end far above it.
+    b = PromptBuilder("claude-sonnet-4-6").add_tools([tool("a", 1_000)])
+    b.add_system(text_of(3_000)).add_documents([Document(id="d", text=text_of(3_000, 1))])
+    prompt = b.add_user_turn("q").set_params(max_tokens=5).build()
+    counter = Recording()
+    plan = optimize(prompt, exact_counter=counter)
+    tools_end = next(layer.stop - 1 for layer in prompt.layers if layer.name == "tools")
+    assert counter.asked == [tools_end]
+    assert "1 prefix(es) near the 1,024-token minimum, counted exactly" in plan.counting
+    assert "offline estimates" in optimize(prompt).counting
+    assert "Counting:" in plan.explain()
+
+
 def test_a_30_block_tool_turn_still_reads_the_previous_prefix() -> None:
     b = chat_builder(history_turns=2)
     b.add_messages(tool_turns(15, seed=1))  # 15 tool_use + 15 tool_result = 30 blocks
