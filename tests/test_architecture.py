@@ -99,7 +99,8 @@ def test_the_core_never_imports_a_feature_or_a_provider() -> None:
     core = {"promptcache.blocks", "promptcache.prompt", "promptcache.content",
             "promptcache.builder", "promptcache.positions", "promptcache.tokens",
             "promptcache.limits", "promptcache.errors", "promptcache.clock",
-            "promptcache.optimizer", "promptcache.plan", "promptcache.state",
+            "promptcache.optimizer", "promptcache.placement", "promptcache.placement_search",
+            "promptcache.plan", "promptcache.state",
             "promptcache.rules", "promptcache.usage", "promptcache.sdk", "promptcache.shapes",
             "promptcache.redact"}
     graph = import_graph()
