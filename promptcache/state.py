@@ -41,6 +41,7 @@ from promptcache.blocks import Layer, Reuse, Volatility
 from promptcache.clock import Clock, WallClock
 from promptcache.errors import CacheWarning
 from promptcache.limits import TTL_SECONDS
+from promptcache.log import degraded
 from promptcache.plan import Plan
 from promptcache.prompt import Prompt
 
@@ -274,6 +275,8 @@ class CacheState:
 
     def _failed(self, error: Exception) -> None:
         self._down_until = time.monotonic() + self.retry_after
+        degraded(f"The shared cache state is unavailable ({error}); planning from this "
+                 f"process's own view for {self.retry_after:g} s.", cause="shared-state-unavailable")
         if not self._warned:
             self._warned = True
             warnings.warn(CacheWarning(

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from ..errors import MissingDependencyError
+from ..log import degraded
 from .base import CacheUnavailableWarning
 
 __all__ = ["FastGet", "OutageGuard", "import_redis", "redis_from_url"]
@@ -59,6 +60,8 @@ class OutageGuard:
         with self._lock:
             self._down_until = time.monotonic() + self.retry_after
             first, self._warned = not self._warned, True
+        degraded(f"{self.what} is unreachable ({error}); skipped for {self.retry_after:g} s.",
+                 cause="redis-unavailable")
         if first:
             warnings.warn(
                 f"{self.what} is unreachable ({error}); promptcache carries on without it and "
