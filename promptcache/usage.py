@@ -22,7 +22,8 @@ from promptcache.errors import TraceError
 from promptcache.limits import ModelLimits, Provider, limits_for
 from promptcache.plan import Plan
 
-__all__ = ["CallRecord", "Cost", "Ledger", "Usage", "UsageTotals", "cost_of", "read_ledger"]
+__all__ = ["CallRecord", "Cost", "Ledger", "Usage", "UsageTotals", "cost_of", "parse_ledger",
+           "read_ledger"]
 
 _EMPTY: Mapping[str, int] = MappingProxyType({})
 
@@ -235,22 +236,26 @@ def _optional_count(data: Mapping[str, Any], key: str) -> int | None:
 
 
 def read_ledger(path: str | Path) -> list[CallRecord]:
-    """The records of a JSON-lines ledger export; a malformed line is a
-    :class:`~promptcache.errors.TraceError` naming it."""
+    """The records of a JSON-lines ledger export (:meth:`Ledger.export_jsonl`)."""
+    return parse_ledger(Path(path).read_text(encoding="utf-8"), source=str(path))
+
+
+def parse_ledger(text: str, *, source: str = "<ledger>") -> list[CallRecord]:
+    """The records of a ledger export's text; a malformed line is a
+    :class:`~promptcache.errors.TraceError` naming ``source`` and the line."""
     out: list[CallRecord] = []
-    with Path(path).open(encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-                if not isinstance(data, Mapping):
-                    raise TypeError("not a JSON object")
-                out.append(CallRecord.from_json(data))
-            except (ValueError, TypeError, KeyError) as e:
-                raise TraceError(f"{path}, line {n}: not a ledger record ({type(e).__name__}: "
-                                 f"{e}). Each line must be one record as Ledger.export_jsonl "
-                                 "writes it.", path=f"line {n}") from e
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            if not isinstance(data, Mapping):
+                raise TypeError("not a JSON object")
+            out.append(CallRecord.from_json(data))
+        except (ValueError, TypeError, KeyError) as e:
+            raise TraceError(f"{source}, line {n}: not a ledger record ({type(e).__name__}: "
+                             f"{e}). Each line must be one record as Ledger.export_jsonl "
+                             "writes it.", path=f"line {n}") from e
     return out
 
 
