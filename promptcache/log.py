@@ -93,7 +93,7 @@ class PlanWatch:
         volatile = {r.layer: r.path for r in plan.rejected if r.rule == "volatile"}
         ttls = _layer_ttls(plan)
         news: list[tuple[str, str, str]] = []  # (kind, layer, message)
-        costly: list[tuple[str, str, str]] = []  # (layer, path, message)
+        costly: list[tuple[str, str]] = []  # (path, message)
         with self._lock:
             for layer, path in volatile.items():
                 if layer not in self._volatile:
@@ -102,7 +102,7 @@ class PlanWatch:
                                                     "no longer cached"))
                 if (layer, "volatile") not in self._warned:
                     self._warned.add((layer, "volatile"))
-                    costly.append((layer, path, _warning_for(plan, layer)))
+                    costly.append((path, _warning_for(plan, layer)))
             self._volatile -= {name for name in self._volatile if name in ttls}
             for layer, ttl in ttls.items():
                 old = self._ttls.get(layer)
@@ -112,15 +112,14 @@ class PlanWatch:
         for kind, layer, message in news:
             logger.info("%s %s: %s", provider, model, message,
                         extra={"promptcache_change": kind, "promptcache_layer": layer})
-        for layer, path, message in costly:
-            _cost_warning(message, path=path, layer=layer)
+        for path, message in costly:
+            _cost_warning(message, path=path)
 
 
-def _cost_warning(message: str, *, path: str, layer: str) -> None:
+def _cost_warning(message: str, *, path: str) -> None:
     # Under ``-W error`` a warning is an exception: it must not fail the call it describes.
     with contextlib.suppress(CacheWarning):
         warnings.warn(CacheWarning(message, path=path, rule="volatile"), stacklevel=7)
-    logger.warning(message, extra={"promptcache_cause": "volatile", "promptcache_layer": layer})
 
 
 def once(key: str, message: str, *, level: int = logging.WARNING,

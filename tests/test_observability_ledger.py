@@ -132,3 +132,23 @@ def test_report_plot_shows_every_line(server: AnthropicServer, tmp_path: Path) -
         rgb = np.array([int(colour[k:k + 2], 16) for k in (1, 3, 5)])
         seen = int((np.abs(pixels - rgb).sum(axis=2) <= 30).sum())
         assert seen >= 200, f"{name} shows only {seen} pixels"
+
+
+@pytest.mark.parametrize("data", [b'{"provider": "caf\xe9"}', "{nope", "[1, 2]",
+                                  "[" * 100_000 + "]" * 100_000,
+                                  '{"provider": "anthropic", "model": "m", "at": "soon"}'])
+def test_report_on_a_bad_file_is_one_line_on_stderr(tmp_path: Path, data: bytes | str,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "f.jsonl"
+    if isinstance(data, bytes):
+        path.write_bytes(data)
+    else:
+        path.write_text(data)
+    assert main(["report", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("promptcache: error: ") and err.count("\n") == 1 and out == ""
+
+
+def test_report_on_a_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(tmp_path / "absent.jsonl")]) == 2
+    assert "absent.jsonl" in capsys.readouterr().err
