@@ -50,6 +50,10 @@ def degraded(message: str, *, cause: str) -> None:
     logger.warning(message, extra={"promptcache_cause": cause})
 
 
+#: How many (model, layer) TTLs a PlanWatch remembers.
+_KEPT = 512
+
+
 def _layer_ttls(plan: Plan) -> dict[str, str]:
     """The TTL of each layer's breakpoint (the longest, if a layer has two)."""
     out: dict[str, str] = {}
@@ -72,9 +76,11 @@ class PlanWatch:
     """
 
     def __init__(self) -> None:
-        self._ttls: dict[str, str] = {}
-        self._volatile: set[str] = set()
-        self._warned: set[tuple[str, str]] = set()
+        #: (model, layer) -> the TTL last planned for it, most recently planned last.
+        self._ttls: dict[tuple[str, str], str] = {}
+        self._volatile: set[tuple[str, str]] = set()
+        #: (model, layer, cause) already warned about.
+        self._warned: set[tuple[str, str, str]] = set()
         self._lock = threading.Lock()
 
     def seen(self, plan: Plan, *, provider: str, model: str) -> None:
@@ -96,19 +102,21 @@ class PlanWatch:
         costly: list[tuple[str, str]] = []  # (path, message)
         with self._lock:
             for layer, path in volatile.items():
-                if layer not in self._volatile:
-                    self._volatile.add(layer)
+                if (model, layer) not in self._volatile:
+                    self._volatile.add((model, layer))
                     news.append(("volatile", layer, f"layer {layer!r} ({path}) learned volatile: "
                                                     "no longer cached"))
-                if (layer, "volatile") not in self._warned:
-                    self._warned.add((layer, "volatile"))
+                if (model, layer, "volatile") not in self._warned:
+                    self._warned.add((model, layer, "volatile"))
                     costly.append((path, _warning_for(plan, layer)))
-            self._volatile -= {name for name in self._volatile if name in ttls}
             for layer, ttl in ttls.items():
-                old = self._ttls.get(layer)
+                self._volatile.discard((model, layer))  # cached again: a relapse is news again
+                old = self._ttls.pop((model, layer), None)
                 if old is not None and old != ttl:
                     news.append(("ttl", layer, f"layer {layer!r} TTL changed {old} -> {ttl}"))
-                self._ttls[layer] = ttl
+                self._ttls[(model, layer)] = ttl
+            while len(self._ttls) > _KEPT:  # bounded: the least recently planned layers go
+                del self._ttls[next(iter(self._ttls))]
         for kind, layer, message in news:
             logger.info("%s %s: %s", provider, model, message,
                         extra={"promptcache_change": kind, "promptcache_layer": layer})

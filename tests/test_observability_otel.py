@@ -169,3 +169,33 @@ def test_a_wrapped_call_works_without_opentelemetry_installed() -> None:
         assert handle_of(client).ledger.totals().calls == 1
     """)
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_streamed_call_gets_its_span_when_the_stream_ends(
+        spans: tuple[TracerProvider, InMemorySpanExporter]) -> None:
+    provider, exporter = spans
+    with AnthropicServer(clock=ManualClock()) as server:
+        client = wrap(anthropic.Anthropic(base_url=server.url, api_key="test", max_retries=0),
+                      state=CacheState(clock=ManualClock()), tracer_provider=provider)
+        with client.messages.stream(model=MODEL, max_tokens=64, system=SYSTEM,
+                                    messages=[{"role": "user", "content": "Hi"}]) as stream:
+            assert ours(exporter) == []  # still streaming
+            text = "".join(stream.text_stream)
+    assert text
+    (span,) = ours(exporter)
+    assert span.name == "promptcache messages.stream"
+    assert attrs(span)[CACHE_CREATION] > 3_000 and attrs(span)["promptcache.breakpoints"] >= 1
+
+
+async def test_an_async_call_gets_a_span(spans: tuple[TracerProvider, InMemorySpanExporter]) -> None:
+    provider, exporter = spans
+    with AnthropicServer(clock=ManualClock()) as server:
+        client = wrap(anthropic.AsyncAnthropic(base_url=server.url, api_key="test", max_retries=0),
+                      state=CacheState(clock=ManualClock()), tracer_provider=provider)
+        for _ in range(2):
+            await client.messages.create(model=MODEL, max_tokens=64, system=SYSTEM,
+                                         messages=[{"role": "user", "content": "Hi"}])
+    first, second = ours(exporter)
+    assert attrs(second)[CACHE_READ] > 3_000
+    assert first.start_time is not None and first.end_time is not None
+    assert first.start_time <= first.end_time <= (second.start_time or 0)
