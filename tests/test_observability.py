@@ -230,6 +230,7 @@ def test_anthropic_diagnostics_are_asked_for_and_parsed_beside_the_block_diff(
                                            missed_tokens=miss.provider.missed_tokens)
     assert miss.provider.missed_tokens and miss.provider.missed_tokens > 3_000
     assert miss.diff is not None and miss.diff.change.path_b == "system[0]"
+    assert (miss.changed_path, miss.changed_layer) == ("system[0]", "system")
     assert miss.reason == "system_changed"
     assert handle_of(client).ledger.records[-1].miss_reason == "system_changed"
     assert "system_changed" in str(miss) and "system" in str(miss)
@@ -312,3 +313,32 @@ def test_an_unknown_comparison_id_is_reported_as_not_found() -> None:
             prompt_cache_options={"comparison_response_id": "resp_never"})
     assert provider_reason(response) == ProviderReason(provider="openai", outcome="not_found",
                                                        reason="comparison_response_not_found")
+
+
+def test_the_block_diff_reads_a_history_that_holds_sdk_objects(server: AnthropicServer) -> None:
+    """The quick start sends ``message.content`` (SDK objects) back: the diff still reads it."""
+    client = claude(server, diagnostics=True)
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "Where is my order?"}]
+    reply = client.messages.create(model=MODEL, max_tokens=64, system=SYSTEM, messages=messages)
+    messages += [{"role": "assistant", "content": reply.content},
+                 {"role": "user", "content": "And my refund?"}]
+    client.messages.create(model=MODEL, max_tokens=64, system=SYSTEM + " v2", messages=messages)
+    miss = handle_of(client).observer.last_miss
+    assert miss is not None and miss.diff is not None, miss
+    assert miss.diff.change.path_b == "system[0]" == miss.changed_path
+
+
+def test_a_read_below_the_plan_is_reported_without_the_providers_reason(
+        server: AnthropicServer) -> None:
+    """The server's entry expired (its clock ran on; the planner's did not): the plan expected a
+    read, the call read nothing, and nothing before the question changed."""
+    client = claude(server)
+    ask(client)
+    server.clock.advance(600)  # type: ignore[attr-defined]
+    ask(client)
+    miss = handle_of(client).observer.last_miss
+    assert miss is not None and miss.provider is None
+    assert miss.expected_read and miss.expected_read > 3_000 and miss.actual_read == 0
+    assert miss.changed_path is None and miss.reason == "read-below-expected"
+    assert "nothing before the new content changed" in str(miss)
+    assert handle_of(client).ledger.records[-1].miss_reason == "read-below-expected"

@@ -19,6 +19,7 @@ from promptcache.diagnostics.miss import MissReport, miss_report
 from promptcache.log import PlanWatch, logger
 from promptcache.otel import record_call
 from promptcache.plan import Plan
+from promptcache.prompt import Prompt
 from promptcache.providers.diagnostics import opt_in, provider_reason
 from promptcache.usage import Ledger, Usage
 
@@ -47,6 +48,7 @@ class CallObserver:
         self.last_miss: MissReport | None = None
         self._previous_id: str | None = None
         self._previous: Mapping[str, Any] | None = None
+        self._previous_prompt: Prompt | None = None
         self._lock = threading.Lock()
 
     def prepared(self, method: str, prepared: P) -> P:
@@ -94,8 +96,8 @@ class CallObserver:
             reason = None if isinstance(response, Usage) else provider_reason(response)
             actual = usage.cache_read_tokens
             with self._lock:
-                previous = self._previous
-                self._previous = prepared.kwargs
+                previous, previous_prompt = self._previous, self._previous_prompt
+                self._previous, self._previous_prompt = prepared.kwargs, prepared.prompt
                 ident = None if isinstance(response, Usage) else getattr(response, "id", None)
                 if isinstance(ident, str):
                     self._previous_id = ident
@@ -103,7 +105,8 @@ class CallObserver:
             if not said_miss and (expected is None or actual >= expected):
                 return None
             report = miss_report(previous, prepared.kwargs, response, actual_read=actual,
-                                 expected_read=expected)
+                                 expected_read=expected, previous_prompt=previous_prompt,
+                                 prompt=prepared.prompt)
             self.last_miss = report
             logger.debug("%s", report, extra={"promptcache_miss": report.reason})
             return report
