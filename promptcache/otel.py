@@ -5,8 +5,12 @@ application's choice). Nothing here imports OpenTelemetry unless the application
 when ``opentelemetry.trace`` is not in ``sys.modules`` no tracer can be configured, so recording
 is skipped and ``import promptcache`` never pays for it.
 
-Each call gets a ``promptcache <method>`` span (kind ``CLIENT``, from the call's start to its
-response, or its stream's end) under the application's current span, carrying:
+Each call is described by one span, carrying the attributes below: the SDK's own span where the
+SDK traces the call and the span is still open when the response is in (the anthropic SDK's
+``anthropic.messages.create`` on a non-streaming call, reached through its client middleware: see
+``promptcache.providers.anthropic.telemetry``), otherwise a ``promptcache <method>`` span (kind
+``CLIENT``, from the call's start to its response, or its stream's end) under the application's
+current span:
 
 - the GenAI semantic conventions' ``gen_ai.provider.name``, ``gen_ai.request.model``,
   ``gen_ai.usage.input_tokens`` (every input token, cached ones included, as the conventions
@@ -16,11 +20,9 @@ response, or its stream's end) under the application's current span, carrying:
   the actual cache read and write, the miss reason, and the cost, uncached cost and saving in
   dollars where the model's price is known.
 
-Why a span of our own rather than attributes on the SDK's: the anthropic SDK (2.17) emits an
-``anthropic.messages.create`` span but ends it inside the SDK before the call returns, so nothing
-known only after the response (the actual read, the miss, the cost) can be added to it; the
-openai and google-genai SDKs emit none. The SDK's span, when there is one, is a sibling under the
-same parent, with its own ``gen_ai.usage.cache_read.input_tokens``.
+The anthropic SDK ends its span inside the SDK, before the call returns; a stream's span lasts
+until its body is read, after promptcache has its usage. So a stream gets a promptcache span beside
+the SDK's, as does every openai and google-genai call (those SDKs emit no span).
 """
 
 from __future__ import annotations

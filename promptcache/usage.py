@@ -22,8 +22,8 @@ from promptcache.errors import TraceError
 from promptcache.limits import ModelLimits, Provider, limits_for
 from promptcache.plan import Plan
 
-__all__ = ["CallRecord", "Cost", "Ledger", "Usage", "UsageTotals", "cost_of", "parse_ledger",
-           "read_ledger"]
+__all__ = ["CallRecord", "Cost", "Ledger", "Usage", "UsageTotals", "call_record", "cost_of",
+           "parse_ledger", "read_ledger"]
 
 _EMPTY: Mapping[str, int] = MappingProxyType({})
 
@@ -259,6 +259,25 @@ def parse_ledger(text: str, *, source: str = "<ledger>") -> list[CallRecord]:
     return out
 
 
+def call_record(usage: Usage, limits: ModelLimits | None = None, *, plan: Plan | None = None,
+                planned: bool | None = None, miss_reason: str | None = None,
+                at: float | None = None, breakpoints: tuple[str, ...] = (),
+                ttls: tuple[str, ...] = ()) -> CallRecord:
+    """The record of one call, priced (``breakpoints``/``ttls``: a provider's own plan when
+    there is no optimizer ``plan``); raises what :func:`cost_of` raises."""
+    cost = cost_of(usage, limits)
+    expected = plan.expected if plan is not None else None
+    return CallRecord(
+        at=time.time() if at is None else at, usage=usage, cost=cost,
+        planned=planned if planned is not None else (True if plan is not None else None),
+        breakpoints=tuple(p.path for p in plan.placements) if plan is not None else breakpoints,
+        ttls=tuple(p.ttl for p in plan.placements) if plan is not None else ttls,
+        expected_read=expected.cache_read_tokens if expected is not None else None,
+        expected_write=(expected.cache_write_5m_tokens + expected.cache_write_1h_tokens
+                        if expected is not None else None),
+        miss_reason=miss_reason)
+
+
 #: How many per-call records a Ledger keeps by default (the totals count every call).
 DEFAULT_MAXLEN = 10_000
 
@@ -298,19 +317,14 @@ class Ledger:
                planned: bool | None = None, miss_reason: str | None = None,
                at: float | None = None, breakpoints: tuple[str, ...] = (),
                ttls: tuple[str, ...] = ()) -> CallRecord:
-        """Record one call and return its :class:`CallRecord` (``breakpoints``/``ttls``: a
-        provider's own plan when there is no optimizer ``plan``)."""
-        cost = cost_of(usage, limits)
-        expected = plan.expected if plan is not None else None
-        record = CallRecord(
-            at=time.time() if at is None else at, usage=usage, cost=cost,
-            planned=planned if planned is not None else (True if plan is not None else None),
-            breakpoints=tuple(p.path for p in plan.placements) if plan is not None else breakpoints,
-            ttls=tuple(p.ttl for p in plan.placements) if plan is not None else ttls,
-            expected_read=expected.cache_read_tokens if expected is not None else None,
-            expected_write=(expected.cache_write_5m_tokens + expected.cache_write_1h_tokens
-                            if expected is not None else None),
-            miss_reason=miss_reason)
+        """Record one call and return its :class:`CallRecord` (see :func:`call_record`)."""
+        return self.append(call_record(usage, limits, plan=plan, planned=planned,
+                                       miss_reason=miss_reason, at=at, breakpoints=breakpoints,
+                                       ttls=ttls))
+
+    def append(self, record: CallRecord) -> CallRecord:
+        """Add a record made by :func:`call_record` (its usage to the totals too)."""
+        usage, cost = record.usage, record.cost
         with self._lock:
             t = self._totals
             writes = dict(t.cache_writes)

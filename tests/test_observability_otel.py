@@ -48,8 +48,14 @@ def attrs(span: ReadableSpan) -> dict[str, Any]:
     return dict(span.attributes or {})
 
 
-def test_a_wrapped_anthropic_call_has_both_genai_cache_attributes_and_the_plan(
+def sdk_spans(exporter: InMemorySpanExporter) -> list[ReadableSpan]:
+    return [s for s in exporter.get_finished_spans() if s.name == "anthropic.messages.create"]
+
+
+def test_a_traced_anthropic_call_carries_the_plan_on_the_sdks_own_span(
         spans: tuple[TracerProvider, InMemorySpanExporter]) -> None:
+    """The anthropic SDK traces ``messages.create`` itself: promptcache's attributes go on that
+    span (set from inside it), and promptcache opens none of its own."""
     provider, exporter = spans
     with AnthropicServer(clock=ManualClock()) as server:
         client = wrap(anthropic.Anthropic(base_url=server.url, api_key="test", max_retries=0,
@@ -58,8 +64,10 @@ def test_a_wrapped_anthropic_call_has_both_genai_cache_attributes_and_the_plan(
         for question in ("Where is my order?", "And my refund?"):
             client.messages.create(model=MODEL, max_tokens=64, system=SYSTEM,
                                    messages=[{"role": "user", "content": question}])
-    first, second = (attrs(s) for s in ours(exporter))
+    assert ours(exporter) == []
+    first, second = (attrs(s) for s in sdk_spans(exporter))
     ledger = handle_of(client).ledger.records
+    assert len(ledger) == 2 and handle_of(client).ledger.totals().calls == 2
     assert first[CACHE_CREATION] == ledger[0].usage.cache_write_tokens > 3_000
     assert first[CACHE_READ] == 0
     assert second[CACHE_READ] == ledger[1].usage.cache_read_tokens > 3_000
@@ -75,9 +83,43 @@ def test_a_wrapped_anthropic_call_has_both_genai_cache_attributes_and_the_plan(
     assert second["promptcache.saving_usd"] == pytest.approx(ledger[1].saving) and \
         second["promptcache.saving_usd"] > 0
     assert first["promptcache.saving_usd"] < 0  # the write premium, paid once
-    # The SDK's own span is there too, beside ours, with its view of the read.
-    sdk = [s for s in exporter.get_finished_spans() if s.name == "anthropic.messages.create"]
-    assert len(sdk) == 2 and attrs(sdk[1])[CACHE_READ] == second[CACHE_READ]
+    assert "anthropic.request.id" in second or "gen_ai.response.id" in second  # the SDK's own
+
+
+async def test_a_traced_async_anthropic_call_carries_the_plan_on_the_sdks_span(
+        spans: tuple[TracerProvider, InMemorySpanExporter]) -> None:
+    provider, exporter = spans
+    with AnthropicServer(clock=ManualClock()) as server:
+        client = wrap(anthropic.AsyncAnthropic(base_url=server.url, api_key="test", max_retries=0,
+                                               open_telemetry={"tracer_provider": provider}),
+                      state=CacheState(clock=ManualClock()))
+        for _ in range(2):
+            await client.messages.create(model=MODEL, max_tokens=64, system=SYSTEM,
+                                         messages=[{"role": "user", "content": "Hi"}])
+    assert ours(exporter) == []
+    second = attrs(sdk_spans(exporter)[1])
+    assert second[CACHE_READ] > 3_000 and second["promptcache.expected.cache_read_tokens"] > 0
+    assert handle_of(client).ledger.totals().calls == 2
+
+
+def test_a_traced_anthropic_stream_gets_a_promptcache_span_beside_the_sdks(
+        spans: tuple[TracerProvider, InMemorySpanExporter]) -> None:
+    """The SDK's span of a stream outlives the call: promptcache describes it in its own."""
+    provider, exporter = spans
+    with AnthropicServer(clock=ManualClock()) as server:
+        client = wrap(anthropic.Anthropic(base_url=server.url, api_key="test", max_retries=0,
+                                          open_telemetry={"tracer_provider": provider}),
+                      state=CacheState(clock=ManualClock()), tracer_provider=provider)
+        with client.messages.stream(model=MODEL, max_tokens=64, system=SYSTEM,
+                                    messages=[{"role": "user", "content": "Hi"}]) as stream:
+            "".join(stream.text_stream)
+        client.messages.create(model=MODEL, max_tokens=64, system=SYSTEM,
+                               messages=[{"role": "user", "content": "Hi"}])
+    (own,) = ours(exporter)
+    assert own.name == "promptcache messages.stream" and attrs(own)[CACHE_CREATION] > 3_000
+    streamed, created = sdk_spans(exporter)
+    assert "promptcache.planned" not in attrs(streamed)
+    assert attrs(created)[CACHE_READ] > 3_000 and attrs(created)["promptcache.planned"] is True
 
 
 def test_a_miss_reason_reaches_the_span(spans: tuple[TracerProvider, InMemorySpanExporter]) -> None:

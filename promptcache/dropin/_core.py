@@ -193,7 +193,7 @@ class WrapHandle:
         self.planned = 0
         self.unplanned = 0
         #: Logs, ledger records, spans and miss reports of this client's calls.
-        self.observer = CallObserver(options, platform)
+        self.observer = CallObserver(options, platform, client)
         self._lock = threading.Lock()
 
     def prepare(self, endpoint: WrappedMethod, kwargs: Mapping[str, Any]) -> Prepared:
