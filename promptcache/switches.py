@@ -1,8 +1,9 @@
 """Kill switches: turn promptcache's planning, or its response cache, off without a code change.
 
 An operator who suspects promptcache (a bill that went up, a request the API refuses) sets an
-environment variable and restarts nothing but the variable's reader: each wrapped client checks
-at every call, so a process that re-reads its environment (or a test) sees the change at once.
+environment variable instead of shipping new code: each wrapped client reads it at every call, so
+a restart with the variable set (or ``os.environ`` changed in the running process) takes effect
+on the next call.
 
 - ``PROMPTCACHE_DISABLE=1``: every wrapped client sends each request exactly as written (no
   markers added, nothing planned); usage is still counted in the ledger.
