@@ -101,6 +101,7 @@ def test_the_core_never_imports_a_feature_or_a_provider() -> None:
             "promptcache.limits", "promptcache.errors", "promptcache.clock",
             "promptcache.optimizer", "promptcache.plan", "promptcache.state",
             "promptcache.rules", "promptcache.usage", "promptcache.sdk", "promptcache.shapes",
+            "promptcache.redact",
             # Logging and the kill switches: stdlib only, so the state can log its outages.
             "promptcache.log", "promptcache.switches"}
     graph = import_graph()

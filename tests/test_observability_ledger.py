@@ -58,7 +58,7 @@ def test_the_ledger_keeps_at_most_maxlen_records_but_counts_every_call() -> None
     for n in range(5):
         ledger.add(Usage(provider="anthropic", model=MODEL, input_tokens=100 + n), at=float(n))
     assert [r.at for r in ledger.records] == [2.0, 3.0, 4.0]
-    assert ledger.totals().calls == 5 and ledger.totals().input_tokens == 510
+    assert ledger.totals().calls == 5 and ledger.totals().uncached_input_tokens == 510
     assert len(ledger.calls) == 3
 
 

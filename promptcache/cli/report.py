@@ -47,7 +47,7 @@ def _usd(value: float, priced: bool) -> str:
 def summary_table(records: Sequence[CallRecord]) -> Table:
     """One row per model, and a total: calls, tokens by class, dollars billed and saved."""
     table = Table(title=f"{len(records)} calls")
-    for name in ("model", "calls", "input", "cache read", "cache write", "output", "billed",
+    for name in ("model", "calls", "uncached in", "cache read", "cache write", "output", "billed",
                  "uncached", "saved", "misses"):
         table.add_column(name, justify="left" if name == "model" else "right")
     groups: dict[str, list[CallRecord]] = {}
@@ -72,9 +72,9 @@ def summary_table(records: Sequence[CallRecord]) -> Table:
 def calls_table(records: Sequence[CallRecord]) -> Table:
     """The given calls one by one: when, model, tokens, dollars, breakpoints and any miss."""
     table = Table(title=f"last {len(records)} calls")
-    for name in ("time (UTC)", "model", "input", "read", "write", "billed", "saved",
+    for name in ("time (UTC)", "model", "uncached in", "read", "write", "billed", "saved",
                  "breakpoints", "miss"):
-        table.add_column(name, justify="right" if name in ("input", "read", "write", "billed",
+        table.add_column(name, justify="right" if name in ("uncached in", "read", "write", "billed",
                                                             "saved") else "left")
     for r in records:
         marks = ", ".join(f"{p}@{t}" for p, t in zip(r.breakpoints, r.ttls, strict=False))
