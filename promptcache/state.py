@@ -42,6 +42,7 @@ from promptcache.blocks import Layer, Reuse, Volatility
 from promptcache.clock import Clock, WallClock
 from promptcache.errors import CacheWarning
 from promptcache.limits import TTL_SECONDS
+from promptcache.log import degraded
 from promptcache.plan import Plan
 from promptcache.prompt import Prompt
 
@@ -303,6 +304,8 @@ class CacheState:
 
     def _failed(self, error: Exception) -> None:
         self._down_until = time.monotonic() + self.retry_after
+        degraded(f"The shared cache state is unavailable ({error}); planning from this "
+                 f"process's own view for {self.retry_after:g} s.", cause="shared-state-unavailable")
         cause = type(error.__cause__ if error.__cause__ is not None else error).__name__
         if self._warnings.due(cause):
             warnings.warn(CacheWarning(
