@@ -210,8 +210,8 @@ AZURE = {"api_version": "2024-10-21", "azure_endpoint": "https://tenant.openai.a
 def anthropic_forms(provider_a: TokenProvider, provider_b: TokenProvider) -> list[Any]:
     """Every credential form anthropic's clients accept (installed SDK: api_key, auth_token,
     credentials; Bedrock and Bedrock Mantle: AWS keys, session token, profile, region, api_key;
-    Vertex: region,
-    project_id, access_token, credentials; Foundry: api_key, azure_ad_token_provider)."""
+    Vertex: region, project_id, access_token, credentials; Foundry: api_key,
+    azure_ad_token_provider)."""
     bedrock = {"aws_region": "us-east-1", "aws_access_key": "AKIA-A", "aws_secret_key": "s-a"}
     vertex = {"region": "us-east5", "project_id": "p-a"}
     return [
