@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
-import socket
-import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from redis_server import optional_redis
 from rich.console import Console
 
 from promptcache.cli._render import markdown_table, results_table
@@ -111,30 +109,6 @@ WHY: Mapping[str, str] = {
         "0."
     ),
 }
-
-
-def _redis() -> tuple[subprocess.Popen[bytes] | None, str | None]:
-    """A throwaway redis-server on a free loopback port, or (None, None) when not installed."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        return None, None
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                                "--appendonly", "no"], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    import redis
-
-    client = redis.Redis(port=port)
-    for _ in range(200):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    client.close()
-    return process, f"redis://127.0.0.1:{port}/0"
 
 
 def replay_converse(trace: Trace, *, response_start_delay: float = 0.5) -> ReplayResult:
@@ -344,16 +318,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="run only this workload (repeatable; implies --no-docs)")
     args = parser.parse_args(argv)
     console = Console()
-    process, url = _redis()
-    if url is None:
-        console.print("redis-server not found: the Redis-shared fleet is left out.")
     start = time.perf_counter()
-    try:
+    with optional_redis() as url:
+        if url is None:
+            console.print("redis-server not found: the Redis-shared fleet is left out.")
         results = run_suite(console, url, args.only)
-    finally:
-        if process is not None:
-            process.terminate()
-            process.wait(timeout=10)
     seconds = time.perf_counter() - start
     for line in verdicts(results):
         console.print(line)

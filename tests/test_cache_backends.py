@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from promptcache.cache import MemoryBackend, SQLiteBackend
+from promptcache.cache.memory import ENTRY_OVERHEAD
 from promptcache.errors import CacheBackendError
 
 TESTS = Path(__file__).parent
@@ -44,13 +45,22 @@ def test_memory_evicts_least_recently_used() -> None:
 
 
 def test_memory_respects_its_byte_bound() -> None:
-    cache = MemoryBackend(max_bytes=10)
+    cache = MemoryBackend(max_bytes=2 * ENTRY_OVERHEAD + 150)
     cache.set("a", b"12345")
     cache.set("b", b"123456")
-    assert cache.get("a") is None
+    assert cache.get("a") is None  # the values alone fit; the keys and overhead do not
     assert cache.get("b") == b"123456"
-    cache.set("huge", b"x" * 11)
+    assert cache.held_bytes <= cache.max_bytes
+    cache.set("huge", b"x" * cache.max_bytes)
     assert cache.get("huge") is None
+
+
+def test_memory_counts_keys_and_overhead_not_only_values() -> None:
+    cache = MemoryBackend(max_bytes=100_000)
+    for i in range(10_000):
+        cache.set(f"{i:064x}", b"")  # empty values: only keys and overhead fill it
+    assert 0 < len(cache) < 100_000 // ENTRY_OVERHEAD
+    assert cache.held_bytes <= cache.max_bytes
 
 
 def test_memory_expires_entries() -> None:

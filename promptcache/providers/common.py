@@ -26,7 +26,10 @@ __all__ = [
     "ProviderPlan",
     "Rendered",
     "canonical",
+    "citations_enabled",
+    "document_header",
     "field_of",
+    "headed",
     "retarget",
     "shared_end",
     "stable_end",
@@ -160,6 +163,32 @@ def field_of(payload: Mapping[str, Any], key: str, path: str, what: str) -> str:
     raise PromptError(f"{path}.{key}: {what} needs a non-empty string {key!r} (got "
                       f"{type(value).__name__}); no provider accepts the request without it.",
                       path=f"{path}.{key}")
+
+
+def document_header(title: Any, context: Any, *, label: str = "Context") -> str:
+    """The text header a document's ``title`` and ``context`` become where a provider has no
+    field for them ('' when it has neither).
+
+    ``add_documents`` keeps a document's id and metadata in ``context``: a renderer that left it
+    out would send the text without saying which document it is.
+    """
+    lines = []
+    if isinstance(title, str) and title.strip():
+        lines.append(f"Title: {title}")
+    if isinstance(context, str) and context.strip():
+        lines.append(f"{label}: {context}")
+    return "\n".join(lines)
+
+
+def headed(header: str, body: str) -> str:
+    """``body`` after its ``header`` and a blank line; either alone when the other is empty."""
+    return f"{header}\n\n{body}" if header and body else header or body
+
+
+def citations_enabled(payload: Mapping[str, Any]) -> bool:
+    """Whether a document or search_result block asks for cited answers."""
+    citations = payload.get("citations")
+    return isinstance(citations, Mapping) and bool(citations.get("enabled"))
 
 
 def dumps(value: Any) -> str:

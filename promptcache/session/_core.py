@@ -43,6 +43,9 @@ class Pending:
     new_message: Mapping[str, Any]
     #: Length of the history the request extends (a commit on another history is refused).
     base: int
+    #: For a regenerate: the length of the history it replaces the end of (the turns from
+    #: ``base`` on are dropped when the new reply commits, not before).
+    replaces: int | None = None
     prompt: Prompt
     #: The optimizer's plan where the session plans (Anthropic); None where the renderer does.
     plan: Plan | None
@@ -206,6 +209,28 @@ class SessionCore:
         return Pending(new_message=new_message, base=base, prompt=prompt, plan=plan,
                        fingerprints=fps, sent_at=now)
 
+    def regenerate(self) -> Pending:
+        """Plan the last request again: the last user turn, without the reply it got.
+
+        The history changes only when the new reply commits (the old reply is then dropped), so
+        a failed regenerate leaves the session as it was. The request has the same prefix as the
+        one it repeats: it reads the cache that one wrote.
+        """
+        end = len(self.history)
+        if end and self.history[-1].get("role") == "assistant":
+            end -= 1
+        if end == 0 or self.history[end - 1].get("role") != "user":
+            raise PromptError("regenerate(): the history has no user turn to send again; send "
+                              "one first.", path=f"messages[{max(end - 1, 0)}]")
+        base = end - 1
+        message = self.history[base]
+        prompt = self.build(self.history[:base]).extend([message])
+        now = self.state.now()
+        plan = self.adapter.plan(prompt, self.state, now, self.limits)
+        fps = plan.fingerprints if plan is not None and plan.fingerprints else prompt.fingerprints
+        return Pending(new_message=message, base=base, replaces=len(self.history), prompt=prompt,
+                       plan=plan, fingerprints=fps, sent_at=now)
+
     def user_message(self, content: str | Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
         if isinstance(content, str):
             if not content.strip():
@@ -258,9 +283,11 @@ class SessionCore:
 
     def commit(self, pending: Pending, request: Request, parsed: Parsed) -> Reply:
         """Append the exchange, record the cache writes, add the usage up, explain any miss."""
-        if pending.base != len(self.history):
+        expected = pending.base if pending.replaces is None else pending.replaces
+        if expected != len(self.history):
             raise PromptError("commit(): the history changed while the request was in flight; "
                               "send on one session from one task at a time.")
+        del self.history[pending.base:]
         self.history.append(pending.new_message)
         prompt = pending.prompt
         if parsed.content:
@@ -347,7 +374,13 @@ class SessionCore:
         """
         given = self.history if history is None else _listed(history, "history")
         new_history = [message_param(m) for m in given]
-        check_history(new_history)
+        try:
+            check_history(new_history)
+        except RuleViolation as e:
+            # Refused at the edit, with the history unchanged: accepted, it would make every
+            # later send fail with the same violation, and the session would be stuck.
+            raise PromptError(f"This edit would leave the history unsendable: {e}",
+                              path=e.path) from e
         tools = None if tools is None else _listed(tools, "tools")
         system = _system(system)
         documents = None if documents is None else _listed(documents, "documents")
