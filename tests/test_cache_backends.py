@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -10,6 +11,7 @@ import stat
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -259,3 +261,57 @@ def test_a_foreign_database_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(CacheBackendError, match="did not create"):
         SQLiteBackend(path)
+
+
+# -- an unwritable location (issue 21 item 4) ----------------------------------------------------
+
+
+@contextlib.contextmanager
+def read_only_mount(root: Path) -> Iterator[Path]:
+    """A read-only tmpfs (needs root); skips where mounting is not allowed."""
+    mount = root / "ro"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(mount)],
+                            capture_output=True, check=False)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({result.stderr.decode().strip()})")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _not_a_directory(tmp_path: Path) -> Path:
+    """A location whose parent is a file: creating it fails with an OSError, root or not."""
+    (tmp_path / "file").write_text("x")
+    return tmp_path / "file" / "cache" / "responses.sqlite3"
+
+
+@pytest.mark.parametrize("where", ["read-only filesystem", "parent is a file"])
+def test_an_unwritable_location_warns_and_every_use_is_a_backend_error(tmp_path: Path, where: str) -> None:
+    from promptcache.cache import CacheUnavailableWarning
+
+    with contextlib.ExitStack() as stack:
+        if where == "read-only filesystem":
+            path = stack.enter_context(read_only_mount(tmp_path)) / "cache" / "responses.sqlite3"
+        else:
+            path = _not_a_directory(tmp_path)
+        with pytest.warns(CacheUnavailableWarning, match="cannot be created"):
+            backend = SQLiteBackend(path)
+        with pytest.raises(CacheBackendError, match="cannot be created"):
+            backend.get("k")
+        with pytest.raises(CacheBackendError):
+            backend.set("k", b"v")
+        backend.close()
+
+
+def test_a_location_that_becomes_writable_is_used_from_then_on(tmp_path: Path) -> None:
+    from promptcache.cache import CacheUnavailableWarning
+
+    path = _not_a_directory(tmp_path)
+    with pytest.warns(CacheUnavailableWarning):
+        backend = SQLiteBackend(path)
+    (tmp_path / "file").unlink()
+    backend.set("k", b"v")
+    assert backend.get("k") == b"v"
+    backend.close()

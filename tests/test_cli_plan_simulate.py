@@ -84,3 +84,54 @@ def test_simulate_names_the_bad_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["simulate", str(path)]) == 2
     out, err = capsys.readouterr()
     assert "bad.jsonl line 2" in err and not out
+
+
+LONG = "The handbook covers leave, expenses and travel in detail. " * 200
+
+
+@pytest.mark.parametrize(("request_", "provider", "api"), [
+    ({"model": "gpt-4o", "max_completion_tokens": 64, "messages": [
+        {"role": "system", "content": LONG}, {"role": "user", "content": "Hi"}]},
+     "openai", "chat.completions"),
+    ({"model": "gpt-5.6", "instructions": LONG, "max_output_tokens": 64,
+      "input": [{"role": "user", "content": "Hi"}]}, "openai", "responses"),
+    ({"model": "gemini-2.5-flash", "contents": [{"role": "user", "parts": [{"text": "Hi"}]}],
+      "config": {"system_instruction": LONG, "max_output_tokens": 64}},
+     "gemini", "generate_content"),
+])
+def test_plan_reads_the_provider_from_the_request_shape(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], request_: dict[str, object],
+        provider: str, api: str) -> None:
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(request_))
+    assert main(["plan", str(path), "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert (plan["provider"], plan["api"], plan["model"]) == (provider, api, request_["model"])
+    assert plan["total_tokens"] > 2_000
+    assert main(["plan", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert f"{provider} {api} ({request_['model']})" in out and not err
+
+
+def test_plan_never_imports_a_provider_sdk(request_file: Path) -> None:
+    """Importing the anthropic SDK was 75% of ``promptcache plan``'s time: the parameter check
+    reads the SDK's source instead (timings in docs/benchmarks.md)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, io, contextlib\nfrom promptcache.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    assert main(['plan', {str(request_file)!r}]) == 0\n"
+            "print(sorted(m for m in ('anthropic', 'openai', 'google.genai') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_parameters_read_from_the_sdk_source_are_the_sdks_own() -> None:
+    import inspect
+
+    from anthropic.resources.messages import Messages
+
+    from promptcache.providers.anthropic.render import _parameters_from_source
+
+    assert _parameters_from_source() == set(inspect.signature(Messages.create).parameters) - {"self"}

@@ -7,8 +7,8 @@ Convention, the same for every page:
   a prompt in one block and renders it in the next). Each page runs in a fresh interpreter, in an
   empty temporary directory, with ``-W error::DeprecationWarning``, and no network access is
   needed: snippets talk to the loopback servers of ``promptcache.testing``.
-* ``await`` may appear at the top level of a block, as in ``python -m asyncio``: such a block
-  runs on one event loop shared by the page's blocks.
+* A block runs as written in a script: no ``await`` at the top level (a reader who pastes it
+  into a file gets a SyntaxError); async code goes in an ``async def`` run by ``asyncio.run``.
 * A block that cannot run offline (it calls a real API with a real key, or needs a service) is
   preceded by an HTML comment ``<!-- no-run: why -->`` on the line just before its fence; the
   reason is required and shows to no reader of the rendered page. Such a block is skipped, and the
@@ -89,6 +89,16 @@ def test_the_python_snippets_of_a_page_run_as_written(page: Path, tmp_path: Path
                             input=json.dumps(blocks), capture_output=True, text=True,
                             timeout=300, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-4000:]
+
+
+def test_no_block_awaits_at_the_top_level() -> None:
+    for page in PAGES:
+        for s in snippets(page):
+            try:
+                compile(s.code, f"{page.name}, block at line {s.line}", "exec")
+            except SyntaxError as e:
+                raise AssertionError(f"{page.name}, block at line {s.line}: {e.msg} (a "
+                                     "script would fail: wrap it in asyncio.run)") from None
 
 
 def test_every_no_run_marker_gives_its_reason() -> None:

@@ -57,7 +57,9 @@ ALLOWED: dict[str, set[str]] = {
         "import promptcache.providers.anthropic.scripted",
         "import promptcache.providers.anthropic.server",
         "import promptcache.providers.bedrock_converse.server",
+        "import promptcache.providers.gemini.scripted",
         "import promptcache.providers.gemini.server",
+        "import promptcache.providers.openai.scripted",
         "import promptcache.providers.openai.server",
     },
     # The drop-in planners, one per provider (named by ``SdkMethod.prepare``); _core/_wrap still
@@ -160,7 +162,9 @@ ALLOWED: dict[str, set[str]] = {
     "promptcache/cli/plan.py": {
         "import promptcache.providers.anthropic.render",
         "import promptcache.providers.gemini.render",
+        "import promptcache.providers.gemini.request",
         "import promptcache.providers.openai.render",
+        "import promptcache.providers.openai.request",
         "literal anthropic",
         "literal gemini",
         "literal openai",

@@ -59,3 +59,15 @@ def test_limits_match_model_ids_by_longest_prefix_on_every_platform() -> None:
 def test_unknown_model_raises_naming_the_known_families() -> None:
     with pytest.raises(UnknownModelError, match="claude-sonnet-4-6"):
         limits_for("claude-unknown-9", provider="anthropic")
+
+
+def test_openai_rows_band_covers_o200k_on_non_english_text() -> None:
+    """cl100k over-counts non-English text by up to 1.4x against o200k (GPT-4o and later)."""
+    import math
+
+    for model in ("gpt-4o", "gpt-4.1", "gpt-5", "gpt-5.6"):
+        low, high = limits_for(model, provider="openai").token_ratio_range
+        assert low <= 1 / 1.4 + 0.01 and high >= 1.0
+        # A prefix estimated at 1,400 tokens may be 1,000 as the model counts it: not sure to clear.
+        assert limits_for(model, provider="openai").clear_probability(1_400) < 1.0
+        assert not math.isclose(low, 0.9)

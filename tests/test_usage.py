@@ -230,3 +230,21 @@ def test_ledger_totals_and_hit_rate() -> None:
     assert totals.hit_rate == pytest.approx(990 / 2_000)
     assert totals.billed == pytest.approx(sum(c.billed for _, c in ledger.calls))
     assert totals.savings > 0
+
+
+def test_totals_name_uncached_input_and_give_the_total_beside_it() -> None:
+    ledger = Ledger()
+    model = "claude-sonnet-4-6"
+    ledger.add(Usage(provider="anthropic", model=model, input_tokens=10, cache_writes={"5m": 990}))
+    ledger.add(Usage(provider="anthropic", model=model, input_tokens=20, cache_read_tokens=990))
+    totals = ledger.totals()
+    assert totals.uncached_input_tokens == 30
+    assert totals.total_input_tokens == 30 + 990 + 990
+
+
+def test_totals_input_tokens_still_reads_but_warns_that_it_is_uncached_only() -> None:
+    ledger = Ledger()
+    ledger.add(Usage(provider="anthropic", model="claude-sonnet-4-6", input_tokens=7,
+                     cache_read_tokens=100))
+    with pytest.warns(DeprecationWarning, match="uncached_input_tokens"):
+        assert ledger.totals().input_tokens == 7

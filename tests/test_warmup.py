@@ -191,6 +191,19 @@ def test_batches_send_one_request_with_a_1h_breakpoint_then_the_rest(
     assert list(result.results) == [f"req-{i}" for i in range(10)]
 
 
+def test_a_batch_is_priced_at_half_the_standard_rate_for_its_model(
+        server: ScriptedAnthropicServer) -> None:
+    client = anthropic.Anthropic(base_url=server.url, api_key="t", max_retries=0)
+    result = warm_up_batch(client, requests(4), sleep=lambda s: None)
+    assert result.usage.model == MODEL and result.usage.provider == "anthropic"
+    u, lim = result.usage, limits_for(MODEL)
+    assert lim.input_price is not None and lim.output_price is not None
+    standard = (u.input_tokens + u.cache_write_1h_tokens * 2.0 + u.cache_write_5m_tokens * 1.25
+                + u.cache_read_tokens * 0.1) * lim.input_price / 1e6 \
+        + u.output_tokens * lim.output_price / 1e6
+    assert u.cache_read_tokens > 0 and result.cost_usd == pytest.approx(standard * 0.5)
+
+
 async def test_gemini_creates_the_cache_once_and_fans_out() -> None:
     with GeminiServer(clock=ManualClock()) as srv:
         # An explicit httpx2 client: google-genai's aiohttp session trips aiohttp's deprecation.

@@ -35,7 +35,15 @@ def _version() -> str:
     return __version__
 
 
-def _parser() -> argparse.ArgumentParser:
+def _named(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names (its first word that is not an option), if it is one of ours."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    return first if first in SUBCOMMANDS else None
+
+
+def _parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, just that subcommand's module is imported (the others are
+    listed without their help), so ``promptcache plan`` does not pay for ``simulate``'s imports."""
     parser = argparse.ArgumentParser(
         prog="promptcache",
         description="Plan, check and simulate LLM prompt caching (Anthropic, OpenAI, Gemini).",
@@ -43,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"promptcache {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in SUBCOMMANDS.items():
+        if only is not None and name != only:
+            sub.add_parser(name)
+            continue
         try:
             module = importlib.import_module(f"promptcache.cli.{module_name}")
         except ModuleNotFoundError as e:
@@ -62,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     as one line on stderr. A reader that closes the pipe early (``promptcache plan --json | head``)
     ends the command quietly with 0: the output was wanted only in part, nothing failed.
     """
-    parser = _parser()
+    parser = _parser(_named(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     if not hasattr(args, "_run"):
         parser.print_help(sys.stderr)

@@ -142,7 +142,7 @@ def _live(args: argparse.Namespace, console: Console) -> int:
         table.add_column(col, justify="left" if col == "strategy" else "right")
     for name, ledger in results.items():
         t = ledger.totals()
-        table.add_row(name, f"{t.input_tokens:,}", f"{t.cache_read_tokens:,}",
+        table.add_row(name, f"{t.uncached_input_tokens:,}", f"{t.cache_read_tokens:,}",
                       f"{t.cache_writes.get('5m', 0):,}", f"{t.cache_writes.get('1h', 0):,}",
                       f"${t.billed:.4f}")
     console.print(table)

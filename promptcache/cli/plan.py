@@ -1,11 +1,14 @@
 """``promptcache plan REQUEST.json``: where promptcache would put the breakpoints, and why.
 
-Reads one ``messages.create`` request (a JSON object), runs the optimizer on it and prints its
-layers, the breakpoints it places with the reason for each, the candidates it rejected and the
-expected cost. Markers already in the request are kept as the user's (the optimizer never drops
-one); ``--ignore-markers`` plans from scratch instead. ``--provider openai|gemini`` renders the
-same request with that provider's renderer and prints its ProviderPlan. Credentials in
-``extra_headers``/``extra_body`` are masked in the output and in error messages.
+Reads one request (a JSON object), runs the optimizer on it and prints its layers, the
+breakpoints it places with the reason for each, the candidates it rejected and the expected
+cost. The provider is read from the request's shape (the registry's ``detect_provider``): an
+OpenAI ``chat.completions``/``responses`` or a Gemini ``generate_content`` request is planned
+with that provider's renderer and its ProviderPlan printed. Markers already in the request are
+kept as the user's (the optimizer never drops one); ``--ignore-markers`` plans from scratch
+instead. ``--provider openai|gemini`` renders an Anthropic request with that provider's
+renderer. Credentials in ``extra_headers``/``extra_body`` are masked in the output and in error
+messages.
 """
 
 from __future__ import annotations
@@ -35,14 +38,17 @@ PROVIDERS = ("anthropic", "openai", "gemini")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("request", metavar="REQUEST.json",
-                        help="a messages.create request as a JSON object ('-' reads stdin)")
-    parser.add_argument("--provider", choices=PROVIDERS, default="anthropic",
-                        help="render for this provider's API (default: anthropic)")
+                        help="a request as a JSON object: messages.create, chat.completions or "
+                             "responses.create, or generate_content ('-' reads stdin)")
+    parser.add_argument("--provider", choices=PROVIDERS,
+                        help="render for this provider's API (default: the one the request's "
+                             "shape is for)")
     parser.add_argument("--model",
                         help="the target model (default: the request's); needed with --provider "
                              "openai|gemini when the request names a Claude model")
-    parser.add_argument("--api", choices=("chat", "responses"), default="chat",
-                        help="with --provider openai: chat.completions (default) or responses")
+    parser.add_argument("--api", choices=("chat", "responses"),
+                        help="with --provider openai: chat.completions or responses (default: "
+                             "the request's shape, else chat)")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     parser.add_argument("--automatic", choices=("5m", "1h"),
                         help="reserve the request-level automatic cache_control with this TTL "
@@ -151,6 +157,33 @@ def _render_other(args: argparse.Namespace, prompt: Prompt) -> Rendered:
     return render(prompt, model=model)
 
 
+def _read(args: argparse.Namespace, request: dict[str, Any]) -> Prompt:
+    """The request as a Prompt, read as the provider its shape is for.
+
+    ``args.provider`` and ``args.api`` are filled in from the shape where the user left them
+    out: an OpenAI or Gemini request is planned for its own provider, not refused as an
+    Anthropic request with an unknown model.
+    """
+    from promptcache.providers.registry import detect_provider
+
+    try:
+        detected, api = detect_provider(request)
+    except PromptError:
+        detected, api = "anthropic", "messages"
+    if detected == "anthropic" or (args.provider or detected) != detected:
+        args.provider = args.provider or "anthropic"
+        args.api = args.api or "chat"
+        return prompt_from_request(request)
+    args.provider, args.api = detected, args.api or api
+    if detected == "gemini":
+        from promptcache.providers.gemini.request import prompt_from_gemini_request
+
+        return prompt_from_gemini_request(request)
+    from promptcache.providers.openai.request import prompt_from_openai_request
+
+    return prompt_from_openai_request(request, api="responses" if args.api == "responses" else "chat")
+
+
 def run(args: argparse.Namespace) -> int:
     request: dict[str, Any] = {}
     try:
@@ -165,7 +198,7 @@ def _run(args: argparse.Namespace, request: dict[str, Any]) -> int:
     if args.ignore_markers:
         request = strip_cache_control(request)
         automatic = args.automatic
-    prompt = prompt_from_request(request)
+    prompt = _read(args, request)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CacheWarning)
         if args.provider != "anthropic":

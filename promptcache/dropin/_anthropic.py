@@ -33,6 +33,7 @@ from promptcache.plan import Plan
 from promptcache.prompt import Prompt
 from promptcache.providers.anthropic.platforms import plan_summary
 from promptcache.providers.anthropic.render import prompt_from_request, render_content
+from promptcache.redact import redacted_repr
 from promptcache.rules import request_level_ttl
 from promptcache.sdk import plain
 
@@ -46,11 +47,16 @@ MEMO_BYTES = 32 * 1024 * 1024
 _BYTES_PER_BLOCK = 1024
 
 _HEAD = ("tools", "system")
+#: What planning adds to a Messages request (``cachePoint``: the Bedrock Converse spelling, in
+#: case a gateway reports the marker under it).
+_MARKERS = ("cache_control", "cachePoint")
 
 
 @dataclass(frozen=True, slots=True)
 class _Seen:
     """A request as it was when planned: private deep copies, never the caller's objects."""
+
+    __repr__ = redacted_repr  # params hold extra_headers; a traceback's locals must not show them
 
     head: tuple[Any, ...]
     params: dict[str, Any]
@@ -271,6 +277,24 @@ def mark_request(kwargs: Mapping[str, Any], prompt: Prompt, plan: Plan) -> dict[
     return out
 
 
+def _check_roles(messages: Any) -> None:
+    """Raise for a turn the Messages API does not take as written (``role: "system"``, say).
+
+    The Prompt would read it (the system turn moved into ``system=``) and the request would be
+    rendered from it: a request the caller did not write. The SDK sends it as written, and so
+    does the wrapper, unplanned.
+    """
+    if not isinstance(messages, list | tuple):
+        return
+    for i, message in enumerate(messages):
+        role = message.get("role") if isinstance(message, Mapping) else getattr(message, "role",
+                                                                                None)
+        if role not in ("user", "assistant"):
+            raise RuleViolation(f"messages[{i}].role: {role!r} is not a Messages API role (user, "
+                                "assistant); the request is sent as written.",
+                                path=f"messages[{i}].role", rule="message-role")
+
+
 def prepare_messages(kwargs: Mapping[str, Any], handle: WrapHandle) -> Prepared:
     """Plan one ``messages.create``/``messages.stream`` call, or the same on ``beta.messages``
     (raises when it cannot be planned).
@@ -286,6 +310,7 @@ def prepare_messages(kwargs: Mapping[str, Any], handle: WrapHandle) -> Prepared:
         raise RuleViolation("a thread continuation carries only the new turn; the server holds "
                             "the prefix, which promptcache cannot see.", path="thread",
                             rule="thread-continuation")
+    _check_roles(request.get("messages"))
     memo = handle.memo
     prompt = (memo.prompt(request, handle.platform) if isinstance(memo, PromptMemo)
               else prompt_from_request(request, platform=handle.platform))
@@ -302,7 +327,7 @@ def prepare_messages(kwargs: Mapping[str, Any], handle: WrapHandle) -> Prepared:
         out.update(render_content(prompt, plan))
         out["model"] = kwargs["model"]
     return Prepared(kwargs=out, provider="anthropic", model=prompt.model, planned=True,
-                    limits=limits, prompt=prompt, plan=plan,
+                    limits=limits, prompt=prompt, plan=plan, markers=_MARKERS,
                     summary=plan_summary(plan, platform=handle.platform, model=prompt.model))
 
 

@@ -3,8 +3,10 @@
 Shared by every provider and by sync and async methods (the I/O shells in :mod:`._patch` are
 thin). The one promise: a call that would succeed unwrapped succeeds wrapped. A request that
 cannot be planned is sent exactly as written with one :class:`UnplannedRequestWarning`; a planned
-request the API rejects with HTTP 400 is sent again exactly as written; the bookkeeping after a
-response (state, ledger) never raises.
+request the API rejects with HTTP 400 over a marker promptcache added (the error names
+``cache_control``, ``prompt_cache_key``...) is sent again exactly as written, with a warning; any
+other error reaches the caller as the SDK raised it, the request sent once. The bookkeeping after
+a response (state, ledger) never raises.
 """
 
 from __future__ import annotations
@@ -24,10 +26,13 @@ from promptcache.providers.anthropic.render import record_sent
 from promptcache.providers.anthropic.usage import AnthropicStreamUsage
 from promptcache.providers.common import ProviderPlan
 from promptcache.providers.usage import parse_usage
+from promptcache.redact import redacted_repr
+from promptcache.sdk import plain
 from promptcache.state import CacheState
 from promptcache.usage import Ledger, Usage
 
-__all__ = ["Prepared", "UnplannedRequestWarning", "WrapHandle", "WrappedMethod", "default_state"]
+__all__ = ["Prepared", "UnplannedRequestWarning", "WrapHandle", "WrappedMethod",
+           "attributable", "default_state"]
 
 
 class UnplannedRequestWarning(CacheWarning):
@@ -55,6 +60,9 @@ def default_state() -> CacheState:
 class Prepared:
     """One call as it will be sent: the keyword arguments and what planning decided."""
 
+    #: Header values and credentials in ``kwargs`` are shown as ``<redacted>``.
+    __repr__ = redacted_repr
+
     kwargs: Mapping[str, Any]
     provider: Provider
     model: str
@@ -68,6 +76,9 @@ class Prepared:
     summary: ProviderPlan | None = None
     #: Why the request was not planned.
     reason: str = ""
+    #: The request fields this provider's planning adds or sets (``cache_control``...): a 400
+    #: naming one that promptcache added is promptcache's doing, and the request is resent.
+    markers: tuple[str, ...] = ()
     #: Called once the response has started (e.g. a Gemini cache manager's bookkeeping).
     on_start: Callable[[], None] | None = field(default=None, repr=False)
 
@@ -168,6 +179,38 @@ def rejected(error: BaseException) -> bool:
     return status == 400
 
 
+def _mentions(value: Any, name: str) -> int:
+    """How many times ``name`` is a key in ``value`` (plain JSON data), at any depth."""
+    if isinstance(value, Mapping):
+        return sum((k == name) + _mentions(v, name) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return sum(_mentions(v, name) for v in value)
+    return 0
+
+
+def attributable(error: BaseException, prepared: Prepared,
+                 written: Mapping[str, Any]) -> str | None:
+    """The marker field a 400 is about, when promptcache added that field to the request; else
+    None (the request would have been refused as written too: sending it again only repeats the
+    error)."""
+    if not (prepared.planned and rejected(error)):
+        return None
+    text = f"{error} {getattr(error, 'body', '')} {getattr(error, 'message', '')}"
+    for name in prepared.markers:
+        if name not in text:
+            continue
+        try:
+            sent = plain(given(prepared.kwargs), "request")
+            asked = plain(given(written), "request")
+        except PromptCacheError:  # cannot be read: say it was ours if the request was changed
+            if prepared.kwargs != written:
+                return name
+            continue
+        if _mentions(sent, name) > _mentions(asked, name):
+            return name
+    return None
+
+
 class WrapHandle:
     """What ``wrap`` attaches to a client as ``client.promptcache``: its state, ledger and plans.
 
@@ -219,11 +262,12 @@ class WrapHandle:
         return prepared
 
     def resent(self, endpoint: WrappedMethod, prepared: Prepared, kwargs: Mapping[str, Any],
-               error: BaseException) -> Prepared:
+               error: BaseException, marker: str) -> Prepared:
         """The original request (``kwargs`` as the caller wrote them), after the API refused the
-        planned one."""
-        _warn(f"the API rejected the planned {endpoint.name} request ({error}); promptcache sent "
-              "it again exactly as written. Please report this as a promptcache bug.")
+        planned one over a ``marker`` field promptcache added."""
+        _warn(f"the API rejected the planned {endpoint.name} request over the {marker} "
+              f"promptcache added ({error}); promptcache sent it again exactly as written. Please "
+              "report this as a promptcache bug.")
         out = Prepared(kwargs=kwargs, provider=prepared.provider, model=prepared.model,
                        planned=False, limits=prepared.limits, reason=f"rejected: {error}")
         with self._lock:

@@ -13,7 +13,13 @@ import functools
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from promptcache.dropin._core import Prepared, WrapHandle, WrappedMethod, materialised, rejected
+from promptcache.dropin._core import (
+    Prepared,
+    WrapHandle,
+    WrappedMethod,
+    attributable,
+    materialised,
+)
 from promptcache.dropin._streams import (
     AsyncHelperManagerProxy,
     AsyncStreamManagerProxy,
@@ -124,9 +130,10 @@ def _sync(original: Callable[..., Any], endpoint: WrappedMethod, handle: WrapHan
         try:
             result = send(**prepared.kwargs)
         except Exception as e:
-            if not (prepared.planned and rejected(e)):
+            marker = attributable(e, prepared, kwargs)
+            if marker is None:
                 raise
-            prepared = handle.resent(named, prepared, kwargs, e)
+            prepared = handle.resent(named, prepared, kwargs, e, marker)
             result = send(**kwargs)
         finally:
             _reached.reset(token)
@@ -155,9 +162,10 @@ def _async(original: Callable[..., Any], endpoint: WrappedMethod, handle: WrapHa
         try:
             result = await send(**prepared.kwargs)
         except Exception as e:
-            if not (prepared.planned and rejected(e)):
+            marker = attributable(e, prepared, kwargs)
+            if marker is None:
                 raise
-            prepared = handle.resent(named, prepared, kwargs, e)
+            prepared = handle.resent(named, prepared, kwargs, e, marker)
             result = await send(**kwargs)
         finally:
             _reached.reset(token)

@@ -121,7 +121,7 @@ def result_row(result: ReplayResult, baseline: ReplayResult | None = None) -> di
     return {
         "strategy": result.strategy,
         "calls": t.calls,
-        "input": t.input_tokens,
+        "input": t.uncached_input_tokens,
         "cache_read": t.cache_read_tokens,
         "write_5m": t.cache_writes.get("5m", 0),
         "write_1h": t.cache_writes.get("1h", 0),

@@ -89,7 +89,7 @@ class SessionStats:
     @classmethod
     def of(cls, totals: UsageTotals, *, provider: Provider, model: str, priced: bool,
            served_from_cache: int = 0) -> SessionStats:
-        usage = TurnUsage(provider=provider, model=model, input_tokens=totals.input_tokens,
+        usage = TurnUsage(provider=provider, model=model, input_tokens=totals.uncached_input_tokens,
                           cache_read_tokens=totals.cache_read_tokens,
                           cache_writes=totals.cache_writes, output_tokens=totals.output_tokens)
         return cls(requests=totals.calls, usage=usage,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptcache.errors import PromptCacheError, PromptError
-from promptcache.limits import limits_for
+from promptcache.limits import BATCH_PRICE_MULTIPLIER, limits_for
 from promptcache.session._anthropic import parse_usage
 from promptcache.session._values import TurnUsage
 from promptcache.warmup._prefix import NotWarmable, SharedPrefix, prepare
@@ -36,7 +36,8 @@ class BatchWarmupResult:
 
     @property
     def usage(self) -> TurnUsage:
-        total = TurnUsage()
+        """Every succeeded request's tokens, summed, for :attr:`model`."""
+        total = TurnUsage(provider="anthropic", model=self.model)
         for result in self.results.values():
             if getattr(result, "type", None) == "succeeded":
                 total = total + parse_usage(result.message.usage)
@@ -44,8 +45,11 @@ class BatchWarmupResult:
 
     @property
     def cost_usd(self) -> float | None:
-        """At the standard price; the Batch API discount stacks on top (not applied here)."""
-        return self.usage.cost_usd(limits_for(self.model, provider="anthropic"))
+        """What both batches are billed: the cache multipliers on the Message Batches price
+        (half the standard one, :data:`~promptcache.limits.BATCH_PRICE_MULTIPLIER`); ``None``
+        without a known price."""
+        standard = self.usage.cost_usd(limits_for(self.model, provider="anthropic"))
+        return None if standard is None else standard * BATCH_PRICE_MULTIPLIER
 
 
 def _wait(client: Any, batch_id: str, poll_interval: float, timeout: float,

@@ -30,4 +30,4 @@ def prepare_converse(kwargs: Mapping[str, Any], handle: WrapHandle) -> Prepared:
     plan = optimize(prompt, state=handle.state, limits=limits)
     out = mark_request(kwargs, slots, checkpoints(plan, limits))
     return Prepared(kwargs=out, provider="bedrock_converse", model=prompt.model, planned=True,
-                    limits=limits, prompt=prompt, plan=plan)
+                    limits=limits, prompt=prompt, plan=plan, markers=("cachePoint",))

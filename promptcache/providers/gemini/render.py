@@ -26,10 +26,16 @@ from promptcache.providers.common import (
     ProviderPlan,
     Rendered,
     canonical,
+    citations_enabled,
+    document_header,
     field_of,
+    headed,
+    require_turns,
     retarget,
     stable_end,
+    stop_list,
 )
+from promptcache.providers.gemini.tokens import declaration_tokens, part_tokens, role_tokens
 from promptcache.providers.openai.messages import translate
 
 __all__ = [
@@ -74,7 +80,9 @@ class GeminiSplit:
     #: Blocks ``[0, stop)`` and turns ``[0, turns)`` are in the cache.
     stop: int
     turns: int
+    #: Tokens of the cached prefix and of the whole request, as Gemini bills the rendered parts.
     tokens: int
+    total_tokens: int
     #: Fingerprint of the cached prefix: the same prefix gives the same id in every process.
     fingerprint: str
     dropped: tuple[str, ...] = ()
@@ -115,31 +123,85 @@ class CacheDecision:
         return f"{int(self.ttl_seconds)}s"
 
 
-def _part(payload: Mapping[str, Any], path: str, names: Mapping[str, str],
-          dropped: list[str]) -> dict[str, Any] | None:
+def _parts(payload: Mapping[str, Any], path: str, names: Mapping[str, str],
+           dropped: list[str]) -> list[dict[str, Any]]:
+    """One Anthropic block as Gemini parts ([] when it has none, reported in ``dropped``).
+
+    A document's ``title`` and ``context`` (``add_documents``' id and metadata) become a text
+    header before its content, search results text with their title and source: Gemini has
+    fields for neither. Citations have no Gemini form at all, and are reported.
+    """
     kind = payload.get("type")
     if kind == "text":
-        return {"text": str(payload["text"])}
+        if payload.get("citations"):
+            dropped.append(f"{path}: citations on text not sent (Gemini has no citation "
+                           "objects); the text is sent without them")
+        return [{"text": str(payload["text"])}]
     if kind in ("image", "document"):
-        source = payload.get("source")
-        source = source if isinstance(source, Mapping) else {}
-        if source.get("type") == "base64":
-            return {"inline_data": {"mime_type": source.get("media_type"), "data": source.get("data")}}
-        if source.get("type") == "url":
-            mime = "application/pdf" if kind == "document" else "image/jpeg"
-            return {"file_data": {"file_uri": source.get("url"), "mime_type": mime}}
-        if source.get("type") == "text":
-            return {"text": str(source.get("data", ""))}
+        media = _media(payload, kind, path, dropped)
+        if media is not None:
+            if kind == "document" and citations_enabled(payload):
+                dropped.append(f"{path}: citations.enabled not sent (Gemini has no cited answers); "
+                               "the document is sent without them")
+            header = document_header(payload.get("title"), payload.get("context")) \
+                if kind == "document" else ""
+            if header and "text" in media:
+                return [{"text": headed(header, str(media["text"]))}]
+            return [{"text": header}, media] if header else [media]
+    if kind == "search_result":
+        text, lost = _texts(payload.get("content"))
+        if lost:
+            dropped.append(f"{path}: search_result sub-blocks {', '.join(lost)} have no Gemini "
+                           "equivalent; sent its text only")
+        if citations_enabled(payload):
+            dropped.append(f"{path}: citations.enabled not sent (Gemini has no cited answers); "
+                           "the result is sent as text without them")
+        header = document_header(payload.get("title"), payload.get("source"), label="Source")
+        return [{"text": headed(header, text)}]
     if kind == "tool_use":
-        return {"function_call": {"id": field_of(payload, "id", path, "a tool_use block"),
-                                  "name": field_of(payload, "name", path, "a tool_use block"),
-                                  "args": canonical(payload.get("input") or {})}}
+        return [{"function_call": {"id": field_of(payload, "id", path, "a tool_use block"),
+                                   "name": field_of(payload, "name", path, "a tool_use block"),
+                                   "args": canonical(payload.get("input") or {}, f"{path}.input")}}]
     if kind == "tool_result":
-        return _function_response(payload, path, names, dropped)
+        return [_function_response(payload, path, names, dropped)]
     if kind in ("thinking", "redacted_thinking"):
         dropped.append(f"{path}: {kind} block dropped (Gemini cannot take another model's reasoning)")
-        return None
+        return []
     dropped.append(f"{path}: a {kind} block has no Gemini equivalent")
+    return []
+
+
+def _texts(content: Any) -> tuple[str, list[str]]:
+    """The text of a list of content blocks, and the kinds of the sub-blocks that are not text."""
+    if isinstance(content, str):
+        return content, []
+    texts, lost = [], []
+    for sub in content if isinstance(content, list | tuple) else ():
+        if isinstance(sub, Mapping) and sub.get("type") == "text":
+            texts.append(str(sub.get("text", "")))
+        else:
+            lost.append(str(sub.get("type") if isinstance(sub, Mapping) else type(sub).__name__))
+    return "\n".join(texts), lost
+
+
+def _media(payload: Mapping[str, Any], kind: str, path: str,
+           dropped: list[str]) -> dict[str, Any] | None:
+    """An image's or a document's source as one part (inline data, a file URI or text)."""
+    source = payload.get("source")
+    source = source if isinstance(source, Mapping) else {}
+    if source.get("type") == "base64":
+        return {"inline_data": {"mime_type": source.get("media_type"), "data": source.get("data")}}
+    if source.get("type") == "url":
+        mime = "application/pdf" if kind == "document" else "image/jpeg"
+        return {"file_data": {"file_uri": source.get("url"), "mime_type": mime}}
+    if source.get("type") == "text":
+        return {"text": str(source.get("data", ""))}
+    if source.get("type") == "content" and kind == "document":
+        text, lost = _texts(source.get("content"))
+        if lost:
+            dropped.append(f"{path}: document content sub-blocks {', '.join(lost)} have no Gemini "
+                           "equivalent; sent its text only")
+        return {"text": text}
     return None
 
 
@@ -156,18 +218,19 @@ def _function_response(payload: Mapping[str, Any], path: str, names: Mapping[str
     media: list[dict[str, Any]] = []
     for k, sub in enumerate(content if isinstance(content, list | tuple) else ()):
         kind = sub.get("type") if isinstance(sub, Mapping) else type(sub).__name__
+        where = f"{path}.content[{k}]"
         if isinstance(sub, Mapping) and kind == "text":
             texts.append(str(sub.get("text", "")))
             continue
-        part = _part(sub, f"{path}.content[{k}]", names, []) if isinstance(sub, Mapping) and kind in (
-            "image", "document") else None
-        if part is not None and ("inline_data" in part or "file_data" in part):
-            media.append(part)
-        elif part is not None and "text" in part:
-            texts.append(str(part["text"]))
-        else:
-            dropped.append(f"{path}.content[{k}]: a {kind} block has no Gemini equivalent inside "
-                           "a function response")
+        if not (isinstance(sub, Mapping) and kind in ("image", "document", "search_result")):
+            dropped.append(f"{where}: a {kind} block has no Gemini equivalent inside a function "
+                           "response")
+            continue
+        for part in _parts(sub, where, names, dropped):
+            if "inline_data" in part or "file_data" in part:
+                media.append(part)
+            else:
+                texts.append(str(part.get("text", "")))
     key = "error" if payload.get("is_error") else "output"
     response: dict[str, Any] = {"id": call_id, "name": names.get(call_id, "tool"),
                                 "response": {key: "\n".join(texts)}}
@@ -220,26 +283,40 @@ def split(prompt: Prompt, *, model: str, cache_turns: int = 0) -> GeminiSplit:
              if b.payload.get("type") == "tool_use"}
     end = stable_end(target)
     declarations = []
-    for b in sorted((b for b in target.blocks if b.section == "tools"),
-                    key=lambda b: str(b.payload["name"])):
+    # Tokens of each block as Gemini bills its rendered parts (see providers/gemini/tokens.py).
+    billed = [0] * len(target.blocks)
+    for k, b in sorted(((k, b) for k, b in enumerate(target.blocks) if b.section == "tools"),
+                       key=lambda kb: str(kb[1].payload["name"])):
         if b.payload.get("input_schema") is None:
             dropped.append(f"{b.path}: server tool {b.payload.get('type')!r} has no Gemini equivalent")
             continue
         decl: dict[str, Any] = {"name": b.payload["name"]}
         if b.payload.get("description"):
             decl["description"] = b.payload["description"]
-        decl["parameters_json_schema"] = canonical(b.payload["input_schema"])
+        decl["parameters_json_schema"] = canonical(b.payload["input_schema"],
+                                                   f"{b.path}.input_schema")
         declarations.append(decl)
+        billed[k] = declaration_tokens(decl)
+    for k, b in enumerate(target.blocks):
+        if b.section == "system":
+            billed[k] = part_tokens({"text": str(b.payload["text"])}, b.tokens)
     system = [{"text": str(b.payload["text"])} for i, b in enumerate(target.blocks)
               if b.section == "system" and i < end]
     loose = [{"text": str(b.payload["text"])} for i, b in enumerate(target.blocks)
              if b.section == "system" and i >= end]
     contents: list[dict[str, Any]] = []
     for turn in target.turns:
-        parts = [p for i in range(turn.start, turn.stop)
-                 if (p := _part(target.blocks[i].payload, target.blocks[i].path, names, dropped))]
+        role = "model" if turn.role == "assistant" else "user"
+        parts: list[dict[str, Any]] = []
+        for i in range(turn.start, turn.stop):
+            block = target.blocks[i]
+            mine = _parts(block.payload, block.path, names, dropped)
+            billed[i] = sum(part_tokens(p, block.tokens) for p in mine)
+            if mine and not parts:
+                billed[i] += role_tokens(role)
+            parts.extend(mine)
         if parts:
-            contents.append({"role": "model" if turn.role == "assistant" else "user", "parts": parts})
+            contents.append({"role": role, "parts": parts})
     generation, tool_config = _generation(target, dropped)
     cached: dict[str, Any] = {}
     if system:
@@ -260,12 +337,13 @@ def split(prompt: Prompt, *, model: str, cache_turns: int = 0) -> GeminiSplit:
         notes.append(f"{len(loose)} per-request system part(s) sent as leading user content: "
                      "a request that uses a cache cannot carry system_instruction")
     stop = target.turns[cache_turns - 1].stop if cache_turns else end
-    tokens = target.prefix_tokens[stop - 1] if stop else 0
+    tokens = sum(billed[:stop])
     # surrogatepass: a lone surrogate in user text must not make planning fail (the digest is ours).
     digest = hashlib.blake2b(f"{model}\x00{_stable_json(cached)}".encode("utf-8", "surrogatepass"),
                              digest_size=16).hexdigest()
     return GeminiSplit(cached=cached, contents=tuple(rest), generation=generation, stop=stop,
-                       turns=cache_turns, tokens=tokens, fingerprint=digest,
+                       turns=cache_turns, tokens=tokens, total_tokens=sum(billed),
+                       fingerprint=digest,
                        dropped=tuple(dropped), notes=tuple(notes))
 
 
@@ -334,7 +412,7 @@ def decide(prompt: Prompt, *, model: str, cache_turns: int = 0, ttl: float | Non
 
 def _plan(prompt: Prompt, model: str, api: str, cut: GeminiSplit, decision: CacheDecision | None,
           cache: CachedPrefix | None, lim: ModelLimits) -> ProviderPlan:
-    total = prompt.total_tokens
+    total = cut.total_tokens
     read = lim.cache_read_multiplier
     notes = list(cut.notes)
     settings: dict[str, str] = {}
@@ -376,6 +454,7 @@ def render_gemini(prompt: Prompt, *, model: str, cache: CachedPrefix | None = No
     without, it carries everything, stable content first, for implicit caching.
     """
     require_sdk()
+    require_turns(prompt, "generate_content API", "contents")
     lim = limits if limits is not None else limits_for(model, provider="gemini")
     cut = split(prompt, model=model, cache_turns=cache_turns if cache is not None else 0)
     config: dict[str, Any] = {}
@@ -423,6 +502,7 @@ def render_gemini_openai_compatible(prompt: Prompt, *, model: str, cache: Cached
     The cache is named in ``extra_body={"extra_body": {"google": {"cached_content": ...}}}``: the
     openai SDK merges the outer ``extra_body`` into the JSON, and the endpoint reads the inner one.
     """
+    require_turns(prompt, "OpenAI-compatible endpoint", "messages")
     lim = limits if limits is not None else limits_for(model, provider="gemini")
     target = retarget(prompt, model)
     cut = split(prompt, model=model, cache_turns=cache_turns if cache is not None else 0)
@@ -444,7 +524,8 @@ def render_gemini_openai_compatible(prompt: Prompt, *, model: str, cache: Cached
         if name in ("max_tokens", "temperature", "top_p"):
             kwargs[name] = value
         elif name == "stop_sequences":
-            kwargs["stop"] = list(value)
+            if (stop := stop_list(value)) is not None:
+                kwargs["stop"] = stop
         else:
             dropped.append(f"{name}: not sent (not mapped for Gemini's OpenAI-compatible endpoint)")
     if cache is not None:

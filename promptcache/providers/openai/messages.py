@@ -11,8 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from promptcache.errors import PromptError
 from promptcache.prompt import Prompt
-from promptcache.providers.common import canonical, dumps, field_of
+from promptcache.providers.common import (
+    canonical,
+    citations_enabled,
+    document_header,
+    dumps,
+    field_of,
+    headed,
+)
 
 __all__ = ["Api", "Translation", "translate", "unmarkable_reason"]
 
@@ -59,6 +67,20 @@ def _data_url(source: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _content_of(payload: Mapping[str, Any], path: str) -> Any:
+    """A tool_result's (or search_result's) ``content``: a string, a list of blocks, or absent.
+
+    Anything else (a number, a mapping) is a PromptError naming the block: the API rejects it,
+    and iterating it raised a bare TypeError.
+    """
+    content = payload.get("content")
+    if content is None or isinstance(content, str | list | tuple):
+        return content
+    raise PromptError(f"{path}.content: a {payload.get('type')} block's content must be a string "
+                      f"or a list of content blocks (got {type(content).__name__}); the API "
+                      "rejects anything else.", path=f"{path}.content")
+
+
 def _text_of(content: Any) -> tuple[str, list[str]]:
     """The text of a tool_result's content, and the kinds of sub-blocks that had to be left out."""
     if isinstance(content, str):
@@ -90,32 +112,74 @@ class _Writer:
     def text(self, text: str) -> dict[str, Any]:
         return {"type": "input_text" if self.api == "responses" else "text", "text": text}
 
-    def part(self, payload: Mapping[str, Any], where: str) -> dict[str, Any] | None:
-        """A user-side content part, or None (reported as dropped)."""
+    def part(self, payload: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
+        """A user-side block as content parts ([] when it has no equivalent, reported as dropped).
+
+        A document's ``title`` and ``context`` (where ``add_documents`` keeps the id and metadata)
+        become a text header before its content, the nearest form OpenAI has; its citations
+        switch has none, and is reported.
+        """
         kind = payload.get("type")
         if kind == "text":
-            return self.text(str(payload["text"]))
+            text = payload.get("text")
+            if not isinstance(text, str):
+                raise PromptError(f"{where}: a text block needs a 'text' string (got "
+                                  f"{type(text).__name__}); the API rejects the request.",
+                                  path=f"{where}.text")
+            return [self.text(text)]
         if kind == "image":
             url = _data_url(_source(payload))
             if url is not None:
                 if self.api == "responses":
-                    return {"type": "input_image", "image_url": url, "detail": "auto"}
-                return {"type": "image_url", "image_url": {"url": url}}
+                    return [{"type": "input_image", "image_url": url, "detail": "auto"}]
+                return [{"type": "image_url", "image_url": {"url": url}}]
         if kind == "document":
-            source = _source(payload)
-            if source.get("type") == "text":
-                return self.text(str(source.get("data", "")))
-            url = _data_url(source)
-            if url is not None and source.get("type") == "base64":
-                name = str(payload.get("title") or "document.pdf")
-                if self.api == "responses":
-                    return {"type": "input_file", "filename": name, "file_data": url}
-                return {"type": "file", "file": {"filename": name, "file_data": url}}
+            parts = self._document(payload, where)
+            if parts:
+                self._citations(payload, where, "the document is sent as text without them")
+                return parts
         if kind == "search_result":
-            text, _ = _text_of(payload.get("content"))
-            return self.text(f"{payload.get('title', '')}\n{payload.get('source', '')}\n{text}".strip())
+            text, lost = _text_of(_content_of(payload, where))
+            if lost:
+                self.out.dropped.append(f"{where}: search_result sub-blocks {', '.join(lost)} have "
+                                        f"no {self.api} equivalent; sent its text only")
+            self._citations(payload, where, "the result is sent as text without them")
+            header = document_header(payload.get("title"), payload.get("source"), label="Source")
+            return [self.text(headed(header, text))]
         self.out.dropped.append(f"{where}: a {kind} block has no {self.api} equivalent")
-        return None
+        return []
+
+    def _document(self, payload: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
+        source = _source(payload)
+        header = document_header(payload.get("title"), payload.get("context"))
+        if source.get("type") in ("text", "content"):
+            if source.get("type") == "text":
+                body = str(source.get("data", ""))
+            else:
+                body, lost = _text_of(source.get("content"))
+                if lost:
+                    self.out.dropped.append(f"{where}: document content sub-blocks "
+                                            f"{', '.join(lost)} have no {self.api} equivalent; "
+                                            "sent its text only")
+            return [self.text(headed(header, body))]
+        url = _data_url(source)
+        name = str(payload.get("title") or "document.pdf")
+        file: dict[str, Any] | None = None
+        if url is not None and source.get("type") == "base64":
+            file = ({"type": "input_file", "filename": name, "file_data": url}
+                    if self.api == "responses" else
+                    {"type": "file", "file": {"filename": name, "file_data": url}})
+        elif url is not None and self.api == "responses":
+            file = {"type": "input_file", "file_url": url}
+        if file is None:
+            return []
+        return [self.text(header), file] if header else [file]
+
+    def _citations(self, payload: Mapping[str, Any], where: str, consequence: str) -> None:
+        """Report a citations switch: OpenAI has no cited answers."""
+        if citations_enabled(payload):
+            self.out.dropped.append(f"{where}: citations.enabled not sent ({self.api} has no "
+                                    f"cited answers); {consequence}")
 
     def tools(self, prompt: Prompt) -> None:
         tools = [(i, b) for i, b in enumerate(prompt.blocks) if b.section == "tools"]
@@ -133,7 +197,7 @@ class _Writer:
             fn: dict[str, Any] = {"name": tool["name"]}
             if tool.get("description"):
                 fn["description"] = tool["description"]
-            fn["parameters"] = canonical(schema)
+            fn["parameters"] = canonical(schema, f"{block.path}.input_schema")
             if self.api == "responses":
                 self.out.tools.append({"type": "function", **fn, "strict": False})
             else:
@@ -167,9 +231,11 @@ class _Writer:
             if payload.get("type") == "tool_result":
                 self._tool_result(i, payload, path)
             else:
-                part = self.part(payload, path)
-                if part is not None:
-                    parts.append((i, part))
+                block_parts = self.part(payload, path)
+                # A block that became several parts (a document's header, then its file) is
+                # marked on its last part: the breakpoint still ends where the block ends.
+                parts.extend((i if k == len(block_parts) - 1 else -1, p)
+                             for k, p in enumerate(block_parts))
         if parts:
             n = len(self.out.items)
             content = [self._mark(p, i, f"{self._key()}[{n}].content[{k}]")
@@ -185,7 +251,7 @@ class _Writer:
             self.out.items.append({"type": "function_call_output", "call_id": call_id,
                                    "output": [*parts[:-1], marked]})
             return
-        text, lost = _text_of(payload.get("content"))
+        text, lost = _text_of(_content_of(payload, path))
         if lost:
             self.out.dropped.append(f"{path}: tool_result sub-blocks {', '.join(lost)} have no "
                                     f"{self.api} equivalent inside a tool output; sent its text only")
@@ -196,16 +262,14 @@ class _Writer:
 
     def _output_parts(self, payload: Mapping[str, Any], path: str) -> list[dict[str, Any]]:
         """A tool_result's content as responses ``function_call_output`` parts (images kept)."""
-        content = payload.get("content")
+        content = _content_of(payload, path)
         prefix = "Error: " if payload.get("is_error") else ""
         if not isinstance(content, list | tuple):
             return [self.text(prefix + (content if isinstance(content, str) else ""))]
         parts: list[dict[str, Any]] = []
         for k, sub in enumerate(content):
             if isinstance(sub, Mapping):
-                part = self.part(sub, f"{path}.content[{k}]")
-                if part is not None:
-                    parts.append(part)
+                parts.extend(self.part(sub, f"{path}.content[{k}]"))
             else:
                 self.out.dropped.append(f"{path}.content[{k}]: a {type(sub).__name__} is not a "
                                         "content block")
@@ -221,6 +285,10 @@ class _Writer:
             kind = payload.get("type")
             if kind == "text":
                 texts.append(str(payload["text"]))
+                if payload.get("citations"):
+                    self.out.dropped.append(
+                        f"{path}: citations on assistant text not sent ({self.api} has no "
+                        "citation objects); the text is sent without them")
             elif kind == "tool_use":
                 arguments = dumps(payload.get("input") or {})
                 call_id = field_of(payload, "id", path, "a tool_use block")

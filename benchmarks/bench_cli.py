@@ -1,0 +1,86 @@
+"""Start-up time of the ``promptcache`` command: ``plan`` on one request, and the demo.
+
+    python benchmarks/bench_cli.py [--runs 20] [--demo-runs 3]
+
+Each command runs ``--runs`` times in a fresh interpreter (what a user's shell does); the table
+gives the minimum and the median wall time, the minimum being the least disturbed by other load
+on the machine. Then ``python -X importtime`` of one ``plan`` run lists the imports that cost the
+most (cumulative), so a regression names its cause. The request is a small ``messages.create``
+one: what is measured is start-up and planning, not the request's size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REQUEST = {"model": "claude-sonnet-4-6", "max_tokens": 64,
+           "system": [{"type": "text", "text": "You answer from the employee handbook. " * 40}],
+           "messages": [{"role": "user", "content": "How many vacation days do I get?"}]}
+
+
+def timed(command: list[str], runs: int) -> tuple[float, float]:
+    """(minimum, median) wall seconds of ``runs`` runs of ``command``."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        times.append(time.perf_counter() - start)
+    return min(times), statistics.median(times)
+
+
+def top_imports(command: list[str], n: int) -> list[tuple[int, str]]:
+    """The ``n`` imports with the largest cumulative time (µs) in ``python -X importtime``."""
+    out = subprocess.run([sys.executable, "-X", "importtime", *command], capture_output=True,
+                         text=True, check=True)
+    rows = []
+    for line in out.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        _, cumulative, name = (part.strip() for part in line.split("|"))
+        rows.append((int(cumulative), name))
+    return sorted(rows, reverse=True)[:n]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--demo-runs", type=int, default=3)
+    args = parser.parse_args()
+    cli = str(Path(sys.executable).with_name("promptcache"))
+    with tempfile.TemporaryDirectory() as tmp:
+        request = os.path.join(tmp, "request.json")
+        Path(request).write_text(json.dumps(REQUEST))
+        rows = [
+            ("python -c pass", [sys.executable, "-c", "pass"], args.runs),
+            ("python -c 'import promptcache'", [sys.executable, "-c", "import promptcache"],
+             args.runs),
+            ("promptcache plan request.json", [cli, "plan", request], args.runs),
+            ("promptcache plan request.json --json", [cli, "plan", request, "--json"], args.runs),
+            ("promptcache demo --no-progress", [cli, "demo", "--no-progress"], args.demo_runs),
+        ]
+        load = os.getloadavg()[0]
+        print(f"load average at start: {load:.1f} on {os.cpu_count()} cores")
+        print("| command | runs | min s | median s |")
+        print("|---|---:|---:|---:|")
+        for label, command, runs in rows:
+            low, mid = timed(command, runs)
+            print(f"| `{label}` | {runs} | {low:.3f} | {mid:.3f} |")
+        print("\nslowest imports of one `plan` run (cumulative µs, python -X importtime):")
+        code = ("import io, contextlib, sys\nfrom promptcache.cli import main\n"
+                "with contextlib.redirect_stdout(io.StringIO()):\n"
+                f"    main(['plan', {request!r}])\n")
+        for micros, name in top_imports(["-c", code], 8):
+            print(f"  {micros:>9,}  {name}")
+
+
+if __name__ == "__main__":
+    main()
