@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import anthropic
+from redis_server import optional_redis
 
 from promptcache.cache import (
     CacheBackend,
@@ -115,30 +114,6 @@ def compare(
         return result
 
 
-def start_redis() -> tuple[str, subprocess.Popen[bytes]] | None:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        return None
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    import redis
-
-    client = redis.Redis(port=port)
-    for _ in range(500):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.01)
-    client.close()
-    return f"redis://127.0.0.1:{port}/0", proc
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=5_000)
@@ -146,16 +121,12 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")  # LangChain's community package warns about its sunset
 
-    started = None
-    redis_url = args.redis_url
-    if redis_url is None:
-        started = start_redis()
-        redis_url = started[0] if started else None
-
     tmp = Path(tempfile.mkdtemp())
     rows: list[tuple[str, Stats, Stats]] = []
     try:
-        with AnthropicServer(reply="Paris.") as server:
+        with optional_redis(enabled=args.redis_url is None) as started, \
+                AnthropicServer(reply="Paris.") as server:
+            redis_url = args.redis_url or started
             from langchain_community.cache import RedisCache, SQLiteCache
             from langchain_core.caches import InMemoryCache
 
@@ -171,9 +142,6 @@ def main() -> None:
                 lc_redis = RedisCache(redis_=redis.Redis.from_url(redis_url))
                 rows.append(("Redis", *compare(server, RedisBackend(redis_url), lc_redis, it)))
     finally:
-        if started:
-            started[1].terminate()
-            started[1].wait()
         shutil.rmtree(tmp, ignore_errors=True)
 
     print(

@@ -242,16 +242,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-redis", action="store_true", help="leave out the Redis fleet")
     args = parser.parse_args(argv)
     count = args.count or (QUICK if args.quick else FULL)
-    from cost_suite import _redis, replace_section
+    from cost_suite import replace_section
+    from redis_server import optional_redis
 
-    process, url = (None, None) if args.no_redis else _redis()
     start = time.perf_counter()
-    try:
+    with optional_redis(enabled=not args.no_redis) as url:
         rows = run(count, url, args.processes)
-    finally:
-        if process is not None:
-            process.terminate()
-            process.wait(timeout=10)
     seconds = time.perf_counter() - start
     body = report(rows, seconds, args.processes, url is not None)
     print(body)

@@ -26,6 +26,7 @@ from promptcache.errors import UnknownModelError
 __all__ = [
     "ANTHROPIC_MODELS",
     "BATCH_PRICE_MULTIPLIER",
+    "BEDROCK_CONVERSE_MODELS",
     "FACTS_CHECKED",
     "GEMINI_MODELS",
     "OPENAI_MODELS",
@@ -39,7 +40,7 @@ __all__ = [
 #: The day the tables below were last checked against the providers' documentation and SDKs.
 FACTS_CHECKED = date(2026, 12, 1)
 
-Provider = Literal["anthropic", "openai", "gemini"]
+Provider = Literal["anthropic", "openai", "gemini", "bedrock_converse"]
 Platform = Literal["api", "bedrock", "vertex"]
 
 #: Every TTL any provider accepts, in seconds.
@@ -355,8 +356,65 @@ GEMINI_MODELS: Mapping[str, ModelLimits] = MappingProxyType({
                    note="other Gemini 3 models: the newest page's 4,096"),
 })
 
+# Amazon Bedrock's Converse API, checked 2026-12-06 (sources in docs/bedrock.md):
+# - docs.aws.amazon.com/bedrock/latest/userguide/prompt-caching.html: at most 4 cache checkpoints
+#   per request; a checkpoint below the model's minimum prefix caches nothing; Claude caches
+#   system, messages and tools, Amazon Nova system and messages only (no cachePoint in
+#   toolConfig.tools); Nova's minimum is 1,000 tokens and it caches at most ~32K tokens of prefix
+#   (the table as quoted by portkey.ai/docs/integrations/llms/bedrock/prompt-caching).
+# - aws.amazon.com/blogs/machine-learning/optimizing-cost-and-latency-with-amazon-bedrock-prompt-caching
+#   (2026-09-15): "Claude models on Amazon Bedrock support simplified cache management ... checks
+#   for cache hits on prefixes up to approximately 20 content blocks before that marker"; caches
+#   are per account and Region; writes 1.25x (5m) / 2x (1h), reads 0.1x; the 1h TTL on select
+#   models only; boto3 >= 1.43 for cachePoint "ttl". Claude minimums and which models take 1h on
+#   Bedrock are the Anthropic table's Bedrock columns above (PROVIDER_FACTS: 1h only on Claude 4.5+).
+_NOVA_UNCONFIRMED = ("input_price", "output_price", "cache_read_multiplier",
+                     "cache_write_multipliers", "lookback_blocks", "token_ratio")
+
+
+def _nova(model: str, input_price: float | None, output_price: float | None, *,
+          unconfirmed: tuple[str, ...] = (), note: str = "") -> ModelLimits:
+    return ModelLimits(
+        provider="bedrock_converse", model=model, min_cacheable_tokens=1_000, max_breakpoints=4,
+        # No lookback is documented for Nova (the ~20-block check is Claude's): a read is
+        # assumed only at a checkpoint itself.
+        lookback_blocks=1, input_price=input_price, output_price=output_price,
+        cache_read_multiplier=0.25, cache_write_multipliers=MappingProxyType({"5m": 1.0}),
+        automatic_caching=False, platform="bedrock", token_ratio=1.0,
+        token_ratio_range=(0.9, 1.2), unconfirmed=(*_NOVA_UNCONFIRMED, *unconfirmed),
+        isolation="organisation",
+        note=note or ("no cachePoint in toolConfig.tools (Nova caches the tool configuration "
+                      "through a checkpoint in system or messages); at most ~32K tokens cached; "
+                      "reads at a 75% discount and writes at the input price (recalled from the "
+                      "Bedrock pricing page, not re-read in this check)"),
+    )
+
+
+def _converse_claude(name: str, row: ModelLimits) -> ModelLimits:
+    """An Anthropic row as Bedrock's Converse API takes it: Bedrock's minimum and TTLs, no
+    request-level automatic caching, caches per account and Region."""
+    bedrock_minimum, one_hour = _ANTHROPIC_BEDROCK[name]
+    writes = row.cache_write_multipliers if one_hour else MappingProxyType(
+        {t: m for t, m in row.cache_write_multipliers.items() if t != "1h"})
+    return replace(row, provider="bedrock_converse", platform="bedrock",
+                   min_cacheable_tokens=bedrock_minimum, automatic_caching=False,
+                   cache_write_multipliers=writes, isolation="organisation",
+                   diagnostics_beta=None, cache_preserving=_NO_SETTINGS)
+
+
+BEDROCK_CONVERSE_MODELS: Mapping[str, ModelLimits] = MappingProxyType({
+    **{name: _converse_claude(name, row) for name, row in ANTHROPIC_MODELS.items()},
+    "nova-micro": _nova("nova-micro", 0.035, 0.14),
+    "nova-lite": _nova("nova-lite", 0.06, 0.24),
+    "nova-pro": _nova("nova-pro", 0.80, 3.20),
+    "nova-premier": _nova("nova-premier", 2.50, 12.50),
+    "nova-2-lite": _nova("nova-2-lite", None, None, unconfirmed=("min_cacheable_tokens",),
+                         note="Nova 2: the first generation's caching rules assumed"),
+})
+
 _TABLES: Mapping[Provider, Mapping[str, ModelLimits]] = MappingProxyType({
     "anthropic": ANTHROPIC_MODELS, "openai": OPENAI_MODELS, "gemini": GEMINI_MODELS,
+    "bedrock_converse": BEDROCK_CONVERSE_MODELS,
 })
 
 _GPT_VERSION = re.compile(r"^gpt-(?P<major>\d+)(?:\.(?P<minor>\d+))?(?=$|[-.])")
@@ -372,7 +430,9 @@ def _openai_generation(key: str) -> tuple[int, int] | None:
     return int(m.group("major")), int(m.group("minor") or 0)
 
 
-_BEDROCK_ID = re.compile(r"^(?:[a-z]{2,4}\.)?anthropic\.(?P<id>.+?)(?:-v\d+(?::\d+)?)?$")
+# ``us.``, ``eu.``, ``apac.``, ``global.``, ``us-gov.`` inference-profile prefixes.
+_BEDROCK_ID = re.compile(
+    r"^(?:[a-z][a-z-]{1,7}\.)?(?:anthropic|amazon)\.(?P<id>.+?)(?:-v\d+(?::\d+)?)?$")
 
 
 def _normalise(model: str) -> str:
@@ -392,7 +452,8 @@ def limits_for(model: str, *, provider: Provider | None = None, platform: Platfo
     known families when nothing matches: guessing a minimum would silently waste breakpoints.
     """
     key = _normalise(model)
-    providers: tuple[Provider, ...] = (provider,) if provider else ("anthropic", "openai", "gemini")
+    providers: tuple[Provider, ...] = (provider,) if provider else (
+        "anthropic", "openai", "gemini", "bedrock_converse")
     best: tuple[str, Provider] | None = None
     for p in providers:
         for name in _TABLES[p]:

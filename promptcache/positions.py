@@ -59,6 +59,8 @@ LEVEL_ORDER: Mapping[Provider, tuple[Level, ...]] = {
     "anthropic": ("tools", "system", "messages"),
     "openai": ("tools", "system", "messages"),
     "gemini": ("system", "tools", "messages"),
+    # Converse requests reach Claude as Messages requests: tools, system, messages.
+    "bedrock_converse": ("tools", "system", "messages"),
 }
 
 #: Block types that can never carry ``cache_control`` (the API rejects the marker).
@@ -76,8 +78,40 @@ def raw_json(value: Any) -> str:
 
 
 def canonical_json(value: Any) -> str:
-    """JSON with sorted keys: equal for two values that differ only by key order."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    """JSON with sorted keys: equal for two values that differ only by key order.
+
+    ``sort_keys`` compares the keys before JSON turns them into strings, so a mapping whose keys
+    mix types (``{None: 1, 1: 2}``, which the SDKs send as ``{"null": 1, "1": 2}``) raised a bare
+    TypeError; such a value is sorted by the keys JSON will write instead.
+    """
+    try:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                          default=str)
+    except TypeError:
+        return json.dumps(_json_keys(value), sort_keys=True, ensure_ascii=False,
+                          separators=(",", ":"), default=str)
+
+
+def _json_keys(value: Any) -> Any:
+    """``value`` with every mapping's keys as the strings JSON writes for them (``None`` is
+    ``"null"``, ``1`` is ``"1"``); a key JSON cannot write is kept as its ``repr``. Two keys
+    that become the same string stay apart (JSON would send both), marked by their type."""
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if isinstance(k, str):
+                name = k
+            elif k is None or isinstance(k, bool | int | float):
+                name = json.dumps(k)
+            else:
+                name = repr(k)
+            if name in out:
+                name = f"{name}\x00{type(k).__name__}"
+            out[name] = _json_keys(v)
+        return out
+    if isinstance(value, list | tuple):
+        return [_json_keys(v) for v in value]
+    return value
 
 
 def _utf8(text: str) -> bytes:

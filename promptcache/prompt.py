@@ -29,6 +29,7 @@ from promptcache.positions import (
     salts,
     strips_thinking,
 )
+from promptcache.redact import redacted_repr
 from promptcache.tokens import TokenCounter, default_counter
 
 __all__ = ["Prompt"]
@@ -37,6 +38,9 @@ __all__ = ["Prompt"]
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Prompt:
     """An immutable request: positions in cache order, their layers, and the call parameters."""
+
+    #: Header values and credentials in ``params`` are shown as ``<redacted>``.
+    __repr__ = redacted_repr
 
     model: str
     blocks: tuple[Block, ...]

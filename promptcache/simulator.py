@@ -10,6 +10,7 @@ from __future__ import annotations
 from promptcache.clock import Clock, ManualClock, WallClock
 from promptcache.providers._simerrors import SimulatedAPIError
 from promptcache.providers.anthropic.simulator import AnthropicCacheResult, AnthropicCacheSimulator, Position
+from promptcache.providers.bedrock_converse.simulator import ConverseCacheResult, ConverseCacheSimulator
 from promptcache.providers.gemini.simulator import CACHED_CONTENT_CONFLICT, GeminiCacheSimulator, GeminiResult
 from promptcache.providers.openai.simulator import OpenAICacheResult, OpenAICacheSimulator
 
@@ -18,6 +19,8 @@ __all__ = [
     "AnthropicCacheResult",
     "AnthropicCacheSimulator",
     "Clock",
+    "ConverseCacheResult",
+    "ConverseCacheSimulator",
     "GeminiCacheSimulator",
     "GeminiResult",
     "ManualClock",

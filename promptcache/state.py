@@ -23,7 +23,8 @@ entry), which is how a private worker learns what it could not see.
 A fleet of workers shares what they learn through a :class:`SharedStore` (``shared=``, see
 :class:`promptcache.state_redis.RedisStateStore`): every write and sighting goes to the local view
 and to the store, and plans read the store first. When the store fails, the state plans from its
-local view, warns once, and tries the store again later; it never raises.
+local view, warns (once per cause a minute, see :class:`WarnLimiter`), and tries the store
+again later; it never raises.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ from promptcache.plan import Plan
 from promptcache.prompt import Prompt
 
 __all__ = ["BYTES_PER_CONTENT", "BYTES_PER_ENTRY", "CacheEntry", "CacheState", "LayerEstimate",
-           "LayerStats", "SharedStore", "Sighting", "StoreError", "layer_keys", "sighted"]
+           "LayerStats", "SharedStore", "Sighting", "StoreError", "WarnLimiter", "layer_keys",
+           "sighted"]
 
 #: Upper estimates of what one warm-prefix entry and one content sighting hold in memory
 #: (key string, value object, LRU links); the memory test checks them with tracemalloc.
@@ -68,6 +70,31 @@ VOLATILE_AFTER = 3
 
 class StoreError(Exception):
     """A shared store failed (down, slow, refused); the state falls back to its local view."""
+
+
+class WarnLimiter:
+    """When a recurring warning is worth saying again: once per cause per ``every`` seconds.
+
+    Once per lifetime made a second outage silent; once per call floods a log. A cause is a short
+    name (``"TimeoutError"``, ``"malformed entry"``): an outage of another kind is told at once.
+    """
+
+    def __init__(self, every: float = 60.0) -> None:
+        self.every = every
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def due(self, cause: str) -> bool:
+        """True when ``cause`` was not told in the last ``every`` seconds (and records it told)."""
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get(cause)
+            if last is not None and now - last < self.every:
+                return False
+            self._last[cause] = now
+            while len(self._last) > 64:  # causes come from error types: few, but never unbounded
+                del self._last[next(iter(self._last))]
+            return True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -244,13 +271,15 @@ class CacheState:
     ``response_latency`` is the expected time from sending a request to the start of its
     response: a prefix written by a request in flight is pending until then (not readable), and
     gaps shorter than it are concurrency, not reuse. ``shared`` is a :class:`SharedStore`;
-    ``retry_after`` is how long (wall seconds) the state leaves a failed store alone.
+    ``retry_after`` is how long (wall seconds) the state leaves a failed store alone, and
+    ``warn_every`` how often one cause of failure is warned about again while it lasts.
     """
 
     def __init__(self, *, clock: Clock | None = None, max_entries: int = 100_000,
                  max_contents: int = 100_000, max_layers: int = 1_024, max_gaps: int = 64,
                  window: int = 8, horizon: float = 2 * 3600.0, response_latency: float = 1.0,
-                 shared: SharedStore | None = None, retry_after: float = 5.0) -> None:
+                 shared: SharedStore | None = None, retry_after: float = 5.0,
+                 warn_every: float = 60.0) -> None:
         self.response_latency = response_latency
         self.clock: Clock = clock if clock is not None else WallClock()
         self.shared = shared
@@ -260,7 +289,7 @@ class CacheState:
         self._local = _Local()
         self._lock = threading.Lock()
         self._down_until = 0.0
-        self._warned = False
+        self._warnings = WarnLimiter(warn_every)
 
     def now(self) -> float:
         return self.clock.now()
@@ -274,11 +303,12 @@ class CacheState:
 
     def _failed(self, error: Exception) -> None:
         self._down_until = time.monotonic() + self.retry_after
-        if not self._warned:
-            self._warned = True
+        cause = type(error.__cause__ if error.__cause__ is not None else error).__name__
+        if self._warnings.due(cause):
             warnings.warn(CacheWarning(
                 f"The shared cache state is unavailable ({error}); planning from this process's "
-                f"own view and retrying every {self.retry_after:g} s. (Warned once.)",
+                f"own view and retrying every {self.retry_after:g} s. (Said again at most every "
+                f"{self._warnings.every:g} s while it lasts.)",
                 rule="shared-state-unavailable"), stacklevel=4)
 
     # -- entries -------------------------------------------------------------------------------

@@ -12,9 +12,17 @@ What it costs a request: planning is **one** pipelined round trip (the entries a
 positions, and each layer's statistics and content sighting); recording a sent request with
 :func:`promptcache.record_sent` is **one** more (every write and sighting in one pipeline of
 server-side scripts, which merge atomically: a read keeps the entry's own TTL, concurrent writers
-keep the earliest readable time). Socket and connect timeouts default to 5 ms: a slow or dead
-server costs a request at most that, after which the state plans from its local view (one
-warning) and leaves the store alone for ``retry_after`` seconds.
+keep the earliest readable time). Each of those calls has one deadline, 5 ms by default, for the
+whole call (connecting, every reply of the pipeline, reloading the scripts; no retries): a slow,
+paused or dead server costs a request at most that, after which the state plans from its local
+view (a warning, repeated at most once a minute per cause) and leaves the store alone for
+``retry_after`` seconds. A ``redis.Redis`` you pass yourself keeps its own timeouts.
+
+Anything can be left in a shared Redis (another version, an operator, a bug): every value read is
+parsed defensively. A key that does not parse (garbage, bytes that are not text, a number that is
+not finite, a key of the wrong Redis type) is treated as absent, with a ``CacheWarning`` at most
+once a minute per kind of key, and the scripts overwrite it on the next write instead of failing
+on it: a poisoned key never makes ``optimize()`` raise or takes the store out of use.
 
 Memory in Redis: an entry key per written prefix, expiring with its TTL (Redis key expiry); a
 last-seen key per layer content, expiring after the horizon (2 h); per layer one small hash and a
@@ -25,26 +33,47 @@ what the fleet wrote in the last hour and saw in the last two; bound it further 
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from promptcache.errors import MissingDependencyError
+from promptcache._redis import client_from_url, deadline, import_redis
+from promptcache.errors import CacheWarning
 from promptcache.limits import TTL_SECONDS
-from promptcache.state import DECAY, CacheEntry, LayerStats, Sighting, StoreError
+from promptcache.state import DECAY, CacheEntry, LayerStats, Sighting, StoreError, WarnLimiter
 
 __all__ = ["RedisStateStore"]
 
 _TTL_BY_SECONDS = {int(s): name for name, s in TTL_SECONDS.items()}
 
-# KEYS[1] entry. ARGV: now, ttl seconds, tokens, readable_at.
-_ENTRY = """
-local now = tonumber(ARGV[1]); local ttl = tonumber(ARGV[2]); local readable = tonumber(ARGV[4])
+# A number Lua can trust: nil for anything that is not a finite number (garbage, nan, inf).
+_NUM = """
+local function num(s)
+  if s == nil or s == false then return nil end
+  local x = tonumber(s)
+  if x == nil or x ~= x or x == math.huge or x == -math.huge then return nil end
+  return x
+end
+local function only(key, kind)
+  local t = redis.call('TYPE', key).ok
+  if t ~= 'none' and t ~= kind then redis.call('DEL', key) end
+end
+"""
+
+# KEYS[1] entry. ARGV: now, ttl seconds, tokens, readable_at. An old value that does not parse is
+# overwritten, never an error.
+_ENTRY = _NUM + """
+local ttls = {""" + ", ".join(f"[{int(v)}] = true" for v in TTL_SECONDS.values()) + """}
+local now = num(ARGV[1]); local ttl = num(ARGV[2]); local readable = num(ARGV[4])
 local written = now
+only(KEYS[1], 'string')
 local old = redis.call('GET', KEYS[1])
 if old then
   local w, r, t, k, rd = string.match(old, '^([^|]+)|([^|]+)|([^|]+)|([^|]+)|([^|]+)$')
-  if w and now < tonumber(r) + tonumber(t) then
-    written = tonumber(w); ttl = tonumber(t); readable = math.min(tonumber(rd), readable)
+  w, r, t, rd = num(w), num(r), num(t), num(rd)
+  if w and r and t and rd and num(k) and ttls[t] and now < r + t then
+    written = w; ttl = t; readable = math.min(rd, readable)
   end
 end
 redis.call('SET', KEYS[1], string.format('%.6f|%.6f|%d|%d|%.6f', written, now, ttl,
@@ -54,13 +83,29 @@ return 1
 
 # KEYS[1] content last-seen, KEYS[2] layer hash, KEYS[3] layer gaps.
 # ARGV: now, latency, horizon ms, window, max gaps, decay, layer ttl ms, request size.
-_SIGHT = """
-local now = tonumber(ARGV[1]); local latency = tonumber(ARGV[2])
+# A key of the wrong type, a hash with a field that does not parse, a gap that is not a number:
+# that key starts over, never an error.
+_SIGHT = _NUM + """
+local now = num(ARGV[1]); local latency = num(ARGV[2])
+only(KEYS[1], 'string'); only(KEYS[2], 'hash'); only(KEYS[3], 'list')
 local raw = redis.call('GET', KEYS[1])
 local last, own = nil, '-1'
 if raw then
   local a, g = string.match(raw, '^([^|]+)|([^|]+)')
-  last = tonumber(a); own = g
+  last = num(a)
+  if last and num(g) then own = g end
+end
+local n = num(redis.call('HGET', KEYS[2], 'n') or '0')
+local recent = redis.call('HGET', KEYS[2], 'recent') or ''
+local w0 = num(redis.call('HGET', KEYS[2], 'w') or '0')
+local nw0 = num(redis.call('HGET', KEYS[2], 'nw') or '0')
+if not (n and w0 and nw0 and n >= 0 and w0 >= 0 and nw0 >= 0 and n == math.floor(n)
+        and string.match(recent, '^[01]*$')) then
+  redis.call('DEL', KEYS[2]); n = 0; recent = ''; w0 = 0; nw0 = 0
+end
+for _, g in ipairs(redis.call('LRANGE', KEYS[3], 0, -1)) do
+  local x = num(g)
+  if not x or x < 0 then redis.call('DEL', KEYS[3]); break end
 end
 local gap = nil
 local new = 1
@@ -72,13 +117,12 @@ end
 local at = ARGV[1]
 if last and last > now then at = tostring(last) end
 redis.call('SET', KEYS[1], at .. '|' .. own .. '|' .. ARGV[8], 'PX', ARGV[3])
-local n = tonumber(redis.call('HGET', KEYS[2], 'n') or '0')
 local concurrent = new == 0 and gap ~= nil and gap < latency
 if n > 0 and not concurrent then
-  local bits = string.sub((redis.call('HGET', KEYS[2], 'recent') or '') .. new, -tonumber(ARGV[4]))
+  local bits = string.sub(recent .. new, -tonumber(ARGV[4]))
   local keep = 1 - 1 / tonumber(ARGV[6])
-  local w = tonumber(redis.call('HGET', KEYS[2], 'w') or '0') * keep + 1
-  local nw = tonumber(redis.call('HGET', KEYS[2], 'nw') or '0') * keep + new
+  local w = w0 * keep + 1
+  local nw = nw0 * keep + new
   redis.call('HSET', KEYS[2], 'recent', bits, 'w', tostring(w), 'nw', tostring(nw))
 end
 if new == 0 and gap ~= nil and gap >= latency then
@@ -90,94 +134,128 @@ redis.call('PEXPIRE', KEYS[2], ARGV[7]); redis.call('PEXPIRE', KEYS[3], ARGV[7])
 return new
 """
 
+#: What a value read back can raise while it is parsed: each means "malformed", never an error.
+_BAD = (ValueError, TypeError, UnicodeDecodeError, AttributeError, KeyError, OverflowError)
+
 
 class RedisStateStore:
     """A :class:`~promptcache.state.SharedStore` on Redis (see the module docstring).
 
     ``client`` is a ``redis.Redis`` or a URL in redis-py's form (``Redis.from_url``):
-    ``redis://[[username]:password@]host[:port][/db]`` (db 0 and port 6379 by default), ``rediss://``
-    for TLS, or ``unix://[[username]:password@]/path/to/socket.sock?db=0``; a URL's connection
-    gets ``timeout`` as its socket and connect timeouts. ``window``, ``max_gaps``,
+    ``redis://[[username]:password@]host[:port][/db]`` (db 0 and port 6379 by default),
+    ``rediss://`` for TLS, or ``unix://[[username]:password@]/path/to/socket.sock?db=0``.
+    ``timeout`` is each call's deadline (with a URL). ``window``, ``max_gaps``,
     ``response_latency`` and ``horizon`` must match the CacheStates that share the store (the
-    defaults do). Every failure raises :class:`~promptcache.state.StoreError`.
+    defaults do). Every failure raises :class:`~promptcache.state.StoreError`; a malformed value
+    is never a failure (it is absent). ``namespace`` is taken literally: ``clear()`` of ``acme``
+    never touches ``acme:x``'s keys.
     """
 
     def __init__(self, client: Any, *, namespace: str = "promptcache", timeout: float = 0.005,
                  window: int = 8, max_gaps: int = 64, response_latency: float = 1.0,
-                 horizon: float = 2 * 3600.0, layer_ttl: float = 7 * 86400.0) -> None:
-        try:
-            import redis
-        except ImportError as e:  # pragma: no cover - the extra is installed in dev
-            raise MissingDependencyError('RedisStateStore needs the redis package: pip install '
-                                     '"promptcache[redis]".') from e
-        self._redis = redis
+                 horizon: float = 2 * 3600.0, layer_ttl: float = 7 * 86400.0,
+                 warn_every: float = 60.0) -> None:
+        self._redis = import_redis()
         if isinstance(client, str):
-            client = redis.Redis.from_url(client, socket_timeout=timeout,
-                                          socket_connect_timeout=timeout)
+            client = client_from_url(client, timeout=timeout)
         self.client = client
+        self.timeout = timeout
         self.ns = namespace
+        self._prefix = _key_escape(namespace)
         self.window, self.max_gaps = window, max_gaps
         self.latency, self.horizon, self.layer_ttl = response_latency, horizon, layer_ttl
         self._entry_sha = self._sight_sha = ""
+        self._warnings = WarnLimiter(warn_every)
 
     # -- keys ----------------------------------------------------------------------------------
 
     def _entry_key(self, fingerprint: str) -> str:
-        return f"{self.ns}:e:{fingerprint}"
+        return f"{self._prefix}:e:{fingerprint}"
 
     def _layer_keys(self, layer: str, content: str) -> tuple[str, str, str]:
-        return (f"{self.ns}:s:{layer}:{content}", f"{self.ns}:l:{layer}", f"{self.ns}:g:{layer}")
+        ns = self._prefix
+        return (f"{ns}:s:{layer}:{content}", f"{ns}:l:{layer}", f"{ns}:g:{layer}")
+
+    def _malformed(self, kind: str, key: str, problem: object) -> None:
+        if self._warnings.due(kind):
+            warnings.warn(CacheWarning(
+                f"The shared cache state holds a malformed {kind} {key!r} ({problem}); promptcache "
+                f"treats it as absent and overwrites it on the next write. (Said again at most "
+                f"every {self._warnings.every:g} s per kind of key.)",
+                rule="shared-state-malformed"), stacklevel=5)
 
     # -- the SharedStore protocol --------------------------------------------------------------
 
     def fetch(self, fingerprints: Sequence[str], layers: Sequence[tuple[str, str]], now: float,
               ) -> tuple[dict[str, CacheEntry], dict[str, LayerStats],
                          dict[tuple[str, str], tuple[float, float, int]]]:
-        """One pipelined round trip: MGET of the entries, then per layer HMGET, LRANGE, GET."""
+        """One pipelined round trip: MGET of the entries, then per layer HMGET, LRANGE, GET.
+
+        A reply that does not parse (or a key of the wrong type) is left out, never raised.
+        """
         try:
-            pipe = self.client.pipeline(transaction=False)
-            if fingerprints:
-                pipe.mget([self._entry_key(fp) for fp in fingerprints])
-            for layer, content in layers:
-                seen_key, stats_key, gaps_key = self._layer_keys(layer, content)
-                pipe.hmget(stats_key, ["n", "recent", "w", "nw"])
-                pipe.lrange(gaps_key, 0, -1)
-                pipe.get(seen_key)
-            replies = pipe.execute()
+            with deadline(self.timeout):
+                pipe = self.client.pipeline(transaction=False)
+                if fingerprints:
+                    pipe.mget([self._entry_key(fp) for fp in fingerprints])
+                for layer, content in layers:
+                    seen_key, stats_key, gaps_key = self._layer_keys(layer, content)
+                    pipe.hmget(stats_key, ["n", "recent", "w", "nw"])
+                    pipe.lrange(gaps_key, 0, -1)
+                    pipe.get(seen_key)
+                replies = pipe.execute(raise_on_error=False)
         except self._redis.RedisError as e:
+            raise StoreError(f"redis: {e}") from e
+        except OSError as e:  # a socket failure redis-py did not wrap
             raise StoreError(f"redis: {e}") from e
         entries: dict[str, CacheEntry] = {}
         k = 0
         if fingerprints:
-            for fp, raw in zip(fingerprints, replies[0], strict=True):
-                if raw is not None:
-                    entries[fp] = _entry(fp, raw)
+            found = replies[0]
+            if isinstance(found, list) and len(found) == len(fingerprints):
+                for fp, raw in zip(fingerprints, found, strict=True):
+                    if raw is None:
+                        continue
+                    try:
+                        entries[fp] = _entry(fp, raw)
+                    except _BAD as e:
+                        self._malformed("entry", self._entry_key(fp), e)
+            else:
+                self._malformed("entry reply", self._entry_key(fingerprints[0]), found)
             k = 1
         stats: dict[str, LayerStats] = {}
         last: dict[tuple[str, str], tuple[float, float, int]] = {}
         for layer, content in layers:
-            (n, recent, w, nw), gaps, seen = replies[k], replies[k + 1], replies[k + 2]
+            fields, gaps, seen = replies[k], replies[k + 1], replies[k + 2]
             k += 3
-            if n is not None:
-                stats[layer] = LayerStats(
-                    sightings=int(n), recent=tuple(c == ord("1") for c in (recent or b"")),
-                    gaps=tuple(float(g) for g in gaps), weight=float(w or 0),
-                    new_weight=float(nw or 0))
+            seen_key, stats_key, _ = self._layer_keys(layer, content)
+            try:
+                parsed = _stats(fields, gaps)
+            except _BAD as e:
+                self._malformed("layer statistics", stats_key, e)
+            else:
+                if parsed is not None:
+                    stats[layer] = parsed
             if seen is not None:
-                at, gap, size = [*seen.decode().split("|"), "-1", "0"][:3]
-                last[layer, content] = (float(at), float(gap), int(size))
+                try:
+                    last[layer, content] = _seen(seen)
+                except _BAD as e:
+                    self._malformed("content sighting", seen_key, e)
         return entries, stats, last
 
     def push(self, entries: Sequence[CacheEntry], sightings: Sequence[Sighting], now: float
              ) -> None:
         """One pipelined round trip of server-side merges (scripts loaded again after a restart)."""
         try:
-            try:
-                self._push(entries, sightings, now)
-            except self._redis.exceptions.NoScriptError:
-                self._entry_sha = self._sight_sha = ""
-                self._push(entries, sightings, now)
+            with deadline(self.timeout):
+                try:
+                    self._push(entries, sightings, now)
+                except self._redis.exceptions.NoScriptError:
+                    self._entry_sha = self._sight_sha = ""
+                    self._push(entries, sightings, now)
         except self._redis.RedisError as e:
+            raise StoreError(f"redis: {e}") from e
+        except OSError as e:
             raise StoreError(f"redis: {e}") from e
 
     def _push(self, entries: Sequence[CacheEntry], sightings: Sequence[Sighting], now: float
@@ -196,17 +274,98 @@ class RedisStateStore:
         pipe.execute()
 
     def clear(self) -> None:
-        """Delete every key of this namespace (tests, benchmarks)."""
+        """Delete every key of this namespace, and only those (tests, benchmarks).
+
+        The namespace is escaped for ``SCAN MATCH``: ``*``, ``?``, ``[`` in it match themselves,
+        and a ``:`` in a namespace is escaped in its keys (see :func:`_key_escape`), so namespace
+        ``acme`` leaves ``acme:x``'s keys alone.
+        """
+        pattern = _glob_escape(self._prefix) + ":[eslg]:*"
         try:
-            keys = list(self.client.scan_iter(match=f"{self.ns}:*", count=1000))
-            if keys:
-                self.client.delete(*keys)
+            cursor: Any = 0
+            while True:
+                with deadline(max(self.timeout, 1.0)):
+                    cursor, names = self.client.scan(cursor=cursor, match=pattern, count=1000)
+                    if names:
+                        self.client.delete(*names)
+                if not cursor:
+                    break
         except self._redis.RedisError as e:
             raise StoreError(f"redis: {e}") from e
 
 
-def _entry(fingerprint: str, raw: bytes) -> CacheEntry:
-    written, refreshed, ttl, tokens, readable = raw.decode().split("|")
-    return CacheEntry(fingerprint=fingerprint, written_at=float(written),
-                      refreshed_at=float(refreshed), ttl=_TTL_BY_SECONDS.get(int(ttl), "5m"),
-                      tokens=int(tokens), readable_at=float(readable))
+def _glob_escape(text: str) -> str:
+    """``text`` as a Redis glob pattern that matches only itself."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+def _key_escape(namespace: str) -> str:
+    """``namespace`` with ``\\`` and ``:`` backslash-escaped, as the first part of every key.
+
+    Then the first unescaped ``:`` of a key ends its namespace, so no namespace's keys start
+    with another's (``acme:`` never begins a key of ``acme:x``, which begin ``acme\\:x:``); a
+    namespace without either character keeps the keys it always had.
+    """
+    return namespace.replace("\\", "\\\\").replace(":", "\\:")
+
+
+def _finite(raw: bytes | str | None) -> float:
+    value = float(raw.decode("ascii") if isinstance(raw, bytes) else raw)  # type: ignore[arg-type]
+    if not math.isfinite(value):
+        raise ValueError(f"{raw!r} is not a finite number")
+    return value
+
+
+def _count(raw: bytes | str | None) -> int:
+    value = int(raw.decode("ascii") if isinstance(raw, bytes) else raw)  # type: ignore[arg-type]
+    if value < 0:
+        raise ValueError(f"{raw!r} is negative")
+    return value
+
+
+def _entry(fingerprint: str, raw: object) -> CacheEntry:
+    if not isinstance(raw, bytes):
+        raise TypeError(f"a {type(raw).__name__}, not bytes")
+    written, refreshed, ttl, tokens, readable = raw.decode("ascii").split("|")
+    seconds = _count(ttl)
+    if seconds not in _TTL_BY_SECONDS:
+        raise ValueError(f"TTL {seconds} s is none of {sorted(_TTL_BY_SECONDS)}")
+    return CacheEntry(fingerprint=fingerprint, written_at=_finite(written),
+                      refreshed_at=_finite(refreshed), ttl=_TTL_BY_SECONDS[seconds],
+                      tokens=_count(tokens), readable_at=_finite(readable))
+
+
+def _stats(fields: object, gaps: object) -> LayerStats | None:
+    """A layer's statistics from its hash fields and gap list (None: the layer has none)."""
+    if isinstance(fields, Exception):
+        raise ValueError(str(fields))  # e.g. WRONGTYPE: the hash key is not a hash
+    if not isinstance(fields, list) or len(fields) != 4:
+        raise TypeError(f"unexpected reply {fields!r:.40}")
+    n, recent, w, nw = fields
+    if n is None:
+        return None
+    if isinstance(gaps, Exception):
+        raise ValueError(str(gaps))
+    if not isinstance(gaps, list):
+        raise TypeError(f"unexpected gaps {gaps!r:.40}")
+    bits = recent or b""
+    if not isinstance(bits, bytes) or bits.strip(b"01"):
+        raise ValueError(f"recent {bits!r:.40} is not a string of 0s and 1s")
+    weight, new_weight = _finite(w or b"0"), _finite(nw or b"0")
+    if weight < 0 or new_weight < 0:
+        raise ValueError("negative weights")
+    parsed = tuple(_finite(g) for g in gaps)
+    if any(g < 0 for g in parsed):
+        raise ValueError("a negative gap")
+    return LayerStats(sightings=_count(n), recent=tuple(c == ord("1") for c in bits),
+                      gaps=parsed, weight=weight, new_weight=new_weight)
+
+
+def _seen(raw: object) -> tuple[float, float, int]:
+    """A content's last sighting: when, its last reuse gap (-1: none), the request's size."""
+    if isinstance(raw, Exception):
+        raise ValueError(str(raw))
+    if not isinstance(raw, bytes):
+        raise TypeError(f"a {type(raw).__name__}, not bytes")
+    at, gap, size = [*raw.decode("ascii").split("|"), "-1", "0"][:3]
+    return _finite(at), _finite(gap), _count(size)

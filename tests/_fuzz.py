@@ -48,6 +48,10 @@ ODD = [None, True, False, 0, -1, 2**40, 1.5, float("nan"), float("inf"), "", " "
        "\x00", "\u200f", "😀", '"', "\\", "<a>", "é", b"x", "text", "image", "tool_use",
        "tool_result", "user", "assistant", "ephemeral", "1h", "5m", "claude-sonnet-4-6"]
 
+#: Mapping keys that are hard on code: odd strings, bytes, and non-strings that ``sort_keys``
+#: cannot order against each other (``None`` and ``1``: issue 21).
+ODD_KEYS = [*ODD[10:20], None, 1, 1.5, True]
+
 MODELS = ["claude-sonnet-4-6", "claude-haiku-4-5", "claude-opus-4-1", "claude-3-haiku-20240307"]
 MARKERS = [None, None, None, {"type": "ephemeral"}, {"type": "ephemeral", "ttl": "1h"},
            {"type": "ephemeral", "ttl": "5m"}]
@@ -78,7 +82,7 @@ class Gen:
                 r.choice(["a", "é", "\ud800", "\x00", " ", "😀"]) for _ in range(r.randint(0, 4)))
         if roll < 0.75:
             return [self.junk(depth - 1) for _ in range(r.randint(0, 3))]
-        return {(r.choice(KEYS) if r.random() < 0.8 else r.choice(ODD[10:20])): self.junk(depth - 1)
+        return {(r.choice(KEYS) if r.random() < 0.8 else r.choice(ODD_KEYS)): self.junk(depth - 1)
                 for _ in range(r.randint(0, 3))}
 
     def words(self, size: int | None = None) -> str:
@@ -185,7 +189,18 @@ class Gen:
             request["cache_control"] = {"type": "ephemeral", "ttl": r.choice(["5m", "1h"])}
         if self.chance(0.1):
             request["temperature"] = r.choice([0, 0.5, 1])
+        if self.chance(0.05):
+            request["stop_sequences"] = r.choice([None, ["\n"], "END", 5, [None], []])
+        if tools and self.chance(0.01):  # deeper than any renderer walks (issue 21)
+            request["tools"] = [*tools, {"name": "deep", "input_schema": self.nested(150)}]
         return self.mutate(request, rate=0.03)
+
+    def nested(self, levels: int) -> dict[str, Any]:
+        """An object schema ``levels`` properties deep."""
+        schema: dict[str, Any] = {"type": "string"}
+        for _ in range(levels):
+            schema = {"type": "object", "properties": {"a": schema}}
+        return schema
 
 
 seeds = st.integers(0, 2**63)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -10,11 +11,13 @@ import stat
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from promptcache.cache import MemoryBackend, SQLiteBackend
+from promptcache.cache.memory import ENTRY_OVERHEAD
 from promptcache.errors import CacheBackendError
 
 TESTS = Path(__file__).parent
@@ -42,13 +45,22 @@ def test_memory_evicts_least_recently_used() -> None:
 
 
 def test_memory_respects_its_byte_bound() -> None:
-    cache = MemoryBackend(max_bytes=10)
+    cache = MemoryBackend(max_bytes=2 * ENTRY_OVERHEAD + 150)
     cache.set("a", b"12345")
     cache.set("b", b"123456")
-    assert cache.get("a") is None
+    assert cache.get("a") is None  # the values alone fit; the keys and overhead do not
     assert cache.get("b") == b"123456"
-    cache.set("huge", b"x" * 11)
+    assert cache.held_bytes <= cache.max_bytes
+    cache.set("huge", b"x" * cache.max_bytes)
     assert cache.get("huge") is None
+
+
+def test_memory_counts_keys_and_overhead_not_only_values() -> None:
+    cache = MemoryBackend(max_bytes=100_000)
+    for i in range(10_000):
+        cache.set(f"{i:064x}", b"")  # empty values: only keys and overhead fill it
+    assert 0 < len(cache) < 100_000 // ENTRY_OVERHEAD
+    assert cache.held_bytes <= cache.max_bytes
 
 
 def test_memory_expires_entries() -> None:
@@ -249,3 +261,57 @@ def test_a_foreign_database_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(CacheBackendError, match="did not create"):
         SQLiteBackend(path)
+
+
+# -- an unwritable location (issue 21 item 4) ----------------------------------------------------
+
+
+@contextlib.contextmanager
+def read_only_mount(root: Path) -> Iterator[Path]:
+    """A read-only tmpfs (needs root); skips where mounting is not allowed."""
+    mount = root / "ro"
+    mount.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(mount)],
+                            capture_output=True, check=False)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({result.stderr.decode().strip()})")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _not_a_directory(tmp_path: Path) -> Path:
+    """A location whose parent is a file: creating it fails with an OSError, root or not."""
+    (tmp_path / "file").write_text("x")
+    return tmp_path / "file" / "cache" / "responses.sqlite3"
+
+
+@pytest.mark.parametrize("where", ["read-only filesystem", "parent is a file"])
+def test_an_unwritable_location_warns_and_every_use_is_a_backend_error(tmp_path: Path, where: str) -> None:
+    from promptcache.cache import CacheUnavailableWarning
+
+    with contextlib.ExitStack() as stack:
+        if where == "read-only filesystem":
+            path = stack.enter_context(read_only_mount(tmp_path)) / "cache" / "responses.sqlite3"
+        else:
+            path = _not_a_directory(tmp_path)
+        with pytest.warns(CacheUnavailableWarning, match="cannot be created"):
+            backend = SQLiteBackend(path)
+        with pytest.raises(CacheBackendError, match="cannot be created"):
+            backend.get("k")
+        with pytest.raises(CacheBackendError):
+            backend.set("k", b"v")
+        backend.close()
+
+
+def test_a_location_that_becomes_writable_is_used_from_then_on(tmp_path: Path) -> None:
+    from promptcache.cache import CacheUnavailableWarning
+
+    path = _not_a_directory(tmp_path)
+    with pytest.warns(CacheUnavailableWarning):
+        backend = SQLiteBackend(path)
+    (tmp_path / "file").unlink()
+    backend.set("k", b"v")
+    assert backend.get("k") == b"v"
+    backend.close()

@@ -195,7 +195,7 @@ def test_a_full_disk_is_not_corruption(how: str, server: AnthropicServer, tmp_pa
 
 def test_a_held_lock_costs_the_busy_timeout_not_a_stall(server: AnthropicServer, tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite3"
-    backend = SQLiteBackend(path)
+    backend = SQLiteBackend(path, lock_backoff=0.05)
     with claude(server, backend) as client:
         ask(client, 0)
         other = sqlite3.connect(path, isolation_level=None)
@@ -212,6 +212,7 @@ def test_a_held_lock_costs_the_busy_timeout_not_a_stall(server: AnthropicServer,
         finally:
             other.execute("ROLLBACK")
             other.close()
+        time.sleep(2 * backend._breaker.backoff)  # past the breaker's back-off: the next probe writes
         ask(client, 3)
         before = len(server.requests)
         ask(client, 3)
@@ -225,12 +226,13 @@ def test_a_lock_held_while_the_backend_starts_defers_its_checks(
     other = sqlite3.connect(path, isolation_level=None)  # a rollback-journal file, locked whole
     other.execute("BEGIN EXCLUSIVE")
     try:
-        backend = SQLiteBackend(path)  # does not raise: the lock will pass
+        backend = SQLiteBackend(path, lock_backoff=0.05)  # does not raise: the lock will pass
         with claude(server, backend) as client, pytest.warns(CacheUnavailableWarning, match="locked"):
             ask(client, 0)
     finally:
         other.execute("ROLLBACK")
         other.close()
+    time.sleep(2 * backend._breaker.backoff)  # past the breaker's back-off
     with claude(server, backend) as client:
         ask(client, 0)
         before = len(server.requests)

@@ -8,7 +8,9 @@ from typing import Any
 import anthropic
 import openai
 import pytest
+from anthropic.lib.credentials import AccessToken
 from google import genai
+from google.auth.credentials import AnonymousCredentials
 from google.genai import types
 from hypothesis import given
 from hypothesis import strategies as st
@@ -180,6 +182,154 @@ def test_client_settings_decide_the_tenant() -> None:
     finally:
         for c in clients:
             c.close()
+
+
+class TokenProvider:
+    """An Anthropic ``credentials=`` provider; equal to every other one, as a careless
+    ``__eq__`` (or a dataclass) may make it: identity must not rely on equality."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __call__(self, *, force_refresh: bool = False) -> AccessToken:
+        return AccessToken(token=self.token)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TokenProvider)
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return "TokenProvider()"
+
+
+LOCAL = "http://127.0.0.1:1"
+AZURE = {"api_version": "2024-10-21", "azure_endpoint": "https://tenant.openai.azure.com"}
+
+
+def anthropic_forms(provider_a: TokenProvider, provider_b: TokenProvider) -> list[Any]:
+    """Every credential form anthropic's clients accept (installed SDK: api_key, auth_token,
+    credentials; Bedrock: AWS keys, session token, profile, region, api_key; Vertex: region,
+    project_id, access_token, credentials; Foundry: api_key, azure_ad_token_provider)."""
+    bedrock = {"aws_region": "us-east-1", "aws_access_key": "AKIA-A", "aws_secret_key": "s-a"}
+    vertex = {"region": "us-east5", "project_id": "p-a"}
+    return [
+        anthropic.Anthropic(api_key="sk-a", base_url=LOCAL),
+        anthropic.Anthropic(api_key="sk-b", base_url=LOCAL),
+        anthropic.Anthropic(auth_token="tok-a", base_url=LOCAL),
+        anthropic.Anthropic(auth_token="tok-b", base_url=LOCAL),
+        anthropic.Anthropic(credentials=provider_a, base_url=LOCAL),
+        anthropic.Anthropic(credentials=provider_b, base_url=LOCAL),
+        anthropic.Anthropic(credentials=lambda **_: AccessToken(token="t"), base_url=LOCAL),
+        anthropic.AnthropicBedrock(**bedrock),
+        anthropic.AnthropicBedrock(**bedrock | {"aws_access_key": "AKIA-B"}),
+        anthropic.AnthropicBedrock(**bedrock | {"aws_secret_key": "s-b"}),
+        anthropic.AnthropicBedrock(**bedrock | {"aws_session_token": "st-a"}),
+        anthropic.AnthropicBedrock(**bedrock | {"aws_region": "us-west-2"}),
+        anthropic.AnthropicBedrock(aws_region="us-east-1", aws_profile="prof-a"),
+        anthropic.AnthropicBedrock(aws_region="us-east-1", api_key="bedrock-key-a"),
+        anthropic.AnthropicBedrock(aws_region="us-east-1", api_key="bedrock-key-b"),
+        anthropic.AnthropicVertex(**vertex, access_token="ya29-a"),
+        anthropic.AnthropicVertex(**vertex, access_token="ya29-b"),
+        anthropic.AnthropicVertex(**vertex | {"project_id": "p-b"}, access_token="ya29-a"),
+        anthropic.AnthropicVertex(**vertex, credentials=AnonymousCredentials()),
+        anthropic.AnthropicVertex(**vertex, credentials=AnonymousCredentials()),
+        anthropic.AnthropicFoundry(resource="r", api_key="f-a"),
+        anthropic.AnthropicFoundry(resource="r", api_key="f-b"),
+        anthropic.AnthropicFoundry(resource="r", azure_ad_token_provider=lambda: "t"),
+        anthropic.AnthropicFoundry(resource="r", azure_ad_token_provider=lambda: "t"),
+    ]
+
+
+def openai_forms() -> list[Any]:
+    """Every credential form openai's clients accept (installed SDK: api_key as a string or a
+    callable, admin_api_key, organization, project; Azure: api_key, azure_ad_token,
+    azure_ad_token_provider, endpoint, deployment, api_version)."""
+    return [
+        openai.OpenAI(api_key="sk-a", base_url=LOCAL),
+        openai.OpenAI(api_key="sk-b", base_url=LOCAL),
+        openai.OpenAI(api_key=lambda: "sk-a", base_url=LOCAL),
+        openai.OpenAI(api_key=lambda: "sk-a", base_url=LOCAL),
+        openai.OpenAI(api_key="sk-a", admin_api_key="adm-a", base_url=LOCAL),
+        openai.OpenAI(api_key="sk-a", organization="org-a", base_url=LOCAL),
+        openai.OpenAI(api_key="sk-a", organization="org-b", base_url=LOCAL),
+        openai.OpenAI(api_key="sk-a", project="proj-a", base_url=LOCAL),
+        openai.OpenAI(api_key="sk-a", project="proj-b", base_url=LOCAL),
+        openai.AzureOpenAI(api_key="az-a", **AZURE),
+        openai.AzureOpenAI(api_key="az-b", **AZURE),
+        openai.AzureOpenAI(api_key="az-a", **AZURE | {"api_version": "2025-01-01-preview"}),
+        openai.AzureOpenAI(api_key="az-a", **AZURE | {"azure_endpoint": "https://other.openai.azure.com"}),
+        openai.AzureOpenAI(api_key="az-a", azure_deployment="d-a", **AZURE),
+        openai.AzureOpenAI(azure_ad_token="A", **AZURE),
+        openai.AzureOpenAI(azure_ad_token="B", **AZURE),
+        openai.AzureOpenAI(azure_ad_token_provider=lambda: "A", **AZURE),
+        openai.AzureOpenAI(azure_ad_token_provider=lambda: "A", **AZURE),
+    ]
+
+
+def genai_forms() -> list[Any]:
+    """Every credential form google-genai's client accepts (installed SDK: api_key; Vertex AI:
+    credentials, project, location)."""
+    vertex = {"vertexai": True, "project": "p-a", "location": "us-central1"}
+    return [
+        genai.Client(api_key="AIza-a"),
+        genai.Client(api_key="AIza-b"),
+        genai.Client(**vertex, credentials=AnonymousCredentials()),
+        genai.Client(**vertex, credentials=AnonymousCredentials()),
+        genai.Client(**vertex | {"project": "p-b"}, credentials=AnonymousCredentials()),
+        genai.Client(**vertex | {"location": "europe-west4"}, credentials=AnonymousCredentials()),
+    ]
+
+
+@pytest.mark.parametrize("sdk", ["anthropic", "openai", "google-genai"])
+def test_every_credential_form_each_sdk_accepts_decides_the_tenant(sdk: str) -> None:
+    """Issue 21 item 1: credentials that are objects (token providers, Azure AD token
+    providers, callables, google-auth ``Credentials``) were skipped, so tenants shared entries."""
+    if sdk == "anthropic":
+        clients = anthropic_forms(TokenProvider("tenant-a"), TokenProvider("tenant-b"))
+    else:
+        clients = openai_forms() if sdk == "openai" else genai_forms()
+    try:
+        assert_all_distinct(clients, client_identity)
+        for c in clients:  # stable while the client lives: a repeat call hits
+            assert client_identity(c) == client_identity(c)
+    finally:
+        for c in clients:
+            c.close()
+
+
+def test_the_same_credentials_object_is_the_same_tenant() -> None:
+    provider = TokenProvider("tenant-a")
+    a, b = (anthropic.Anthropic(credentials=provider, base_url=LOCAL) for _ in range(2))
+    ad = lambda: "A"  # noqa: E731
+    x, y = (openai.AzureOpenAI(azure_ad_token_provider=ad, **AZURE) for _ in range(2))
+    try:
+        assert client_identity(x) == client_identity(y)
+        assert client_identity(a) == client_identity(b)
+    finally:
+        for c in (a, b, x, y):
+            c.close()
+
+
+def test_a_string_azure_ad_token_is_keyed_by_value_and_never_shown() -> None:
+    a, b = (openai.AzureOpenAI(azure_ad_token="eyJ-tenant-a", **AZURE) for _ in range(2))
+    try:
+        assert client_identity(a) == client_identity(b)
+        a._azure_ad_token = "eyJ-tenant-b"
+        assert client_identity(a) != client_identity(b)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_an_object_token_is_never_reused_for_another_object() -> None:
+    tokens = keys._ObjectTokens()
+    seen = set()
+    for _ in range(200):  # dead objects' ids are reused by CPython: their tokens must not be
+        seen.add(tokens.token(TokenProvider("t")))
+    assert len(seen) == 200
+    unweakable = (1, [2])  # a tuple cannot be weakly referenced: held, so its id stays its own
+    assert tokens.token(unweakable) == tokens.token(unweakable)
 
 
 def test_stream_false_equals_absent() -> None:

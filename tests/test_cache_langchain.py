@@ -30,3 +30,60 @@ def test_chat_anthropic_is_served_from_a_promptcache_backend(kind: str, tmp_path
             globals_.set_llm_cache(None)
         assert server.total_hits == 1
         assert second.content == first.content == ANSWER
+
+
+def _stored_generation(cache: object) -> None:
+    from langchain_core.messages import AIMessage
+    from langchain_core.outputs import ChatGeneration
+
+    cache.update("p", "llm", [ChatGeneration(message=AIMessage(content=ANSWER))])  # type: ignore[attr-defined]
+
+
+def test_a_hit_never_touches_the_process_wide_warning_filters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 21 item 10: ``warnings.catch_warnings()`` swaps ``warnings.filters`` for the
+    whole process; the adapter must silence LangChain's beta warning without it."""
+    import warnings
+
+    cache = langchain_cache(MemoryBackend(), namespace="w")
+    _stored_generation(cache)
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the adapter called warnings.catch_warnings()")
+
+    before = list(warnings.filters)
+    monkeypatch.setattr(warnings, "catch_warnings", forbidden)
+    hit = cache.lookup("p", "llm")
+    assert hit is not None and hit[0].message.content == ANSWER
+    assert warnings.filters == before
+
+
+def test_filters_an_application_adds_while_threads_hit_the_cache_survive() -> None:
+    import threading
+    import time
+    import warnings
+
+    cache = langchain_cache(MemoryBackend(), namespace="threads")
+    _stored_generation(cache)
+    stop = threading.Event()
+    misses: list[object] = []
+
+    def reader() -> None:
+        while not stop.is_set():
+            if cache.lookup("p", "llm") is None:
+                misses.append(None)
+
+    threads = [threading.Thread(target=reader) for _ in range(8)]
+    for t in threads:
+        t.start()
+    added = [f"promptcache-test-filter-{i}" for i in range(200)]
+    try:
+        for message in added:
+            warnings.filterwarnings("ignore", message=message)
+            time.sleep(0)  # let the readers run between two additions
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    kept = {f[1].pattern for f in warnings.filters if f[1] is not None}
+    assert [m for m in added if m not in kept] == []
+    assert misses == []

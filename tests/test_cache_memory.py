@@ -89,3 +89,47 @@ def test_the_decoded_response_memo_stays_within_its_bound() -> None:
     # of the text it holds): twice the bound, plus slack.
     assert grown(run) <= 2 * DECODED_MEMO_BYTES + 2 * MiB
     assert _decoded.held_bytes <= DECODED_MEMO_BYTES
+
+
+def test_tiny_entries_stay_within_the_memory_backends_byte_bound() -> None:
+    """The issue measured 237 MiB held after 1M tiny entries with ``max_bytes=10 MiB``: keys and
+    per-entry overhead were not counted. 50k against 1 MiB overflow it as many times over."""
+    from promptcache.cache import MemoryBackend
+
+    cache = MemoryBackend(max_entries=10**7, max_bytes=1 * MiB)
+
+    def run() -> None:
+        for i in range(50_000):
+            cache.set(f"{i:064x}", b"x")
+
+    # What is counted is within the bound; what tracemalloc sees adds the dict's spare slots.
+    assert grown(run) <= 1.5 * MiB
+    assert cache.held_bytes <= 1 * MiB
+    assert len(cache) > 2_000  # it still caches: the bound is bytes, not a trickle
+
+
+def test_the_wrappers_prompt_memo_is_bounded_by_bytes_not_count(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issue measured 136 MiB held after 120 distinct 2 MB system prompts (64 kept by count);
+    40 of 400 kB against a 2 MiB bound show the bound in a fraction of the time."""
+    from promptcache.dropin._anthropic import PromptMemo
+    from promptcache.tokens import default_counter
+
+    memo = PromptMemo(max_bytes=2 * MiB)
+    counter = default_counter()
+    monkeypatch.setattr(counter, "max_bytes", 1)  # the token memo keeps no text: this one's only
+
+    def request(i: int) -> dict[str, object]:
+        return {"model": "claude-sonnet-4-6", "max_tokens": 8, "system": prompt(i, 400_000),
+                "messages": [{"role": "user", "content": f"question {i}"}]}
+
+    memo.prompt(request(-1), "api")  # imports and first-use memos are not the memo's
+
+    def run() -> None:
+        for i in range(40):
+            memo.prompt(request(i), "api")
+
+    assert grown(run) <= 2 * MiB + 1 * MiB
+    assert 0 < memo.held_bytes <= 2 * MiB
+    again = request(39)
+    assert memo.prompt(again, "api") is not None  # the newest is still served

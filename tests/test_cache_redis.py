@@ -174,3 +174,45 @@ def test_a_wrong_password_is_an_outage_not_an_error(own_redis_server: RedisServe
     with pytest.warns(CacheUnavailableWarning):
         assert cache.get("k") is None
     cache.close()
+
+
+@pytest.mark.parametrize("prefix", ["acme:", "*", "ac?e:", "a[c]me:", "ac[me:", "x\\y:"])
+def test_clear_removes_only_keys_under_its_own_prefix(redis_url: str, prefix: str) -> None:
+    import redis
+
+    raw = redis.Redis.from_url(redis_url)
+    others = ["acme:x:", "acmex:", "abme:", "other:", "ac[me", "xy:", "x\\\\y:"]
+    backends = {p: RedisBackend(redis_url, prefix=p) for p in [prefix, *others] if p != prefix}
+    mine = RedisBackend(redis_url, prefix=prefix)
+    for b in [mine, *backends.values()]:
+        b.set("k", b"v")
+    mine.clear()
+    assert mine.get("k") is None
+    for p, b in backends.items():
+        # a neighbour whose name starts with this prefix is under it: that is what a prefix is
+        expected = None if p.startswith(prefix) else b"v"
+        assert b.get("k") == expected, f"clear() of {prefix!r} and {p!r}"
+    raw.close()
+
+
+@pytest.mark.parametrize("fault", ["paused", "delayed"])
+def test_each_operation_has_one_deadline(own_redis_server: RedisServer, fault: str) -> None:
+    """``socket_timeout`` bounds a whole get or set (connect, replies, no retries)."""
+    from tests._redis_fixture import DelayProxy
+
+    proxy = DelayProxy(own_redis_server.port, 0.003)
+    url = proxy.url if fault == "delayed" else own_redis_server.url
+    backend = RedisBackend(url, socket_timeout=0.005, retry_after=0.0)
+    if fault == "paused":
+        own_redis_server.pause()
+    try:
+        with pytest.warns(CacheUnavailableWarning):
+            for i in range(5):
+                for op in (backend.get, lambda key: backend.set(key, b"v")):
+                    start = time.perf_counter()
+                    op(f"k{i}")
+                    assert time.perf_counter() - start < 0.05  # a 5 ms deadline, not 5 ms a read
+    finally:
+        own_redis_server.resume()
+        proxy.close()
+        backend.close()

@@ -277,6 +277,33 @@ def test_tenants_with_different_api_keys_never_share_an_entry(server: StubServer
     assert server.total_hits == before + 2
 
 
+def test_tenants_whose_credentials_are_objects_never_share_an_entry(server: StubServer) -> None:
+    """Issue 21 item 1: token providers and Azure AD tokens were not part of the identity."""
+    from anthropic.lib.credentials import AccessToken
+
+    shared = MemoryBackend()
+    azure = {"base_url": server.url + "/v1", "api_version": "2024-10-21", "max_retries": 0}
+    local = {"base_url": server.url, "max_retries": 0}
+    tenants: list[Any] = [
+        anthropic.Anthropic(credentials=lambda **_: AccessToken(token="A"), **local),
+        anthropic.Anthropic(credentials=lambda **_: AccessToken(token="B"), **local),
+        openai.AzureOpenAI(azure_ad_token="A", **azure),
+        openai.AzureOpenAI(azure_ad_token="B", **azure),
+        openai.AzureOpenAI(azure_ad_token_provider=lambda: "A", **azure),
+        openai.AzureOpenAI(azure_ad_token_provider=lambda: "B", **azure),
+    ]
+    _open.extend(tenants)
+    for client in tenants:
+        cache_client(client, backend=shared)
+    before = server.total_hits
+    for client in tenants * 2:
+        if isinstance(client, anthropic.Anthropic):
+            client.messages.create(**ASK)
+        else:
+            client.responses.create(model="gpt-4o", input="Capital of France?")  # no Azure path rewrite
+    assert server.total_hits == before + len(tenants)  # each tenant once; its repeat is a hit
+
+
 def test_a_default_beta_header_keys_the_entry(server: StubServer) -> None:
     shared = MemoryBackend()
     plain = claude(server, backend=shared)

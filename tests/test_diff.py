@@ -359,3 +359,19 @@ def test_the_docs_show_what_the_example_prints(capsys: pytest.CaptureFixture[str
     shown = page.split("Cache diff (anthropic", 1)[1].split("```", 1)[0]
     for line in ("Cache diff (anthropic" + shown).strip().splitlines():
         assert line in printed
+
+
+def test_settings_whose_keys_mix_types_are_compared_not_crashed_on() -> None:
+    """Issue 21 item 4: ``sort_keys`` cannot order ``None`` and ``1`` (a bare TypeError); the
+    SDKs send such a mapping as ``{"null": .., "1": ..}``, so it is compared in that form."""
+    from promptcache.diagnostics import lint_request, lint_trace
+
+    a, b = request(), request()
+    a["thinking"] = {None: 1, 1: 2}
+    b["thinking"] = {None: 1, 1: 3}
+    d = diff_requests(a, b)
+    assert d.change.kind == "setting" and d.change.rows == ("thinking settings",)
+    same = request() | {"thinking": {1: 2, None: 1}}
+    assert diff_requests(a, same).change.kind == "identical"
+    lint_request(a | {"tool_choice": {None: "auto", 1: 2}})
+    assert not [f for f in lint_trace([(0, a), (1, same)]) if "thinking" in f.message]

@@ -3,7 +3,8 @@ nothing the user wrote disappears without a ``dropped``/warning/note entry namin
 
 Fixed budget, derandomized (the same inputs on every run): the ``max_examples`` below and the 600
 of ``test_fuzz_cli.py`` add up to 10,000 generated inputs (12,000 with ``test_property.py``);
-about 55 s of CPU on one core. Hypothesis draws seeds and the structures are built from them in
+about 55 s of CPU on one core (plus 400 chat sessions, each turn that passes sent to a loopback
+Anthropic server). Hypothesis draws seeds and the structures are built from them in
 plain Python (``tests/_fuzz.py``), which is what makes the budget fit. Failures in modules of
 other owners are tolerated one (exception type, module) at a time through ``_fuzz.KNOWN``, and each
 is pinned by an ``xfail(strict=True)`` test in ``test_fuzz_known.py`` that turns red once fixed.
@@ -55,7 +56,8 @@ from ._fuzz import (
     seeds,
 )
 
-BUDGET = scaled({"requests": 2_000, "raw": 2_500, "builder": 1_800, "usage": 2_500, "extend": 600})
+BUDGET = scaled({"requests": 2_000, "raw": 2_500, "builder": 1_800, "usage": 2_500, "extend": 600,
+                 "session": 400})
 
 
 def _lost(prompt: Prompt, rendered: Any, records: list[str]) -> list[str]:
@@ -264,3 +266,60 @@ def test_extend_and_optimize_raise_only_promptcache_errors(
     if extended is not None:
         assert extended.blocks[:len(prompt.blocks)] == prompt.blocks
         _check_anthropic(extended)
+
+
+
+def _session_case(seed: int) -> tuple[dict[str, Any], list[Any]]:
+    """ChatSession arguments and user turns, each near-valid or junk (issue 21: ``tools=5``,
+    ``system=5``, an assistant ``content=1.5``, ``send(None)`` raised bare TypeErrors)."""
+    g = Gen(seed)
+    kwargs: dict[str, Any] = {}
+    if g.chance(0.5):
+        kwargs["tools"] = [g.tool(i) for i in range(2)] if g.chance(0.6) else g.junk()
+    if g.chance(0.5):
+        kwargs["system"] = g.r.choice([g.words(), [g.text_block()], g.junk()])
+    if g.chance(0.3):
+        kwargs["documents"] = g.r.choice([[Document(id="d", text=g.words())], g.junk()])
+    if g.chance(0.4):
+        history = g.messages()[:-1] if g.chance(0.7) else g.junk()
+        kwargs["history"] = history
+    if g.chance(0.2):
+        kwargs["params"] = g.r.choice([{"temperature": 0}, {"stop_sequences": g.junk(0)}, g.junk()])
+    turns = [g.r.choice([g.words(), [g.user_block()], g.junk(), None, 5])
+             for _ in range(g.r.randint(1, 2))]
+    return kwargs, turns
+
+
+@pytest.fixture(scope="module")
+def anthropic_client() -> Any:
+    import anthropic
+
+    from promptcache.testing import AnthropicServer
+
+    with AnthropicServer() as server, anthropic.Anthropic(
+            base_url=server.url, api_key="t", max_retries=0) as client:
+        yield client
+
+
+@settings(FUZZ, max_examples=BUDGET["session"])
+@pytest.mark.filterwarnings("ignore::promptcache.CacheWarning")
+@given(case=seeds.map(_session_case))
+def test_chat_session_arguments_and_turns_raise_only_promptcache_errors(
+        anthropic_client: Any, case: tuple[dict[str, Any], list[Any]]) -> None:
+    from promptcache import ChatSession
+    from promptcache.errors import ProviderError
+
+    kwargs, turns = case
+    with recorded_warnings():
+        chat = lenient(ChatSession, anthropic_client, model="claude-sonnet-4-6", **kwargs)
+        if chat is None:
+            return
+
+        def send(content: Any) -> Any:
+            try:
+                return chat.send(content)
+            except ProviderError as e:  # the loopback answered 400: we sent what the API rejects
+                raise AssertionError(f"the session sent a request the API rejects: {e}") from e
+
+        for content in turns:
+            lenient(send, content)

@@ -26,7 +26,9 @@ from promptcache import (
     render_anthropic,
     validate,
 )
-from promptcache.diagnostics import lint_request
+from promptcache.diagnostics import lint_request, lint_trace
+from promptcache.gemini import render_gemini, render_gemini_openai_compatible
+from promptcache.openai import render_openai_chat, render_openai_responses
 
 from ._fuzz import KNOWN, KNOWN_REJECTED
 
@@ -53,6 +55,52 @@ def _document_with_a_surrogate() -> None:
 
 _USAGE_ERRORS = (TypeError, ValueError, OverflowError)
 
+
+def _deep_tool(levels: int = 300) -> Any:
+    schema: Any = {"type": "string"}
+    for _ in range(levels):
+        schema = {"type": "object", "properties": {"a": schema}}
+    return (PromptBuilder("claude-sonnet-4-6").add_tools([{"name": "t", "input_schema": schema}])
+            .add_user_turn("hi").set_params(max_tokens=5).build())
+
+
+def _turn(content: Any, **params: Any) -> Any:
+    return PromptBuilder("claude-sonnet-4-6").add_user_turn(content).set_params(max_tokens=5,
+                                                                               **params).build()
+
+
+_NO_TURNS = PromptBuilder("claude-sonnet-4-6").add_system("s").set_params(max_tokens=5)
+_MIXED_KEYS = {None: 1, 1: 2}
+
+
+def _session(*args: Any, **kwargs: Any) -> Any:
+    """A ChatSession over a client that is never reached (every case fails before sending)."""
+    import anthropic
+
+    from promptcache import ChatSession
+
+    with anthropic.Anthropic(api_key="x", base_url="http://127.0.0.1:9", max_retries=0) as client:
+        chat = ChatSession(client, model="claude-sonnet-4-6", **kwargs)
+        if args:
+            chat.send(args[0])
+
+
+def _sqlite_under_a_file() -> None:
+    import tempfile
+    import warnings
+    from pathlib import Path
+
+    from promptcache.cache import SQLiteBackend
+
+    with tempfile.TemporaryDirectory() as root, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        (Path(root) / "f").write_text("x")
+        backend = SQLiteBackend(Path(root) / "f" / "responses.sqlite3")
+        try:
+            backend.get("k")
+        finally:
+            backend.close()
+
 #: (module, the KNOWN exception type or None for a KNOWN_REJECTED entry, the smallest repro).
 PINS: list[tuple[str, Any, Callable[[], Any]]] = [
 ]
@@ -75,6 +123,31 @@ FIXED: list[Callable[[], Any]] = [
         {"type": "tool_result", "tool_use_id": "t", "content": "x", "is_error": {b"x": 1}}]}]}),
     lambda: PromptBuilder("claude-sonnet-4-6").add_system(
         [{"type": "text", "text": "x", "citations": {b"k": 1}}]).add_user_turn("q").build(),
+    # Issue 21 item 4: the 15 bare-exception sites (RecursionError, TypeError, KeyError, OSError).
+    lambda: render_openai_chat(_deep_tool(), model="gpt-4o"),
+    lambda: render_openai_responses(_deep_tool(), model="gpt-4o"),
+    lambda: render_gemini(_deep_tool(), model="gemini-2.5-flash"),
+    lambda: render_openai_chat(_turn("hi", stop_sequences=None), model="gpt-4o"),
+    lambda: render_gemini_openai_compatible(_turn("hi", stop_sequences=None), model="gemini-2.5-flash"),
+    lambda: render_openai_chat(_turn([{"type": "tool_result", "tool_use_id": "t", "content": 5}]),
+                               model="gpt-4o"),
+    lambda: render_openai_responses(_turn([{"type": "tool_result", "tool_use_id": "t",
+                                            "content": [{"type": "text"}]}]), model="gpt-4o"),
+    lambda: diff_requests({**_PLAIN, "thinking": _MIXED_KEYS}, {**_PLAIN, "thinking": {1: 3, None: 1}}),
+    lambda: lint_trace([(0, {**_PLAIN, "thinking": _MIXED_KEYS}), (1, {**_PLAIN, "thinking": _MIXED_KEYS})]),
+    lambda: diff_requests({**_PLAIN, "tools": 5}, _PLAIN),
+    lambda: lint_request({**_PLAIN, "tools": 5}),
+    lambda: _session(tools=5),
+    lambda: _session(system=5),
+    lambda: _session(history=[{"role": "user", "content": "q"}, {"role": "assistant", "content": 1.5}]),
+    lambda: _session(None),
+    lambda: _session(5),
+    _sqlite_under_a_file,
+    # Issue 21 item 8: a prompt with no turns is an empty message list no API accepts.
+    lambda: render_openai_chat(_NO_TURNS.build(), model="gpt-4o"),
+    lambda: render_openai_responses(_NO_TURNS.build(), model="gpt-4o"),
+    lambda: render_gemini(_NO_TURNS.build(), model="gemini-2.5-flash"),
+    lambda: render_gemini_openai_compatible(_NO_TURNS.build(), model="gemini-2.5-flash"),
 ]
 
 

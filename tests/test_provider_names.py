@@ -15,8 +15,8 @@ import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "promptcache"
-NAMES = frozenset({"anthropic", "openai", "gemini"})
-_MODULE = re.compile(r"^_?(anthropic|openai|gemini|genai)$")
+NAMES = frozenset({"anthropic", "openai", "gemini", "bedrock_converse"})
+_MODULE = re.compile(r"^_?(anthropic|openai|gemini|genai|bedrock_converse|boto3|botocore)$")
 
 ALLOWED: dict[str, set[str]] = {
     # Public facades and the top-level API: they exist to name a provider
@@ -35,6 +35,12 @@ ALLOWED: dict[str, set[str]] = {
         "import promptcache.providers.openai.render",
         "import promptcache.providers.openai.usage",
     },
+    "promptcache/bedrock_converse.py": {
+        "file bedrock_converse",
+        "import promptcache.providers.bedrock_converse.render",
+        "import promptcache.providers.bedrock_converse.request",
+        "import promptcache.providers.bedrock_converse.usage",
+    },
     "promptcache/gemini.py": {
         "file gemini",
         "import promptcache.providers.gemini.cache",
@@ -43,13 +49,17 @@ ALLOWED: dict[str, set[str]] = {
     },
     "promptcache/simulator.py": {
         "import promptcache.providers.anthropic.simulator",
+        "import promptcache.providers.bedrock_converse.simulator",
         "import promptcache.providers.gemini.simulator",
         "import promptcache.providers.openai.simulator",
     },
     "promptcache/testing.py": {
         "import promptcache.providers.anthropic.scripted",
         "import promptcache.providers.anthropic.server",
+        "import promptcache.providers.bedrock_converse.server",
+        "import promptcache.providers.gemini.scripted",
         "import promptcache.providers.gemini.server",
+        "import promptcache.providers.openai.scripted",
         "import promptcache.providers.openai.server",
     },
     # The drop-in planners, one per provider (named by ``SdkMethod.prepare``); _core/_wrap still
@@ -192,6 +202,7 @@ ALLOWED: dict[str, set[str]] = {
     # belong to other work in flight).
     "promptcache/positions.py": {
         "literal anthropic",
+        "literal bedrock_converse",
         "literal gemini",
         "literal openai",
     },

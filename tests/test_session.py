@@ -10,7 +10,7 @@ import anthropic
 import pytest
 
 from promptcache.clock import ManualClock
-from promptcache.errors import ProviderError, RuleViolation
+from promptcache.errors import PromptError, ProviderError, RuleViolation
 from promptcache.providers.anthropic.scripted import ScriptedAnthropicServer
 from promptcache.session import AsyncChatSession, ChatSession, Reply, ToolCall
 from tests.helpers import text_of, tool
@@ -326,13 +326,31 @@ def test_an_expired_entry_is_explained(client: anthropic.Anthropic, clock: Manua
     assert miss is not None and miss.changed_path is None and "expired" in miss.explanation
 
 
-def test_removing_half_a_tool_exchange_is_refused(clock: ManualClock) -> None:
+@pytest.mark.parametrize("index", [1, 2], ids=["the-tool-use", "the-tool-result"])
+def test_removing_half_a_tool_exchange_is_refused_at_the_edit(clock: ManualClock,
+                                                             index: int) -> None:
     with ScriptedAnthropicServer(clock=clock, responder=tool_loop_responder(1, rounds=1)) as srv:
         chat = session(anthropic.Anthropic(base_url=srv.url, api_key="t", max_retries=0), clock)
         chat.run("go", lambda call: "ok")
-        with pytest.raises(RuleViolation) as e:
-            chat.remove_turn(2)
-        assert e.value.rule == "tool-result-pairing"
+        before = chat.history
+        with pytest.raises(PromptError, match="tool_") as e:
+            chat.remove_turn(index)
+        assert e.value.path is not None and e.value.path.startswith("messages[")
+        assert isinstance(e.value.__cause__, RuleViolation)
+        assert e.value.__cause__.rule == "tool-result-pairing"
+        assert chat.history == before
+        chat.send("and then?")  # the session is not stuck: the next send goes out
+        assert len(chat.history) == 6
+        with pytest.raises(PromptError):
+            chat.replace_turn(1, "no tool call here")  # its result would answer nothing
+
+
+def test_removing_a_whole_tool_exchange_is_accepted(clock: ManualClock) -> None:
+    with ScriptedAnthropicServer(clock=clock, responder=tool_loop_responder(1, rounds=1)) as srv:
+        chat = session(anthropic.Anthropic(base_url=srv.url, api_key="t", max_retries=0), clock)
+        chat.run("go", lambda call: "ok")
+        chat.edit(history=[chat.history[0], chat.history[3]])
+        chat.send("next")
         assert len(chat.history) == 4
 
 
@@ -352,14 +370,79 @@ def test_statistics_add_up_tokens_dollars_and_savings(
     assert "hit rate" in stats.summary() and "saved" in stats.summary()
 
 
-def test_sdk_failures_become_provider_errors_and_change_nothing(clock: ManualClock) -> None:
+def test_sdk_failures_reach_the_caller_as_the_sdk_raised_them(clock: ManualClock) -> None:
     with ScriptedAnthropicServer(clock=clock) as srv:
         url = srv.url
     chat = session(anthropic.Anthropic(base_url=url, api_key="t", max_retries=0), clock)
-    with pytest.raises(ProviderError) as e:
+    with pytest.raises(anthropic.APIConnectionError):
         chat.send("hello")
-    assert isinstance(e.value.__cause__, anthropic.APIConnectionError)
     assert chat.history == ()
+
+
+@pytest.mark.parametrize(("status", "error"), [(429, anthropic.RateLimitError),
+                                               (529, anthropic.OverloadedError),
+                                               (500, anthropic.InternalServerError)])
+def test_retry_code_written_against_the_sdk_matches_session_errors(
+        clock: ManualClock, status: int, error: type[Exception]) -> None:
+    with ScriptedAnthropicServer(clock=clock, reply="Fine.") as srv:
+        chat = session(anthropic.Anthropic(base_url=srv.url, api_key="t", max_retries=0), clock)
+        srv.fail_next(status, "try later")
+        with pytest.raises(error, match="try later"):
+            chat.send("hello")
+        srv.fail_next(status, "try later", mid_stream=True)
+        with pytest.raises(anthropic.APIStatusError), \
+                chat.stream("hello") as stream:
+            list(stream)
+        assert chat.history == ()
+        assert chat.send("hello").text == "Fine."
+
+
+# -- regenerate -----------------------------------------------------------------------------------
+
+
+def test_regenerate_replaces_the_last_reply_and_reads_the_cache(clock: ManualClock) -> None:
+    answers = iter(["first answer", "second answer", "third answer"])
+    with ScriptedAnthropicServer(clock=clock, reply=lambda body: next(answers)) as srv:
+        chat = session(anthropic.Anthropic(base_url=srv.url, api_key="t", max_retries=0), clock)
+        chat.send("question")
+        again = chat.regenerate()
+        assert again.text == "second answer"
+        assert [m["role"] for m in chat.history] == ["user", "assistant"]
+        assert chat.history[1]["content"][0]["text"] == "second answer"
+        assert again.usage.cache_read_tokens > 2_000
+        sent = [r.json()["messages"] for r in srv.requests]
+        assert len(sent[1]) == 1 and sent[1][0]["content"][0]["text"] == "question"
+        with chat.stream_regenerate() as stream:
+            assert "".join(stream) == "third answer"
+        assert len(chat.history) == 2 and chat.history[1]["content"][0]["text"] == "third answer"
+
+
+def test_a_failed_regenerate_keeps_the_old_reply(clock: ManualClock) -> None:
+    with ScriptedAnthropicServer(clock=clock, reply="kept") as srv:
+        chat = session(anthropic.Anthropic(base_url=srv.url, api_key="t", max_retries=0), clock)
+        chat.send("question")
+        srv.fail_next(529, "Overloaded")
+        with pytest.raises(anthropic.OverloadedError):
+            chat.regenerate()
+        assert [m["role"] for m in chat.history] == ["user", "assistant"]
+        assert chat.send("next").text == "kept" and len(chat.history) == 4
+
+
+def test_regenerate_without_a_user_turn_says_so(client: anthropic.Anthropic,
+                                               clock: ManualClock) -> None:
+    with pytest.raises(PromptError, match="no user turn"):
+        session(client, clock).regenerate()
+
+
+async def test_async_regenerate(clock: ManualClock) -> None:
+    answers = iter(["one", "two"])
+    with ScriptedAnthropicServer(clock=clock, reply=lambda body: next(answers)) as srv:
+        client = anthropic.AsyncAnthropic(base_url=srv.url, api_key="t", max_retries=0)
+        chat = AsyncChatSession(client, model=MODEL, system=SYSTEM, clock=clock)
+        await chat.send("question")
+        reply = await chat.regenerate()
+        await client.close()
+    assert reply.text == "two" and len(chat.history) == 2
 
 
 def test_other_clients_are_refused_with_the_reason() -> None:
@@ -488,3 +571,37 @@ def test_a_real_response_cache_hit_is_marked_and_not_billed(
     assert served.from_response_cache and served.usage.total_input_tokens == 0
     assert served.text == billed.text
     assert again.stats.served_from_cache == 1 and again.stats.cost_usd == 0.0
+
+
+@pytest.mark.parametrize(("kw", "path"), [
+    ({"tools": 5}, "tools"),
+    ({"system": 5}, "system"),
+    ({"documents": 5}, "documents"),
+    ({"history": 5}, "history"),
+    ({"params": 5}, "params"),
+    ({"history": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": 1.5}]},
+     "messages[1].content"),
+])
+def test_arguments_of_the_wrong_type_are_prompt_errors_naming_them(
+        client: anthropic.Anthropic, clock: ManualClock, kw: dict[str, Any], path: str) -> None:
+    """Issue 21 item 4: ``tuple(5)`` and friends raised a bare TypeError."""
+    from promptcache import PromptError
+
+    with pytest.raises(PromptError) as e:
+        ChatSession(client, model=MODEL, clock=clock, **kw)
+    assert e.value.path == path
+
+
+@pytest.mark.parametrize("content", [None, 5, 1.5, b"hi", {"type": "text", "text": "hi"}])
+def test_a_user_message_that_is_not_text_or_blocks_is_a_prompt_error_and_nothing_is_sent(
+        client: anthropic.Anthropic, server: ScriptedAnthropicServer, clock: ManualClock,
+        content: Any) -> None:
+    from promptcache import PromptError
+
+    chat = session(client, clock)
+    with pytest.raises(PromptError) as e:
+        chat.send(content)
+    assert e.value.path == "messages[0].content"
+    assert not server.requests and not chat.history
+    with pytest.raises(PromptError):
+        chat.edit(tools=content if content is not None else 5)

@@ -18,12 +18,18 @@ import httpx2
 import openai
 import pytest
 from google import genai
+from google.genai import errors as genai_errors
 from google.genai import types
 
 from promptcache.clock import ManualClock
 from promptcache.providers._loopback import Exchange
 from promptcache.session import AsyncChatSession, ChatSession, Reply, ToolCall
-from promptcache.testing import GeminiServer, OpenAIServer
+from promptcache.testing import (
+    GeminiServer,
+    OpenAIServer,
+    ScriptedGeminiServer,
+    ScriptedOpenAIServer,
+)
 from tests.helpers import text_of, tool
 
 SYSTEM = text_of(3_000)
@@ -304,3 +310,31 @@ def test_a_gemini_cache_deleted_elsewhere_is_recreated_and_the_send_succeeds(
         assert second.plan.settings["cached_content"] != name
         assert second.usage.cache_read_tokens >= 3_000 and len(chat.history) == 4
         chat.close()
+
+
+# -- the SDK's own exceptions and regenerate, on OpenAI and Gemini ------------------------------
+
+def test_openai_session_errors_are_the_sdk_types_and_regenerate_replaces_the_reply() -> None:
+    clock = ManualClock()
+    with ScriptedOpenAIServer(["one", "two"], clock=clock) as server:
+        client = openai.OpenAI(base_url=server.url + "/v1", api_key="t", max_retries=0)
+        chat = ChatSession(client, model="gpt-5", system=SYSTEM, clock=clock)
+        server.fail_next(429, "Slow down")
+        with pytest.raises(openai.RateLimitError):
+            chat.send("question")
+        assert chat.history == () and chat.send("question").text == "one"
+        again = chat.regenerate()
+        assert again.text == "two" and len(chat.history) == 2
+        assert again.usage.cache_read_tokens > 2_000
+
+
+def test_gemini_session_errors_are_the_sdk_types() -> None:
+    clock = ManualClock()
+    with ScriptedGeminiServer(["Fine."], clock=clock) as server:
+        client = genai.Client(api_key="x", http_options=types.HttpOptions(base_url=server.url))
+        chat = ChatSession(client, model="gemini-2.5-flash", system=SYSTEM, clock=clock)
+        server.fail_next(503, "Unavailable")
+        with pytest.raises(genai_errors.ServerError) as e:
+            chat.send("question")
+        assert e.value.code == 503 and chat.history == ()
+        assert chat.send("question").text == "Fine."

@@ -6,7 +6,6 @@ import anthropic
 import pytest
 
 from promptcache.clock import ManualClock
-from promptcache.errors import ProviderError
 from promptcache.session import ChatSession
 from promptcache.testing import ScriptedAnthropicServer
 from tests.helpers import text_of
@@ -79,7 +78,8 @@ def test_a_stream_that_fails_midway_leaves_the_session_as_it_was() -> None:
         chat = ChatSession(client(server), model=MODEL, system=text_of(2_000), clock=clock)
         chat.send("one")
         server.fail_next(529, "Overloaded", mid_stream=True)
-        with pytest.raises(ProviderError, match="Overloaded"), chat.stream("two") as stream:
+        with pytest.raises(anthropic.APIStatusError, match="Overloaded"), \
+                chat.stream("two") as stream:
             list(stream)
         assert len(chat.history) == 2 and chat.stats.requests == 1
         retry = chat.send("two")

@@ -15,8 +15,15 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from promptcache.clock import ManualClock
+from promptcache.errors import PromptError
 from promptcache.simulator import CACHED_CONTENT_CONFLICT
-from promptcache.testing import AnthropicServer, GeminiServer, OpenAIServer
+from promptcache.testing import (
+    AnthropicServer,
+    GeminiServer,
+    OpenAIServer,
+    ScriptedGeminiServer,
+    ScriptedOpenAIServer,
+)
 
 BIG = " ".join(f"w{i}" for i in range(1_500))  # ~3,500 tokens
 CLAUDE = "claude-sonnet-4-6"
@@ -379,3 +386,210 @@ def test_a_reply_of_content_blocks_points_to_the_scripted_server() -> None:
         with pytest.raises(anthropic.InternalServerError, match="ScriptedAnthropicServer"):
             client.messages.create(model="claude-sonnet-4-6", max_tokens=10,
                                    messages=[{"role": "user", "content": "hi"}])
+
+
+# -- the scripted OpenAI and Gemini servers --------------------------------------------------------
+
+SCRIPT: list[Any] = [
+    [{"type": "text", "text": "Let me look."},
+     {"type": "tool_use", "name": "lookup", "input": {"section": "reset"}}],
+    "Hold the reset button for ten seconds.",
+]
+CHAT_TOOLS = [{"type": "function", "function": {"name": "lookup", "parameters": {
+    "type": "object", "properties": {"section": {"type": "string"}}}}}]
+RESPONSES_TOOLS = [{"type": "function", "name": "lookup", "parameters": {
+    "type": "object", "properties": {"section": {"type": "string"}}}}]
+
+
+def _openai(server: Any, retries: int = 0) -> openai.OpenAI:
+    return openai.OpenAI(base_url=server.url + "/v1", api_key="test", max_retries=retries)
+
+
+def _gemini(server: Any) -> genai.Client:
+    return genai.Client(api_key="test", http_options=types.HttpOptions(base_url=server.url))
+
+
+def test_scripted_openai_chat_tool_loop_round_trips_the_call_id() -> None:
+    with ScriptedOpenAIServer(SCRIPT, clock=ManualClock()) as server:
+        client = _openai(server)
+        messages: list[Any] = [{"role": "developer", "content": BIG},
+                               {"role": "user", "content": "How do I reset it?"}]
+        first = client.chat.completions.create(model="gpt-5", messages=messages,
+                                               tools=CHAT_TOOLS)
+        choice = first.choices[0]
+        call = choice.message.tool_calls[0]  # type: ignore[index]
+        assert choice.finish_reason == "tool_calls" and choice.message.content == "Let me look."
+        assert call.function.name == "lookup"  # type: ignore[union-attr]
+        assert json.loads(call.function.arguments) == {"section": "reset"}  # type: ignore[union-attr]
+        messages += [choice.message, {"role": "tool", "tool_call_id": call.id, "content": "10s"}]
+        second = client.chat.completions.create(model="gpt-5", messages=messages,
+                                                tools=CHAT_TOOLS)
+        assert second.choices[0].message.content == SCRIPT[1]
+        assert server.requests[-1].json()["messages"][2]["tool_calls"][0]["id"] == call.id
+        assert second.usage.prompt_tokens_details.cached_tokens > 0  # type: ignore[union-attr]
+        assert server.steps_used == 2
+
+
+def test_scripted_openai_chat_streams_tool_calls_the_helper_accumulates() -> None:
+    with ScriptedOpenAIServer(SCRIPT[:1], clock=ManualClock()) as server:
+        client = _openai(server)
+        with client.chat.completions.stream(
+                model="gpt-5", tools=CHAT_TOOLS, stream_options={"include_usage": True},
+                messages=[{"role": "user", "content": "Reset?"}]) as stream:
+            final = stream.get_final_completion()
+        call = final.choices[0].message.tool_calls[0]  # type: ignore[index]
+        assert final.choices[0].finish_reason == "tool_calls"
+        assert call.function.name == "lookup"  # type: ignore[union-attr]
+        assert json.loads(call.function.arguments) == {"section": "reset"}  # type: ignore[union-attr]
+        assert final.choices[0].message.content == "Let me look." and final.usage is not None
+
+
+def test_scripted_openai_responses_function_call_plain_and_streamed() -> None:
+    script = [SCRIPT[0], SCRIPT[0], SCRIPT[1]]
+    with ScriptedOpenAIServer(script, clock=ManualClock()) as server:
+        client = _openai(server)
+        plain = client.responses.create(model="gpt-5", input="Reset?", tools=RESPONSES_TOOLS)
+        calls = [item for item in plain.output if item.type == "function_call"]
+        assert plain.output_text == "Let me look." and calls[0].name == "lookup"
+        with client.responses.stream(model="gpt-5", input="Reset?",
+                                     tools=RESPONSES_TOOLS) as stream:
+            streamed = stream.get_final_response()
+        call = next(item for item in streamed.output if item.type == "function_call")
+        assert json.loads(call.arguments) == {"section": "reset"}  # type: ignore[union-attr]
+        answer = client.responses.create(model="gpt-5", tools=RESPONSES_TOOLS, input=[
+            {"role": "user", "content": "Reset?"}, call.model_dump(exclude_none=True),
+            {"type": "function_call_output", "call_id": call.call_id,  # type: ignore[union-attr]
+             "output": "10s"}])
+        assert answer.output_text == SCRIPT[1] and server.steps_used == 3
+
+
+def test_scripted_openai_errors_are_the_sdk_types_and_consume_no_step() -> None:
+    with ScriptedOpenAIServer(["Fine."], clock=ManualClock()) as server:
+        server.fail_next(429, "Slow down")
+        with pytest.raises(openai.RateLimitError, match="Slow down"):
+            _openai(server).chat.completions.create(model="gpt-5", messages=[
+                {"role": "user", "content": "Hi"}])
+        server.fail_next(503, "Busy", headers={"retry-after": "0"})
+        reply = _openai(server, retries=1).chat.completions.create(
+            model="gpt-5", messages=[{"role": "user", "content": "Hi"}])
+        assert reply.choices[0].message.content == "Fine." and len(server.requests) == 3
+
+
+def test_scripted_openai_fails_mid_stream() -> None:
+    with ScriptedOpenAIServer(["Fine."], clock=ManualClock()) as server:
+        server.fail_next(500, "Overloaded mid-way", mid_stream=True, times=2)
+        client = _openai(server)
+        with pytest.raises(openai.APIError, match="Overloaded mid-way"):
+            for _ in client.chat.completions.create(
+                    model="gpt-5", stream=True, messages=[{"role": "user", "content": "Hi"}]):
+                pass
+        with pytest.raises(openai.APIError, match="Overloaded mid-way"):
+            for _ in client.responses.create(model="gpt-5", input="Hi", stream=True):
+                pass
+        assert server.steps_used == 0
+
+
+def test_scripted_openai_past_the_script_is_a_500_naming_it() -> None:
+    with ScriptedOpenAIServer([], clock=ManualClock()) as server, pytest.raises(
+            openai.InternalServerError, match="Add replies to the script"):
+        _openai(server).responses.create(model="gpt-5", input="Hi")
+
+
+def test_a_bad_script_fails_when_the_server_is_made() -> None:
+    with pytest.raises(PromptError, match=r"script\[0\]\[0\]"):
+        ScriptedOpenAIServer([[{"type": "tool_use", "input": {}}]])
+    with pytest.raises(PromptError, match=r"script\[1\]"):
+        ScriptedGeminiServer(["ok", 3])  # type: ignore[list-item]
+
+
+def test_scripted_gemini_function_call_round_trip() -> None:
+    with ScriptedGeminiServer(SCRIPT, clock=ManualClock()) as server:
+        client = _gemini(server)
+        config = types.GenerateContentConfig(system_instruction=BIG, tools=[types.Tool(
+            function_declarations=[types.FunctionDeclaration(name="lookup")])])
+        first = client.models.generate_content(model="gemini-2.5-flash", contents="Reset?",
+                                               config=config)
+        call = first.function_calls[0]  # type: ignore[index]
+        assert call.name == "lookup" and call.args == {"section": "reset"}
+        assert first.text == "Let me look."
+        contents: list[Any] = [
+            types.Content(role="user", parts=[types.Part(text="Reset?")]),
+            first.candidates[0].content,  # type: ignore[index]
+            types.Content(role="user", parts=[types.Part(function_response=types.FunctionResponse(
+                id=call.id, name="lookup", response={"result": "10s"}))])]
+        second = client.models.generate_content(model="gemini-2.5-flash", contents=contents,
+                                                config=config)
+        assert second.text == SCRIPT[1]
+        assert second.usage_metadata.cached_content_token_count  # type: ignore[union-attr]
+
+
+def test_scripted_gemini_streams_text_then_the_call() -> None:
+    with ScriptedGeminiServer(SCRIPT[:1], clock=ManualClock()) as server:
+        client = _gemini(server)
+        chunks = list(client.models.generate_content_stream(
+            model="gemini-2.5-flash", contents="Reset?"))
+        text = "".join(c.text or "" for c in chunks if not c.function_calls)
+        calls = [f for c in chunks for f in c.function_calls or ()]
+        assert text == "Let me look." and [f.name for f in calls] == ["lookup"]
+        assert chunks[-1].usage_metadata.candidates_token_count  # type: ignore[union-attr]
+
+
+def test_scripted_gemini_errors_before_and_mid_stream() -> None:
+    with ScriptedGeminiServer(["Fine."], clock=ManualClock()) as server:
+        client = _gemini(server)
+        server.fail_next(429, "Quota exceeded")
+        with pytest.raises(genai_errors.ClientError, match="Quota exceeded") as caught:
+            client.models.generate_content(model="gemini-2.5-flash", contents="Hi")
+        assert caught.value.code == 429
+        server.fail_next(503, "Unavailable mid-way", mid_stream=True)
+        with pytest.raises(genai_errors.ServerError, match="Unavailable mid-way"):
+            for _ in client.models.generate_content_stream(model="gemini-2.5-flash",
+                                                           contents="Hi"):
+                pass
+        assert client.models.generate_content(model="gemini-2.5-flash",
+                                              contents="Hi").text == "Fine."
+
+
+# -- an unknown model (issue 21 item 9) ----------------------------------------------------------
+
+
+def test_an_unknown_model_is_anthropics_404_and_the_sdk_does_not_retry() -> None:
+    with AnthropicServer() as server, anthropic.Anthropic(base_url=server.url, api_key="t") as client:
+        with pytest.raises(anthropic.NotFoundError) as e:
+            client.messages.create(model="claude-nope-9", max_tokens=5,
+                                   messages=[{"role": "user", "content": "hi"}])
+        assert e.value.body == {"type": "error", "error": {"type": "not_found_error",
+                                                           "message": "model: claude-nope-9"}}
+        assert len(server.requests) == 1  # a 500 would have been retried twice
+        bedrock = anthropic.AnthropicBedrock(base_url=server.url, aws_region="us-east-1",
+                                             api_key="t", max_retries=0)
+        with bedrock, pytest.raises(anthropic.NotFoundError, match=r"model: anthropic\.nope"):
+            bedrock.messages.create(model="anthropic.nope", max_tokens=5,
+                                    messages=[{"role": "user", "content": "hi"}])
+
+
+def test_an_unknown_model_is_openais_404_on_both_apis() -> None:
+    with OpenAIServer() as server, openai.OpenAI(base_url=server.url + "/v1", api_key="t") as client:
+        for call in (lambda: client.chat.completions.create(
+                         model="gpt-nope", messages=[{"role": "user", "content": "hi"}]),
+                     lambda: client.responses.create(model="gpt-nope", input="hi")):
+            with pytest.raises(openai.NotFoundError) as e:
+                call()
+            assert e.value.code == "model_not_found"
+            assert e.value.message.endswith("The model `gpt-nope` does not exist or you do not "
+                                            "have access to it.")
+        assert len(server.requests) == 2
+
+
+def test_an_unknown_model_is_geminis_404() -> None:
+    with GeminiServer() as server:
+        client = genai.Client(api_key="t", http_options=types.HttpOptions(
+            base_url=server.url, api_version="v1beta"))
+        with pytest.raises(genai_errors.ClientError) as e:
+            client.models.generate_content(model="gemini-nope", contents="hi")
+        assert e.value.code == 404 and e.value.status == "NOT_FOUND"
+        assert e.value.message is not None and "models/gemini-nope is not found" in e.value.message
+        assert "Traceback" not in str(e.value)
+        with pytest.raises(genai_errors.ClientError, match="404"):
+            client.caches.create(model="gemini-nope", config={"contents": ["hi"]})
+        client.close()

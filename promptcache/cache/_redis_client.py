@@ -11,27 +11,16 @@ import weakref
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from ..errors import MissingDependencyError
+from .._redis import client_from_url, deadline, import_redis
 from .base import CacheUnavailableWarning
 
-__all__ = ["FastGet", "OutageGuard", "import_redis", "redis_from_url"]
-
-
-def import_redis() -> Any:
-    """The ``redis`` module, or a ``MissingDependencyError`` naming the extra to install."""
-    try:
-        import redis
-    except ImportError as e:
-        raise MissingDependencyError(
-            'The Redis backend needs redis-py. Install it with: pip install "promptcache[redis]"'
-        ) from e
-    return redis
+__all__ = ["FastGet", "OutageGuard", "deadline", "import_redis", "redis_from_url"]
 
 
 def redis_from_url(url: str, *, socket_timeout: float) -> Any:
-    """A redis-py client with short timeouts, so an outage costs milliseconds, not a hang."""
-    redis = import_redis()
-    return redis.Redis.from_url(url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout)
+    """A redis-py client whose calls honour :func:`deadline` (``socket_timeout`` each), no retries,
+    so an outage costs milliseconds, not a hang."""
+    return client_from_url(url, timeout=socket_timeout)
 
 
 class OutageGuard:
@@ -102,7 +91,7 @@ class FastGet:
         password: str | None,
         socket_timeout: float,
     ) -> None:
-        self._all: list[tuple[socket.socket, Any]] = []
+        self._all: list[_Conn] = []
         self._all_lock = threading.Lock()
         # Close the sockets when the backend is dropped unclosed, as redis-py's pool does.
         weakref.finalize(self, _close_all, self._all)
@@ -131,65 +120,59 @@ class FastGet:
             socket_timeout=socket_timeout,
         )
 
-    def _connect(self) -> tuple[socket.socket, Any]:
-        sock = socket.create_connection(self._address, timeout=self._timeout)
+    def _connect(self, end: float) -> _Conn:
+        sock = socket.create_connection(self._address, timeout=_left(end))
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        reader = sock.makefile("rb")
+        conn = _Conn(sock)
         try:
             username, password = self._auth
             if password is not None:
                 args = [b"AUTH"] + ([username.encode()] if username else []) + [password.encode()]
-                self._command(sock, reader, args)
+                self._command(conn, args, end)
             if self._db:
-                self._command(sock, reader, [b"SELECT", str(self._db).encode()])
+                self._command(conn, [b"SELECT", str(self._db).encode()], end)
         except self._response_error as e:  # a refused AUTH or SELECT: Redis is unusable, not one key
-            reader.close()
             sock.close()
             raise ConnectionError(f"Redis refused the connection setup: {e}") from e
         except BaseException:
-            reader.close()
             sock.close()
             raise
         with self._all_lock:
-            self._all.append((sock, reader))
-        return sock, reader
+            self._all.append(conn)
+        return conn
 
-    def _command(self, sock: socket.socket, reader: Any, args: list[bytes]) -> bytes | None:
+    def _command(self, conn: _Conn, args: list[bytes], end: float) -> bytes | None:
         out = [b"*%d\r\n" % len(args)]
         for arg in args:
             out.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
-        sock.sendall(b"".join(out))
-        line: bytes = reader.readline()
+        conn.sock.settimeout(_left(end))
+        conn.sock.sendall(b"".join(out))
+        line = conn.readline(end)
         kind = line[:1]
         if kind == b"$":
             size = int(line[1:-2])
             if size < 0:
                 return None
-            data: bytes = reader.read(size + 2)
-            if len(data) != size + 2:
-                raise ConnectionError("Redis closed the connection mid-reply")
-            return data[:-2]
+            return conn.read(size + 2, end)[:-2]
         if kind == b"+":
             return line[1:-2]
         if kind == b"-":
             raise self._response_error(line[1:-2].decode("utf-8", "replace"))
-        if not line:
-            raise ConnectionError("Redis closed the connection")
         raise self._response_error(f"unexpected reply to {args[0].decode()}: {line[:40]!r}")
 
     def get(self, key: str) -> bytes | None:
+        """``GET key`` within one deadline of ``socket_timeout`` for the whole call."""
+        end = time.monotonic() + self._timeout
         local = self._local
         conn = getattr(local, "conn", None)
         if conn is None or local.pid != os.getpid():
-            conn = local.conn = self._connect()
+            conn = local.conn = self._connect(end)
             local.pid = os.getpid()
-        sock, reader = conn
         try:
-            return self._command(sock, reader, [b"GET", key.encode()])
+            return self._command(conn, [b"GET", key.encode()], end)
         except BaseException:
             local.conn = None  # the stream may be out of step: never reuse it
-            reader.close()
-            sock.close()
+            conn.sock.close()
             raise
 
     def close(self) -> None:
@@ -199,8 +182,48 @@ class FastGet:
         self._local = threading.local()
 
 
-def _close_all(conns: list[tuple[socket.socket, Any]]) -> None:
+def _left(end: float) -> float:
+    """Seconds left before ``end``; ``TimeoutError`` (an ``OSError``) once none are."""
+    left = end - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("Redis did not answer within the call's deadline")
+    return left
+
+
+class _Conn:
+    """One socket and what has been read from it but not consumed yet."""
+
+    __slots__ = ("buf", "sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = bytearray()
+
+    def _fill(self, end: float) -> None:
+        self.sock.settimeout(_left(end))  # each recv gets what is left, not a fresh timeout
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("Redis closed the connection")
+        self.buf += data
+
+    def readline(self, end: float) -> bytes:
+        while (at := self.buf.find(b"\r\n")) < 0:
+            self._fill(end)
+        line = bytes(self.buf[: at + 2])
+        del self.buf[: at + 2]
+        return line
+
+    def read(self, size: int, end: float) -> bytes:
+        while len(self.buf) < size:
+            self._fill(end)
+        data = bytes(self.buf[:size])
+        del self.buf[:size]
+        return data
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _close_all(conns: list[_Conn]) -> None:
     while conns:
-        sock, reader = conns.pop()
-        reader.close()
-        sock.close()
+        conns.pop().close()

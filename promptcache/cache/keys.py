@@ -18,15 +18,19 @@ from __future__ import annotations
 
 import base64
 import enum
+import functools
 import hashlib
 import json
 import operator
-import re
+import secrets
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+
+from promptcache.redact import is_sensitive_name
 
 __all__ = [
     "STRING_MEMO_BYTES",
@@ -58,21 +62,12 @@ _GENAI_TRANSPORT: Final = frozenset(
 #: Headers the SDKs add themselves that describe the client, not the request.
 _CLIENT_NOISE: Final = frozenset({"user-agent", "x-goog-api-client", "content-type"})
 
-_SENSITIVE = re.compile(r"key|token|secret|auth|cookie|passw|credential|signature", re.IGNORECASE)
 _SECRET_SALT: Final = b"promptcache-secret-v1"
 _VERSION: Final = "promptcache-response-key-v2"
 
 _BIG_STRING: Final = 256
 #: Bytes of large strings (``sys.getsizeof``) the digest memo may keep alive, at most.
 STRING_MEMO_BYTES: Final = 32 * 1024 * 1024
-
-
-def is_sensitive_name(name: str) -> bool:
-    """Whether a header, query parameter or attribute name may carry a credential.
-
-    Such a value is keyed by its salted digest, never by itself; the name always stays.
-    """
-    return bool(_SENSITIVE.search(name))
 
 
 def secret_digest(value: object) -> str:
@@ -333,7 +328,94 @@ _CLIENT_FIELDS: Final = (
     "location",
     "vertexai",
     "api_version",
+    "admin_api_key",
+    "_azure_ad_token",
+    "_azure_endpoint",
+    "_azure_deployment",
 )
+#: Client attributes that hold credentials as objects (token providers, google-auth
+#: ``Credentials``, workload identities): no value to read, so each is keyed by its identity.
+_OPAQUE_FIELDS: Final = (
+    "credentials",
+    "_credentials",
+    "_api_key_provider",
+    "_azure_ad_token_provider",
+    "workload_identity",
+    "_provider",
+)
+_STABLE: Final = (str, int, float)
+
+
+class _ObjectTokens:
+    """A random token per live object, by identity (never ``==``), for this process only.
+
+    A credentials *object* (a token provider, google-auth ``Credentials``) has no value that
+    tells two tenants apart: two providers may compare equal, or print alike, and still fetch
+    different tenants' tokens. So each distinct object gets a fresh random token. ``id()`` alone
+    would not do: entries outlive the process in SQLite or Redis, where another process's object
+    may have the same ``id``; a token from ``secrets`` never matches anything but itself. The
+    object is held weakly where it can be (a dead object's ``id`` may be reused: the stored
+    reference is checked), else strongly, so its ``id`` is never reused while it is listed.
+    """
+
+    def __init__(self) -> None:
+        self._tokens: dict[int, tuple[Callable[[], Any], _ObjectToken]] = {}
+        self._lock = threading.Lock()
+
+    def token(self, obj: object) -> _ObjectToken:
+        key = id(obj)
+        found = self._tokens.get(key)
+        if found is not None and found[0]() is obj:
+            return found[1]
+        with self._lock:
+            found = self._tokens.get(key)
+            if found is not None and found[0]() is obj:
+                return found[1]
+            token = _ObjectToken(secrets.token_hex(16))
+            ref: Callable[[], Any]
+            try:
+                ref = weakref.ref(obj, functools.partial(self._forget, key))
+            except TypeError:  # not weak-referenceable: keep it alive, so its id stays unique
+                ref = _Strong(obj)
+            self._tokens[key] = (ref, token)
+            return token
+
+    def _forget(self, key: int, dead: weakref.ref[Any]) -> None:
+        with self._lock:
+            found = self._tokens.get(key)
+            if found is not None and found[0] is dead:
+                del self._tokens[key]
+
+
+@dataclass(frozen=True, slots=True)
+class _ObjectToken:
+    """The key of one credentials object (keyed as ``{"object": token}``, never as a string, so
+    no setting's value can stand for it)."""
+
+    token: str
+
+
+class _Strong:
+    """A strong reference with the call interface of ``weakref.ref``."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: object) -> None:
+        self.obj = obj
+
+    def __call__(self) -> object:
+        return self.obj
+
+
+_object_tokens = _ObjectTokens()
+
+
+def _settle(value: Any) -> Any:
+    """A credential attribute that is not a string: a stable value (a number, a URL) as itself,
+    an object (a callable ``api_key``, a token provider) as its object token."""
+    if isinstance(value, _STABLE) or type(value).__name__ == "URL":
+        return value
+    return _object_tokens.token(value)
 
 
 class ClientIdentity:
@@ -343,6 +425,10 @@ class ClientIdentity:
     and project, google-genai's ``http_options`` and the credentials themselves (salted digests,
     never the secret): two clients that would be answered differently, or that belong to
     different accounts, never share an entry. Sync and async clients of one SDK share entries.
+    Credentials that are objects (``credentials=`` token providers, ``azure_ad_token_provider=``,
+    a callable ``api_key``, google-auth ``Credentials``) have no value to compare: each object is
+    keyed by a random token of its own (``_ObjectTokens``), so such a client shares entries only
+    with clients holding the very same object, in this process.
 
     ``digest()`` runs on every call: it reads the settings (a settings change after
     ``cache_client`` is seen at once) and hashes them only when they changed.
@@ -352,9 +438,13 @@ class ClientIdentity:
         holder = getattr(client, "_api_client", client)  # google-genai keeps them one level down
         self._holder = holder
         self._kind = (type(client).__module__.split(".")[0], type(client).__name__.removeprefix("Async"))
-        self._names = tuple(name for name in _CLIENT_FIELDS if hasattr(holder, name))
+        self._names = tuple(name for name in _CLIENT_FIELDS + _OPAQUE_FIELDS if hasattr(holder, name))
+        # Positions (in the attrgetter's tuple) of the attributes that hold credentials.
+        self._credentials = tuple(i for i, n in enumerate(self._names, start=1)
+                                  if is_sensitive_name(n) or n in _OPAQUE_FIELDS)
         self._fields = operator.attrgetter("__class__", *self._names)
         self._headers = isinstance(getattr(holder, "_custom_headers", None), Mapping)
+        self._credential_headers = isinstance(getattr(holder, "_credential_headers", None), Mapping)
         self._query = isinstance(getattr(holder, "_custom_query", None), Mapping)
         self._options = getattr(holder, "_http_options", None) is not None
         self._snapshot: tuple[Any, ...] | None = None
@@ -367,11 +457,17 @@ class ClientIdentity:
         if self._options:
             o = holder._http_options
             options = (o.base_url, o.api_version, dict(o.headers or {}), repr(o.extra_body))
+        fields = self._fields(holder)
+        for i in self._credentials:  # None or a string almost always: one check each
+            value = fields[i]
+            if value is not None and type(value) is not str:
+                fields = (*fields[:i], _settle(value), *fields[i + 1:])
         return (
-            self._fields(holder),
+            fields,
             dict(holder._custom_headers) if self._headers else None,
             dict(holder._custom_query) if self._query else None,
             options,
+            dict(holder._credential_headers) if self._credential_headers else None,
         )
 
     def digest(self) -> str:
@@ -385,13 +481,16 @@ class ClientIdentity:
         return digest
 
     def _compute(self, snapshot: tuple[Any, ...]) -> str:
-        fields, headers, query, options = snapshot
+        fields, headers, query, options, credential_headers = snapshot
         data: dict[str, Any] = {"sdk": self._kind[0], "client": self._kind[1]}
         for name, value in zip(self._names, fields[1:], strict=True):
-            if not isinstance(value, str | int | float) and type(value).__name__ != "URL":
-                continue  # unset, or not a setting (Anthropic's ``organization`` is an API resource)
-            data[name] = secret_digest(value) if is_sensitive_name(name) else str(value)
-        for label, mapping in (("headers", headers), ("query", query)):
+            if isinstance(value, _ObjectToken):
+                data[name] = {"object": value.token}  # random already: nothing to hide
+            elif isinstance(value, str | int | float) or type(value).__name__ == "URL":
+                data[name] = secret_digest(value) if is_sensitive_name(name) else str(value)
+            # else unset, or not a setting (Anthropic's ``organization`` is an API resource)
+        labelled = (("headers", headers), ("query", query), ("credential_headers", credential_headers))
+        for label, mapping in labelled:
             if mapping:
                 data[label] = _plain(mapping)
         if options is not None:

@@ -31,7 +31,6 @@ def _warn(what: str, error: BaseException) -> None:
 @functools.cache
 def _adapter_class() -> type[Any]:
     try:
-        from langchain_core._api import LangChainBetaWarning
         from langchain_core.caches import BaseCache
         from langchain_core.load import dumps, loads
     except ImportError as e:
@@ -40,12 +39,16 @@ def _adapter_class() -> type[Any]:
             'pip install "promptcache[langchain]"'
         ) from e
 
+    # ``loads`` is marked beta: its ``@beta()`` wrapper warns on every call, and under ``-W error``
+    # (pytest's filterwarnings) that warning would make every lookup a miss. The function it
+    # wraps (``functools.wraps`` keeps it as ``__wrapped__``) is called instead, so nothing is
+    # emitted. ``warnings.catch_warnings()`` would silence it too, but it swaps the process-wide
+    # filter list and restores its own copy on exit: called from many threads at once it drops
+    # filters the application added meanwhile. Once ``loads`` leaves beta it has no wrapper.
+    revive = getattr(loads, "__wrapped__", loads)
+
     def decode(raw: bytes) -> Any:
-        # ``loads`` is marked beta and warns on every call; under ``-W error`` (pytest's
-        # filterwarnings) that warning would become an exception and every lookup a miss.
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=LangChainBetaWarning)
-            return loads(raw.decode(), allowed_objects="core")
+        return revive(raw.decode(), allowed_objects="core")
 
     class PromptCacheLangChainCache(BaseCache):
         """LangChain ``BaseCache`` over a promptcache backend (memory, SQLite or Redis).

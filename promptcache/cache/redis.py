@@ -3,7 +3,9 @@
 Redis expires entries itself (``SET ... PX``); cap its memory with Redis's own ``maxmemory`` and
 an ``allkeys-lru`` policy. The cache must never turn a working call into a failure, so when Redis
 is unreachable every operation degrades to a miss or a no-op, with one warning per outage, and
-Redis is not asked again for ``retry_after`` seconds.
+Redis is not asked again for ``retry_after`` seconds. ``socket_timeout`` is each operation's
+deadline as a whole (connecting included, no retries), not a timeout per socket read: a paused or
+slowed Redis costs a call at most that, once per ``retry_after``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ._redis_client import FastGet, OutageGuard, redis_from_url
+from ._redis_client import FastGet, OutageGuard, deadline, redis_from_url
 
 __all__ = ["RedisBackend"]
 
@@ -32,6 +34,7 @@ class RedisBackend:
         self._client = client if client is not None else redis_from_url(url, socket_timeout=socket_timeout)
         self._fast = None if client is not None else FastGet.from_url(url, socket_timeout=socket_timeout)
         self.prefix = prefix
+        self.socket_timeout = socket_timeout
 
     def get(self, key: str) -> bytes | None:
         guard = self._guard
@@ -41,7 +44,8 @@ class RedisBackend:
             if self._fast is not None:
                 value: Any = self._fast.get(self.prefix + key)
             else:
-                value = self._client.get(self.prefix + key)
+                with deadline(self.socket_timeout):
+                    value = self._client.get(self.prefix + key)
         except guard.response_error as e:
             guard.malformed(self.prefix + key, e)
             return None
@@ -60,7 +64,8 @@ class RedisBackend:
             return
         px = None if ttl is None else max(1, int(ttl * 1000))
         try:
-            self._client.set(self.prefix + key, value, px=px)
+            with deadline(self.socket_timeout):
+                self._client.set(self.prefix + key, value, px=px)
         except guard.errors as e:
             guard.failed(e)
             return
@@ -70,7 +75,8 @@ class RedisBackend:
         if not self._guard.available():
             return
         try:
-            self._client.delete(self.prefix + key)
+            with deadline(self.socket_timeout):
+                self._client.delete(self.prefix + key)
         except self._guard.errors as e:
             self._guard.failed(e)
 
@@ -84,14 +90,14 @@ class RedisBackend:
             return
         pattern = "".join("\\" + c if c in "*?[]\\" else c for c in self.prefix + prefix) + "*"
         try:
-            batch: list[Any] = []
-            for name in self._client.scan_iter(match=pattern, count=1000):
-                batch.append(name)
-                if len(batch) >= 1000:
-                    self._client.delete(*batch)
-                    batch.clear()
-            if batch:
-                self._client.delete(*batch)
+            cursor: Any = 0
+            while True:
+                with deadline(max(self.socket_timeout, 1.0)):  # one page of SCAN and its DEL
+                    cursor, names = self._client.scan(cursor=cursor, match=pattern, count=1000)
+                    if names:
+                        self._client.delete(*names)
+                if not cursor:
+                    break
         except self._guard.errors as e:
             self._guard.failed(e)
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from ._redis_client import OutageGuard, redis_from_url
+from ._redis_client import OutageGuard, deadline, redis_from_url
 from .base import CacheUnavailableWarning
 
 __all__ = ["InProcessRegistry", "RedisRegistry", "WarmEntry", "WarmOutcome", "WarmPrefixRegistry"]
@@ -234,6 +234,8 @@ class RedisRegistry(_SingleFlight):
         self._guard = OutageGuard("The Redis warm-prefix registry", retry_after=retry_after)
         self._client = client if client is not None else redis_from_url(url, socket_timeout=socket_timeout)
         self.prefix = prefix
+        self.socket_timeout = socket_timeout
+        """Each Redis operation's deadline, as a whole (see ``promptcache._redis``)."""
         self.lock_ttl = lock_ttl
         """Seconds a writer's lock outlives its last heartbeat (a dead writer blocks no longer)."""
 
@@ -243,7 +245,8 @@ class RedisRegistry(_SingleFlight):
             return None
         name = f"{self.prefix}entry:{fingerprint}"
         try:
-            raw = self._client.get(name)
+            with deadline(self.socket_timeout):
+                raw = self._client.get(name)
         except self._guard.response_error as e:
             self._guard.malformed(name, e)
             return None
@@ -272,7 +275,8 @@ class RedisRegistry(_SingleFlight):
         if remaining_ms > 0 and self._guard.available():
             payload = json.dumps({"written_at": entry.written_at, "ttl": entry.ttl})
             try:
-                self._client.set(f"{self.prefix}entry:{fingerprint}", payload, px=remaining_ms)
+                with deadline(self.socket_timeout):
+                    self._client.set(f"{self.prefix}entry:{fingerprint}", payload, px=remaining_ms)
             except self._guard.errors as e:
                 self._guard.failed(e)
         return entry
@@ -281,7 +285,8 @@ class RedisRegistry(_SingleFlight):
         if not self._guard.available():
             return
         try:
-            self._client.delete(f"{self.prefix}entry:{fingerprint}")
+            with deadline(self.socket_timeout):
+                self._client.delete(f"{self.prefix}entry:{fingerprint}")
         except self._guard.errors as e:
             self._guard.failed(e)
 
@@ -289,9 +294,10 @@ class RedisRegistry(_SingleFlight):
         if not self._guard.available():
             return True  # no shared state: this worker warms for itself
         try:
-            got = self._client.set(
-                f"{self.prefix}lock:{fingerprint}", token, nx=True, px=int(self.lock_ttl * 1000)
-            )
+            with deadline(self.socket_timeout):
+                got = self._client.set(
+                    f"{self.prefix}lock:{fingerprint}", token, nx=True, px=int(self.lock_ttl * 1000)
+                )
         except self._guard.errors as e:
             self._guard.failed(e)
             return True
@@ -301,9 +307,10 @@ class RedisRegistry(_SingleFlight):
         if not self._guard.available():
             return
         try:
-            self._client.eval(
-                _RENEW, 1, f"{self.prefix}lock:{fingerprint}", token, int(self.lock_ttl * 1000)
-            )
+            with deadline(self.socket_timeout):
+                self._client.eval(
+                    _RENEW, 1, f"{self.prefix}lock:{fingerprint}", token, int(self.lock_ttl * 1000)
+                )
         except self._guard.errors as e:
             self._guard.failed(e)
 
@@ -311,6 +318,7 @@ class RedisRegistry(_SingleFlight):
         if not self._guard.available():
             return
         try:
-            self._client.eval(_UNLOCK, 1, f"{self.prefix}lock:{fingerprint}", token)
+            with deadline(self.socket_timeout):
+                self._client.eval(_UNLOCK, 1, f"{self.prefix}lock:{fingerprint}", token)
         except self._guard.errors as e:
             self._guard.failed(e)

@@ -13,13 +13,15 @@ import sqlite3
 import threading
 import time
 import uuid
+import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final, Literal
 
 from ..errors import CacheBackendError
-from .base import LocalBackend
+from ._breaker import Breaker, Kind
+from .base import CacheUnavailableWarning, LocalBackend
 
 __all__ = ["SCHEMA_VERSION", "SQLiteBackend", "default_cache_path"]
 
@@ -69,6 +71,7 @@ def default_cache_path() -> Path:
 _BUSY: Final = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED
 _FULL: Final = 13  # SQLITE_FULL
 _CORRUPT: Final = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
+_UNUSABLE: Final = frozenset({3, 8, 14})  # SQLITE_PERM, SQLITE_READONLY, SQLITE_CANTOPEN
 
 
 class _CorruptError(CacheBackendError):
@@ -77,6 +80,10 @@ class _CorruptError(CacheBackendError):
 
 class _BusyError(CacheBackendError):
     """Locked too long, or no space left: it passes, and the file is healthy."""
+
+
+class _UnwritableError(CacheBackendError):
+    """The file or its directory cannot be created: a read-only filesystem, no permission."""
 
 
 def _primary_code(error: sqlite3.Error) -> int | None:
@@ -90,6 +97,10 @@ def _is_corruption(error: sqlite3.Error) -> bool:
         return code in _CORRUPT
     text = str(error)
     return "malformed" in text or "not a database" in text
+
+
+class _LockedError(_BusyError):
+    """Another process held the lock past ``busy_timeout`` (or the breaker skips the file)."""
 
 
 def _make_private_dirs(directory: Path) -> None:
@@ -128,6 +139,13 @@ class SQLiteBackend(LocalBackend):
     ``SQLITE_NOTADB``) is acted on: with ``on_corrupt="reset"`` the file is moved aside under a
     unique ``<name>.corrupt-<time>-<pid>-<random>`` (never replacing an earlier copy) and a fresh
     cache starts. A full disk never moves a healthy file aside.
+
+    A lock held longer than ``busy_timeout`` opens a breaker (see ``_breaker``): for
+    ``lock_backoff`` seconds (doubling while the lock stays) calls skip the file at once, then one
+    call probes it without waiting, so another process holding the file with
+    ``locking_mode=EXCLUSIVE`` costs one ``busy_timeout``, not two per call. Creating the backend
+    never fails because the file is locked or its directory read-only: the checks are deferred
+    to first use (read-only with a ``CacheUnavailableWarning``), and each call is then a miss.
     """
 
     def __init__(
@@ -138,6 +156,7 @@ class SQLiteBackend(LocalBackend):
         busy_timeout: float = 0.25,
         on_corrupt: Literal["raise", "reset"] = "raise",
         clock: Callable[[], float] = time.time,
+        lock_backoff: float = 1.0,
     ) -> None:
         self.path = Path(path) if path is not None else default_cache_path()
         self.max_bytes = max_bytes
@@ -151,6 +170,7 @@ class SQLiteBackend(LocalBackend):
         self._write_lock = threading.Lock()
         self.moved_aside: list[Path] = []
         """Files this backend moved aside as corrupt, in order."""
+        self._breaker = Breaker(lock_backoff)
         self._unchecked = False
         try:
             self._open_checked()
@@ -162,6 +182,11 @@ class SQLiteBackend(LocalBackend):
             # Another process holds a long write (or the disk is full) right now: creating the
             # backend must not fail for that; the checks run again on first use.
             self._unchecked = True
+        except _UnwritableError as e:
+            # A read-only filesystem must not fail the program that merely configures a cache:
+            # each use tries again (the directory may become writable) and is a miss until then.
+            self._unchecked = True
+            warnings.warn(str(e), CacheUnavailableWarning, stacklevel=2)
 
     # -- connections --------------------------------------------------------------------------
 
@@ -182,26 +207,38 @@ class SQLiteBackend(LocalBackend):
         with contextlib.suppress(OSError):
             self._inode = os.stat(self.path).st_ino
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
-        )
-        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-        conn.execute("PRAGMA synchronous = NORMAL")
+    def _connect(self, wait: float) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=wait, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+            conn.execute("PRAGMA synchronous = NORMAL")  # reads the schema: waits for a lock
+        except BaseException:
+            conn.close()
+            raise
         with self._all_lock:
             self._all.append(conn)
         return conn
 
-    def _conn(self) -> sqlite3.Connection:
+    def _conn(self, wait: float | None = None) -> sqlite3.Connection:
+        """This thread's connection; ``wait`` overrides ``busy_timeout`` (a probe waits 0)."""
         local = self._local
         conn: sqlite3.Connection | None = getattr(local, "conn", None)
         if conn is None or local.pid != os.getpid():
-            conn = self._connect()
+            conn = self._connect(self.busy_timeout if wait is None else wait)
             local.conn, local.pid = conn, os.getpid()
+        elif wait is not None:
+            conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
         return conn
 
     def _open_checked(self) -> None:
-        self._create_file()
+        try:
+            self._create_file()
+        except OSError as e:
+            raise _UnwritableError(
+                f"The response cache {self.path} cannot be created ({e.strerror or e}): a read-only "
+                "filesystem, or a directory without write permission. Calls go on without the "
+                "cache; point SQLiteBackend (or PROMPTCACHE_DIR) at a writable directory."
+            ) from e
         try:
             conn = self._conn()
             version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -243,7 +280,7 @@ class SQLiteBackend(LocalBackend):
         """The ``CacheBackendError`` that names what went wrong, and what to do."""
         code = _primary_code(error)
         if code in _BUSY or "locked" in str(error):
-            return _BusyError(
+            return _LockedError(
                 f"The response cache {self.path} stayed locked for more than {self.busy_timeout:g} s "
                 f"({error}): another process holds a long write. The call goes on without the cache."
             )
@@ -251,6 +288,11 @@ class SQLiteBackend(LocalBackend):
             return _BusyError(
                 f"The response cache {self.path} cannot grow: the disk (or the database's page "
                 f"limit) is full ({error}). Its entries are intact; free space or lower max_bytes."
+            )
+        if code in _UNUSABLE or "readonly" in str(error) or "unable to open" in str(error):
+            return _UnwritableError(
+                f"The response cache {self.path} cannot be opened or written ({error}): the file "
+                "or its directory is read-only or not ours."
             )
         if _is_corruption(error):
             return _CorruptError(
@@ -296,27 +338,51 @@ class SQLiteBackend(LocalBackend):
             self._write_lock.release()
 
     @contextlib.contextmanager
-    def _guard(self) -> Iterator[sqlite3.Connection]:
+    def _guard(self, kind: Kind = "read") -> Iterator[sqlite3.Connection]:
         """Turn any SQLite failure into ``CacheBackendError`` (resetting a damaged file if asked),
-        never bad data."""
+        never bad data; skip the file while the lock breaker is open."""
+        state = self._breaker.state(kind)
+        if state == "open":
+            raise _LockedError(
+                f"The response cache {self.path} is locked by another process; promptcache skips "
+                f"it for {self._breaker.retry_in(kind):.1f} s more. The call goes on without the cache."
+            )
+        probing = state == "probe"
         try:
             if self._unchecked:
-                self._open_checked()
-                self._unchecked = False
-            yield self._conn()
+                self._create_file()  # before SQLite creates it, so it is 0600
+            # A probe is one try without waiting: a lock still held costs microseconds.
+            conn = self._conn(0.0 if probing else None)
+            try:
+                if self._unchecked:
+                    self._open_checked()
+                    self._unchecked = False
+                yield conn
+            finally:
+                if probing:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._conn(self.busy_timeout)
         except sqlite3.Error as e:
             error = self._error(e)
+            if isinstance(error, _LockedError):
+                self._breaker.trip(kind)
             if isinstance(error, _CorruptError) and self.on_corrupt == "reset":
                 self._reset()
                 raise CacheBackendError(
                     f"The response cache {self.path} was corrupt and has been reset ({e})."
                 ) from e
             raise error from e
+        except _LockedError:  # found by the deferred checks of a busy start
+            self._breaker.trip(kind)
+            raise
         except _CorruptError as e:  # found by the deferred checks of a busy start
             if self.on_corrupt != "reset":
                 raise
             self._reset()
             raise CacheBackendError(f"The response cache {self.path} was corrupt and has been reset.") from e
+        except OSError as e:
+            raise _UnwritableError(f"The response cache {self.path} cannot be used ({e}).") from e
+        self._breaker.close(kind)
 
     # -- the CacheBackend protocol ------------------------------------------------------------
 
@@ -327,6 +393,12 @@ class SQLiteBackend(LocalBackend):
                 return None
             value, crc, accessed, expires = row
             now = self._clock()
+            if not (isinstance(value, bytes) and isinstance(crc, int)
+                    and isinstance(accessed, int | float)
+                    and (expires is None or isinstance(expires, int | float))):
+                # SQLite keeps whatever type was written: a row another program left is a miss
+                conn.execute("DELETE FROM entries WHERE key = ?", (key,))
+                return None
             if expires is not None and now >= expires:
                 conn.execute("DELETE FROM entries WHERE key = ? AND expires <= ?", (key, now))
                 return None
@@ -341,7 +413,7 @@ class SQLiteBackend(LocalBackend):
         now = self._clock()
         expires = None if ttl is None else now + ttl
         row = (key, value, zlib.crc32(value), len(value), now, now, expires)
-        with self._writing(), self._guard() as conn:
+        with self._writing(), self._guard("write") as conn:
             conn.execute(_PUT, row)
             total = conn.execute("SELECT bytes FROM stats WHERE id = 0").fetchone()[0]
             if total > self.max_bytes:
@@ -367,12 +439,12 @@ class SQLiteBackend(LocalBackend):
             raise
 
     def delete(self, key: str) -> None:
-        with self._writing(), self._guard() as conn:
+        with self._writing(), self._guard("write") as conn:
             conn.execute("DELETE FROM entries WHERE key = ?", (key,))
 
     def delete_prefix(self, prefix: str) -> None:
         """Remove every entry whose key starts with ``prefix`` (one namespace of the adapter)."""
-        with self._writing(), self._guard() as conn:
+        with self._writing(), self._guard("write") as conn:
             if not prefix:
                 conn.execute("DELETE FROM entries")
                 return
@@ -384,7 +456,7 @@ class SQLiteBackend(LocalBackend):
 
     def purge_expired(self) -> int:
         """Delete expired entries now (they are otherwise dropped when read or when evicting)."""
-        with self._guard() as conn:
+        with self._guard("write") as conn:
             cursor = conn.execute(
                 "DELETE FROM entries WHERE expires IS NOT NULL AND expires <= ?", (self._clock(),)
             )

@@ -11,14 +11,13 @@ invalidates anything, and the result says so.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from promptcache.errors import UnknownModelError
 from promptcache.limits import ModelLimits, Provider, limits_for
-from promptcache.positions import LEVEL_ORDER, SALT, SALT_SYSTEM, CacheView, Level
+from promptcache.positions import LEVEL_ORDER, SALT, SALT_SYSTEM, CacheView, Level, canonical_json
 from promptcache.prompt import Prompt
 from promptcache.providers.registry import view_of
 
@@ -207,8 +206,7 @@ def _setting_rows(a: CacheView, b: CacheView) -> list[str]:
         for key, row in _SETTING_ROWS.items():
             if key in settings_a or key in settings_b:
                 va, vb = settings_a.get(key), settings_b.get(key)
-                if json.dumps(va, sort_keys=True, default=str) != json.dumps(vb, sort_keys=True,
-                                                                             default=str):
+                if canonical_json(va) != canonical_json(vb):
                     rows.append(row)
     return rows
 

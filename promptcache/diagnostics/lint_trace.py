@@ -25,6 +25,7 @@ from promptcache.errors import PromptError, TraceError
 from promptcache.limits import TTL_SECONDS, ModelLimits, Provider
 from promptcache.positions import CacheView
 from promptcache.providers.registry import view_of
+from promptcache.redact import redacted_repr
 
 __all__ = ["TraceEntry", "TraceError", "lint_trace", "load_trace"]
 
@@ -36,6 +37,9 @@ _LOOKBACK = 20
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TraceEntry:
     """One recorded request: when it was sent (seconds, any origin) and its keyword arguments."""
+
+    #: Header values and credentials in ``request`` are shown as ``<redacted>``.
+    __repr__ = redacted_repr
 
     t: float
     request: Mapping[str, Any]

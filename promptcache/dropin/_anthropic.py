@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -32,22 +33,37 @@ from promptcache.plan import Plan
 from promptcache.prompt import Prompt
 from promptcache.providers.anthropic.platforms import plan_summary
 from promptcache.providers.anthropic.render import prompt_from_request, render_content
+from promptcache.redact import redacted_repr
 from promptcache.rules import request_level_ttl
 from promptcache.sdk import plain
 
-__all__ = ["PromptMemo", "mark_request", "planning_view", "prepare_messages"]
+__all__ = ["MEMO_BYTES", "PromptMemo", "mark_request", "planning_view", "prepare_messages"]
+
+#: What the wrapper's memo of recent Prompts may hold: a bound in bytes, because one request can
+#: be 2 MB of system prompt (64 of them held 136 MiB when the bound was a count).
+MEMO_BYTES = 32 * 1024 * 1024
+#: What a Prompt adds per block beyond the texts it shares with the memo's copy of the request
+#: (its Block, digest, counts, fingerprint and position entries).
+_BYTES_PER_BLOCK = 1024
 
 _HEAD = ("tools", "system")
+#: What planning adds to a Messages request (``cachePoint``: the Bedrock Converse spelling, in
+#: case a gateway reports the marker under it).
+_MARKERS = ("cache_control", "cachePoint")
 
 
 @dataclass(frozen=True, slots=True)
 class _Seen:
     """A request as it was when planned: private deep copies, never the caller's objects."""
 
+    __repr__ = redacted_repr  # params hold extra_headers; a traceback's locals must not show them
+
     head: tuple[Any, ...]
     params: dict[str, Any]
     messages: tuple[Any, ...]
     prompt: Prompt
+    #: An upper estimate of what the copies and the Prompt hold (see :func:`_held`).
+    size: int = 0
 
 
 def _snapshot(value: Any) -> Any:
@@ -62,19 +78,54 @@ def _snapshot(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
+def _held(value: Any) -> int:
+    """An estimate of the bytes ``value`` holds, walking containers and objects' attributes.
+
+    Iterative (a 300-level schema must not overflow the stack) and without cycle or sharing
+    detection beyond a visited set: it errs on the high side, which is the safe side for a bound.
+    """
+    total = 0
+    seen: set[int] = set()
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        total += sys.getsizeof(item, 64)
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            stack.extend(item)
+        elif not isinstance(item, str | bytes | int | float | bool) and item is not None:
+            attrs = getattr(item, "__dict__", None)
+            if isinstance(attrs, dict):
+                stack.append(attrs)
+    return total
+
+
 class PromptMemo:
     """The Prompts of recent requests, to extend rather than re-read (bounded, thread-safe).
 
     Each entry keeps a private copy of the request it was made from and is matched by content
     (``==``), never by object identity: an already-sent message edited in place no longer
     matches, so the request is read again rather than rebuilt from the old Prompt. Only the new
-    messages of a request are copied; the matched prefix reuses the entry's copies.
+    messages of a request are copied; the matched prefix reuses the entry's copies. Bounded by
+    ``max_bytes`` (an estimate of the copies and Prompts held), least recently used out first;
+    a request larger than the whole bound is planned but not kept.
     """
 
-    def __init__(self, size: int = 64) -> None:
-        self._size = size
+    def __init__(self, max_bytes: int = MEMO_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._held = 0
         self._seen: OrderedDict[int, _Seen] = OrderedDict()
         self._lock = threading.Lock()
+
+    @property
+    def held_bytes(self) -> int:
+        """The estimated bytes the memo holds now (at most ``max_bytes``)."""
+        return self._held
 
     def prompt(self, request: Mapping[str, Any], platform: str) -> Prompt:
         head = tuple(request.get(k) for k in _HEAD)
@@ -100,19 +151,29 @@ class PromptMemo:
             try:
                 if found is not None:
                     seen, n = found
-                    entry = _Seen(seen.head, seen.params,
-                                  seen.messages + tuple(_snapshot(m) for m in messages[n:]),
-                                  prompt)
+                    more = tuple(_snapshot(m) for m in messages[n:])
+                    grown = _held(more) + _BYTES_PER_BLOCK * (len(prompt.blocks)
+                                                               - len(seen.prompt.blocks))
+                    entry = _Seen(seen.head, seen.params, seen.messages + more, prompt,
+                                  seen.size + grown)
                 else:
-                    entry = _Seen(_snapshot(head), _snapshot(params),
-                                  tuple(_snapshot(m) for m in messages), prompt)
+                    copied = (_snapshot(head), _snapshot(params),
+                              tuple(_snapshot(m) for m in messages))
+                    entry = _Seen(*copied, prompt,
+                                  _held(copied) + _BYTES_PER_BLOCK * len(prompt.blocks))
             except Exception:  # an object that cannot be copied: plan it, but do not memo it
                 return prompt
+            if entry.size > self.max_bytes:
+                return prompt
             with self._lock:
+                old = self._seen.pop(id(messages), None)
+                if old is not None:
+                    self._held -= old.size
                 self._seen[id(messages)] = entry
-                self._seen.move_to_end(id(messages))
-                while len(self._seen) > self._size:
-                    self._seen.popitem(last=False)
+                self._held += entry.size
+                while self._held > self.max_bytes:
+                    _, gone = self._seen.popitem(last=False)
+                    self._held -= gone.size
         return prompt
 
 
@@ -216,6 +277,24 @@ def mark_request(kwargs: Mapping[str, Any], prompt: Prompt, plan: Plan) -> dict[
     return out
 
 
+def _check_roles(messages: Any) -> None:
+    """Raise for a turn the Messages API does not take as written (``role: "system"``, say).
+
+    The Prompt would read it (the system turn moved into ``system=``) and the request would be
+    rendered from it: a request the caller did not write. The SDK sends it as written, and so
+    does the wrapper, unplanned.
+    """
+    if not isinstance(messages, list | tuple):
+        return
+    for i, message in enumerate(messages):
+        role = message.get("role") if isinstance(message, Mapping) else getattr(message, "role",
+                                                                                None)
+        if role not in ("user", "assistant"):
+            raise RuleViolation(f"messages[{i}].role: {role!r} is not a Messages API role (user, "
+                                "assistant); the request is sent as written.",
+                                path=f"messages[{i}].role", rule="message-role")
+
+
 def prepare_messages(kwargs: Mapping[str, Any], handle: WrapHandle) -> Prepared:
     """Plan one ``messages.create``/``messages.stream`` call, or the same on ``beta.messages``
     (raises when it cannot be planned).
@@ -231,6 +310,7 @@ def prepare_messages(kwargs: Mapping[str, Any], handle: WrapHandle) -> Prepared:
         raise RuleViolation("a thread continuation carries only the new turn; the server holds "
                             "the prefix, which promptcache cannot see.", path="thread",
                             rule="thread-continuation")
+    _check_roles(request.get("messages"))
     memo = handle.memo
     prompt = (memo.prompt(request, handle.platform) if isinstance(memo, PromptMemo)
               else prompt_from_request(request, platform=handle.platform))
@@ -247,7 +327,7 @@ def prepare_messages(kwargs: Mapping[str, Any], handle: WrapHandle) -> Prepared:
         out.update(render_content(prompt, plan))
         out["model"] = kwargs["model"]
     return Prepared(kwargs=out, provider="anthropic", model=prompt.model, planned=True,
-                    limits=limits, prompt=prompt, plan=plan,
+                    limits=limits, prompt=prompt, plan=plan, markers=_MARKERS,
                     summary=plan_summary(plan, platform=handle.platform, model=prompt.model))
 
 

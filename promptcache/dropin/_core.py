@@ -3,8 +3,10 @@
 Shared by every provider and by sync and async methods (the I/O shells in :mod:`._patch` are
 thin). The one promise: a call that would succeed unwrapped succeeds wrapped. A request that
 cannot be planned is sent exactly as written with one :class:`UnplannedRequestWarning`; a planned
-request the API rejects with HTTP 400 is sent again exactly as written; the bookkeeping after a
-response (state, ledger) never raises.
+request the API rejects with HTTP 400 over a marker promptcache added (the error names
+``cache_control``, ``prompt_cache_key``...) is sent again exactly as written, with a warning; any
+other error reaches the caller as the SDK raised it, the request sent once. The bookkeeping after
+a response (state, ledger) never raises.
 """
 
 from __future__ import annotations
@@ -24,10 +26,13 @@ from promptcache.providers.anthropic.render import record_sent
 from promptcache.providers.anthropic.usage import AnthropicStreamUsage
 from promptcache.providers.common import ProviderPlan
 from promptcache.providers.usage import parse_usage
+from promptcache.redact import redacted_repr
+from promptcache.sdk import plain
 from promptcache.state import CacheState
 from promptcache.usage import Ledger, Usage
 
-__all__ = ["Prepared", "UnplannedRequestWarning", "WrapHandle", "WrappedMethod", "default_state"]
+__all__ = ["Prepared", "UnplannedRequestWarning", "WrapHandle", "WrappedMethod",
+           "attributable", "default_state"]
 
 
 class UnplannedRequestWarning(CacheWarning):
@@ -55,6 +60,9 @@ def default_state() -> CacheState:
 class Prepared:
     """One call as it will be sent: the keyword arguments and what planning decided."""
 
+    #: Header values and credentials in ``kwargs`` are shown as ``<redacted>``.
+    __repr__ = redacted_repr
+
     kwargs: Mapping[str, Any]
     provider: Provider
     model: str
@@ -68,6 +76,9 @@ class Prepared:
     summary: ProviderPlan | None = None
     #: Why the request was not planned.
     reason: str = ""
+    #: The request fields this provider's planning adds or sets (``cache_control``...): a 400
+    #: naming one that promptcache added is promptcache's doing, and the request is resent.
+    markers: tuple[str, ...] = ()
     #: Called once the response has started (e.g. a Gemini cache manager's bookkeeping).
     on_start: Callable[[], None] | None = field(default=None, repr=False)
 
@@ -87,6 +98,10 @@ class WrappedMethod:
     #: ``stream(...)`` helpers, whose manager calls the client's own (wrapped) ``create`` when
     #: entered: they are planned there, not twice.
     kind: Literal["create", "stream", "manager", "helper"] = "create"
+    #: The returned dict's key that holds the stream (boto3's ``converse_stream``), if any.
+    stream_key: str | None = None
+    #: ``(model) -> accumulator`` for the stream's usage, where the provider has its own.
+    stream_usage: Callable[[str], Any] | None = None
 
 
 def _sentinel(value: Any) -> bool:
@@ -152,11 +167,48 @@ def _warn(message: str) -> None:
 
 
 def rejected(error: BaseException) -> bool:
-    """True for an HTTP 400 from any of the three SDKs: the request itself was refused."""
+    """True for an HTTP 400 from any of the SDKs: the request itself was refused (botocore's
+    ``ClientError`` carries it in ``response["ResponseMetadata"]``)."""
     status = getattr(error, "status_code", None)
     if status is None:
         status = getattr(error, "code", None)
+    if status is None:
+        response = getattr(error, "response", None)
+        meta = response.get("ResponseMetadata") if isinstance(response, Mapping) else None
+        status = meta.get("HTTPStatusCode") if isinstance(meta, Mapping) else None
     return status == 400
+
+
+def _mentions(value: Any, name: str) -> int:
+    """How many times ``name`` is a key in ``value`` (plain JSON data), at any depth."""
+    if isinstance(value, Mapping):
+        return sum((k == name) + _mentions(v, name) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return sum(_mentions(v, name) for v in value)
+    return 0
+
+
+def attributable(error: BaseException, prepared: Prepared,
+                 written: Mapping[str, Any]) -> str | None:
+    """The marker field a 400 is about, when promptcache added that field to the request; else
+    None (the request would have been refused as written too: sending it again only repeats the
+    error)."""
+    if not (prepared.planned and rejected(error)):
+        return None
+    text = f"{error} {getattr(error, 'body', '')} {getattr(error, 'message', '')}"
+    for name in prepared.markers:
+        if name not in text:
+            continue
+        try:
+            sent = plain(given(prepared.kwargs), "request")
+            asked = plain(given(written), "request")
+        except PromptCacheError:  # cannot be read: say it was ours if the request was changed
+            if prepared.kwargs != written:
+                return name
+            continue
+        if _mentions(sent, name) > _mentions(asked, name):
+            return name
+    return None
 
 
 class WrapHandle:
@@ -210,11 +262,12 @@ class WrapHandle:
         return prepared
 
     def resent(self, endpoint: WrappedMethod, prepared: Prepared, kwargs: Mapping[str, Any],
-               error: BaseException) -> Prepared:
+               error: BaseException, marker: str) -> Prepared:
         """The original request (``kwargs`` as the caller wrote them), after the API refused the
-        planned one."""
-        _warn(f"the API rejected the planned {endpoint.name} request ({error}); promptcache sent "
-              "it again exactly as written. Please report this as a promptcache bug.")
+        planned one over a ``marker`` field promptcache added."""
+        _warn(f"the API rejected the planned {endpoint.name} request over the {marker} "
+              f"promptcache added ({error}); promptcache sent it again exactly as written. Please "
+              "report this as a promptcache bug.")
         out = Prepared(kwargs=kwargs, provider=prepared.provider, model=prepared.model,
                        planned=False, limits=prepared.limits, reason=f"rejected: {error}")
         with self._lock:
@@ -251,7 +304,9 @@ class WrapHandle:
         except Exception as e:
             _warn(f"promptcache could not read the usage of a response ({e}).")
 
-    def accumulator(self, prepared: Prepared) -> _LastUsage | _AnthropicUsage:
+    def accumulator(self, prepared: Prepared, endpoint: WrappedMethod | None = None) -> Any:
+        if endpoint is not None and endpoint.stream_usage is not None:
+            return endpoint.stream_usage(prepared.model)
         if prepared.provider == "anthropic":
             return _AnthropicUsage(prepared.model)
         return _LastUsage(prepared.provider, prepared.model)

@@ -24,6 +24,8 @@ from promptcache.sdk import plain
 __all__ = ["prepare_chat", "prepare_responses"]
 
 _SETTINGS = ("prompt_cache_key", "prompt_cache_retention", "prompt_cache_options")
+#: The roles that carry instructions (the API reads them alike on GPT-5.6+).
+_INSTRUCTIONS = ("system", "developer")
 
 
 def _unmarked(value: Any) -> Any:
@@ -49,29 +51,60 @@ def _normal(items: Any) -> Any:
     return out
 
 
+def _carried(rendered: Any, written: Any) -> list[Any] | None:
+    """The rendered messages (with their breakpoints) in the caller's own roles, when they are the
+    caller's content markers aside; else None.
+
+    The renderer writes ``developer`` for instructions on GPT-5.6+ where the caller may have
+    written ``system``: the same instructions, so the caller's role is kept (the request is the
+    one they wrote) and the breakpoints go with it.
+    """
+    ours, theirs = _normal(_unmarked(rendered)), _normal(written)
+    if not isinstance(ours, list) or not isinstance(theirs, list) or len(ours) != len(theirs):
+        return None
+    out = []
+    for item, mine, their in zip(rendered, ours, theirs, strict=True):
+        if mine != their:
+            role = their.get("role") if isinstance(their, Mapping) else None
+            if role not in _INSTRUCTIONS or mine.get("role") not in _INSTRUCTIONS \
+                    or {**mine, "role": role} != their:
+                return None
+            item = {**item, "role": role}
+        out.append(item)
+    return out
+
+
 def _prepare(kwargs: Mapping[str, Any], handle: WrapHandle, api: Api) -> Prepared:
     request = given(kwargs)
     prompt = prompt_from_openai_request(request, api=api)
     model = prompt.model
     limits = limits_for(model, provider="openai")
     render = render_openai_responses if api == "responses" else render_openai_chat
-    rendered: Rendered = render(
-        prompt, model=model, prompt_cache_key=request.get("prompt_cache_key"),
-        retention=request.get("prompt_cache_retention", handle.options.get("retention")),
-        explicit=None if "prompt_cache_options" not in request else False, limits=limits)
+
+    def rendering(explicit: bool | None) -> Rendered:
+        return render(
+            prompt, model=model, prompt_cache_key=request.get("prompt_cache_key"),
+            retention=request.get("prompt_cache_retention", handle.options.get("retention")),
+            explicit=explicit, limits=limits)
+
+    rendered = rendering(None if "prompt_cache_options" not in request else False)
     out = dict(kwargs)
     key = "input" if api == "responses" else "messages"
-    marked = rendered.plan.breakpoints and "prompt_cache_options" not in request
-    if marked and api == "chat" and _normal(_unmarked(rendered.kwargs[key])) == _normal(
-            plain(request[key], key)):
-        out[key] = rendered.kwargs[key]
+    carried = None
+    if rendered.plan.breakpoints and "prompt_cache_options" not in request and api == "chat":
+        carried = _carried(rendered.kwargs[key], plain(request[key], key))
+    if carried is not None:
+        out[key] = carried
+    elif rendered.plan.base is not None:
+        # The breakpoints cannot ride on the caller's content (responses input, or content the
+        # renderer writes differently): plan automatic caching instead, so the settings sent
+        # and ``last.summary`` describe the request that goes out.
+        rendered = rendering(False)
     for name in _SETTINGS:
         if name in rendered.kwargs and name not in request:
-            if name == "prompt_cache_options" and out[key] is not rendered.kwargs[key]:
-                continue  # no breakpoints sent: leave the options (and the mode) to the API
             out[name] = rendered.kwargs[name]
     return Prepared(kwargs=out, provider="openai", model=model, planned=True, limits=limits,
-                    summary=rendered.plan)
+                    summary=rendered.plan, markers=(*_SETTINGS, "prompt_cache_breakpoint"))
 
 
 def prepare_chat(kwargs: Mapping[str, Any], handle: WrapHandle) -> Prepared:

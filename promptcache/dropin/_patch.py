@@ -10,10 +10,16 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from promptcache.dropin._core import Prepared, WrapHandle, WrappedMethod, materialised, rejected
+from promptcache.dropin._core import (
+    Prepared,
+    WrapHandle,
+    WrappedMethod,
+    attributable,
+    materialised,
+)
 from promptcache.dropin._streams import (
     AsyncHelperManagerProxy,
     AsyncStreamManagerProxy,
@@ -100,8 +106,13 @@ def _finish(handle: WrapHandle, endpoint: WrappedMethod, prepared: Prepared, res
     if not _streams(endpoint, prepared):
         handle.account(prepared, result)
         return result
-    acc = handle.accumulator(prepared)
+    acc = handle.accumulator(prepared, endpoint)
     proxy = AsyncStreamProxy if is_async else StreamProxy
+    key = endpoint.stream_key
+    if key is not None and isinstance(result, Mapping) and key in result:
+        # The stream is one value of the returned dict: the caller still gets the dict.
+        return {**result, key: proxy(result[key], acc.feed,
+                                     lambda: handle.account(prepared, acc.usage()))}
     return proxy(result, acc.feed, lambda: handle.account(prepared, acc.usage()))
 
 
@@ -119,9 +130,10 @@ def _sync(original: Callable[..., Any], endpoint: WrappedMethod, handle: WrapHan
         try:
             result = send(**prepared.kwargs)
         except Exception as e:
-            if not (prepared.planned and rejected(e)):
+            marker = attributable(e, prepared, kwargs)
+            if marker is None:
                 raise
-            prepared = handle.resent(named, prepared, kwargs, e)
+            prepared = handle.resent(named, prepared, kwargs, e, marker)
             result = send(**kwargs)
         finally:
             _reached.reset(token)
@@ -150,9 +162,10 @@ def _async(original: Callable[..., Any], endpoint: WrappedMethod, handle: WrapHa
         try:
             result = await send(**prepared.kwargs)
         except Exception as e:
-            if not (prepared.planned and rejected(e)):
+            marker = attributable(e, prepared, kwargs)
+            if marker is None:
                 raise
-            prepared = handle.resent(named, prepared, kwargs, e)
+            prepared = handle.resent(named, prepared, kwargs, e, marker)
             result = await send(**kwargs)
         finally:
             _reached.reset(token)

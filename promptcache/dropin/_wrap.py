@@ -40,12 +40,51 @@ def _spec(client: Any) -> ProviderSpec:
 def _wrapped(spec: ProviderSpec, method: SdkMethod) -> WrappedMethod:
     """The drop-in's view of one registry method (built once: patches compare them)."""
     return WrappedMethod(name=method.name, provider=spec.name, prepare=method.prepare.load(),
-                         kind=method.kind)
+                         kind=method.kind, stream_key=method.stream_key,
+                         stream_usage=spec.stream_usage.load() if spec.stream_usage else None)
 
 
 def _targets(client: Any, spec: ProviderSpec) -> list[tuple[Any, str, WrappedMethod]]:
     return [(resource, method.method, _wrapped(spec, method))
             for resource, method in spec.targets(client)]
+
+
+#: The SDK methods that return a new client configured like this one (openai and anthropic).
+_COPIES = ("copy", "with_options")
+#: Attribute marking a ``copy``/``with_options`` replacement that wraps the new client.
+_COPYING = "__promptcache_copying__"
+
+
+def _wrap_copies(client: Any, handle: WrapHandle, response_cache: CacheBackend | bool | None,
+                 namespace: str) -> None:
+    """Make ``client.copy(...)`` and ``client.with_options(...)`` return wrapped clients.
+
+    The SDK builds a fresh client, which carries none of the instance's replaced methods: without
+    this, ``wrapped.with_options(timeout=30).messages.create(...)`` would go out unplanned and
+    past the response cache, silently. The copy shares the state, the ledger and the prompt memo
+    (a new :class:`WrapHandle`, so ``last`` and the counts are its own).
+    """
+    for name in _COPIES:
+        method = getattr(type(client), name, None)
+        if not callable(method):
+            continue
+
+        def copying(*args: Any, _method: Any = method, **kwargs: Any) -> Any:
+            new = _method(client, *args, **kwargs)
+            copied = wrap(new, state=handle.state, ledger=handle.ledger,
+                          response_cache=response_cache, namespace=namespace, **handle.options)
+            handle_of(copied).memo = handle.memo
+            return copied
+
+        functools.update_wrapper(copying, method)
+        setattr(copying, _COPYING, True)
+        setattr(client, name, copying)
+
+
+def _unwrap_copies(client: Any) -> None:
+    for name in _COPIES:
+        if getattr(vars(client).get(name), _COPYING, False):
+            delattr(client, name)
 
 
 def wrap(client: C, *, state: CacheState | None = None, ledger: Ledger | None = None,
@@ -65,7 +104,8 @@ def wrap(client: C, *, state: CacheState | None = None, ledger: Ledger | None = 
     (:mod:`promptcache.cache`): a backend, or ``True`` for the process default
     (``set_response_cache``); ``namespace`` keeps its tenants apart. ``options`` go to the
     provider's planner: ``retention`` and ``prompt_cache_key`` for OpenAI. Calling ``wrap``
-    again replaces the settings; :func:`unwrap` undoes it.
+    again replaces the settings; :func:`unwrap` undoes it. ``client.with_options(...)`` and
+    ``client.copy(...)`` return wrapped clients sharing the state, ledger and response cache.
     """
     spec = _spec(client)
     targets = _targets(client, spec)
@@ -92,6 +132,7 @@ def wrap(client: C, *, state: CacheState | None = None, ledger: Ledger | None = 
         handle.memo = PromptMemo()
     for resource, method, endpoint in targets:
         patch(resource, method, endpoint, handle, probed=endpoint.name in probed)
+    _wrap_copies(client, handle, response_cache, namespace)
     client.promptcache = handle  # type: ignore[attr-defined]
     return client
 
@@ -108,6 +149,7 @@ def unwrap(client: C) -> C:
     """Undo :func:`wrap` (and the response cache it added): the client's methods are the SDK's."""
     for resource, method, _ in _targets(client, _spec(client)):
         restore(resource, method, cache=True)
+    _unwrap_copies(client)
     if "promptcache" in vars(client):
         del client.promptcache  # type: ignore[attr-defined]
     return client

@@ -17,7 +17,9 @@ from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from promptcache.clock import Clock, WallClock
+from promptcache.errors import UnknownModelError
 from promptcache.providers._simerrors import ErrorStyle, SimulatedAPIError
+from promptcache.redact import redacted_repr
 from promptcache.tokens import default_counter
 
 __all__ = ["Exchange", "LoopbackServer", "RecordedRequest", "Reply"]
@@ -29,6 +31,9 @@ Reply = str | Callable[[Mapping[str, Any]], str]
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecordedRequest:
     """One request as the server received it, so a test can assert what a client really sent."""
+
+    #: Header values (``x-api-key``, ``authorization``) are shown as ``<redacted>``.
+    __repr__ = redacted_repr
 
     method: str
     #: The path without the query string, e.g. ``/v1/messages``.
@@ -69,11 +74,17 @@ class Exchange:
         h.wfile.write(data)
 
     def send_text(self, status: int, text: str, content_type: str) -> None:
-        data = text.encode()
+        self.send_bytes(status, text.encode(), content_type)
+
+    def send_bytes(self, status: int, data: bytes, content_type: str,
+                   headers: Mapping[str, str] | None = None) -> None:
+        """A binary body (AWS event-stream frames, say) with its content type."""
         h = self._handler
         h.send_response(status)
         h.send_header("Content-Type", content_type)
         h.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            h.send_header(key, value)
         h.end_headers()
         h.wfile.write(data)
 
@@ -167,6 +178,21 @@ class LoopbackServer:
     def route(self, exchange: Exchange) -> None:
         raise NotImplementedError
 
+    def model_of(self, exchange: Exchange) -> str:
+        """The model a request names (the JSON body's ``model``); servers that take it from the
+        path override this."""
+        try:
+            body = exchange.body()
+        except ValueError:
+            return ""
+        return str(body.get("model", "")) if isinstance(body, Mapping) else ""
+
+    def unknown_model(self, model: str) -> SimulatedAPIError:
+        """The 404 the real API sends for a model it does not serve, in its own error shape:
+        each server overrides this with its provider's message."""
+        return SimulatedAPIError(f"model: {model}", rule="model_not_found", status_code=404,
+                                 style=self.error_style)
+
     def not_found(self, exchange: Exchange) -> None:
         message = f"No route for {exchange.method} {exchange.path} in {type(self).__name__}."
         exchange.send_json(
@@ -191,6 +217,11 @@ class LoopbackServer:
             self.route(exchange)
         except SimulatedAPIError as e:
             exchange.send_json(e.status_code, e.body)
+        except UnknownModelError:
+            # The simulator has no limits for the model: the real API answers 404 (which the SDKs
+            # do not retry), never the 500 and traceback of a bug in the fake.
+            error = self.unknown_model(self.model_of(exchange))
+            exchange.send_json(error.status_code, error.body)
         except json.JSONDecodeError as e:
             error = SimulatedAPIError(
                 f"The request body is not valid JSON: {e}.", rule="json", style=self.error_style

@@ -19,6 +19,7 @@ from promptcache.blocks import Block, Volatility
 from promptcache.errors import PromptError
 from promptcache.plan import Plan
 from promptcache.prompt import Prompt
+from promptcache.redact import redacted_repr
 
 __all__ = [
     "Mode",
@@ -93,21 +94,60 @@ class ProviderPlan:
 class Rendered:
     """A rendered request: the keyword arguments for the SDK call, and its ProviderPlan."""
 
+    #: Header values and credentials in ``kwargs`` are shown as ``<redacted>``.
+    __repr__ = redacted_repr
+
     kwargs: Mapping[str, Any]
     plan: ProviderPlan
 
 
-def canonical(value: Any) -> Any:
+#: How deep a tool schema (or tool input) may nest, in JSON levels (an object property is two:
+#: ``properties`` and the property). Real schemas stay within a few dozen; a deeper one is
+#: generated or cyclic, and would exhaust Python's recursion limit.
+MAX_NESTING = 100
+
+
+def canonical(value: Any, path: str = "value", depth: int = 0) -> Any:
     """``value`` with every dict's keys sorted, recursively; lists keep their order.
 
     Tool definitions and JSON schemas are part of the cached prefix: two processes that build the
-    same schema with keys in another order would otherwise never share a cache entry.
+    same schema with keys in another order would otherwise never share a cache entry. Nesting
+    deeper than ``MAX_NESTING`` is a PromptError naming ``path`` (where ``value`` sits in the
+    request), not a RecursionError.
     """
+    if depth > MAX_NESTING:
+        raise PromptError(f"{path}: nested more than {MAX_NESTING} JSON levels deep; promptcache "
+                          f"renders schemas and tool inputs up to {MAX_NESTING} levels. Flatten the schema "
+                          "(a $defs entry and a $ref) or check it for a cycle.", path=path)
     if isinstance(value, Mapping):
-        return {str(k): canonical(value[k]) for k in sorted(value, key=str)}
+        return {str(k): canonical(value[k], path, depth + 1) for k in sorted(value, key=str)}
     if isinstance(value, list | tuple):
-        return [canonical(v) for v in value]
+        return [canonical(v, path, depth + 1) for v in value]
     return value
+
+
+def require_turns(prompt: Prompt, api: str, path: str) -> None:
+    """A PromptError when ``prompt`` has no turns: every API rejects a request with no messages
+    (an empty ``messages``, ``input`` or ``contents``), so it is refused before it is sent, as
+    ``render_anthropic`` does."""
+    if not prompt.turns:
+        raise PromptError(f"The {api} needs at least one message: builder.add_user_turn(...).",
+                          path=path)
+
+
+def stop_list(value: Any) -> list[str] | None:
+    """``stop_sequences`` as the list OpenAI's ``stop`` takes; ``None`` (no stop sequences) as
+    ``None``, so the parameter is left out; anything but strings is a PromptError.
+
+    ``list(value)`` alone raised TypeError on ``None`` or a number, and split a lone string into
+    its characters, each a stop sequence the caller never asked for.
+    """
+    if value is None:
+        return None
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise PromptError(f"stop_sequences: must be a list of strings (got {type(value).__name__}); "
+                      "the API rejects anything else.", path="stop_sequences")
 
 
 def field_of(payload: Mapping[str, Any], key: str, path: str, what: str) -> str:

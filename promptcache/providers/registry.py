@@ -41,10 +41,11 @@ __all__ = [
 
 def _specs() -> tuple[ProviderSpec, ...]:
     from promptcache.providers.anthropic.spec import SPEC as ANTHROPIC
+    from promptcache.providers.bedrock_converse.spec import SPEC as BEDROCK_CONVERSE
     from promptcache.providers.gemini.spec import SPEC as GEMINI
     from promptcache.providers.openai.spec import SPEC as OPENAI
 
-    return (ANTHROPIC, OPENAI, GEMINI)
+    return (ANTHROPIC, OPENAI, GEMINI, BEDROCK_CONVERSE)
 
 
 #: Every provider, in the order the docs and the CLI list them.
@@ -140,8 +141,8 @@ def _read_request(request: Mapping[str, Any], *, provider: Provider | None = Non
     if provider is not None and provider != detected:
         api = spec_named(provider).default_api(request)
     spec = spec_named(provider or detected)
-    model = request.get("model")
+    model = request.get(spec.model_key)
     if not isinstance(model, str) or not model:
-        raise PromptError("The request has no 'model' string.", path="model")
+        raise PromptError(f"The request has no {spec.model_key!r} string.", path=spec.model_key)
     view: CacheView = spec.read(request, model, api)
     return view

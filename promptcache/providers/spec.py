@@ -59,6 +59,9 @@ class SdkMethod:
     """Response fields that describe the transport (HTTP headers), not the answer."""
     json_mode: bool = False
     """The response cache validates stored JSON text directly (bytes fields travel base64)."""
+    stream_key: str | None = None
+    """The method returns a dict whose ``stream_key`` holds the stream (boto3's
+    ``converse_stream``): the wrapper reads that value, not the dict."""
 
     @property
     def resource(self) -> str:
@@ -115,8 +118,13 @@ class ProviderSpec:
     """One client for both: async calls go through an attribute (``client.aio``)."""
     session_apis: tuple[str, ...] = ()
     """Values of ``ChatSession(api=...)`` this provider takes (none: ``api`` is refused)."""
+    model_key: str = "model"
+    """The request field that names the model (Converse: ``modelId``)."""
     plans_memo: bool = False
     """The drop-in wrapper keeps a prompt memo for this provider's clients."""
+    stream_usage: Ref | None = None
+    """``(model) -> accumulator`` (``feed(event)``, ``usage()``) for streams whose usage is not
+    an item's ``usage`` attribute (Converse's ``metadata`` event); ``None``: the wrapper's own."""
 
     def is_async(self, client: Any) -> bool:
         """Whether ``client`` is its SDK's async client (never, with :attr:`async_attribute`)."""
@@ -137,7 +145,8 @@ class ProviderSpec:
                 if cached and method.cached_as is None:
                     continue
                 resource = holder
-                for attribute in method.resource.split("."):
+                # A method on the client itself (boto3's ``converse``) has no resource path.
+                for attribute in filter(None, method.resource.split(".")):
                     resource = getattr(resource, attribute, None) if method.optional \
                         else getattr(resource, attribute)
                 if method.optional and (resource is None

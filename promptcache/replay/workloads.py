@@ -26,6 +26,7 @@ from promptcache.builder import PromptBuilder
 from promptcache.errors import PromptError, TraceError
 from promptcache.prompt import Prompt
 from promptcache.providers.anthropic.render import render_prefix
+from promptcache.redact import redacted_repr
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -53,6 +54,9 @@ DEFAULT_MODEL = "claude-sonnet-4-5"
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TraceRequest:
     """One request of a trace, at ``t`` seconds from the trace's start."""
+
+    #: Header values and credentials in ``request`` are shown as ``<redacted>``.
+    __repr__ = redacted_repr
 
     t: float
     #: ``messages.create`` keyword arguments, without any ``cache_control``.

@@ -229,16 +229,6 @@ class SessionBase:
         mode = getattr(request.plan, "mode", None)
         return recover is not None and mode == "explicit" and bool(recover(error))
 
-    def _mapped(self, error: BaseException) -> ProviderError | None:
-        """Our ProviderError for an exception the provider SDK raised (None for anything else)."""
-        if not self.adapter.is_sdk_error(error):
-            return None
-        status = getattr(error, "status_code", None) or getattr(error, "code", None)
-        where = f"HTTP {status}" if status is not None else type(error).__name__
-        return ProviderError(f"{self.provider} request for {self.model!r} failed ({where}): "
-                             f"{error}. The session's history is unchanged; fix the cause and "
-                             "send again.")
-
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(provider={self.provider!r}, model={self.model!r}, "
                 f"messages={len(self.core.history)}, {self.stats.summary()})")

@@ -23,6 +23,7 @@ from promptcache.limits import ModelLimits, Provider
 from promptcache.plan import Plan
 from promptcache.prompt import Prompt
 from promptcache.providers.common import ProviderPlan
+from promptcache.redact import redacted_repr
 from promptcache.session._explain import Sent, edit_cost, explain_miss
 from promptcache.session._history import blocks_of, check_history
 from promptcache.session._values import EditCost, MissReport, Reply, SessionStats, TurnUsage
@@ -42,6 +43,9 @@ class Pending:
     new_message: Mapping[str, Any]
     #: Length of the history the request extends (a commit on another history is refused).
     base: int
+    #: For a regenerate: the length of the history it replaces the end of (the turns from
+    #: ``base`` on are dropped when the new reply commits, not before).
+    replaces: int | None = None
     prompt: Prompt
     #: The optimizer's plan where the session plans (Anthropic); None where the renderer does.
     plan: Plan | None
@@ -52,6 +56,9 @@ class Pending:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Request:
     """A rendered request: the SDK keyword arguments and how it is cached."""
+
+    #: Header values and credentials in ``kwargs`` are shown as ``<redacted>``.
+    __repr__ = redacted_repr
 
     kwargs: dict[str, Any]
     plan: Plan | ProviderPlan
@@ -100,6 +107,28 @@ def _with_conversation(prompt: Prompt) -> Prompt:
                   turns=prompt.turns, params=prompt.params, platform=prompt.platform)
 
 
+def _listed(value: Any, name: str) -> tuple[Any, ...]:
+    """``tools``, ``documents``, ``history`` or ``system`` blocks as a tuple.
+
+    A number, a string or a lone mapping where a list belongs is a PromptError naming the
+    argument, not the bare TypeError that ``tuple(5)`` raises (a mapping would iterate its keys).
+    """
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise PromptError(f"ChatSession: {name} must be a list (got {type(value).__name__}).",
+                          path=name)
+    return tuple(value)
+
+
+def _system(value: Any) -> str | tuple[Mapping[str, Any], ...] | None:
+    """``system`` as the session keeps it: ``None``, a string or a tuple of text blocks."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bytes | Mapping) or not isinstance(value, Iterable):
+        raise PromptError(f"ChatSession: system must be a string or a list of text blocks (got "
+                          f"{type(value).__name__}).", path="system")
+    return tuple(value)
+
+
 class SessionCore:
     """History, planning and accounting of one conversation; the shells do the sending."""
 
@@ -123,12 +152,15 @@ class SessionCore:
         self.adapter = adapter
         self.model = model
         self.platform = platform
-        self.tools: tuple[Mapping[str, Any], ...] = tuple(tools)
-        self.system = system if system is None or isinstance(system, str) else tuple(system)
-        self.documents: tuple[Document | Mapping[str, Any], ...] = tuple(documents)
+        self.tools: tuple[Mapping[str, Any], ...] = _listed(tools, "tools")
+        self.system = _system(system)
+        self.documents: tuple[Document | Mapping[str, Any], ...] = _listed(documents, "documents")
         # SDK objects (a ``Message``, its content blocks) are welcome: kept as the params they are.
-        self.history: list[Mapping[str, Any]] = [message_param(m) for m in history]
+        self.history: list[Mapping[str, Any]] = [message_param(m) for m in _listed(history, "history")]
         check_history(self.history)
+        if params is not None and not isinstance(params, Mapping):
+            raise PromptError(f"ChatSession: params must be a dict (got {type(params).__name__}).",
+                              path="params")
         self.params: dict[str, Any] = {"max_tokens": max_tokens, **(params or {})}
         self.state = state if state is not None else CacheState(clock=clock)
         self.limits = limits if limits is not None else adapter.limits(model, platform)
@@ -177,12 +209,38 @@ class SessionCore:
         return Pending(new_message=new_message, base=base, prompt=prompt, plan=plan,
                        fingerprints=fps, sent_at=now)
 
+    def regenerate(self) -> Pending:
+        """Plan the last request again: the last user turn, without the reply it got.
+
+        The history changes only when the new reply commits (the old reply is then dropped), so
+        a failed regenerate leaves the session as it was. The request has the same prefix as the
+        one it repeats: it reads the cache that one wrote.
+        """
+        end = len(self.history)
+        if end and self.history[-1].get("role") == "assistant":
+            end -= 1
+        if end == 0 or self.history[end - 1].get("role") != "user":
+            raise PromptError("regenerate(): the history has no user turn to send again; send "
+                              "one first.", path=f"messages[{max(end - 1, 0)}]")
+        base = end - 1
+        message = self.history[base]
+        prompt = self.build(self.history[:base]).extend([message])
+        now = self.state.now()
+        plan = self.adapter.plan(prompt, self.state, now, self.limits)
+        fps = plan.fingerprints if plan is not None and plan.fingerprints else prompt.fingerprints
+        return Pending(new_message=message, base=base, replaces=len(self.history), prompt=prompt,
+                       plan=plan, fingerprints=fps, sent_at=now)
+
     def user_message(self, content: str | Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
         if isinstance(content, str):
             if not content.strip():
                 raise PromptError("send(): the user message is empty; the API rejects it.",
                                   path=f"messages[{len(self.history)}]")
             return {"role": "user", "content": content}
+        if isinstance(content, bytes | Mapping) or not isinstance(content, Sequence):
+            raise PromptError(f"send(): the user message must be a string or a list of content "
+                              f"blocks (got {type(content).__name__}).",
+                              path=f"messages[{len(self.history)}].content")
         return {"role": "user", "content": [content_param(b, keep_dicts=True) for b in content]}
 
     def tool_results_message(
@@ -225,9 +283,11 @@ class SessionCore:
 
     def commit(self, pending: Pending, request: Request, parsed: Parsed) -> Reply:
         """Append the exchange, record the cache writes, add the usage up, explain any miss."""
-        if pending.base != len(self.history):
+        expected = pending.base if pending.replaces is None else pending.replaces
+        if expected != len(self.history):
             raise PromptError("commit(): the history changed while the request was in flight; "
                               "send on one session from one task at a time.")
+        del self.history[pending.base:]
         self.history.append(pending.new_message)
         prompt = pending.prompt
         if parsed.content:
@@ -312,17 +372,27 @@ class SessionCore:
         The cost is the tokens from the first changed block to the end of the history, which the
         next request writes again instead of reading.
         """
-        new_history = [message_param(m) for m in (self.history if history is None else history)]
-        check_history(new_history)
+        given = self.history if history is None else _listed(history, "history")
+        new_history = [message_param(m) for m in given]
+        try:
+            check_history(new_history)
+        except RuleViolation as e:
+            # Refused at the edit, with the history unchanged: accepted, it would make every
+            # later send fail with the same violation, and the session would be stuck.
+            raise PromptError(f"This edit would leave the history unsendable: {e}",
+                              path=e.path) from e
+        tools = None if tools is None else _listed(tools, "tools")
+        system = _system(system)
+        documents = None if documents is None else _listed(documents, "documents")
         after = self.build(new_history, tools=tools, system=system, documents=documents)
         cost = edit_cost(self._prompt, after, self.limits)
         if apply:
             self.history = new_history
             if tools is not None:
-                self.tools = tuple(tools)
+                self.tools = tools
             if system is not None:
-                self.system = system if isinstance(system, str) else tuple(system)
+                self.system = system
             if documents is not None:
-                self.documents = tuple(documents)
+                self.documents = documents
             self._prompt = after
         return cost

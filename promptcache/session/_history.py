@@ -19,17 +19,23 @@ def blocks_of(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     content = message.get("content")
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
-    return [b for b in content or () if isinstance(b, Mapping)]
+    if not isinstance(content, list | tuple):
+        return []  # not blocks at all (``content=1.5``): the builder names it, with its path
+    return [b for b in content if isinstance(b, Mapping)]
 
 
 def check_history(messages: Sequence[Mapping[str, Any]], *, start: int = 0) -> None:
-    """Raise when a tool_use is not answered by a tool_result in the next user message.
+    """Raise when a tool_use is not answered by a tool_result in the next user message, or a
+    tool_result answers no tool_use of the assistant turn before it.
 
-    The APIs reject such a history with a 400; catching it here names the message. ``start`` is
-    the index of ``messages[0]`` in the whole history, so a check of the newest messages alone
-    (what a session does on every send) still names the right path.
+    The APIs reject such a history with a 400; catching it here names the message, at the edit
+    or the send that would make it. ``start`` is the index of ``messages[0]`` in the whole
+    history, so a check of the newest messages alone (what a session does on every send) still
+    names the right path; there, ``messages[0]`` is the turn the new message follows.
     """
     for i, message in enumerate(messages):
+        if message.get("role") == "user" and (i > 0 or start == 0):
+            _check_answers(messages[i - 1] if i > 0 else None, message, start + i)
         if message.get("role") != "assistant":
             continue
         ids = [b.get("id") for b in blocks_of(message) if b.get("type") == "tool_use"]
@@ -47,6 +53,25 @@ def check_history(messages: Sequence[Mapping[str, Any]], *, start: int = 0) -> N
                 "tool call (send_tool_results) or remove both turns.",
                 path=f"messages[{at}]", rule="tool-result-pairing",
             )
+
+
+def _check_answers(previous: Mapping[str, Any] | None, message: Mapping[str, Any],
+                   index: int) -> None:
+    """Raise when ``message`` (``messages[index]``) holds a tool_result whose tool_use is not in
+    the assistant turn ``previous``: half a pair, which the API rejects."""
+    results = [b.get("tool_use_id") for b in blocks_of(message) if b.get("type") == "tool_result"]
+    if not results:
+        return
+    asked = ({b.get("id") for b in blocks_of(previous) if b.get("type") == "tool_use"}
+             if previous is not None and previous.get("role") == "assistant" else set())
+    orphans = [r for r in results if r not in asked]
+    if orphans:
+        where = (f"messages[{index - 1}]" if previous is not None
+                 else "no assistant turn (it is the first message)")
+        raise RuleViolation(
+            f"messages[{index}]: the tool_result blocks for {orphans} answer no tool_use of "
+            f"{where}; the API rejects the history. Remove the tool_use turn and its results "
+            "together.", path=f"messages[{index}]", rule="tool-result-pairing")
 
 
 def first_difference(before: tuple[str, ...], after: tuple[str, ...]) -> int | None:

@@ -31,6 +31,15 @@ class AsyncChatSession(SessionBase):
     async def send(self, content: str | Sequence[Mapping[str, Any]]) -> Reply:
         return await self._call(self._user(content))
 
+    async def regenerate(self) -> Reply:
+        """Ask again: send the last user turn once more and return the new reply, which
+        replaces the last one in the history (only once it has arrived)."""
+        return await self._call(self.core.regenerate())
+
+    def stream_regenerate(self) -> AsyncChatStream:
+        """Like :meth:`regenerate`, streamed."""
+        return AsyncChatStream(self, self.core.regenerate())
+
     async def send_tool_results(self, results: Mapping[str, ToolResult] | Sequence[Mapping[str, Any]],
                                 *, is_error: Mapping[str, bool] | None = None) -> Reply:
         return await self._call(self._results(results, is_error))
@@ -80,20 +89,16 @@ class AsyncChatSession(SessionBase):
 
     async def _call(self, pending: Pending) -> Reply:
         request = await self.adapter.arender(pending, **self._render_args())
+        # The SDK's own exceptions (RateLimitError, OverloadedError...) reach the caller as
+        # they are, so retry code written against the SDK keeps working; nothing was committed.
         try:
-            try:
-                response = await self.adapter.acreate(self.client, request.kwargs)
-            except Exception as e:
-                if not self._recoverable(e, request):
-                    raise
-                # The Gemini cache the request named expired in between: recreate it, once.
-                request = await self.adapter.arender(pending, **self._render_args())
-                response = await self.adapter.acreate(self.client, request.kwargs)
+            response = await self.adapter.acreate(self.client, request.kwargs)
         except Exception as e:
-            mapped = self._mapped(e)
-            if mapped is None:
+            if not self._recoverable(e, request):
                 raise
-            raise mapped from e
+            # The Gemini cache the request named expired in between: recreate it, once.
+            request = await self.adapter.arender(pending, **self._render_args())
+            response = await self.adapter.acreate(self.client, request.kwargs)
         return self.core.commit(pending, request, self.adapter.parse(response))
 
 
@@ -116,13 +121,7 @@ class AsyncChatStream:
     async def __aenter__(self) -> AsyncChatStream:
         s = self._session
         self._request = await s.adapter.arender(self._pending, **s._render_args())
-        try:
-            self._stream = await s.adapter.aopen_stream(s.client, self._request.kwargs)
-        except Exception as e:
-            mapped = s._mapped(e)
-            if mapped is None:
-                raise
-            raise mapped from e
+        self._stream = await s.adapter.aopen_stream(s.client, self._request.kwargs)
         self._events = aiter(self._stream)
         self._acc = s.adapter.accumulator()
         return self
@@ -130,16 +129,10 @@ class AsyncChatStream:
     async def _pull(self) -> AsyncIterator[str]:
         if self._events is None or self._acc is None:
             raise PromptCacheError("AsyncChatStream: use it in an async with block first.")
-        try:
-            async for event in self._events:
-                text = self._acc.feed(event)
-                if text:
-                    yield text
-        except Exception as e:
-            mapped = self._session._mapped(e)
-            if mapped is None:
-                raise
-            raise mapped from e
+        async for event in self._events:
+            text = self._acc.feed(event)
+            if text:
+                yield text
 
     async def __aiter__(self) -> AsyncIterator[str]:
         async for text in self._pull():

@@ -30,6 +30,19 @@ class ChatSession(SessionBase):
         """Send a user turn (text or content blocks) and return the reply."""
         return self._call(self._user(content))
 
+    def regenerate(self) -> Reply:
+        """Ask again: send the last user turn once more and return the new reply, which
+        replaces the last one in the history (only once it has arrived).
+
+        A response cache in front of the client would serve the same reply again: regenerate
+        through a client without one.
+        """
+        return self._call(self.core.regenerate())
+
+    def stream_regenerate(self) -> ChatStream:
+        """Like :meth:`regenerate`, streamed."""
+        return ChatStream(self, self.core.regenerate())
+
     def send_tool_results(self, results: Mapping[str, ToolResult] | Sequence[Mapping[str, Any]], *,
                           is_error: Mapping[str, bool] | None = None) -> Reply:
         """Answer the last reply's tool calls (``{call_id: output}``) and return the next reply."""
@@ -81,20 +94,16 @@ class ChatSession(SessionBase):
 
     def _call(self, pending: Pending) -> Reply:
         request = self.adapter.render(pending, **self._render_args())
+        # The SDK's own exceptions (RateLimitError, OverloadedError...) reach the caller as
+        # they are, so retry code written against the SDK keeps working; nothing was committed.
         try:
-            try:
-                response = self.adapter.create(self.client, request.kwargs)
-            except Exception as e:
-                if not self._recoverable(e, request):
-                    raise
-                # The Gemini cache the request named expired in between: recreate it, once.
-                request = self.adapter.render(pending, **self._render_args())
-                response = self.adapter.create(self.client, request.kwargs)
+            response = self.adapter.create(self.client, request.kwargs)
         except Exception as e:
-            mapped = self._mapped(e)
-            if mapped is None:
+            if not self._recoverable(e, request):
                 raise
-            raise mapped from e
+            # The Gemini cache the request named expired in between: recreate it, once.
+            request = self.adapter.render(pending, **self._render_args())
+            response = self.adapter.create(self.client, request.kwargs)
         return self.core.commit(pending, request, self.adapter.parse(response))
 
 
@@ -118,13 +127,7 @@ class ChatStream:
     def __enter__(self) -> ChatStream:
         s = self._session
         self._request = s.adapter.render(self._pending, **s._render_args())
-        try:
-            self._stream = s.adapter.open_stream(s.client, self._request.kwargs)
-        except Exception as e:
-            mapped = s._mapped(e)
-            if mapped is None:
-                raise
-            raise mapped from e
+        self._stream = s.adapter.open_stream(s.client, self._request.kwargs)
         self._events = iter(self._stream)
         self._acc = s.adapter.accumulator()
         return self
@@ -132,16 +135,10 @@ class ChatStream:
     def _pull(self) -> Iterator[str]:
         if self._events is None or self._acc is None:
             raise PromptCacheError("ChatStream: use it in a with block before iterating.")
-        try:
-            for event in self._events:
-                text = self._acc.feed(event)
-                if text:
-                    yield text
-        except Exception as e:
-            mapped = self._session._mapped(e)
-            if mapped is None:
-                raise
-            raise mapped from e
+        for event in self._events:
+            text = self._acc.feed(event)
+            if text:
+                yield text
 
     def __iter__(self) -> Iterator[str]:
         yield from self._pull()

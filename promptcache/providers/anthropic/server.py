@@ -43,6 +43,16 @@ class AnthropicServer(LoopbackServer):
 
     error_style = "anthropic"
 
+    def model_of(self, exchange: Exchange) -> str:
+        """Bedrock and Vertex name the model in the path; the Messages API in the body."""
+        platform = _BEDROCK.match(exchange.path.rstrip("/")) or _VERTEX.match(exchange.path.rstrip("/"))
+        return unquote(platform.group("model")) if platform else super().model_of(exchange)
+
+    def unknown_model(self, model: str) -> SimulatedAPIError:
+        """Anthropic's 404 for a model it does not serve: ``not_found_error``, ``model: <name>``."""
+        return SimulatedAPIError(f"model: {model}", rule="model_not_found", status_code=404,
+                                 path="model", style=self.error_style)
+
     def __init__(
         self,
         *,

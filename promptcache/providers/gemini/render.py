@@ -30,8 +30,10 @@ from promptcache.providers.common import (
     document_header,
     field_of,
     headed,
+    require_turns,
     retarget,
     stable_end,
+    stop_list,
 )
 from promptcache.providers.gemini.tokens import declaration_tokens, part_tokens, role_tokens
 from promptcache.providers.openai.messages import translate
@@ -159,7 +161,7 @@ def _parts(payload: Mapping[str, Any], path: str, names: Mapping[str, str],
     if kind == "tool_use":
         return [{"function_call": {"id": field_of(payload, "id", path, "a tool_use block"),
                                    "name": field_of(payload, "name", path, "a tool_use block"),
-                                   "args": canonical(payload.get("input") or {})}}]
+                                   "args": canonical(payload.get("input") or {}, f"{path}.input")}}]
     if kind == "tool_result":
         return [_function_response(payload, path, names, dropped)]
     if kind in ("thinking", "redacted_thinking"):
@@ -291,7 +293,8 @@ def split(prompt: Prompt, *, model: str, cache_turns: int = 0) -> GeminiSplit:
         decl: dict[str, Any] = {"name": b.payload["name"]}
         if b.payload.get("description"):
             decl["description"] = b.payload["description"]
-        decl["parameters_json_schema"] = canonical(b.payload["input_schema"])
+        decl["parameters_json_schema"] = canonical(b.payload["input_schema"],
+                                                   f"{b.path}.input_schema")
         declarations.append(decl)
         billed[k] = declaration_tokens(decl)
     for k, b in enumerate(target.blocks):
@@ -451,6 +454,7 @@ def render_gemini(prompt: Prompt, *, model: str, cache: CachedPrefix | None = No
     without, it carries everything, stable content first, for implicit caching.
     """
     require_sdk()
+    require_turns(prompt, "generate_content API", "contents")
     lim = limits if limits is not None else limits_for(model, provider="gemini")
     cut = split(prompt, model=model, cache_turns=cache_turns if cache is not None else 0)
     config: dict[str, Any] = {}
@@ -498,6 +502,7 @@ def render_gemini_openai_compatible(prompt: Prompt, *, model: str, cache: Cached
     The cache is named in ``extra_body={"extra_body": {"google": {"cached_content": ...}}}``: the
     openai SDK merges the outer ``extra_body`` into the JSON, and the endpoint reads the inner one.
     """
+    require_turns(prompt, "OpenAI-compatible endpoint", "messages")
     lim = limits if limits is not None else limits_for(model, provider="gemini")
     target = retarget(prompt, model)
     cut = split(prompt, model=model, cache_turns=cache_turns if cache is not None else 0)
@@ -519,7 +524,8 @@ def render_gemini_openai_compatible(prompt: Prompt, *, model: str, cache: Cached
         if name in ("max_tokens", "temperature", "top_p"):
             kwargs[name] = value
         elif name == "stop_sequences":
-            kwargs["stop"] = list(value)
+            if (stop := stop_list(value)) is not None:
+                kwargs["stop"] = stop
         else:
             dropped.append(f"{name}: not sent (not mapped for Gemini's OpenAI-compatible endpoint)")
     if cache is not None:

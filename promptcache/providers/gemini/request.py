@@ -8,6 +8,7 @@ or SDK objects, as ``generate_content`` itself accepts.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -85,6 +86,20 @@ def _contents(value: Any) -> list[Any]:
     return out
 
 
+def _bytes_as_sent(value: Any) -> Any:
+    """``value`` with its ``bytes`` (``inline_data.data`` written as a dict) in base64, as
+    google-genai sends them; ``value`` itself when it holds none."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, Mapping):
+        items = {k: _bytes_as_sent(v) for k, v in value.items()}
+        return value if all(items[k] is v for k, v in value.items()) else items
+    if isinstance(value, list):
+        converted = [_bytes_as_sent(v) for v in value]
+        return value if all(a is b for a, b in zip(converted, value, strict=True)) else converted
+    return value
+
+
 def prompt_from_gemini_request(request: Mapping[str, Any]) -> Prompt:
     """A Prompt of ``generate_content(**request)``, for planning."""
     model = request.get("model")
@@ -98,5 +113,6 @@ def prompt_from_gemini_request(request: Mapping[str, Any]) -> Prompt:
         builder.add_tools(_tools(config["tools"]))
     if config.get("system_instruction"):
         builder.add_system([{"type": "text", "text": t} for t in _system(config["system_instruction"])])
-    builder.add_messages(_contents(plain(request.get("contents"), "contents")))
+    contents = _bytes_as_sent(request.get("contents"))
+    builder.add_messages(_contents(plain(contents, "contents")))
     return builder.build()

@@ -32,6 +32,18 @@ class GeminiServer(LoopbackServer):
 
     error_style = "gemini"
 
+    def model_of(self, exchange: Exchange) -> str:
+        """The model in the path (``models/{m}:generateContent``), else the body's (a cache)."""
+        call = _MODEL_CALL.match(exchange.path.rstrip("/"))
+        return call.group("model") if call else super().model_of(exchange).removeprefix("models/")
+
+    def unknown_model(self, model: str) -> SimulatedAPIError:
+        """Gemini's 404 for a model it does not serve (``status: NOT_FOUND``)."""
+        return SimulatedAPIError(
+            f"models/{model} is not found for API version v1beta, or is not supported for "
+            "generateContent. Call ListModels to see the list of available models and their "
+            "supported methods.", rule="model_not_found", status_code=404, style=self.error_style)
+
     def __init__(
         self,
         *,

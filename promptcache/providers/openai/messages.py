@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from promptcache.errors import PromptError
 from promptcache.prompt import Prompt
 from promptcache.providers.common import (
     canonical,
@@ -66,6 +67,20 @@ def _data_url(source: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _content_of(payload: Mapping[str, Any], path: str) -> Any:
+    """A tool_result's (or search_result's) ``content``: a string, a list of blocks, or absent.
+
+    Anything else (a number, a mapping) is a PromptError naming the block: the API rejects it,
+    and iterating it raised a bare TypeError.
+    """
+    content = payload.get("content")
+    if content is None or isinstance(content, str | list | tuple):
+        return content
+    raise PromptError(f"{path}.content: a {payload.get('type')} block's content must be a string "
+                      f"or a list of content blocks (got {type(content).__name__}); the API "
+                      "rejects anything else.", path=f"{path}.content")
+
+
 def _text_of(content: Any) -> tuple[str, list[str]]:
     """The text of a tool_result's content, and the kinds of sub-blocks that had to be left out."""
     if isinstance(content, str):
@@ -106,7 +121,12 @@ class _Writer:
         """
         kind = payload.get("type")
         if kind == "text":
-            return [self.text(str(payload["text"]))]
+            text = payload.get("text")
+            if not isinstance(text, str):
+                raise PromptError(f"{where}: a text block needs a 'text' string (got "
+                                  f"{type(text).__name__}); the API rejects the request.",
+                                  path=f"{where}.text")
+            return [self.text(text)]
         if kind == "image":
             url = _data_url(_source(payload))
             if url is not None:
@@ -119,7 +139,7 @@ class _Writer:
                 self._citations(payload, where, "the document is sent as text without them")
                 return parts
         if kind == "search_result":
-            text, lost = _text_of(payload.get("content"))
+            text, lost = _text_of(_content_of(payload, where))
             if lost:
                 self.out.dropped.append(f"{where}: search_result sub-blocks {', '.join(lost)} have "
                                         f"no {self.api} equivalent; sent its text only")
@@ -136,7 +156,7 @@ class _Writer:
             if source.get("type") == "text":
                 body = str(source.get("data", ""))
             else:
-                body, lost = _text_of(source.get("content"))
+                body, lost = _text_of(_content_of(source, f"{where}.source"))
                 if lost:
                     self.out.dropped.append(f"{where}: document content sub-blocks "
                                             f"{', '.join(lost)} have no {self.api} equivalent; "
@@ -177,7 +197,7 @@ class _Writer:
             fn: dict[str, Any] = {"name": tool["name"]}
             if tool.get("description"):
                 fn["description"] = tool["description"]
-            fn["parameters"] = canonical(schema)
+            fn["parameters"] = canonical(schema, f"{block.path}.input_schema")
             if self.api == "responses":
                 self.out.tools.append({"type": "function", **fn, "strict": False})
             else:
@@ -231,7 +251,7 @@ class _Writer:
             self.out.items.append({"type": "function_call_output", "call_id": call_id,
                                    "output": [*parts[:-1], marked]})
             return
-        text, lost = _text_of(payload.get("content"))
+        text, lost = _text_of(_content_of(payload, path))
         if lost:
             self.out.dropped.append(f"{path}: tool_result sub-blocks {', '.join(lost)} have no "
                                     f"{self.api} equivalent inside a tool output; sent its text only")
@@ -242,7 +262,7 @@ class _Writer:
 
     def _output_parts(self, payload: Mapping[str, Any], path: str) -> list[dict[str, Any]]:
         """A tool_result's content as responses ``function_call_output`` parts (images kept)."""
-        content = payload.get("content")
+        content = _content_of(payload, path)
         prefix = "Error: " if payload.get("is_error") else ""
         if not isinstance(content, list | tuple):
             return [self.text(prefix + (content if isinstance(content, str) else ""))]

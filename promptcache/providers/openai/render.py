@@ -28,9 +28,11 @@ from promptcache.providers.common import (
     canonical,
     field_of,
     prefix_key,
+    require_turns,
     retarget,
     shared_end,
     stable_end,
+    stop_list,
     with_marking,
 )
 from promptcache.providers.openai.messages import Api, Translation, translate, unmarkable_reason
@@ -103,7 +105,7 @@ def _annotate(prompt: Prompt, model: str, api: Api, lim: ModelLimits) -> tuple[P
     for layer in prompt.layers:
         if layer.section == "tools":
             blocks[layer.start:layer.stop] = sorted(
-                (replace(b, payload=canonical(b.payload)) for b in blocks[layer.start:layer.stop]),
+                (replace(b, payload=canonical(b.payload, b.path)) for b in blocks[layer.start:layer.stop]),
                 key=lambda b: str(b.payload["name"]))
     return retarget(prompt, model, blocks), notes
 
@@ -118,7 +120,8 @@ def _params(prompt: Prompt, api: Api) -> tuple[dict[str, Any], list[str]]:
         elif name in ("temperature", "top_p", "stream", "metadata", *_SDK_OPTIONS):
             out[name] = value
         elif name == "stop_sequences" and api == "chat":
-            out["stop"] = list(value)
+            if (stop := stop_list(value)) is not None:
+                out["stop"] = stop
         elif name == "tool_choice" and isinstance(value, Mapping):
             out.update(_tool_choice(value, api))
         else:
@@ -213,6 +216,8 @@ def _render(prompt: Prompt, api: Api, *, model: str, prompt_cache_key: str | Non
             retention: Retention | None, prewarm: bool, explicit: bool | None,
             limits: ModelLimits | None, extra: Mapping[str, Any] | None) -> Rendered:
     require_sdk()
+    require_turns(prompt, "chat completions API" if api == "chat" else "responses API",
+                  "messages" if api == "chat" else "input")
     base = limits if limits is not None else limits_for(model, provider="openai")
     lim = _api_limits(base, api)
     annotated, notes = _annotate(prompt, model, api, lim)

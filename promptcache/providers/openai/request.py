@@ -58,6 +58,35 @@ def prompt_from_openai_request(request: Mapping[str, Any], *, api: Api = "chat")
     if isinstance(items, str | bytes) or not isinstance(items, Sequence) or not items:
         raise PromptError(f"The request needs a non-empty {key!r} list.", path=key)
     builder.add_messages(items)
-    if "tool_choice" in request:
-        builder.set_params(tool_choice=request["tool_choice"])
+    choice = _tool_choice(request.get("tool_choice"), request.get("parallel_tool_calls"))
+    if choice is not None:
+        builder.set_params(tool_choice=choice)
     return builder.build()
+
+
+#: OpenAI's string ``tool_choice`` values in the Anthropic shape a Prompt keeps.
+_CHOICES = {"auto": "auto", "required": "any", "none": "none"}
+
+
+def _tool_choice(value: Any, parallel: Any) -> dict[str, Any] | None:
+    """OpenAI's ``tool_choice`` (and ``parallel_tool_calls=False``) in the Anthropic shape.
+
+    A Prompt keeps Anthropic's shape (``{"type": "tool", "name": ...}``); the forced function of
+    chat (``{"type": "function", "function": {"name": ...}}``) and of responses (``{"type":
+    "function", "name": ...}``) is the same choice. A choice with no Anthropic equivalent
+    (``allowed_tools``, a hosted tool) is left out of the plan; it is still sent as written.
+    """
+    value = plain(value, "tool_choice")
+    out: dict[str, Any] | None = None
+    if isinstance(value, str) and value in _CHOICES:
+        out = {"type": _CHOICES[value]}
+    elif isinstance(value, Mapping) and value.get("type") == "function":
+        function = value.get("function")
+        name = function.get("name") if isinstance(function, Mapping) else value.get("name")
+        if not isinstance(name, str) or not name:
+            raise PromptError("tool_choice: a function choice needs the function's name "
+                              "(chat: function.name; responses: name).", path="tool_choice")
+        out = {"type": "tool", "name": name}
+    if out is not None and parallel is False and out["type"] != "none":
+        out["disable_parallel_tool_use"] = True
+    return out

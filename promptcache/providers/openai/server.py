@@ -30,6 +30,11 @@ class OpenAIServer(LoopbackServer):
 
     error_style = "openai"
 
+    def unknown_model(self, model: str) -> SimulatedAPIError:
+        """OpenAI's 404 for a model it does not serve (``code: model_not_found``)."""
+        return SimulatedAPIError(f"The model `{model}` does not exist or you do not have access to it.",
+                                 rule="model_not_found", status_code=404, style=self.error_style)
+
     def __init__(
         self,
         *,
