@@ -42,7 +42,7 @@ import functools
 import itertools
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
 from promptcache.blocks import Layer, Volatility
@@ -322,6 +322,8 @@ def _estimates(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[
         own_gap, size = seen.get((name, content), (None, 0))
         est[name] = LayerEstimate.from_stats(layer.reuse, stats.get(name), size > 0, own_gap,
                                              grows=layer.append_only, last_size=size)
+        if layer.append_only and state.rebased(prompt, layer, content):
+            est[name] = replace(est[name], rebased=True)
     return est, {i: e for i in lookups if (e := entries.get(fingerprints[i])) is not None}
 
 
@@ -401,7 +403,7 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
     if previous and conv is not None and previous[0] not in entries:
         # Deterministic placement: the previous request of this conversation wrote at its end.
         # Assume so unless this state saw that very request (and so knows it wrote nothing).
-        saw_it = est[conv.name].last_size == previous_size
+        saw_it = est[conv.name].last_size == previous_size or est[conv.name].rebased
         if not saw_it and est[conv.name].uses > 1:
             warm.append(previous[0])
             notes.append(f"Assumed the previous request cached the conversation up to "
