@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import ClassVar
 
-__all__ = ["IN_FLIGHT_WITHIN", "RATIO_WEIGHT", "LatencyBounds", "ReadCause", "ReadEvidence", "TokenCalibration",
-           "attribute"]
+__all__ = ["IN_FLIGHT_WITHIN", "RATIO_WEIGHT", "LatencyBounds", "ReadCause", "ReadEvidence",
+           "TokenCalibration", "attribute"]
 
 #: A short read of an entry this state wrote less than this many seconds before (and believed
 #: readable) is a write still in flight: responses start within seconds, entries live minutes.
