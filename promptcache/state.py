@@ -535,7 +535,9 @@ class CacheState:
                 own_warm=entry is not None and entry.written_at < now
                 and entry.expires_at > now,
                 in_flight=0 <= own_gap < 2 * self.response_latency,
-                changed=line is not None and line[1])
+                changed=line is not None and line[1],
+                earlier_read=layer.append_only and gone > layer.start
+                and read + slack >= low(prompt.prefix_tokens[layer.start]))
             cause = attribute(read, low(expected), slack, evidence)
             if cause in (ReadCause.OWN_ENTRY, ReadCause.IN_FLIGHT) and entry is not None \
                     and entry.readable_at <= now and now - entry.written_at < IN_FLIGHT_WITHIN:

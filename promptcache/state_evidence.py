@@ -6,6 +6,9 @@ A read shorter than the plan counted on has four causes, and each teaches someth
   totals say by how much, so the comparison is made in the provider's units, calibrated online);
 - ``changed``: the prefix changed (a tool list that grew mid-conversation, an edited system
   prompt): the next request writes anew, whatever the TTL, so no gap is learned;
+- ``not-written``: the read reached an earlier entry of the same conversation, so the later one
+  counted on (assumed from the conversation's shape) was never written: had it been, it would
+  have outlived the older one;
 - ``in-flight``: the entry counted on is still being written by a request whose response has not
   started; the next request reads it, so neither the entry nor a gap is touched;
 - ``expired``: only when none of the above holds and the state could not have seen the entry's
@@ -40,6 +43,7 @@ class ReadCause(StrEnum):
     FULL = "full"
     TOKENIZER = "tokenizer"
     CHANGED = "changed"
+    NOT_WRITTEN = "not-written"
     IN_FLIGHT = "in-flight"
     OWN_ENTRY = "own-entry"
     EXPIRED = "expired"
@@ -126,6 +130,8 @@ class ReadEvidence:
     in_flight: bool = False
     #: The layer's content was last seen under a different prefix (the prefix changed).
     changed: bool = False
+    #: The read reached into the same conversation, short of the entry counted on.
+    earlier_read: bool = False
 
 
 def attribute(read: int, expected: float, slack: int, evidence: ReadEvidence) -> ReadCause:
@@ -134,6 +140,8 @@ def attribute(read: int, expected: float, slack: int, evidence: ReadEvidence) ->
         return ReadCause.FULL
     if evidence.changed:
         return ReadCause.CHANGED
+    if evidence.earlier_read:
+        return ReadCause.NOT_WRITTEN
     if evidence.in_flight:
         return ReadCause.IN_FLIGHT
     if evidence.own_warm:
