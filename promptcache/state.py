@@ -45,6 +45,7 @@ from promptcache.plan import Plan
 from promptcache.prompt import Prompt
 from promptcache.state_evidence import (
     IN_FLIGHT_WITHIN,
+    Coverage,
     LatencyBounds,
     ReadCause,
     ReadEvidence,
@@ -285,6 +286,8 @@ class CacheState:
         #: When a write becomes readable, learned from what the provider read (starts at
         #: ``(0, response_latency)``).
         self.latency = LatencyBounds(response_latency)
+        #: How many conversations' previous requests this state saw, of those it saw before.
+        self._coverage = Coverage()
 
     def now(self) -> float:
         return self.clock.now()
@@ -355,6 +358,10 @@ class CacheState:
                 if not self.response_latency <= since <= self.horizon:
                     continue
                 seen[key] = (gap if gap >= 0 else None, size)
+                if consecutive is not None and consecutive.get(key[0], -1) > 0:
+                    # Did this state see the conversation's previous request? Counted, it tells a
+                    # process that watches all its traffic from a worker that sees a share of it.
+                    self._coverage.saw(consecutive[key[0]] == size)
                 if consecutive is not None and consecutive.get(key[0], size) != size:
                     continue
                 old = stats.get(key[0]) or LayerStats()
@@ -537,7 +544,8 @@ class CacheState:
                 in_flight=0 <= own_gap < 2 * self.response_latency,
                 changed=line is not None and line[1],
                 earlier_read=layer.append_only and gone > layer.start
-                and read + slack >= low(prompt.prefix_tokens[layer.start]))
+                and read + slack >= low(prompt.prefix_tokens[layer.start]),
+                unseen_alone=layer.append_only and own_gap < 0 and self._coverage.sees_all())
             cause = attribute(read, low(expected), slack, evidence)
             if cause in (ReadCause.OWN_ENTRY, ReadCause.IN_FLIGHT) and entry is not None \
                     and entry.readable_at <= now and now - entry.written_at < IN_FLIGHT_WITHIN:

@@ -9,6 +9,8 @@ A read shorter than the plan counted on has four causes, and each teaches someth
 - ``not-written``: the read reached an earlier entry of the same conversation, so the later one
   counted on (assumed from the conversation's shape) was never written: had it been, it would
   have outlived the older one;
+  likewise a conversation this state never saw (a compacted or edited history) while it sees
+  nearly every request of the ones it knows: no other worker is there to have written it;
 - ``in-flight``: the entry counted on is still being written by a request whose response has not
   started; the next request reads it, so neither the entry nor a gap is touched;
 - ``expired``: only when none of the above holds and the state could not have seen the entry's
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import ClassVar
 
-__all__ = ["IN_FLIGHT_WITHIN", "RATIO_WEIGHT", "LatencyBounds", "ReadCause", "ReadEvidence",
+__all__ = ["IN_FLIGHT_WITHIN", "RATIO_WEIGHT", "Coverage", "LatencyBounds", "ReadCause", "ReadEvidence",
            "TokenCalibration", "attribute"]
 
 #: A short read of an entry this state wrote less than this many seconds before (and believed
@@ -120,6 +122,38 @@ class LatencyBounds:
                 self.high = max(self.high, 1.25 * d)
 
 
+class Coverage:
+    """Whether this state sees all of its traffic or a worker's share of it, from evidence.
+
+    Each time a conversation it knows comes back, the state either saw its previous request or
+    not. A process that serves all its traffic (or a fleet sharing one store) sees nearly every
+    one; a worker of a fleet with private states sees about one in N. Only the first may take a
+    conversation it never saw for one that nobody wrote.
+    """
+
+    #: Continuations needed before the state trusts that it sees everything.
+    AFTER = 4
+    #: The share of them it must have seen the previous request of.
+    SHARE = 0.8
+
+    def __init__(self) -> None:
+        self.seen, self.missed = 0, 0
+        self._lock = threading.Lock()
+
+    def saw(self, previous: bool) -> None:
+        """One continuation of a known conversation: its previous request seen or not."""
+        with self._lock:
+            if previous:
+                self.seen = min(self.seen + 1, 10_000)
+            else:
+                self.missed = min(self.missed + 1, 10_000)
+
+    def sees_all(self) -> bool:
+        with self._lock:
+            total = self.seen + self.missed
+            return total >= self.AFTER and self.seen >= self.SHARE * total
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReadEvidence:
     """What the state knows about the entry a short read did not reach."""
@@ -132,6 +166,9 @@ class ReadEvidence:
     changed: bool = False
     #: The read reached into the same conversation, short of the entry counted on.
     earlier_read: bool = False
+    #: A conversation this state never saw, assumed cached by a request it did not see, while
+    #: this state sees (nearly) every request of the conversations it knows: nobody else sent it.
+    unseen_alone: bool = False
 
 
 def attribute(read: int, expected: float, slack: int, evidence: ReadEvidence) -> ReadCause:
@@ -140,7 +177,7 @@ def attribute(read: int, expected: float, slack: int, evidence: ReadEvidence) ->
         return ReadCause.FULL
     if evidence.changed:
         return ReadCause.CHANGED
-    if evidence.earlier_read:
+    if evidence.earlier_read or evidence.unseen_alone:
         return ReadCause.NOT_WRITTEN
     if evidence.in_flight:
         return ReadCause.IN_FLIGHT
