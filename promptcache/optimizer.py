@@ -46,7 +46,7 @@ from __future__ import annotations
 import bisect
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
 from promptcache.blocks import Layer, Volatility
@@ -214,6 +214,8 @@ def _estimates(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[
         own_gap, size = seen.get((name, content), (None, 0))
         est[name] = LayerEstimate.from_stats(layer.reuse, stats.get(name), size > 0, own_gap,
                                              grows=layer.append_only, last_size=size)
+        if layer.append_only and state.rebased(prompt, layer, content):
+            est[name] = replace(est[name], rebased=True)
     return est, {i: e for i in lookups if (e := entries.get(fingerprints[i])) is not None}
 
 
@@ -328,7 +330,9 @@ def _observe(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[st
     seen = _Observed(est=est, entries=entries, warm=warm, pending=pending, layer_ends=layer_ends)
     conv = next((layer for layer in prompt.layers if layer.append_only), None)
     if previous and conv is not None and previous[0] not in entries:
-        saw_it = est[conv.name].last_size == previous_size
+        # Deterministic placement: the previous request of this conversation wrote at its end.
+        # Assume so unless this state saw that very request (and so knows it wrote nothing).
+        saw_it = est[conv.name].last_size == previous_size or est[conv.name].rebased
         if not saw_it and est[conv.name].uses > 1:
             warm.append(previous[0])
             seen.notes.append(f"Assumed the previous request cached the conversation up to "
