@@ -41,12 +41,7 @@ CASES = max(1, int(10_000 * float(os.environ.get("PROMPTCACHE_FUZZ_SCALE", "1"))
 #: Root causes this loop found in modules other engineers own, as (exception type, module of the
 #: innermost promptcache frame, what and who): tolerated one (type, module) at a time so the loop
 #: keeps looking for others. Each entry goes when its fix lands.
-PENDING: list[tuple[type[BaseException], str, str]] = [
-    # the Gemini view reads ``tools`` without checking it is a list (lint_request / diff_requests
-    # with provider="gemini" and tools=1.5): providers/gemini/view.py, not this loop's owner's.
-    (TypeError, "promptcache/providers/gemini/view.py",
-     "lint_request({'tools': 1.5, ...}, provider='gemini'): 'float' object is not iterable"),
-]
+PENDING: list[tuple[type[BaseException], str, str]] = []
 
 
 def _pending(error: BaseException) -> bool:
