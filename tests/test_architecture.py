@@ -100,7 +100,7 @@ def test_the_core_never_imports_a_feature_or_a_provider() -> None:
             "promptcache.builder", "promptcache.positions", "promptcache.tokens",
             "promptcache.limits", "promptcache.errors", "promptcache.clock",
             "promptcache.optimizer", "promptcache.plan", "promptcache.state",
-            "promptcache.state_evidence",
+            "promptcache.state_duel", "promptcache.state_evidence",
             "promptcache.rules", "promptcache.usage", "promptcache.sdk", "promptcache.shapes"}
     graph = import_graph()
     leaks = {m: sorted(t for t in graph[m] if t not in core) for m in core if m in graph}
