@@ -122,6 +122,15 @@ class ProviderSpec:
     """The request field that names the model (Converse: ``modelId``)."""
     plans_memo: bool = False
     """The drop-in wrapper keeps a prompt memo for this provider's clients."""
+    read_prompt: Ref | None = None
+    """``(request, api) -> Prompt``: a request dict of this provider as a Prompt (the CLI's
+    ``plan``); ``None``: the provider's requests cannot be planned from a file."""
+    preview: Ref | None = None
+    """``(prompt, *, model, api, automatic) -> Preview``: a Prompt planned and rendered for this
+    provider, what ``promptcache plan`` prints; ``None``: not a ``--provider`` choice."""
+    strip_markers: Ref | None = None
+    """``(request) -> request``: the request without the caller's cache markers, for
+    ``promptcache plan --ignore-markers`` (``None``: its markers are ``cache_control`` keys)."""
     stream_usage: Ref | None = None
     """``(model) -> accumulator`` (``feed(event)``, ``usage()``) for streams whose usage is not
     an item's ``usage`` attribute (Converse's ``metadata`` event); ``None``: the wrapper's own."""

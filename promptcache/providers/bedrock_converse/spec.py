@@ -57,6 +57,9 @@ SPEC = ProviderSpec(
     server=Ref("promptcache.providers.bedrock_converse.server:ConverseServer"),
     session_adapter=Ref("promptcache.providers.bedrock_converse.session:for_session"),
     stream_usage=Ref("promptcache.providers.bedrock_converse.usage:ConverseStreamUsage"),
+    read_prompt=Ref("promptcache.providers.bedrock_converse.render:read_prompt"),
+    preview=Ref("promptcache.providers.bedrock_converse.render:preview_converse"),
+    strip_markers=Ref("promptcache.providers.bedrock_converse.render:strip_cache_points"),
     methods=(
         SdkMethod(path="converse", prepare=_PREPARE),
         # boto3 returns {"stream": EventStream, ...}: the wrapper proxies the "stream" value.
