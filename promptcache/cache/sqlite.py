@@ -230,7 +230,8 @@ class SQLiteBackend(LocalBackend):
             conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
         return conn
 
-    def _open_checked(self) -> None:
+    def _create_checked(self) -> None:
+        """:meth:`_create_file`, with a failure named as what it is (an unwritable location)."""
         try:
             self._create_file()
         except OSError as e:
@@ -239,6 +240,9 @@ class SQLiteBackend(LocalBackend):
                 "filesystem, or a directory without write permission. Calls go on without the "
                 "cache; point SQLiteBackend (or PROMPTCACHE_DIR) at a writable directory."
             ) from e
+
+    def _open_checked(self) -> None:
+        self._create_checked()
         try:
             conn = self._conn()
             version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -350,7 +354,7 @@ class SQLiteBackend(LocalBackend):
         probing = state == "probe"
         try:
             if self._unchecked:
-                self._create_file()  # before SQLite creates it, so it is 0600
+                self._create_checked()  # before SQLite creates it, so it is 0600
             # A probe is one try without waiting: a lock still held costs microseconds.
             conn = self._conn(0.0 if probing else None)
             try:
