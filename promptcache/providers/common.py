@@ -111,6 +111,9 @@ class Preview:
     the request cannot be rendered as it stands). The others plan their own way: ``rendered``.
     """
 
+    #: Header values and credentials in ``request`` are shown as ``<redacted>``.
+    __repr__ = redacted_repr
+
     plan: Plan | None = None
     request: Mapping[str, Any] | None = None
     rendered: Rendered | None = None
