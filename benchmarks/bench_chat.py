@@ -22,11 +22,11 @@ import anthropic
 from rich.console import Console
 from rich.table import Table
 
+from promptcache.anthropic import usage_from_anthropic
 from promptcache.clock import ManualClock
 from promptcache.limits import limits_for
-from promptcache.providers.anthropic.scripted import ScriptedAnthropicServer
 from promptcache.session import ChatSession, TurnUsage
-from promptcache.session._anthropic import parse_usage
+from promptcache.testing import ScriptedAnthropicServer
 
 MODEL = "claude-sonnet-4-6"
 WORDS = ["cache", "prefix", "token", "layer", "static", "document", "request", "model", "answer"]
@@ -80,7 +80,7 @@ def by_hand(client: Any, clock: ManualClock, turns: int, gap: float, cached: boo
             system = [{"type": "text", "text": SYSTEM, **({"cache_control": EPH} if cached else {})}]
             reply = client.messages.create(model=MODEL, max_tokens=512, tools=TOOLS, system=system,
                                            messages=messages)
-            total = total + parse_usage(reply.usage)
+            total = total + TurnUsage.of(usage_from_anthropic(reply.usage))
             blocks = [b.model_dump(exclude_none=True) for b in reply.content]
             history.append({"role": "assistant", "content": blocks})
             uses = [b for b in blocks if b["type"] == "tool_use"]
@@ -157,8 +157,6 @@ def overhead(console: Console, sizes: tuple[int, ...] = (100, 1_000), sends: int
     import json
     import time
 
-    from promptcache.session._anthropic import AnthropicAdapter, parse_message
-
     table = Table(title="ChatSession planning per send (median of "
                         f"{sends} sends; ratio to json.dumps of the same request)")
     for col in ("blocks", "json.dumps", "send (extend)", "ratio", "rebuild only", "ratio"):
@@ -171,7 +169,7 @@ def overhead(console: Console, sizes: tuple[int, ...] = (100, 1_000), sends: int
         chat = ChatSession(anthropic.Anthropic(api_key="bench", base_url="http://127.0.0.1:9"),
                            model=MODEL, tools=TOOLS, system=SYSTEM, history=history,
                            clock=ManualClock())
-        adapter = AnthropicAdapter()
+        adapter = chat.adapter  # the session's own provider adapter
         dumps, sends_t, rebuild = [], [], []
         for k in range(sends):
             start = time.perf_counter()
@@ -180,7 +178,7 @@ def overhead(console: Console, sizes: tuple[int, ...] = (100, 1_000), sends: int
             message = {"id": f"msg_{k}", "type": "message", "role": "assistant", "model": MODEL,
                        "content": [{"type": "text", "text": "ok"}], "stop_reason": "end_turn",
                        "usage": {"input_tokens": 10, "output_tokens": 1}}
-            chat.core.commit(pending, request, parse_message(message))
+            chat.core.commit(pending, request, adapter.parse(message))
             sends_t.append(time.perf_counter() - start)
             start = time.perf_counter()
             json.dumps(request.kwargs)

@@ -11,6 +11,7 @@ backend's fault-free median (the worst over the repeats), against the 0.3 s goal
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
@@ -68,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
                      f"{worst[backend, fault] * 1000:.0f} ms" if (backend, fault) in worst
                      else f"skipped: {skipped[backend, fault]}"), flush=True)
     seconds = time.perf_counter() - start
-    body = report(worst, failed, calls, skipped, baselines, args.repeat, seconds)
+    load = os.getloadavg()[0]
+    body = report(worst, failed, calls, skipped, baselines, args.repeat, seconds, load)
     print(body)
     if not args.no_docs:
         page = ROOT / "docs" / "benchmarks.md"
@@ -80,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(worst: dict[tuple[str, str], float], failed: dict[tuple[str, str], int],
            calls: dict[tuple[str, str], int], skipped: dict[tuple[str, str], str],
-           baselines: dict[str, float], repeat: int, seconds: float) -> str:
+           baselines: dict[str, float], repeat: int, seconds: float, load: float) -> str:
     names = {"memory": "memory", "sqlite": "SQLite", "redis": "Redis (responses)",
              "redis-state": "Redis (planner state)"}
     head = "| fault | " + " | ".join(names[b] for b in matrix.BACKENDS) + " |"
@@ -119,7 +121,9 @@ The test asserts the same cells with a bound of {matrix.STALL_BOUND:g} s per cal
 loaded CI machine). Before this round a file held with `locking_mode=EXCLUSIVE` cost 508-518 ms
 on every call, and a Redis call at a 3 ms packet delay 115 ms (per-read timeouts and retries).
 Measured with `python benchmarks/bench_fault_matrix.py --repeat {repeat}` in {seconds:.0f} s
-(Python {platform.python_version()}, {platform.machine()}).
+(Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores, load average
+{load:.1f} at the end: on a busy machine a 0.25 s lock wait or deadline comes back late by the
+scheduler's delay, which is most of the distance between the SQLite cells and 250 ms).
 """
 
 

@@ -31,8 +31,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from promptcache import CacheState
 from promptcache.clock import ManualClock
 from promptcache.diagnostics import MissReport
-from promptcache.dropin import handle_of, wrap
-from promptcache.dropin._observe import CallObserver
+from promptcache.dropin import CallObserver, handle_of, wrap
 from promptcache.testing import AnthropicServer
 from promptcache.usage import Ledger, Usage
 

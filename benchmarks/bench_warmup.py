@@ -19,7 +19,7 @@ from rich.table import Table
 
 from promptcache.clock import ManualClock
 from promptcache.limits import limits_for
-from promptcache.providers.anthropic.scripted import ScriptedAnthropicServer
+from promptcache.testing import ScriptedAnthropicServer
 from promptcache.warmup import SingleFlight, WarmupResult, warm_up, warm_up_sync
 
 MODEL = "claude-sonnet-4-6"

@@ -43,7 +43,6 @@ from promptcache import (
 )
 from promptcache.clock import ManualClock
 from promptcache.dropin import wrap
-from promptcache.dropin._wrap import _MESSAGES_CREATE
 from promptcache.limits import limits_for
 from promptcache.testing import ScriptedAnthropicServer
 from promptcache.usage import cost_of
@@ -209,12 +208,12 @@ def main() -> None:
             wrapped = wrap(client(), state=CacheState())
             planner = wrap(client(), state=CacheState()).promptcache
             sdk, full, plan = per_call([sender(plain), sender(wrapped), functools.partial(
-                planner.prepare, _MESSAGES_CREATE)], calls)
+                planner.plan_call, "messages.create")], calls)
             colds = [wrap(client(), state=CacheState()).promptcache for _ in range(9)]
             cold_plan, cold_sdk = [], []
             for handle in colds:  # each handle sees the conversation for the first time
                 start = time.perf_counter()
-                handle.prepare(_MESSAGES_CREATE, calls[0])
+                handle.plan_call("messages.create", calls[0])
                 cold_plan.append(time.perf_counter() - start)
                 start = time.perf_counter()
                 plain.messages.create(**calls[0])

@@ -24,17 +24,16 @@ from pathlib import Path
 from redis_server import optional_redis
 from rich.console import Console
 
-from promptcache.cli._render import markdown_table, results_table
+from promptcache.anthropic import prompt_from_request
+from promptcache.bedrock_converse import plan_converse, render_bedrock_converse, usage_from_converse
 from promptcache.clock import ManualClock
-from promptcache.providers.anthropic.render import prompt_from_request
-from promptcache.providers.bedrock_converse.render import plan_converse, render_bedrock_converse
-from promptcache.providers.bedrock_converse.simulator import ConverseCacheSimulator
-from promptcache.providers.bedrock_converse.usage import usage_from_converse
 from promptcache.replay.compare import CallRecord, ReplayResult, compare, replay
 from promptcache.replay.fleet import Fleet
+from promptcache.replay.report import markdown_table, results_table
 from promptcache.replay.scenarios import SCENARIOS
 from promptcache.replay.strategies import BENCHMARK_STRATEGIES, DEMO_STRATEGIES
 from promptcache.replay.workloads import DEFAULT_MODEL, WORKLOADS, Trace
+from promptcache.simulator import ConverseCacheSimulator
 from promptcache.state import CacheState
 from promptcache.state_redis import RedisStateStore
 from promptcache.usage import Ledger

@@ -197,6 +197,38 @@ def by_family(rows: Sequence[Row], lost: Sequence[Row]) -> list[str]:
     return lines
 
 
+#: The same run before issue 20's learning work (main at ff07519, the same 306 workloads): what
+#: the report compares against. Per family: (workloads a baseline beat, median, max ÷ clairvoyant).
+BEFORE = {"losses": 157, "median": 1.133, "p95": 2.417, "max": 5.351,
+          "families": {"chat": (15, 1.063, 3.886), "agent": (6, 1.028, 1.364),
+                       "rag": (9, 1.058, 1.566), "burst": (28, 1.686, 5.351),
+                       "tenants": (14, 1.144, 1.576), "subagent_waves": (27, 1.545, 2.874),
+                       "compaction": (17, 1.014, 1.496), "tool_change": (25, 1.103, 1.437),
+                       "thinking": (16, 1.347, 2.624)}}
+
+
+def before_after(rows: Sequence[Row], lost: Sequence[Row]) -> list[str]:
+    """promptcache before issue 20's learning work and now, on the full set."""
+    if len(rows) != FULL:
+        return []
+    ratios = [r.ratio("promptcache") for r in rows]
+    lines = ["| | baseline cheaper | median ÷ clairvoyant | p95 | max |",
+             "|---|---:|---:|---:|---:|",
+             f"| before (main at ff07519) | {BEFORE['losses']} | {BEFORE['median']:.3f} | "
+             f"{BEFORE['p95']:.3f} | {BEFORE['max']:.3f} |",
+             f"| now | {len(lost)} | {statistics.median(ratios):.3f} | {_pct(ratios, 0.95):.3f} | "
+             f"{max(ratios):.3f} |", "",
+             "| family | baseline cheaper before | now | median before | now | max before | now |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    families: dict[str, tuple[int, float, float]] = BEFORE["families"]  # type: ignore[assignment]
+    for family, (n0, med0, max0) in families.items():
+        mine = [r.ratio("promptcache") for r in rows if r.spec.family == family]
+        n = sum(1 for r in lost if r.spec.family == family)
+        lines.append(f"| {family} | {n0} | {n} | {med0:.3f} | {statistics.median(mine):.3f} | "
+                     f"{max0:.3f} | {max(mine):.3f} |")
+    return lines
+
+
 def report(rows: Sequence[Row], seconds: float, processes: int, redis: bool) -> str:
     lost = losses(rows)
     requests = sum(r.requests for r in rows)
@@ -222,6 +254,11 @@ end of each static layer, 5m on the tail). Input cost ÷ the clairvoyant bound (
 promptcache in one process):
 
 {chr(10).join(distribution(rows))}
+
+Before and after issue 20's learning work (evidence-based attribution of short reads, learned
+write latency, the TTL duel; `promptcache/state*.py`):
+
+{chr(10).join(before_after(rows, lost)) or "(full set only)"}
 
 **A fixed baseline is cheaper than promptcache on {len(lost)} of {len(rows)} workloads**, by family:
 

@@ -45,6 +45,7 @@ from promptcache.limits import TTL_SECONDS
 from promptcache.log import degraded
 from promptcache.plan import Plan
 from promptcache.prompt import Prompt
+from promptcache.state_duel import Duel, shadow_served
 from promptcache.state_evidence import (
     IN_FLIGHT_WITHIN,
     Coverage,
@@ -77,6 +78,8 @@ CONVERSATION_PRIOR_WEIGHT = 6.0
 DECAY = 32.0
 #: Sightings needed before a layer that is new on every one of them is called volatile.
 VOLATILE_AFTER = 3
+#: The fixed TTL policies the duel runs in the shadow of every layer.
+_DUEL_TTLS = {ttl: float(TTL_SECONDS[ttl]) for ttl in ("5m", "1h")}
 
 
 class StoreError(Exception):
@@ -163,6 +166,9 @@ class LayerStats:
     gaps: tuple[float, ...] = ()
     #: When the layer was last sighted (None: unknown, e.g. read back from a shared store).
     last_at: float | None = None
+    #: What the fixed TTL policies would have served of its recent reuses (local; see
+    #: :mod:`promptcache.state_duel`).
+    duel: Duel | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -208,6 +214,8 @@ class LayerEstimate:
     #: A conversation last seen under another prefix (see :meth:`CacheState.rebased`): nothing
     #: it wrote before can be read now.
     rebased: bool = False
+    #: The layer's duel of fixed TTL policies (see :mod:`promptcache.state_duel`).
+    duel: Duel | None = None
 
     @property
     def volatile(self) -> bool:
@@ -215,6 +223,30 @@ class LayerEstimate:
         return self.window >= VOLATILE_AFTER and self.new == self.window and not self.seen
 
     def hit_probability(self, ttl_seconds: float) -> float:
+        """Chance the next reuse finds a ``ttl_seconds`` entry warm.
+
+        The hint mixed with the observed gaps (and this content's own last gap). When the layer's
+        duel has a verdict (one fixed TTL policy paid clearly less on the traffic just
+        seen, writes included), a longer TTL is priced as no more likely to be warm than the
+        winner's, and the winner no less than it measured: the optimizer's choice then follows
+        the cheaper fixed policy (the bound is in docs/optimizer.md). Unless this content is
+        coming back for the first time or its own last gap outlived the winner's TTL: a tenant
+        that comes back every 15 minutes among tenants that come once is the exception the
+        family's verdict does not cover.
+        """
+        q = self._hit(ttl_seconds)
+        win = self.duel.winner() if self.duel is not None else None
+        if win is not None and self.seen and (self.own_gap is None
+                                              or self.own_gap > _DUEL_TTLS[win]):
+            win = None  # this content's own reuse is its own evidence: the family's is not
+        if win is not None:
+            if ttl_seconds > _DUEL_TTLS[win]:
+                q = min(q, self._hit(_DUEL_TTLS[win]))
+            elif ttl_seconds == _DUEL_TTLS[win] and self.duel is not None:
+                q = max(q, self.duel.q(win) or 0.0)
+        return q
+
+    def _hit(self, ttl_seconds: float) -> float:
         q = self.hint.hit_probability(ttl_seconds)
         if self.gaps:
             within = sum(1 for g in self.gaps if g <= ttl_seconds)
@@ -240,7 +272,8 @@ class LayerEstimate:
         if stats is None or not stats.recent:
             gaps = stats.gaps if stats is not None else ()
             return cls(hint=hint, uses=max(prior_uses, 2.0) if seen else prior_uses, gaps=gaps,
-                       seen=seen, own_gap=own_gap, last_size=last_size)
+                       seen=seen, own_gap=own_gap, last_size=last_size,
+                       duel=stats.duel if stats is not None else None)
         new = sum(stats.recent)
         window = len(stats.recent)
         rate = (stats.new_weight + weight / prior_uses) / (stats.weight + weight)
@@ -250,7 +283,7 @@ class LayerEstimate:
         elif not grows:
             uses = min(uses, hint.uses)
         return cls(hint=hint, uses=uses, gaps=stats.gaps, seen=seen, own_gap=own_gap, new=new,
-                   window=window, last_size=last_size)
+                   window=window, last_size=last_size, duel=stats.duel)
 
 
 class SharedStore(Protocol):
@@ -378,7 +411,11 @@ class CacheState:
                     if mine is None or theirs.expires_at > mine.expires_at or (
                             theirs.readable_at < mine.readable_at and theirs.expires_at > now):
                         entries[fp] = theirs
-                stats, last = remote[1], remote[2]
+                stats, last = dict(remote[1]), remote[2]
+                for name, shared in stats.items():  # the duel is this process's own
+                    local = loc.layers.get(name)
+                    if local is not None and local.duel is not None and shared.duel is None:
+                        stats[name] = replace(shared, duel=local.duel)
             else:
                 stats = {name: s for name, _ in layers if (s := loc.layers.get(name)) is not None}
                 last = {k: t for k in layers if (t := loc.contents.get(k)) is not None}
@@ -398,7 +435,10 @@ class CacheState:
                 if consecutive is not None and consecutive.get(key[0], size) != size:
                     continue
                 old = stats.get(key[0]) or LayerStats()
-                stats[key[0]] = replace(old, gaps=(*old.gaps, since)[-self.max_gaps:])
+                # The duel counts this gap now too: a fixed policy whose entry outlived it.
+                duel = old.duel.after({t: since < ttl for t, ttl in _DUEL_TTLS.items()}) \
+                    if old.duel is not None else None
+                stats[key[0]] = replace(old, gaps=(*old.gaps, since)[-self.max_gaps:], duel=duel)
             return entries, stats, seen
 
     def warm_positions(self, fingerprints: Iterable[str], now: float) -> dict[int, CacheEntry]:
@@ -492,9 +532,16 @@ class CacheState:
         while len(loc.contents) > self.max_contents:
             loc.contents.popitem(last=False)
         old = loc.layers.pop(s.layer, None) or LayerStats()
-        loc.layers[s.layer] = sighted(old, new, None if last is None else s.at - last,
-                                      self.response_latency, self.window, self.max_gaps,
-                                      at=s.at)
+        stats = sighted(old, new, None if last is None else s.at - last,
+                        self.response_latency, self.window, self.max_gaps, at=s.at)
+        # The duel: would each fixed TTL policy's entry for this content have served it? Each
+        # policy's entry is read or rewritten at every sighting, so it expires a TTL after the
+        # last one: no shadow entry need be kept.
+        if last is None or new or s.at - last >= self.response_latency:
+            served = shadow_served(None if last is None or new else s.at - last, _DUEL_TTLS)
+            stats = replace(stats, duel=(old.duel or Duel()).after(
+                served, new=new or last is None))
+        loc.layers[s.layer] = stats
         while len(loc.layers) > self.max_layers:
             loc.layers.popitem(last=False)
 
@@ -619,6 +666,12 @@ class CacheState:
             return hint
         return Reuse(uses=est.uses, interval=hint.interval, gaps=est.gaps or hint.gaps)
 
+    def observed_duel(self, layer: str) -> Duel | None:
+        """The layer's duel of fixed TTL policies in the local view (None: no reuse seen)."""
+        with self._lock:
+            stats = self._local.layers.get(layer)
+        return stats.duel if stats is not None else None
+
     def snapshot(self) -> Mapping[str, CacheEntry]:
         """The local view's entries."""
         with self._lock:
@@ -662,7 +715,7 @@ def sighted(old: LayerStats, new: bool, gap: float | None, latency: float, windo
         gaps = (*gaps, gap)[-max_gaps:]
     last_at = at if old.last_at is None or at is None else max(at, old.last_at)
     return LayerStats(sightings=old.sightings + 1, recent=recent, gaps=gaps, weight=weight,
-                      new_weight=new_weight, last_at=last_at)
+                      new_weight=new_weight, last_at=last_at, duel=old.duel)
 
 
 def layer_keys(prompt: Prompt, fingerprints: Sequence[str]) -> list[tuple[str, str]]:

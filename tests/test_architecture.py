@@ -100,7 +100,7 @@ def test_the_core_never_imports_a_feature_or_a_provider() -> None:
             "promptcache.builder", "promptcache.positions", "promptcache.tokens",
             "promptcache.limits", "promptcache.errors", "promptcache.clock",
             "promptcache.optimizer", "promptcache.placement", "promptcache.placement_search",
-            "promptcache.plan", "promptcache.state", "promptcache.state_evidence",
+            "promptcache.plan", "promptcache.state", "promptcache.state_duel", "promptcache.state_evidence",
             "promptcache.rules", "promptcache.usage", "promptcache.sdk", "promptcache.shapes",
             "promptcache.redact",
             # Logging and the kill switches: stdlib only, so the state can log its outages.
@@ -114,3 +114,58 @@ def test_docs_architecture_lists_every_module_once() -> None:
     page = (PACKAGE.parent / "docs" / "architecture.md").read_text()
     listed = [m for m in MODULES if f"`{m}`" in page]
     assert sorted(set(MODULES) - set(listed)) == []
+
+
+BENCHMARKS = PACKAGE.parent / "benchmarks"
+
+
+def _private_uses(source: str, filename: str) -> list[str]:
+    """Each private promptcache import in ``source``: a module with a component that starts
+    with ``_``, a name that does, or a name missing from its module's ``__all__``."""
+    import importlib
+
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source, filename)):
+        if isinstance(node, ast.Import):
+            pairs = [(alias.name, None) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            pairs = [(node.module or "", alias.name) for alias in node.names]
+        else:
+            continue
+        for module, name in pairs:
+            if module.split(".")[0] != "promptcache":
+                continue
+            where = f"{filename}:{node.lineno}: {module}" + (f".{name}" if name else "")
+            if any(part.startswith("_") for part in module.split(".")):
+                found.append(f"{where} (private module)")
+            elif name is not None and name.startswith("_"):
+                found.append(f"{where} (private name)")
+            elif name is not None:
+                public = getattr(importlib.import_module(module), "__all__", None)
+                if public is not None and name not in public \
+                        and f"{module}.{name}" not in MODULES:
+                    found.append(f"{where} (not in {module}.__all__)")
+    return found
+
+
+def test_benchmarks_import_only_public_promptcache_names() -> None:
+    """benchmarks/ is the first outside user of the API: what it needs, a user may need too, so
+    it is public (in a module's ``__all__``, no leading underscore), not reached for."""
+    found = [use for path in sorted(BENCHMARKS.glob("*.py"))
+             for use in _private_uses(path.read_text(), path.name)]
+    assert found == []
+
+
+def test_the_benchmark_import_check_can_fail() -> None:
+    source = ("from promptcache.session._anthropic import parse_usage\n"
+              "from promptcache.cache.keys import _memo\n"
+              "import promptcache.dropin._wrap\n"
+              "def f():\n    from promptcache.limits import _TABLES\n"
+              "from promptcache.cache import wrappers\n"
+              "from promptcache.limits import limits_for\n")
+    assert sorted(_private_uses(source, "b.py")) == [
+        "b.py:1: promptcache.session._anthropic.parse_usage (private module)",
+        "b.py:2: promptcache.cache.keys._memo (private name)",
+        "b.py:3: promptcache.dropin._wrap (private module)",
+        "b.py:5: promptcache.limits._TABLES (private name)",
+    ]

@@ -135,3 +135,78 @@ def test_the_parameters_read_from_the_sdk_source_are_the_sdks_own() -> None:
     from promptcache.providers.anthropic.render import _parameters_from_source
 
     assert _parameters_from_source() == set(inspect.signature(Messages.create).parameters) - {"self"}
+
+
+CONVERSE_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+
+def _converse_request(**extra: object) -> dict[str, object]:
+    """A boto3 ``converse`` call's keyword arguments: modelId, messages, system, toolConfig."""
+    tools = [{"toolSpec": {"name": "lookup", "description": "Looks up a policy. " * 60,
+                           "inputSchema": {"json": {"type": "object",
+                                                    "properties": {"q": {"type": "string"}}}}}}]
+    return {"modelId": CONVERSE_MODEL, "system": [{"text": LONG}],
+            "toolConfig": {"tools": tools},
+            "messages": [{"role": "user", "content": [{"text": "How many leave days?"}]}],
+            "inferenceConfig": {"maxTokens": 64}, **extra}
+
+
+def _points(value: object) -> int:
+    return json.dumps(value).count('"cachePoint"')
+
+
+def test_plan_reads_a_converse_request_and_renders_its_cache_points(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "converse.json"
+    path.write_text(json.dumps(_converse_request()))
+    assert main(["plan", str(path), "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["provider"] == "bedrock_converse" and plan["model"] == CONVERSE_MODEL
+    assert 1 <= len(plan["breakpoints"]) <= 4
+    assert all(b["prefix_tokens"] >= plan["min_cacheable_tokens"] for b in plan["breakpoints"])
+    assert plan["request"]["modelId"] == CONVERSE_MODEL
+    assert "cache_control" not in json.dumps(plan["request"])
+    assert _points(plan["request"]) == len(plan["breakpoints"])
+    assert main(["plan", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert f"Layers of the {CONVERSE_MODEL} request" in out and "Breakpoints" in out and not err
+
+
+def test_plan_keeps_converse_cache_points_unless_told(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    request = _converse_request()
+    request["system"] = [{"text": LONG}, {"cachePoint": {"type": "default"}}]
+    path = tmp_path / "converse.json"
+    path.write_text(json.dumps(request))
+    assert main(["plan", str(path), "--json"]) == 0
+    kept = json.loads(capsys.readouterr().out)
+    assert "user" in {b["source"] for b in kept["breakpoints"]}
+    assert main(["plan", str(path), "--json", "--ignore-markers"]) == 0
+    fresh = json.loads(capsys.readouterr().out)
+    assert "user" not in {b["source"] for b in fresh["breakpoints"]}
+
+
+def test_plan_renders_an_anthropic_request_for_converse(
+        request_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", str(request_file), "--provider", "bedrock_converse"]) == 2
+    assert "--model" in capsys.readouterr().err
+    assert main(["plan", str(request_file), "--provider", "bedrock_converse",
+                 "--model", CONVERSE_MODEL, "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["request"]["modelId"] == CONVERSE_MODEL
+    assert _points(plan["request"]) == len(plan["breakpoints"]) >= 1
+
+
+def test_plan_of_a_converse_request_never_imports_boto3(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "converse.json"
+    path.write_text(json.dumps(_converse_request()))
+    code = ("import sys, io, contextlib\nfrom promptcache.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    assert main(['plan', {str(path)!r}]) == 0\n"
+            "print(sorted(m for m in ('boto3', 'botocore', 'anthropic', 'openai', 'google.genai')"
+            " if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -319,3 +319,49 @@ def test_conversations_that_start_together_on_shared_documents_keep_the_document
     assert all(_ttl(p, "documents") is not None for p in first)
     assert not any("volatile" in w or "not cached" in w for p in first for w in p.warnings)
     assert all(read >= 3_000 for read in second)
+
+
+# -- self-correction: the duel of fixed TTL policies ---------------------------------------------
+
+
+def _phase_workload() -> list[tuple[float, int]]:
+    """(time, document set) of 36 questions in three phases, each won by a different policy:
+    A: a new document set every 3 questions, 30 s apart (5m is cheaper: 1h writes cost 2x);
+    B: one set, a question every 20 minutes (only 1h entries survive the gaps);
+    C: like A again."""
+    out, t = [], 0.0
+    for n in range(12):
+        out.append((t, n // 3))
+        t += 30.0
+    for _ in range(12):
+        t += 1_200.0
+        out.append((t, 100))
+    for n in range(12):
+        t += 30.0
+        out.append((t, 200 + n // 3))
+    return out
+
+
+def test_the_duel_follows_whichever_fixed_policy_is_cheaper_as_the_traffic_changes() -> None:
+    clock = ManualClock(0.0)
+    state = CacheState(clock=clock)
+    sim = AnthropicCacheSimulator(clock=clock)
+    documents: dict[int, Document] = {}
+    ttls = []
+    for n, (now, k) in enumerate(_phase_workload()):
+        doc = documents.setdefault(k, Document(id=f"set-{k}", text=text_of(4_000, seed=k)))
+        b = PromptBuilder(MODEL).add_system(text_of(900, seed=1)).add_documents([doc])
+        prompt = b.add_user_turn(f"question {n}: " + text_of(30, seed=n)).set_params(
+            max_tokens=64).build()
+        clock.set(now)
+        plan, _ = _send(state, sim, prompt, now)
+        ttls.append(_ttl(plan, "documents"))
+        duel = state.observed_duel("documents")
+        if n in (11, 23, 35):  # the end of each phase: the duel's verdict
+            assert duel is not None
+            assert duel.winner() == ("1h" if n == 23 else "5m")
+    assert ttls[9:12] == ["5m"] * 3  # phase A: new sets reused within seconds
+    assert ttls[20:24] == ["1h"] * 4  # phase B: 20-minute gaps
+    # Phase C: back to 5m within a few requests, for the new sets the verdict governs (a set's
+    # first return is priced by its own evidence, not the family's).
+    assert ttls[33] == ttls[35] == "5m"

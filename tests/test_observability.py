@@ -81,11 +81,14 @@ def test_a_volatile_system_prompt_is_logged_at_info_and_warned_once_under_wrap(
     """The issue's bot: a timestamp in the system prompt. The decision to stop caching it used
     to show only in ``handle_of(client).last.plan.warnings``."""
     caplog.set_level(logging.INFO, logger="promptcache")
-    client = claude(server)
+    clock = ManualClock()
+    client = wrap(anthropic.Anthropic(base_url=server.url, api_key="test", max_retries=0),
+                  state=CacheState(clock=clock))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for minute in range(8):
+        for minute in range(8):  # one call a minute, as the bot runs
             ask(client, system=f"{SYSTEM} The time is 12:{minute:02d}.")
+            clock.advance(60)
     volatile = [w for w in caught if isinstance(w.message, CacheWarning)
                 and w.message.rule == "volatile"]
     assert len(volatile) == 1

@@ -11,12 +11,13 @@ it gets back, and mutating it never changes what the next caller sees.
 
 from __future__ import annotations
 
+import base64
 import copy
 import functools
 import json
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -124,6 +125,13 @@ class ResponseCodec:
     """``kwarg``: ``stream=True`` asks for a stream; ``always``: the method always streams."""
     exclude: frozenset[str] = frozenset()
     """Response fields that describe the transport (HTTP headers), not the answer."""
+    plain: bool = False
+    """Responses and events are plain dicts (boto3): stored as JSON with bytes tagged, served as
+    dicts; ``response_type`` and ``event_type`` are unused."""
+    stream_key: str | None = None
+    """The call returns a dict whose ``stream_key`` holds the stream (boto3's ``converse_stream``)."""
+    served_with: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    """Fields a hit carries in place of the excluded transport ones."""
     json_mode: bool = False
     """Validate the stored JSON text directly. Off: parse with ``json.loads`` and validate the
     Python objects, which is as fast for a short answer and ~80x faster for a long one (pydantic's
@@ -131,6 +139,8 @@ class ResponseCodec:
     models whose bytes fields travel base64-encoded, which only JSON mode decodes."""
 
     def dump(self, response: Any) -> bytes:
+        if self.plain:
+            return _plain_dump({k: v for k, v in response.items() if k not in self.exclude})
         data: str = response.model_dump_json(
             exclude_none=True, exclude=set(self.exclude) or None, warnings=False
         )
@@ -142,6 +152,14 @@ class ResponseCodec:
             found = _decoded.get(key, raw)
             if found is not None:
                 return clone(found)
+        if self.plain:
+            stored = _plain_load(raw)
+            if not isinstance(stored, dict):
+                raise LoadFailed("a stored plain response is not an object")
+            value = {**stored, **copy.deepcopy(dict(self.served_with))}
+            if key is not None:
+                _decoded.put(key, raw, clone(value))
+            return value
         model = self.response_type()
         try:
             if self.json_mode:
@@ -155,6 +173,8 @@ class ResponseCodec:
         return value
 
     def dump_events(self, events: list[Any]) -> bytes:
+        if self.plain:
+            return _plain_dump(list(events))
         dumped = [
             e.model_dump(mode="json", exclude_none=True, exclude=set(self.exclude) or None, warnings=False)
             for e in events
@@ -162,6 +182,11 @@ class ResponseCodec:
         return json.dumps(dumped, separators=(",", ":")).encode()
 
     def load_events(self, raw: bytes) -> list[Any]:
+        if self.plain:
+            items = _plain_load(raw)
+            if not isinstance(items, list):
+                raise LoadFailed("stored plain stream events are not a list")
+            return items
         adapter = _adapter(self.event_type())
         try:
             items = json.loads(raw)
@@ -170,6 +195,33 @@ class ResponseCodec:
             return [adapter.validate_python(item) for item in items]
         except (ValidationError, ValueError, TypeError) as e:
             raise LoadFailed(str(e)) from e
+
+
+_BYTES: Final = "\x00bytes"
+
+
+def _tag_bytes(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return {_BYTES: base64.b64encode(value).decode()}
+    raise TypeError(f"cannot store a {type(value).__name__} in a plain response")
+
+
+def _untag_bytes(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1 and _BYTES in obj:
+        return base64.b64decode(obj[_BYTES])
+    return obj
+
+
+def _plain_dump(value: Any) -> bytes:
+    """JSON of a plain (boto3) response or event list; bytes travel as tagged base64."""
+    return json.dumps(value, separators=(",", ":"), default=_tag_bytes).encode()
+
+
+def _plain_load(raw: bytes) -> Any:
+    try:
+        return json.loads(raw, object_hook=_untag_bytes)
+    except (ValueError, TypeError) as e:  # JSONDecodeError, UnicodeDecodeError, bad base64
+        raise LoadFailed(str(e)) from e
 
 
 @functools.cache
@@ -183,16 +235,24 @@ def _codecs() -> dict[str, ResponseCodec]:
     return {
         m.cached_as: ResponseCodec(
             name=m.cached_as,
-            response_type=m.response_type.load,
-            event_type=m.event_type.load,
+            response_type=m.response_type.load if m.response_type is not None else _no_type,
+            event_type=m.event_type.load if m.event_type is not None else _no_type,
             streaming=m.streaming,
             exclude=m.exclude,
             json_mode=m.json_mode,
+            plain=m.plain,
+            stream_key=m.stream_key,
+            served_with=m.served_with,
         )
         for spec in SPECS
         for m in spec.methods
-        if m.cached_as is not None and m.response_type is not None and m.event_type is not None
+        if m.cached_as is not None
+        and (m.plain or (m.response_type is not None and m.event_type is not None))
     }
+
+
+def _no_type() -> Any:
+    raise LoadFailed("this endpoint stores plain dicts")
 
 
 #: Every cacheable SDK method by its endpoint name, built from the provider registry's tables.

@@ -452,7 +452,11 @@ class ClientIdentity:
     """
 
     def __init__(self, client: Any) -> None:
-        holder = getattr(client, "_api_client", client)  # google-genai keeps them one level down
+        holder: Any
+        if type(client).__module__ == "botocore.client":
+            holder = _BotocoreSettings(client)
+        else:
+            holder = getattr(client, "_api_client", client)  # google-genai keeps them one level down
         self._holder = holder
         self._kind = (type(client).__module__.split(".")[0], type(client).__name__.removeprefix("Async"))
         self._names = tuple(name for name in _CLIENT_FIELDS + _OPAQUE_FIELDS if hasattr(holder, name))
@@ -523,6 +527,62 @@ class ClientIdentity:
         return hashlib.blake2b(_dumps(data).encode(), digest_size=16).hexdigest()
 
 
+class _BotocoreSettings:
+    """A boto3 client's settings as the attributes ``ClientIdentity`` reads: ``region``,
+    ``base_url`` (the endpoint) and the credentials it signs with, read afresh on each call.
+
+    botocore keeps the credentials on the client's request signer (no public accessor, so each
+    read is defensive). Static credentials are keyed by the access key id and a salted digest of
+    the secret and the session token; credentials that refresh themselves (an assumed role, SSO,
+    instance metadata) can turn into another identity's at any refresh, so such an object is
+    keyed by its own identity, as token providers are (``_ObjectTokens``).
+    """
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    @property
+    def region(self) -> Any:
+        return getattr(getattr(self._client, "meta", None), "region_name", None)
+
+    @property
+    def base_url(self) -> Any:
+        return getattr(getattr(self._client, "meta", None), "endpoint_url", None)
+
+    def _signing(self) -> Any:
+        signer = getattr(self._client, "_request_signer", None)
+        return getattr(signer, "_credentials", None)
+
+    @property
+    def credentials(self) -> Any:
+        """A refreshing credentials object itself (keyed by identity), else ``None``."""
+        found = self._signing()
+        return found if found is not None and hasattr(found, "refresh_needed") else None
+
+    @property
+    def aws_access_key(self) -> Any:
+        found = self._signing()
+        if found is None or hasattr(found, "refresh_needed"):
+            return None
+        return getattr(found, "access_key", None)
+
+    @property
+    def aws_secret_key(self) -> Any:
+        found = self._signing()
+        if found is None or hasattr(found, "refresh_needed"):
+            return None
+        return getattr(found, "secret_key", None)
+
+    @property
+    def aws_session_token(self) -> Any:
+        found = self._signing()
+        if found is None or hasattr(found, "refresh_needed"):
+            return None
+        return getattr(found, "token", None)
+
+
 def _plain(mapping: Mapping[Any, Any]) -> dict[str, Any]:
     """Client headers or query parameters, secrets redacted, the SDK's own noise left out."""
     kept = _redact({k: v for k, v in mapping.items() if str(k).lower() not in _CLIENT_NOISE})
@@ -537,12 +597,14 @@ def client_identity(client: Any) -> str:
 def sampling_temperature(params: Mapping[str, Any]) -> float | None:
     """The explicit temperature of a request, wherever the SDK puts it; ``None`` if absent.
 
-    Looks at the top-level keyword (OpenAI), ``extra_body`` (Anthropic 2.x has no keyword) and
-    google-genai's ``config``.
+    Looks at the top-level keyword (OpenAI), ``extra_body`` (Anthropic 2.x has no keyword),
+    google-genai's ``config`` and Bedrock Converse's ``inferenceConfig``.
     """
-    if "temperature" not in params and "extra_body" not in params and "config" not in params:
+    if "temperature" not in params and "extra_body" not in params and "config" not in params \
+            and "inferenceConfig" not in params:
         return None
-    for holder in (params, params.get("extra_body"), params.get("config")):
+    for holder in (params, params.get("extra_body"), params.get("config"),
+                   params.get("inferenceConfig")):
         if holder is None:
             continue
         value = (

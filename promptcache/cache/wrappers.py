@@ -7,6 +7,12 @@ classes), so other clients in the process are untouched:
 - openai: ``chat.completions.create``, ``responses.create``
 - google-genai: ``models.generate_content``, ``models.generate_content_stream`` and their
   ``client.aio`` twins
+- boto3 ``bedrock-runtime``: ``converse`` and ``converse_stream`` (its ``stream`` replayed)
+
+The methods are the registry's (``SdkMethod.cached_as``). Each call goes through one pure core
+(``_Settings.plan``: cache it or not, under which key; ``_served``: what a hit hands back;
+``_fresh``: what a miss hands back and stores), with a sync and an async shell that only do the
+I/O (the backend's ``get``/``set`` or ``aget``/``aset``, the SDK call).
 
 A hit rebuilds the SDK's own response object (a stream is replayed as a stream) without any
 network traffic. Calls that cannot be keyed, explicit sampling without opt-in, and positional
@@ -16,6 +22,7 @@ long, Redis down) is a miss with one ``CacheUnavailableWarning``: the call goes 
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import warnings
@@ -110,6 +117,40 @@ def _decode(endpoint: ResponseCodec, call: _Call, raw: bytes | None) -> Any:
         return None
 
 
+# -- the pure core: what a call does, decided without I/O; the shells below do the I/O -----------
+
+#: ``CachedStream`` or ``AsyncCachedStream``: the only thing the two shells pass in differently.
+StreamType = Callable[..., Any]
+
+
+def _served(endpoint: ResponseCodec, call: _Call, found: Any, stream: StreamType) -> Any:
+    """What a hit hands back: the rebuilt response, or a replay of the stored stream (inside the
+    dict the SDK returns it in, when it does: boto3's ``converse_stream``)."""
+    if not call.streaming:
+        return mark_hit(found)
+    replay = mark_hit(stream(found))
+    if endpoint.stream_key is None:
+        return replay
+    return {**copy.deepcopy(dict(endpoint.served_with)), endpoint.stream_key: replay}
+
+
+def _fresh(endpoint: ResponseCodec, call: _Call, result: Any, stream: StreamType,
+           on_complete: Callable[[list[Any]], Any]) -> tuple[Any, Callable[[], bytes] | None]:
+    """What a miss hands back once the API answered, and the entry to store now (``None``: a
+    stream is stored by ``on_complete`` once read to the end, or a shape not to store)."""
+    if not call.streaming:
+        return result, lambda: endpoint.dump(result)
+    key = endpoint.stream_key
+    if key is None:
+        return stream(result, on_complete=on_complete), None
+    if not isinstance(result, Mapping) or key not in result:
+        return result, None  # not the shape the registry describes: hand it back untouched
+    return {**result, key: stream(result[key], on_complete=on_complete)}, None
+
+
+# -- the I/O shells ------------------------------------------------------------------------------
+
+
 def _lookup(endpoint: ResponseCodec, call: _Call) -> Any:
     """A hit, or ``None``; a failing backend is a miss (with one warning), never an error."""
     try:
@@ -157,15 +198,16 @@ def _wrap_sync(original: Callable[..., Any], endpoint: ResponseCodec, settings: 
             return original(*args, **kwargs)
         found = _lookup(endpoint, call)
         if found is not None:
-            return mark_hit(CachedStream(found) if call.streaming else found)
-        result = original(*args, **kwargs)
+            return _served(endpoint, call, found, CachedStream)
         ttl = settings.policy.ttl
-        if call.streaming:
-            return CachedStream(
-                result, on_complete=lambda events: _store(call, lambda: endpoint.dump_events(events), ttl)
-            )
-        _store(call, lambda: endpoint.dump(result), ttl)
-        return result
+
+        def on_complete(events: list[Any]) -> None:
+            _store(call, lambda: endpoint.dump_events(events), ttl)
+
+        value, encode = _fresh(endpoint, call, original(*args, **kwargs), CachedStream, on_complete)
+        if encode is not None:
+            _store(call, encode, ttl)
+        return value
 
     setattr(cached, _ORIGINAL, original)
     return cached
@@ -179,17 +221,17 @@ def _wrap_async(original: Callable[..., Any], endpoint: ResponseCodec, settings:
             return await original(*args, **kwargs)
         found = await _alookup(endpoint, call)
         if found is not None:
-            return mark_hit(AsyncCachedStream(found) if call.streaming else found)
-        result = await original(*args, **kwargs)
+            return _served(endpoint, call, found, AsyncCachedStream)
         ttl = settings.policy.ttl
-        if call.streaming:
 
-            async def on_complete(events: list[Any]) -> None:
-                await _astore(call, lambda: endpoint.dump_events(events), ttl)
+        async def on_complete(events: list[Any]) -> None:
+            await _astore(call, lambda: endpoint.dump_events(events), ttl)
 
-            return AsyncCachedStream(result, on_complete=on_complete)
-        await _astore(call, lambda: endpoint.dump(result), ttl)
-        return result
+        value, encode = _fresh(endpoint, call, await original(*args, **kwargs), AsyncCachedStream,
+                               on_complete)
+        if encode is not None:
+            await _astore(call, encode, ttl)
+        return value
 
     setattr(cached, _ORIGINAL, original)
     return cached
@@ -201,7 +243,8 @@ def _targets(client: Any) -> list[tuple[Any, str, str]]:
     if spec is None:
         raise CacheBackendError(
             f"cache_client() does not know {type(client).__module__}.{type(client).__name__}. "
-            "Pass an anthropic, openai or google-genai client (sync or async)."
+            "Pass an anthropic, openai or google-genai client (sync or async), or a boto3 "
+            "bedrock-runtime client."
         )
     return [(resource, m.method, m.cached_as) for resource, m in spec.targets(client, cached=True)
             if m.cached_as is not None]

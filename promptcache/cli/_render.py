@@ -1,6 +1,7 @@
-"""Shared output of the replay commands (demo, simulate) and the benchmark suite: tables, plots.
+"""Shared output of the replay commands (demo, simulate): plots, progress, and the tables.
 
-One implementation for every report, so the docs, the CLI and the benchmark show the same columns.
+The tables live in the public :mod:`promptcache.replay.report` (the benchmark suite prints them
+too) and are re-exported here, so every report shows the same columns.
 """
 
 from __future__ import annotations
@@ -12,59 +13,13 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from promptcache.errors import MissingDependencyError
-from promptcache.replay.compare import ReplayResult, result_row
+from promptcache.replay.compare import ReplayResult
+from promptcache.replay.report import COLUMNS, markdown_table, results_table, rows
 
-__all__ = ["line_style", "markdown_table", "plot_cumulative", "progress_bar", "pyplot",
+__all__ = ["COLUMNS", "line_style", "markdown_table", "plot_cumulative", "progress_bar", "pyplot",
            "results_table", "rows"]
-
-COLUMNS = ("strategy", "input", "cache read", "write 5m", "write 1h", "input $", "vs none")
-
-
-def rows(results: Mapping[str, ReplayResult]) -> list[dict[str, Any]]:
-    """One row of figures per strategy, savings relative to ``none`` when it was run."""
-    baseline = results.get("none")
-    return [result_row(r, baseline) for r in results.values()]
-
-
-def _cells(row: Mapping[str, Any], has_baseline: bool) -> list[str]:
-    saving = f"{-row['saving_vs_none']:+.1%}"
-    return [
-        row["strategy"], f"{row['input']:,}", f"{row['cache_read']:,}", f"{row['write_5m']:,}",
-        f"{row['write_1h']:,}", f"${row['billed_usd']:.4f}",
-        (saving if row["strategy"] != "none" else "") if has_baseline else "",
-    ]
-
-
-def results_table(title: str, results: Mapping[str, ReplayResult]) -> Table:
-    """A rich table of tokens by class and input dollars per strategy; the cheapest in bold."""
-    table = Table(title=title, title_justify="left")
-    for i, name in enumerate(COLUMNS):
-        table.add_column(name, justify="left" if i == 0 else "right")
-    figures = rows(results)
-    cheapest = min((r["billed_usd"] for r in figures), default=0.0)
-    for row in figures:
-        style = "bold green" if row["billed_usd"] == cheapest else None
-        table.add_row(*_cells(row, "none" in results), style=style)
-    return table
-
-
-def markdown_table(results_by_trace: Mapping[str, Mapping[str, ReplayResult]]) -> str:
-    """The same figures as a Markdown table, one row per trace and strategy."""
-    lines = ["| trace | " + " | ".join(COLUMNS) + " |",
-             "|---|" + "---|" * len(COLUMNS)]
-    for trace, results in results_by_trace.items():
-        figures = rows(results)
-        cheapest = min(r["billed_usd"] for r in figures)
-        for row in figures:
-            cells = _cells(row, "none" in results)
-            if row["billed_usd"] == cheapest:
-                cells = [f"**{c}**" if c else c for c in cells]
-            lines.append(f"| {trace} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
 
 @contextmanager
 def progress_bar(console: Console, total: int, label: str,

@@ -1,21 +1,25 @@
 """``promptcache plan REQUEST.json``: where promptcache would put the breakpoints, and why.
 
-Reads one request (a JSON object), runs the optimizer on it and prints its layers, the
-breakpoints it places with the reason for each, the candidates it rejected and the expected
-cost. The provider is read from the request's shape (the registry's ``detect_provider``): an
-OpenAI ``chat.completions``/``responses`` or a Gemini ``generate_content`` request is planned
-with that provider's renderer and its ProviderPlan printed. Markers already in the request are
-kept as the user's (the optimizer never drops one); ``--ignore-markers`` plans from scratch
-instead. ``--provider openai|gemini`` renders an Anthropic request with that provider's
-renderer. Credentials in ``extra_headers``/``extra_body`` are masked in the output and in error
-messages.
+Reads one request (a JSON object), reads it as the provider its shape is for (the registry's
+``spec_for_request``: Anthropic ``messages.create``, OpenAI ``chat.completions``/``responses``,
+Gemini ``generate_content``, Bedrock ``converse``), plans it and prints what that provider's
+``preview`` returns: for the breakpoint providers (Anthropic, Converse) the optimizer's layers,
+the breakpoints it places with the reason for each, the candidates it rejected and the expected
+cost; for the others their ProviderPlan. Markers already in the request are kept as the user's
+(the optimizer never drops one); ``--ignore-markers`` plans from scratch instead.
+``--provider NAME`` plans the request for another provider (any registry entry with a
+``preview``). Credentials in ``extra_headers``/``extra_body`` are masked in the output and in
+error messages.
+
+No provider module is imported until a request needs it, and never an SDK: the command starts in
+a fraction of a second (``benchmarks/bench_cli.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -23,29 +27,34 @@ from rich.table import Table
 
 from promptcache.cli._io import fail, print_json, read_json, redact, secrets_of
 from promptcache.errors import CacheWarning, PromptCacheError, PromptError
-from promptcache.optimizer import optimize
 from promptcache.plan import Plan
 from promptcache.prompt import Prompt
-from promptcache.providers.anthropic.render import prompt_from_request, render_anthropic
-from promptcache.providers.common import Rendered
 from promptcache.replay.workloads import strip_cache_control
+
+if TYPE_CHECKING:
+    from promptcache.providers.common import Preview, Rendered
+    from promptcache.providers.spec import ProviderSpec
 
 HELP = "Show the breakpoints promptcache would place on a request, and why."
 
-#: The renderers ``--provider`` chooses between.
-PROVIDERS = ("anthropic", "openai", "gemini")
+
+def providers() -> tuple[str, ...]:
+    """The ``--provider`` choices: every registry entry that can preview a plan."""
+    from promptcache.providers.registry import SPECS
+
+    return tuple(s.name for s in SPECS if s.preview is not None)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("request", metavar="REQUEST.json",
                         help="a request as a JSON object: messages.create, chat.completions or "
-                             "responses.create, or generate_content ('-' reads stdin)")
-    parser.add_argument("--provider", choices=PROVIDERS,
-                        help="render for this provider's API (default: the one the request's "
+                             "responses.create, generate_content, or converse ('-' reads stdin)")
+    parser.add_argument("--provider", choices=providers(),
+                        help="plan for this provider's API (default: the one the request's "
                              "shape is for)")
     parser.add_argument("--model",
                         help="the target model (default: the request's); needed with --provider "
-                             "openai|gemini when the request names a Claude model")
+                             "when the request is another provider's")
     parser.add_argument("--api", choices=("chat", "responses"),
                         help="with --provider openai: chat.completions or responses (default: "
                              "the request's shape, else chat)")
@@ -54,7 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="reserve the request-level automatic cache_control with this TTL "
                              "(default: the request's own cache_control, if any)")
     parser.add_argument("--ignore-markers", action="store_true",
-                        help="drop cache_control already in the request and plan from scratch")
+                        help="drop the cache markers already in the request and plan from "
+                             "scratch")
 
 
 def load_request(path: str) -> dict[str, Any]:
@@ -125,14 +135,6 @@ def _request_ttl(request: dict[str, Any]) -> str | None:
     return None
 
 
-def _target_model(args: argparse.Namespace, prompt: Prompt) -> str:
-    model: str = args.model or prompt.model
-    if args.provider != "anthropic" and model.startswith("claude"):
-        raise PromptError(f"--provider {args.provider}: {model!r} is a Claude model; pass the "
-                          f"{args.provider} model with --model.", path="model")
-    return model
-
-
 def _provider_json(rendered: Rendered) -> dict[str, Any]:
     p = rendered.plan
     return {"provider": p.provider, "api": p.api, "model": p.model, "mode": p.mode,
@@ -145,43 +147,35 @@ def _provider_json(rendered: Rendered) -> dict[str, Any]:
             "request": redact(dict(rendered.kwargs))}
 
 
-def _render_other(args: argparse.Namespace, prompt: Prompt) -> Rendered:
-    model = _target_model(args, prompt)
-    if args.provider == "gemini":
-        from promptcache.providers.gemini.render import render_gemini
+def _source(request: dict[str, Any]) -> tuple[ProviderSpec, str]:
+    """The provider and API the request's shape is for; the first provider's (Anthropic) when no
+    shape matches, so its reader names what is missing."""
+    from promptcache.providers.registry import SPECS, spec_for_request
 
-        return render_gemini(prompt, model=model)
-    from promptcache.providers.openai.render import render_openai_chat, render_openai_responses
+    found = spec_for_request(request)
+    if found is not None and found[0].read_prompt is not None:
+        return found
+    return SPECS[0], SPECS[0].default_api(request)
 
-    render = render_openai_responses if args.api == "responses" else render_openai_chat
-    return render(prompt, model=model)
 
+def _preview(args: argparse.Namespace, request: dict[str, Any], automatic: str | None
+             ) -> tuple[ProviderSpec, Preview]:
+    """The request read by its own provider, planned by the target (``--provider``) one."""
+    from promptcache.providers.registry import spec_named
 
-def _read(args: argparse.Namespace, request: dict[str, Any]) -> Prompt:
-    """The request as a Prompt, read as the provider its shape is for.
-
-    ``args.provider`` and ``args.api`` are filled in from the shape where the user left them
-    out: an OpenAI or Gemini request is planned for its own provider, not refused as an
-    Anthropic request with an unknown model.
-    """
-    from promptcache.providers.registry import detect_provider
-
-    try:
-        detected, api = detect_provider(request)
-    except PromptError:
-        detected, api = "anthropic", "messages"
-    if detected == "anthropic" or (args.provider or detected) != detected:
-        args.provider = args.provider or "anthropic"
-        args.api = args.api or "chat"
-        return prompt_from_request(request)
-    args.provider, args.api = detected, args.api or api
-    if detected == "gemini":
-        from promptcache.providers.gemini.request import prompt_from_gemini_request
-
-        return prompt_from_gemini_request(request)
-    from promptcache.providers.openai.request import prompt_from_openai_request
-
-    return prompt_from_openai_request(request, api="responses" if args.api == "responses" else "chat")
+    source, api = _source(request)
+    target = spec_named(args.provider) if args.provider else source
+    if args.ignore_markers and source.strip_markers is not None:
+        request = source.strip_markers.load()(request)
+    assert source.read_prompt is not None and target.preview is not None
+    prompt: Prompt = source.read_prompt.load()(request, api)
+    if target is not source and not args.model:
+        raise PromptError(f"--provider {target.name}: {prompt.model!r} is a {source.name} model; "
+                          f"pass the {target.name} model with --model.", path="model")
+    preview: Preview = target.preview.load()(
+        prompt, model=args.model, api=args.api or (api if target is source else None),
+        automatic=automatic)
+    return target, preview
 
 
 def run(args: argparse.Namespace) -> int:
@@ -198,26 +192,24 @@ def _run(args: argparse.Namespace, request: dict[str, Any]) -> int:
     if args.ignore_markers:
         request = strip_cache_control(request)
         automatic = args.automatic
-    prompt = _read(args, request)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CacheWarning)
-        if args.provider != "anthropic":
-            other = _render_other(args, prompt)
-        else:
-            plan = optimize(prompt, automatic=automatic)
-            rendered = render_anthropic(prompt, plan) if "max_tokens" in prompt.params else None
+        target, preview = _preview(args, request, automatic)
     console = Console(highlight=False, soft_wrap=True)
     messages = [str(c.message) for c in caught]
-    if args.provider != "anthropic":
+    if preview.rendered is not None:
         if args.json:
-            print_json({**_provider_json(other), "warnings": messages})
+            print_json({**_provider_json(preview.rendered), "warnings": messages})
             return 0
-        console.print(other.plan.explain(), markup=False)
+        console.print(preview.rendered.plan.explain(), markup=False)
         for m in messages:
             console.print(f"[yellow]warning:[/yellow] {escape(m)}")
         return 0
+    plan = preview.plan
+    assert plan is not None
     if args.json:
-        print_json(plan_to_json(plan, redact(rendered) if rendered is not None else None))
+        rendered = redact(dict(preview.request)) if preview.request is not None else None
+        print_json({**plan_to_json(plan, rendered), "provider": target.name})
         return 0
     for table in _tables(plan):
         console.print(table)

@@ -7,7 +7,8 @@ state and the last call's plan; :class:`UnplannedRequestWarning` says a call was
 from __future__ import annotations
 
 from promptcache.dropin._core import Prepared, UnplannedRequestWarning, WrapHandle, default_state
+from promptcache.dropin._observe import CallObserver
 from promptcache.dropin._wrap import handle_of, unwrap, wrap
 
-__all__ = ["Prepared", "UnplannedRequestWarning", "WrapHandle", "default_state", "handle_of",
-           "unwrap", "wrap"]
+__all__ = ["CallObserver", "Prepared", "UnplannedRequestWarning", "WrapHandle", "default_state",
+           "handle_of", "unwrap", "wrap"]

@@ -12,6 +12,7 @@ a response (state, ledger) never raises.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 import warnings
@@ -28,6 +29,7 @@ from promptcache.prompt import Prompt
 from promptcache.providers.anthropic.render import record_sent
 from promptcache.providers.anthropic.usage import AnthropicStreamUsage
 from promptcache.providers.common import ProviderPlan
+from promptcache.providers.spec import ProviderSpec, SdkMethod
 from promptcache.providers.usage import parse_usage
 from promptcache.redact import redacted_repr
 from promptcache.sdk import plain
@@ -36,7 +38,7 @@ from promptcache.switches import DISABLE, planning_disabled
 from promptcache.usage import Ledger, Usage
 
 __all__ = ["Prepared", "UnplannedRequestWarning", "WrapHandle", "WrappedMethod",
-           "attributable", "default_state"]
+           "attributable", "default_state", "wrapped_method"]
 
 
 class UnplannedRequestWarning(CacheWarning):
@@ -110,6 +112,14 @@ class WrappedMethod:
     stream_key: str | None = None
     #: ``(model) -> accumulator`` for the stream's usage, where the provider has its own.
     stream_usage: Callable[[str], Any] | None = None
+
+
+@functools.cache
+def wrapped_method(spec: ProviderSpec, method: SdkMethod) -> WrappedMethod:
+    """The drop-in's view of one registry method (built once: patches compare them)."""
+    return WrappedMethod(name=method.name, provider=spec.name, prepare=method.prepare.load(),
+                         kind=method.kind, stream_key=method.stream_key,
+                         stream_usage=spec.stream_usage.load() if spec.stream_usage else None)
 
 
 def _sentinel(value: Any) -> bool:
@@ -277,6 +287,19 @@ class WrapHandle:
             else:
                 self.unplanned += 1
         return prepared
+
+    def plan_call(self, path: str, kwargs: Mapping[str, Any]) -> Prepared:
+        """What ``client.<path>(**kwargs)`` would send (``path`` as in the registry, e.g.
+        ``messages.create``), planned as a wrapped call is, ``last`` and the counts included, but
+        not sent and not recorded: for code (and benchmarks) that look at a plan before sending."""
+        from promptcache.providers.registry import spec_named
+
+        spec = spec_named(self.provider)
+        method = next((m for m in spec.methods if m.path == path), None)
+        if method is None:
+            raise PromptCacheError(f"plan_call: {self.provider} has no wrapped method {path!r}; "
+                                   f"known: {', '.join(m.path for m in spec.methods)}.")
+        return self.prepare(wrapped_method(spec, method), dict(materialised(kwargs)))
 
     def resent(self, endpoint: WrappedMethod, prepared: Prepared, kwargs: Mapping[str, Any],
                error: BaseException, marker: str) -> Prepared:

@@ -14,10 +14,10 @@ from typing import Any, TypeVar
 
 from promptcache.cache import CacheBackend, cache_client
 from promptcache.dropin._anthropic import PromptMemo
-from promptcache.dropin._core import WrapHandle, WrappedMethod, default_state
+from promptcache.dropin._core import WrapHandle, WrappedMethod, default_state, wrapped_method
 from promptcache.dropin._patch import install_probe, patch, restore
 from promptcache.errors import PromptCacheError
-from promptcache.providers.registry import ProviderSpec, SdkMethod, spec_for_client
+from promptcache.providers.registry import ProviderSpec, spec_for_client
 from promptcache.state import CacheState
 from promptcache.usage import Ledger
 
@@ -36,16 +36,8 @@ def _spec(client: Any) -> ProviderSpec:
     return spec
 
 
-@functools.cache
-def _wrapped(spec: ProviderSpec, method: SdkMethod) -> WrappedMethod:
-    """The drop-in's view of one registry method (built once: patches compare them)."""
-    return WrappedMethod(name=method.name, provider=spec.name, prepare=method.prepare.load(),
-                         kind=method.kind, stream_key=method.stream_key,
-                         stream_usage=spec.stream_usage.load() if spec.stream_usage else None)
-
-
 def _targets(client: Any, spec: ProviderSpec) -> list[tuple[Any, str, WrappedMethod]]:
-    return [(resource, method.method, _wrapped(spec, method))
+    return [(resource, method.method, wrapped_method(spec, method))
             for resource, method in spec.targets(client)]
 
 

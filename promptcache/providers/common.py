@@ -23,6 +23,7 @@ from promptcache.redact import redacted_repr
 
 __all__ = [
     "Mode",
+    "Preview",
     "ProviderPlan",
     "Rendered",
     "canonical",
@@ -99,6 +100,23 @@ class Rendered:
 
     kwargs: Mapping[str, Any]
     plan: ProviderPlan
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Preview:
+    """One request planned for one provider, as ``promptcache plan`` shows it.
+
+    Breakpoint providers (Anthropic, Converse) are planned by the optimizer: ``plan`` holds its
+    layers, placements and rejections, ``request`` the rendered keyword arguments (``None`` when
+    the request cannot be rendered as it stands). The others plan their own way: ``rendered``.
+    """
+
+    #: Header values and credentials in ``request`` are shown as ``<redacted>``.
+    __repr__ = redacted_repr
+
+    plan: Plan | None = None
+    request: Mapping[str, Any] | None = None
+    rendered: Rendered | None = None
 
 
 #: How deep a tool schema (or tool input) may nest, in JSON levels (an object property is two:

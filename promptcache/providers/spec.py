@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import importlib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from promptcache.limits import Platform, Provider
@@ -62,6 +62,12 @@ class SdkMethod:
     stream_key: str | None = None
     """The method returns a dict whose ``stream_key`` holds the stream (boto3's
     ``converse_stream``): the wrapper reads that value, not the dict."""
+    plain: bool = False
+    """The SDK answers with plain dicts (boto3): the response cache stores their JSON (bytes
+    tagged base64) and serves dicts, with no SDK type to rebuild."""
+    served_with: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    """Fields a response served from the cache carries in place of the excluded (:attr:`exclude`)
+    transport ones (boto3's ``ResponseMetadata``: an HTTP 200 with no headers)."""
 
     @property
     def resource(self) -> str:
@@ -122,6 +128,15 @@ class ProviderSpec:
     """The request field that names the model (Converse: ``modelId``)."""
     plans_memo: bool = False
     """The drop-in wrapper keeps a prompt memo for this provider's clients."""
+    read_prompt: Ref | None = None
+    """``(request, api) -> Prompt``: a request dict of this provider as a Prompt (the CLI's
+    ``plan``); ``None``: the provider's requests cannot be planned from a file."""
+    preview: Ref | None = None
+    """``(prompt, *, model, api, automatic) -> Preview``: a Prompt planned and rendered for this
+    provider, what ``promptcache plan`` prints; ``None``: not a ``--provider`` choice."""
+    strip_markers: Ref | None = None
+    """``(request) -> request``: the request without the caller's cache markers, for
+    ``promptcache plan --ignore-markers`` (``None``: its markers are ``cache_control`` keys)."""
     stream_usage: Ref | None = None
     """``(model) -> accumulator`` (``feed(event)``, ``usage()``) for streams whose usage is not
     an item's ``usage`` attribute (Converse's ``metadata`` event); ``None``: the wrapper's own."""

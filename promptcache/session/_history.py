@@ -62,8 +62,10 @@ def _check_answers(previous: Mapping[str, Any] | None, message: Mapping[str, Any
     results = [b.get("tool_use_id") for b in blocks_of(message) if b.get("type") == "tool_result"]
     if not results:
         return
-    asked = ({b.get("id") for b in blocks_of(previous) if b.get("type") == "tool_use"}
-             if previous is not None and previous.get("role") == "assistant" else set())
+    # A list, not a set: an id the user wrote may be any value (a dict is unhashable), and the
+    # pairing check must name it, not raise a TypeError.
+    asked = ([b.get("id") for b in blocks_of(previous) if b.get("type") == "tool_use"]
+             if previous is not None and previous.get("role") == "assistant" else [])
     orphans = [r for r in results if r not in asked]
     if orphans:
         where = (f"messages[{index - 1}]" if previous is not None

@@ -4,7 +4,9 @@ An Anthropic cache entry becomes readable only once the response that writes it 
 N concurrent requests on a cold prefix each pay a write. Here one request goes first (the first
 of the N, streamed, or a prefix-only request with ``max_tokens=0``); as soon as its response
 starts, the rest go out with bounded concurrency and all read the entry. The two shells share
-everything but the waiting: planning (``_prefix``), single-flight (``_flight``) and accounting.
+everything but the waiting: planning (``_prefix``), single-flight (``_flight``), the decisions
+(``_steps``: already warm, wait for another caller, or lead, and releasing what was led) and
+accounting; each shell only sends, waits and fans out, with threads or with asyncio.
 
 Warm-up never makes a call fail that would have succeeded without it: requests with nothing to
 warm (below the minimum, or no breakpoint slot) are sent as they are, and a prefix-only pre-warm
@@ -19,7 +21,7 @@ import contextlib
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -172,6 +174,48 @@ def _claim(flights: SingleFlight, plan: _Plan) -> tuple[str, Future[None] | None
     return ("waited-again" if again else "waited"), flight, False
 
 
+@dataclass(frozen=True, slots=True)
+class _Wait:
+    """Wait for another caller's warm-up of a prefix these requests read (its error ignored)."""
+
+    flight: Future[None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Lead:
+    """Send the leading request (the prefix-only one, or the first request streamed) and report
+    back once its response has started, or throw its error into the steps."""
+
+
+_Step = _Wait | _Lead
+
+
+def _steps(flights: SingleFlight, plan: _Plan) -> Generator[_Step, None, str]:
+    """The warm-up's decisions, shared by both shells and free of I/O: yields what to do next,
+    returns the outcome. A lead's flight is released here once the shell reports back (with its
+    error, if one is thrown in), so no shell can forget to."""
+    outcome = "not-warmed" if plan.fallback and plan.prefix is None else str(plan.mode)
+    waits = 0
+    while plan.mode != "none":
+        outcome, flight, leading = _claim(flights, plan)
+        if flight is None:  # already warm
+            break
+        if not leading:
+            yield _Wait(flight)
+            waits += 1
+            if outcome == "waited-again" and waits < _MAX_WAITS:
+                continue
+            return "waited"
+        try:
+            yield _Lead()
+        except BaseException as e:
+            flights.release_all(flight, plan.writes, error=e)
+            raise
+        flights.release_all(flight, plan.writes)
+        break
+    return outcome
+
+
 async def warm_up(client: Any, requests: Sequence[Mapping[str, Any]], *, mode: Mode = "first",
                   concurrency: int = 8, progress: bool = True, flights: SingleFlight | None = None,
                   ttl: str = "5m", console: Any = None) -> WarmupResult:
@@ -184,47 +228,42 @@ async def warm_up(client: Any, requests: Sequence[Mapping[str, Any]], *, mode: M
     """
     plan = _plan(client, requests, mode, ttl)
     prepared = plan.prepared
-    flights = flights if flights is not None else DEFAULT_FLIGHTS
+    steps = _steps(flights if flights is not None else DEFAULT_FLIGHTS, plan)
     t0 = time.perf_counter()
     results: list[Any] = [None] * len(prepared)
     leader: asyncio.Task[Any] | None = None
     warm, first_start = None, 0.0
-    outcome = "not-warmed" if plan.fallback and plan.prefix is None else str(plan.mode)
     todo = list(range(len(prepared)))
     sem = asyncio.Semaphore(concurrency)
 
     with _progress(progress, len(prepared), console) as advance:
-        waits = 0
-        while plan.mode != "none":
-            outcome, flight, leading = _claim(flights, plan)
-            if flight is not None and not leading:
-                with contextlib.suppress(Exception):  # a failed leader: fan out regardless
-                    await asyncio.wrap_future(flight)
-                waits += 1
-                if outcome == "waited-again" and waits < _MAX_WAITS:
+        try:
+            step = next(steps)
+            while True:
+                if isinstance(step, _Wait):
+                    with contextlib.suppress(Exception):  # a failed leader: fan out regardless
+                        await asyncio.wrap_future(step.flight)
+                    step = next(steps)
                     continue
-                outcome = "waited"
-                break
-            if flight is None:
-                break
-            try:
-                if plan.warm_request is not None:
-                    warm = await client.messages.create(**plan.warm_request)
-                else:
-                    started = asyncio.Event()
-                    leader = asyncio.create_task(_lead_async(client, prepared[0], started, sem))
-                    waiter = asyncio.create_task(started.wait())
-                    await asyncio.wait({leader, waiter}, return_when=asyncio.FIRST_COMPLETED)
-                    waiter.cancel()
-                    if leader.done() and leader.exception() is not None:
-                        raise leader.exception()  # type: ignore[misc]
-                    todo = todo[1:]
-                first_start = time.perf_counter() - t0
-            except BaseException as e:
-                flights.release_all(flight, plan.writes, error=e)
-                raise
-            flights.release_all(flight, plan.writes)
-            break
+                try:
+                    if plan.warm_request is not None:
+                        warm = await client.messages.create(**plan.warm_request)
+                    else:
+                        started = asyncio.Event()
+                        leader = asyncio.create_task(_lead_async(client, prepared[0], started, sem))
+                        waiter = asyncio.create_task(started.wait())
+                        await asyncio.wait({leader, waiter}, return_when=asyncio.FIRST_COMPLETED)
+                        waiter.cancel()
+                        if leader.done() and leader.exception() is not None:
+                            raise leader.exception()  # type: ignore[misc]
+                        todo = todo[1:]
+                    first_start = time.perf_counter() - t0
+                except BaseException as e:
+                    steps.throw(e)  # releases the flight, raises ``e`` again
+                    raise
+                step = next(steps)
+        except StopIteration as done:
+            outcome: str = done.value
 
         async def one(i: int) -> None:
             async with sem:
@@ -254,46 +293,41 @@ def warm_up_sync(client: Any, requests: Sequence[Mapping[str, Any]], *, mode: Mo
     """:func:`warm_up` for an ``anthropic.Anthropic`` client, with a pool of ``concurrency`` threads."""
     plan = _plan(client, requests, mode, ttl)
     prepared = plan.prepared
-    flights = flights if flights is not None else DEFAULT_FLIGHTS
+    steps = _steps(flights if flights is not None else DEFAULT_FLIGHTS, plan)
     t0 = time.perf_counter()
     results: list[Any] = [None] * len(prepared)
     warm, first_start = None, 0.0
-    outcome = "not-warmed" if plan.fallback and plan.prefix is None else str(plan.mode)
     todo = list(range(len(prepared)))
 
     with _progress(progress, len(prepared), console) as advance, \
             ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="warmup") as pool:
         leader: Future[Any] | None = None
-        waits = 0
-        while plan.mode != "none":
-            outcome, flight, leading = _claim(flights, plan)
-            if flight is not None and not leading:
-                with contextlib.suppress(Exception):
-                    flight.result()
-                waits += 1
-                if outcome == "waited-again" and waits < _MAX_WAITS:
+        try:
+            step = next(steps)
+            while True:
+                if isinstance(step, _Wait):
+                    with contextlib.suppress(Exception):
+                        step.flight.result()
+                    step = next(steps)
                     continue
-                outcome = "waited"
-                break
-            if flight is None:
-                break
-            try:
-                if plan.warm_request is not None:
-                    warm = client.messages.create(**plan.warm_request)
-                else:
-                    started = threading.Event()
-                    leader = pool.submit(_lead_sync, client, prepared[0], started)
-                    while not started.wait(0.005):
-                        if leader.done():
-                            leader.result()  # raises the leader's error
-                            break
-                    todo = todo[1:]
-                first_start = time.perf_counter() - t0
-            except BaseException as e:
-                flights.release_all(flight, plan.writes, error=e)
-                raise
-            flights.release_all(flight, plan.writes)
-            break
+                try:
+                    if plan.warm_request is not None:
+                        warm = client.messages.create(**plan.warm_request)
+                    else:
+                        started = threading.Event()
+                        leader = pool.submit(_lead_sync, client, prepared[0], started)
+                        while not started.wait(0.005):
+                            if leader.done():
+                                leader.result()  # raises the leader's error
+                                break
+                        todo = todo[1:]
+                    first_start = time.perf_counter() - t0
+                except BaseException as e:
+                    steps.throw(e)
+                    raise
+                step = next(steps)
+        except StopIteration as done:
+            outcome: str = done.value
 
         def one(i: int) -> None:
             results[i] = client.messages.create(**prepared[i])

@@ -24,6 +24,7 @@ from promptcache.limits import ModelLimits, Platform, limits_for
 from promptcache.optimizer import DEFAULT_MARGIN, optimize
 from promptcache.plan import Plan
 from promptcache.prompt import Prompt
+from promptcache.providers.common import Preview
 from promptcache.rules import Marker, check_markers, request_level_ttl
 from promptcache.state import CacheState
 
@@ -31,7 +32,9 @@ __all__ = [
     "AnthropicPrefixCounter",
     "Finding",
     "ValidationReport",
+    "preview_anthropic",
     "prompt_from_request",
+    "read_prompt",
     "render_anthropic",
     "render_content",
     "render_prefix",
@@ -332,3 +335,19 @@ def validate(request: Mapping[str, Any], *, platform: Platform = "api",
 
 # Re-exported for convenience: plan and render in one call with the default margin.
 DEFAULT_SAFETY_MARGIN = DEFAULT_MARGIN
+
+
+def read_prompt(request: Mapping[str, Any], api: str) -> Prompt:
+    """A ``messages.create`` request as a Prompt (the registry's ``read_prompt``)."""
+    return prompt_from_request(request)
+
+
+def preview_anthropic(prompt: Prompt, *, model: str | None = None, api: str | None = None,
+                      automatic: str | None = None) -> Preview:
+    """The optimizer's plan for ``prompt`` and, when it has ``max_tokens``, the request it
+    renders: what ``promptcache plan`` prints for the Messages API."""
+    if model is not None:
+        prompt = with_model(prompt, model)
+    plan = optimize(prompt, automatic=automatic)
+    request = render_anthropic(prompt, plan) if "max_tokens" in prompt.params else None
+    return Preview(plan=plan, request=request)

@@ -53,6 +53,8 @@ SPEC = ProviderSpec(
     server=Ref("promptcache.providers.anthropic.server:AnthropicServer"),
     session_adapter=Ref("promptcache.session._anthropic:for_session"),
     plans_memo=True,
+    read_prompt=Ref("promptcache.providers.anthropic.render:read_prompt"),
+    preview=Ref("promptcache.providers.anthropic.render:preview_anthropic"),
     methods=(
         SdkMethod(path="messages.create", prepare=_PREPARE,
                   cached_as="anthropic.messages.create",

@@ -18,10 +18,12 @@ from promptcache.plan import Plan
 from promptcache.prompt import Prompt
 from promptcache.providers.anthropic.render import record_sent, with_model
 from promptcache.providers.bedrock_converse.blocks import cache_point, from_anthropic, tool_from_anthropic
-from promptcache.providers.bedrock_converse.request import checkpoints, for_model
+from promptcache.providers.bedrock_converse.request import checkpoints, for_model, prompt_from_converse
+from promptcache.providers.common import Preview
 from promptcache.state import CacheState
 
-__all__ = ["converse_limits", "plan_converse", "render_bedrock_converse"]
+__all__ = ["converse_limits", "plan_converse", "preview_converse", "read_prompt",
+           "render_bedrock_converse", "strip_cache_points"]
 
 _INFERENCE = {"max_tokens": "maxTokens", "temperature": "temperature", "top_p": "topP",
               "stop_sequences": "stopSequences"}
@@ -147,3 +149,46 @@ def render_bedrock_converse(prompt: Prompt, plan: Plan | None = None, *,
     if state is not None:
         record_sent(state, prompt, plan, now=now, response_started=False)
     return kwargs
+
+
+def read_prompt(request: Mapping[str, Any], api: str) -> Prompt:
+    """A ``converse`` request as a Prompt (the registry's ``read_prompt``)."""
+    model = request.get("modelId")
+    if not isinstance(model, str) or not model:
+        raise PromptError("The request has no 'modelId' string.", path="modelId")
+    return prompt_from_converse(request, converse_limits(model))[0]
+
+
+def preview_converse(prompt: Prompt, *, model: str | None = None, api: str | None = None,
+                     automatic: str | None = None) -> Preview:
+    """The optimizer's plan for ``prompt`` on Converse and the ``converse`` kwargs it renders:
+    what ``promptcache plan`` prints. Converse has no request-level (automatic) cache."""
+    if automatic is not None:
+        raise PromptError("--automatic: Converse has no request-level cache; checkpoints are "
+                          "placed after blocks.", path="cache_control")
+    if model is not None:
+        prompt = with_model(prompt, model)
+    prompt, plan = plan_converse(prompt)
+    return Preview(plan=plan, request=render_bedrock_converse(prompt, plan))
+
+
+def strip_cache_points(request: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a ``converse`` request without its ``cachePoint`` blocks (in ``system``,
+    message content and ``toolConfig.tools``): the request as planned from scratch."""
+
+    def clean(items: Any) -> Any:
+        if not isinstance(items, list):
+            return items
+        return [x for x in items if not (isinstance(x, Mapping) and "cachePoint" in x)]
+
+    out = dict(request)
+    if "system" in out:
+        out["system"] = clean(out["system"])
+    config = out.get("toolConfig")
+    if isinstance(config, Mapping) and "tools" in config:
+        out["toolConfig"] = {**config, "tools": clean(config["tools"])}
+    if isinstance(out.get("messages"), list):
+        out["messages"] = [{**m, "content": clean(m.get("content"))}
+                           if isinstance(m, Mapping) and "content" in m else m
+                           for m in out["messages"]]
+    return out

@@ -16,6 +16,11 @@ from promptcache.providers.spec import ProviderSpec, Ref, SdkMethod
 __all__ = ["SPEC"]
 
 _PREPARE = Ref("promptcache.providers.bedrock_converse.dropin:prepare_converse")
+#: boto3's ``ResponseMetadata`` (request id, HTTP headers, retries) describes the transport; a
+#: response served from the cache carries a plain HTTP 200 in its place, so code that reads
+#: ``response["ResponseMetadata"]["HTTPStatusCode"]`` works on a hit too.
+_TRANSPORT = frozenset({"ResponseMetadata"})
+_SERVED_WITH = {"ResponseMetadata": {"HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0}}
 _USAGE_KEYS = frozenset({"inputTokens", "cacheReadInputTokens", "cacheWriteInputTokens"})
 
 
@@ -57,9 +62,16 @@ SPEC = ProviderSpec(
     server=Ref("promptcache.providers.bedrock_converse.server:ConverseServer"),
     session_adapter=Ref("promptcache.providers.bedrock_converse.session:for_session"),
     stream_usage=Ref("promptcache.providers.bedrock_converse.usage:ConverseStreamUsage"),
+    read_prompt=Ref("promptcache.providers.bedrock_converse.render:read_prompt"),
+    preview=Ref("promptcache.providers.bedrock_converse.render:preview_converse"),
+    strip_markers=Ref("promptcache.providers.bedrock_converse.render:strip_cache_points"),
     methods=(
-        SdkMethod(path="converse", prepare=_PREPARE),
-        # boto3 returns {"stream": EventStream, ...}: the wrapper proxies the "stream" value.
-        SdkMethod(path="converse_stream", prepare=_PREPARE, kind="stream", stream_key="stream"),
+        SdkMethod(path="converse", prepare=_PREPARE, cached_as="bedrock_converse.converse",
+                  streaming="never", plain=True, exclude=_TRANSPORT, served_with=_SERVED_WITH),
+        # boto3 returns {"stream": EventStream, ...}: the wrapper proxies the "stream" value, and
+        # the response cache records its events (plain dicts) and replays them in its place.
+        SdkMethod(path="converse_stream", prepare=_PREPARE, kind="stream", stream_key="stream",
+                  cached_as="bedrock_converse.converse_stream", streaming="always", plain=True,
+                  exclude=_TRANSPORT, served_with=_SERVED_WITH),
     ),
 )

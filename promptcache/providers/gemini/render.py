@@ -23,6 +23,7 @@ from promptcache.optimizer import DEFAULT_MARGIN
 from promptcache.prompt import Prompt
 from promptcache.providers.common import (
     Mode,
+    Preview,
     ProviderPlan,
     Rendered,
     canonical,
@@ -43,6 +44,7 @@ __all__ = [
     "CachedPrefix",
     "GeminiSplit",
     "decide",
+    "preview_gemini",
     "render_gemini",
     "render_gemini_openai_compatible",
     "require_sdk",
@@ -543,3 +545,10 @@ def ttl_seconds(value: str) -> float:
     if value.endswith("s") and value[:-1].replace(".", "", 1).isdigit():
         return float(value[:-1])
     return float(TTL_SECONDS[value])
+
+
+def preview_gemini(prompt: Prompt, *, model: str | None = None, api: str | None = None,
+                   automatic: str | None = None) -> Preview:
+    """``prompt`` rendered for ``generate_content``, with its plan: what ``promptcache plan``
+    prints for Gemini (implicit caching: no cache resource is assumed to exist)."""
+    return Preview(rendered=render_gemini(prompt, model=model or prompt.model))

@@ -17,7 +17,7 @@ from promptcache.errors import PromptError
 from promptcache.prompt import Prompt
 from promptcache.sdk import plain
 
-__all__ = ["prompt_from_gemini_request"]
+__all__ = ["prompt_from_gemini_request", "read_prompt"]
 
 
 def _system(value: Any) -> list[str]:
@@ -116,3 +116,8 @@ def prompt_from_gemini_request(request: Mapping[str, Any]) -> Prompt:
     contents = _bytes_as_sent(request.get("contents"))
     builder.add_messages(_contents(plain(contents, "contents")))
     return builder.build()
+
+
+def read_prompt(request: Mapping[str, Any], api: str) -> Prompt:
+    """A ``generate_content`` request as a Prompt (the registry's ``read_prompt``)."""
+    return prompt_from_gemini_request(request)

@@ -56,6 +56,8 @@ SPEC = ProviderSpec(
     session_adapter=Ref("promptcache.session._gemini:for_session"),
     holders=("", "aio"),
     async_attribute=True,
+    read_prompt=Ref("promptcache.providers.gemini.request:read_prompt"),
+    preview=Ref("promptcache.providers.gemini.render:preview_gemini"),
     methods=(
         SdkMethod(path="models.generate_content", prepare=_PREPARE, optional=True,
                   cached_as="genai.models.generate_content", response_type=_RESPONSE,

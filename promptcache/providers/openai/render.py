@@ -23,6 +23,7 @@ from promptcache.plan import Plan
 from promptcache.prompt import Prompt
 from promptcache.providers.common import (
     Mode,
+    Preview,
     ProviderPlan,
     Rendered,
     canonical,
@@ -37,7 +38,8 @@ from promptcache.providers.common import (
 )
 from promptcache.providers.openai.messages import Api, Translation, translate, unmarkable_reason
 
-__all__ = ["IN_MEMORY_WINDOW", "render_openai_chat", "render_openai_responses", "require_sdk"]
+__all__ = ["IN_MEMORY_WINDOW", "preview_openai", "render_openai_chat", "render_openai_responses",
+           "require_sdk"]
 
 Retention = Literal["in_memory", "24h"]
 
@@ -320,3 +322,11 @@ def render_openai_responses(prompt: Prompt, *, model: str, prompt_cache_key: str
     return _render(prompt, "responses", model=model, prompt_cache_key=prompt_cache_key,
                    retention=retention, prewarm=prewarm, explicit=explicit, limits=limits,
                    extra=extra)
+
+
+def preview_openai(prompt: Prompt, *, model: str | None = None, api: str | None = None,
+                   automatic: str | None = None) -> Preview:
+    """``prompt`` rendered for chat completions (or ``api="responses"``), with its plan: what
+    ``promptcache plan`` prints for OpenAI. ``automatic`` is Anthropic's and not used here."""
+    render = render_openai_responses if api == "responses" else render_openai_chat
+    return Preview(rendered=render(prompt, model=model or prompt.model))

@@ -18,7 +18,7 @@ from promptcache.prompt import Prompt
 from promptcache.providers.openai.messages import Api
 from promptcache.sdk import plain
 
-__all__ = ["prompt_from_openai_request"]
+__all__ = ["prompt_from_openai_request", "read_prompt"]
 
 
 def _tools(raw: Any) -> list[dict[str, Any]]:
@@ -90,3 +90,8 @@ def _tool_choice(value: Any, parallel: Any) -> dict[str, Any] | None:
     if out is not None and parallel is False and out["type"] != "none":
         out["disable_parallel_tool_use"] = True
     return out
+
+
+def read_prompt(request: Mapping[str, Any], api: str) -> Prompt:
+    """A chat completions or responses request as a Prompt (the registry's ``read_prompt``)."""
+    return prompt_from_openai_request(request, api="responses" if api == "responses" else "chat")

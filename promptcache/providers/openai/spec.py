@@ -66,6 +66,8 @@ SPEC = ProviderSpec(
     server=Ref("promptcache.providers.openai.server:OpenAIServer"),
     session_adapter=Ref("promptcache.session._openai:for_session"),
     session_apis=("chat", "responses"),
+    read_prompt=Ref("promptcache.providers.openai.request:read_prompt"),
+    preview=Ref("promptcache.providers.openai.render:preview_openai"),
     methods=(
         SdkMethod(path="chat.completions.create", prepare=_CHAT,
                   cached_as="openai.chat.completions.create",
