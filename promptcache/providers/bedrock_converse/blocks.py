@@ -13,7 +13,9 @@ block before it (Anthropic's ``cache_control``), and it comes back after that bl
 from __future__ import annotations
 
 import base64
+import binascii
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -81,6 +83,79 @@ def _b64(data: Any, path: str) -> str:
     if isinstance(data, str):
         return data  # already base64 (a dict read back from JSON)
     raise PromptError(f"{path}: expected bytes, got {type(data).__name__}.", path=path)
+
+
+def _unb64(data: Any, path: str, what: str) -> bytes:
+    """``data`` decoded from base64 (whitespace ignored, nothing else): Converse sends ``what``
+    as bytes, so a string that is not base64 is a PromptError naming ``path``, never a guess."""
+    text = "".join(str(data).split())
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise PromptError(f"{path}: {what} must be base64 (Converse sends it as bytes), got "
+                          f"{str(data)[:40]!r}.", path=path) from None
+
+
+#: What Converse takes in a document's ``name`` (botocore's DocumentBlock): letters, digits,
+#: single spaces, hyphens, parentheses, square brackets; 1 to 200 characters.
+_NAME_OUT = re.compile(r"[^A-Za-z0-9\s\-()\[\]]+")
+
+
+def _document(block: Mapping[str, Any], data: str) -> dict[str, Any]:
+    """A text document with ``citations.enabled`` as Converse's own ``document`` block, so the
+    model cites it (``{"citations": {"enabled": true}}``, botocore's CitationsConfig).
+
+    The title is the ``name`` when Converse's name rule allows it; otherwise the name is the
+    title with the other characters left out and the title itself heads ``context``, so nothing
+    of it is lost.
+    """
+    title = str(block.get("title") or "")
+    name = " ".join(_NAME_OUT.sub(" ", title).split())[:200] or "document"
+    context = str(block.get("context") or "")
+    if name != title and title:
+        context = f"Title: {title}\n\n{context}" if context else f"Title: {title}"
+    doc: dict[str, Any] = {"format": "txt", "name": name, "source": {"text": data}}
+    if context:
+        doc["context"] = context
+    doc["citations"] = {"enabled": True}
+    return {"document": doc}
+
+
+#: Anthropic citation type -> (Converse location key, its start and end fields, the index field).
+_LOCATIONS = {
+    "char_location": ("documentChar", "start_char_index", "end_char_index", "document_index"),
+    "page_location": ("documentPage", "start_page_number", "end_page_number", "document_index"),
+    "content_block_location": ("documentChunk", "start_block_index", "end_block_index",
+                               "document_index"),
+    "search_result_location": ("searchResultLocation", "start_block_index", "end_block_index",
+                               "search_result_index"),
+}
+
+
+def _citation(cite: Any, path: str) -> dict[str, Any]:
+    """One Anthropic citation as a Converse ``Citation`` (botocore's CitationsContentBlock)."""
+    kind = cite.get("type") if isinstance(cite, Mapping) else None
+    if not isinstance(cite, Mapping) or (kind not in _LOCATIONS
+                                          and kind != "web_search_result_location"):
+        raise PromptError(f"{path}: a citation of type {kind!r} has no Converse form (char, page, "
+                          "content block, search result or web search result locations).",
+                          path=path)
+    out: dict[str, Any] = {}
+    title = cite.get("document_title", cite.get("title"))
+    if title is not None:
+        out["title"] = str(title)
+    if cite.get("source") is not None:
+        out["source"] = str(cite["source"])
+    if cite.get("cited_text") is not None:
+        out["sourceContent"] = [{"text": str(cite["cited_text"])}]
+    if kind == "web_search_result_location":
+        out["location"] = {"web": {"url": str(cite.get("url", ""))}}
+    else:
+        key, start, end, index = _LOCATIONS[str(kind)]
+        index_key = "searchResultIndex" if index == "search_result_index" else "documentIndex"
+        out["location"] = {key: {index_key: cite.get(index, 0), "start": cite.get(start, 0),
+                                 "end": cite.get(end, 0)}}
+    return out
 
 
 def _result_part(part: Any, path: str) -> dict[str, Any]:
@@ -151,6 +226,13 @@ def _result_back(part: Any, path: str) -> dict[str, Any]:
 def from_anthropic(block: Mapping[str, Any], path: str) -> dict[str, Any]:
     """One Anthropic content block as the Converse block Bedrock takes (markers excluded)."""
     kind = block.get("type")
+    if kind == "text" and block.get("citations"):
+        cites = block["citations"]
+        if not isinstance(cites, list | tuple):
+            raise PromptError(f"{path}.citations must be a list.", path=f"{path}.citations")
+        return {"citationsContent": {
+            "content": [{"text": str(block.get("text", ""))}],
+            "citations": [_citation(c, f"{path}.citations[{i}]") for i, c in enumerate(cites)]}}
     if kind == "text":
         return _text_back(str(block.get("text", "")))
     if kind == "tool_use":
@@ -171,13 +253,18 @@ def from_anthropic(block: Mapping[str, Any], path: str) -> dict[str, Any]:
             text["signature"] = block["signature"]
         return {"reasoningContent": {"reasoningText": text}}
     if kind == "redacted_thinking":
-        return {"reasoningContent": {"redactedContent": base64.b64decode(str(block.get("data")))}}
+        return {"reasoningContent": {"redactedContent": _unb64(
+            block.get("data", ""), f"{path}.data", "a redacted_thinking block's data")}}
     source = block.get("source")
     if kind == "image" and isinstance(source, Mapping) and source.get("type") == "base64":
         media = str(source.get("media_type", "image/png"))
         return {"image": {"format": media.partition("/")[2] or "png",
-                          "source": {"bytes": base64.b64decode(str(source.get("data", "")))}}}
+                          "source": {"bytes": _unb64(source.get("data", ""),
+                                                     f"{path}.source.data", "an image's data")}}}
     if kind == "document" and isinstance(source, Mapping) and source.get("type") == "text":
+        citations = block.get("citations")
+        if isinstance(citations, Mapping) and citations.get("enabled"):
+            return _document(block, str(source.get("data", "")))
         title = block.get("title")
         head = f"{title}\n\n" if title else ""
         context = block.get("context")

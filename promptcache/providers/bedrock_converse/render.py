@@ -53,11 +53,28 @@ def _tool_choice(choice: Any) -> dict[str, Any]:
                       path="tool_choice")
 
 
+def _inference(key: str, value: Any) -> Any:
+    """``value`` if it has the type Converse's ``inferenceConfig`` field takes (boto3 refuses any
+    other before sending), else a PromptError naming ``key``."""
+    if key == "stop_sequences":
+        ok = isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+        want = "a list of strings"
+    elif key == "max_tokens":
+        ok, want = isinstance(value, int) and not isinstance(value, bool), "an integer"
+    else:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        want = "a number"
+    if not ok:
+        raise PromptError(f"{key} must be {want} for Converse's inferenceConfig, got {value!r}.",
+                          path=key)
+    return list(value) if key == "stop_sequences" else value
+
+
 def _params(prompt: Prompt, kwargs: dict[str, Any]) -> None:
     inference: dict[str, Any] = {}
     for key, value in prompt.params.items():
         if key in _INFERENCE:
-            inference[_INFERENCE[key]] = value
+            inference[_INFERENCE[key]] = _inference(key, value)
         elif key == "tool_choice":
             if "toolConfig" not in kwargs:
                 raise PromptError("tool_choice needs tools.", path="tool_choice")
