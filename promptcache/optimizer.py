@@ -362,7 +362,7 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
     notes: list[str] = []
 
     # --- fixed markers: the user's, and the request-level automatic one ---------------------
-    fixed: dict[int, str] = {i: b.user_ttl for i, b in enumerate(blocks) if b.user_ttl}
+    fixed: dict[int, str] = dict(prompt.user_markers)  # carried by extend: no block scan
     markers = [Marker(index=i, ttl=t) for i, t in sorted(fixed.items())]
     auto_index: int | None = None
     if automatic is not None:
