@@ -271,6 +271,8 @@ def curves(sizes: list[int], repeat: int) -> None:
                   f"{r['own'] / r['dumps']:.3f}x |")
         lo, hi = rows[0], rows[-1]
         span = hi["blocks"] - lo["blocks"]
+        if span <= 0:
+            continue
         own_slope = (hi["own"] - lo["own"]) / span
         dumps_slope = (hi["dumps"] - lo["dumps"]) / span
         print(f"| {shape} | slope {lo['blocks']:,}->{hi['blocks']:,} | "
