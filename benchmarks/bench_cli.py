@@ -1,12 +1,14 @@
 """Start-up time of the ``promptcache`` command: ``plan`` on one request, and the demo.
 
-    python benchmarks/bench_cli.py [--runs 20] [--demo-runs 3]
+    python benchmarks/bench_cli.py [--runs 20] [--demo-runs 3] [--against TREE]
 
 Each command runs ``--runs`` times in a fresh interpreter (what a user's shell does); the table
 gives the minimum and the median wall time, the minimum being the least disturbed by other load
 on the machine. Then ``python -X importtime`` of one ``plan`` run lists the imports that cost the
 most (cumulative), so a regression names its cause. The request is a small ``messages.create``
-one: what is measured is start-up and planning, not the request's size.
+one: what is measured is start-up and planning, not the request's size. ``--against TREE`` (a
+checkout of another commit, e.g. ``git worktree add /tmp/before <commit>``) also times ``plan``
+from that tree and from this one, interleaved run by run so machine load weighs on both alike.
 """
 
 from __future__ import annotations
@@ -36,6 +38,19 @@ def timed(command: list[str], runs: int) -> tuple[float, float]:
     return min(times), statistics.median(times)
 
 
+def interleaved(trees: dict[str, str], request: str, runs: int) -> dict[str, list[float]]:
+    """Wall seconds of ``plan`` from each source tree, alternating between them run by run."""
+    times: dict[str, list[float]] = {name: [] for name in trees}
+    for _ in range(runs):
+        for name, tree in trees.items():
+            code = (f"import sys; sys.path.insert(0, {tree!r}); from promptcache.cli import main; "
+                    f"sys.exit(main(['plan', {request!r}]))")
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], stdout=subprocess.DEVNULL, check=True)
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
 def top_imports(command: list[str], n: int) -> list[tuple[int, str]]:
     """The ``n`` imports with the largest cumulative time (µs) in ``python -X importtime``."""
     out = subprocess.run([sys.executable, "-X", "importtime", *command], capture_output=True,
@@ -54,6 +69,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--demo-runs", type=int, default=3)
+    parser.add_argument("--against", metavar="TREE", help="another checkout to compare plan with")
     args = parser.parse_args()
     cli = str(Path(sys.executable).with_name("promptcache"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,6 +96,12 @@ def main() -> None:
                 f"    main(['plan', {request!r}])\n")
         for micros, name in top_imports(["-c", code], 8):
             print(f"  {micros:>9,}  {name}")
+        if args.against:
+            here = str(Path(__file__).resolve().parent.parent)
+            times = interleaved({"against": args.against, "this tree": here}, request, args.runs)
+            print(f"\nplan, interleaved ({args.runs} pairs, load {os.getloadavg()[0]:.1f}):")
+            for name, values in times.items():
+                print(f"  {name:<10} min {min(values):.3f} s  median {statistics.median(values):.3f} s")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Per-request planner overhead as conversations grow, as a ratio to one ``json.dumps``.
 
     python benchmarks/bench_planner.py [--repeat 15] [--turns 10 50 200 1000]
+    python benchmarks/bench_planner.py --candidates 2 9 13 17 [--repeat 200]
 
 For a chat (one user and one assistant text block a turn) and an agent (12 tool_use /
 tool_result pairs a turn) of 10, 50, 200 and 1,000 turns, each request appends a turn whose text
@@ -14,6 +15,12 @@ was never seen before (nothing memoised), and we time:
 Each is divided by one ``json.dumps`` of the same rendered request, timed in the same run: the
 least any client does with a request. The per-block slope is fitted by least squares over the
 sizes, for both promptcache and ``json.dumps``. Reported: medians over ``--repeat`` requests.
+
+``--candidates`` times ``optimize`` alone on prompts with that many breakpoint candidates (one
+~1,200-token layer per candidate: tools, instructions, examples and documents at each volatility,
+then the conversation), without a state and with a ``CacheState`` that saw the previous request,
+4 slots. Reported: median and minimum over ``--repeat`` calls, and the time of a 1M-step Python
+loop on the same machine, to scale the figures to another one.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from promptcache import (
     ChatSession,
     Prompt,
     PromptBuilder,
+    Volatility,
     optimize,
     record_sent,
     render_anthropic,
@@ -169,12 +177,78 @@ def slope(xs: Sequence[float], ys: Sequence[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den if den else 0.0
 
 
+def layered(candidates: int) -> Prompt:
+    """A prompt whose every layer ends in a breakpoint candidate (``candidates`` of them)."""
+    b = PromptBuilder(MODEL)
+    slots = [("tools", v) for v in Volatility] + [
+        (kind, v) for v in Volatility for kind in ("system", "examples", "documents")]
+    if candidates - 1 > len(slots):
+        raise SystemExit(f"at most {len(slots) + 1} candidates")
+    for j, (kind, vol) in enumerate(slots[:candidates - 1]):
+        if kind == "tools":
+            b.add_tools([{"name": f"tool_{j}", "description": prose(900),
+                          "input_schema": {"type": "object"}}], volatility=vol)
+        elif kind == "system":
+            b.add_system(prose(900), volatility=vol)
+        elif kind == "examples":
+            b.add_examples([(prose(450), prose(450))], volatility=vol)
+        else:
+            b.add_documents([{"id": f"doc_{j}", "text": prose(900)}], volatility=vol)
+    b.add_messages([{"role": "user", "content": prose(300)},
+                    {"role": "assistant", "content": prose(300)}])
+    return b.add_user_turn(prose(20)).set_params(max_tokens=256).build()
+
+
+def timed(call: Callable[[], object], repeat: int) -> tuple[float, float]:
+    """(median, minimum) seconds of ``call``."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), min(times)
+
+
+def reference_loop() -> float:
+    """Seconds for a 1M-step Python loop (best of 5): what this machine does per step."""
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        total = 0
+        for i in range(1_000_000):
+            total += i
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def bench_candidates(sizes: Sequence[int], repeat: int) -> None:
+    print("| candidates | layers | state | optimize median µs | optimize min µs | breakpoints |")
+    print("|---|---|---|---|---|---|")
+    for size in sizes:
+        prompt = layered(size)
+        clock = ManualClock()
+        state = CacheState(clock=clock)
+        record_sent(state, prompt, optimize(prompt, state=state))
+        clock.advance(30)
+        for label, with_state in (("none", None), ("CacheState", state)):
+            plan = optimize(prompt, state=with_state)
+            median, least = timed(
+                lambda p=prompt, s=with_state: optimize(p, state=s), repeat)
+            print(f"| {size} | {len(prompt.layers)} | {label} | {median * 1e6:,.0f} | "
+                  f"{least * 1e6:,.0f} | {len(plan.placements)} |")
+    print(f"\nReference: a 1M-step Python loop takes {reference_loop() * 1e3:,.0f} ms here.")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--turns", type=int, nargs="+", default=[10, 50, 200, 1000])
+    parser.add_argument("--candidates", type=int, nargs="+", default=None)
     args = parser.parse_args()
+    if args.candidates:
+        bench_candidates(args.candidates, args.repeat)
+        return
     print("| path | conversation | turns | blocks | promptcache µs | json.dumps µs | ratio |")
     print("|---|---|---|---|---|---|---|")
     for label, bench in (("(a) extend+optimize+render+record", bench_pipeline),

@@ -274,8 +274,15 @@ class PromptBuilder:
 
         def open_layer(label: str, section: Section, vol: Volatility, reuse: Reuse,
                        append_only: bool = False) -> None:
-            if layers and layers[-1].name == label:
+            # Names key the reuse estimates and the state's statistics: two layers sharing one
+            # would mix their reuse (a static system layer taking a session one's).
+            taken = {layer.name for layer in layers}
+            if label in taken:
                 label = f"{label}:{vol.value}"
+                serial = 2
+                base = label
+                while label in taken:
+                    label, serial = f"{base}:{serial}", serial + 1
             layers.append(Layer(name=label, section=section, volatility=vol, reuse=reuse,
                                 start=len(blocks), stop=len(blocks), append_only=append_only))
 

@@ -13,6 +13,7 @@ known prefix, after stripping platform decorations (``us.anthropic.`` and ``-v1:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -34,6 +35,7 @@ __all__ = [
     "ModelLimits",
     "Platform",
     "Provider",
+    "keeps_thinking",
     "limits_for",
 ]
 
@@ -120,6 +122,10 @@ class ModelLimits:
     cache_preserving: Mapping[str, str] = field(default_factory=lambda: _NO_SETTINGS)
     #: True where thinking blocks are tied to the model and conversation (Opus/Sonnet 5.5, Fable 5.1).
     thinking_bound_to_model: bool = False
+    #: True where earlier thinking blocks stay in the context (and the cache) after a user turn
+    #: that is not only tool results: Opus 4.5+, Sonnet 4.6+, Fable, Mythos (PROVIDER_FACTS F).
+    #: False where that turn strips them: older Opus and Sonnet, Haiku through 4.5.
+    keeps_thinking: bool = False
     #: The request field that sets the cache TTL (OpenAI: ``prompt_cache_retention`` before
     #: GPT-5.6, ``prompt_cache_options.ttl`` from it; the former is deprecated).
     ttl_parameter: str | None = None
@@ -188,7 +194,8 @@ def _a(model: str, minimum: int, input_price: float | None, output_price: float 
        read: float = 0.1, write_5m: float = 1.25, write_1h: float = 2.0,
        bedrock_minimum: int | None = None, bedrock_1h: bool = True, new_tokenizer: bool = False,
        unconfirmed: tuple[str, ...] = (), system_messages: bool = False,
-       bound_thinking: bool = False, note: str = "") -> tuple[str, ModelLimits, int, bool]:
+       bound_thinking: bool = False, keeps_thinking: bool = True,
+       note: str = "") -> tuple[str, ModelLimits, int, bool]:
     ratio, band = _CLAUDE_NEW if new_tokenizer else _CLAUDE_OLD
     row = ModelLimits(
         provider="anthropic", model=model, min_cacheable_tokens=minimum,
@@ -200,7 +207,7 @@ def _a(model: str, minimum: int, input_price: float | None, output_price: float 
         cache_preserving=MappingProxyType(
             {"mid_conversation_tools": _TOOL_CHANGES_BETA}
             | ({"mid_conversation_system": ""} if system_messages else {})),
-        thinking_bound_to_model=bound_thinking, note=note,
+        thinking_bound_to_model=bound_thinking, keeps_thinking=keeps_thinking, note=note,
     )
     return model, row, bedrock_minimum if bedrock_minimum is not None else minimum, bedrock_1h
 
@@ -210,6 +217,9 @@ _UNPRICED = ("input_price", "output_price")
 # Anthropic, checked 2026-12-01. Minimums from the August 2026 prompt-caching page (Claude API,
 # AWS, Google Cloud, Foundry); Bedrock differs where bedrock_minimum is given, and accepts the 1h
 # TTL only on Claude 4.5 and later. Read/write multipliers: 0.1x / 1.25x / 2x unless the row says.
+# Thinking blocks (PROVIDER_FACTS F, 2026-12-04): kept after a non-tool-result user turn from Opus
+# 4.5 and Sonnet 4.6 on (Fable, Mythos too; Haiku 5.5 by a third-party quote only); stripped on
+# the rows that say keeps_thinking=False.
 _ANTHROPIC_ROWS = [
     _a("claude-fable-5-1", 512, 10.0, None, read=0.025, bedrock_minimum=1_024, new_tokenizer=True,
        bound_thinking=True, unconfirmed=("min_cacheable_tokens", "cache_write_multipliers"),
@@ -234,25 +244,26 @@ _ANTHROPIC_ROWS = [
        note="minimum unconfirmed: Sonnet 5's figure used"),
     _a("claude-sonnet-5", 1_024, None, None, new_tokenizer=True, unconfirmed=_UNPRICED),
     _a("claude-haiku-5-5", 4_096, None, None, new_tokenizer=True,
-       unconfirmed=(*_UNPRICED, "min_cacheable_tokens"),
+       unconfirmed=(*_UNPRICED, "min_cacheable_tokens", "keeps_thinking"),
        note="priced in tiers (up to 100K tokens and above, cache reads and writes count toward "
             "the tier): no figure published; minimum unconfirmed, Haiku 4.5's figure used"),
     _a("claude-opus-4-8", 1_024, 5.0, 25.0, new_tokenizer=True, system_messages=True),
     _a("claude-opus-4-7", 2_048, 5.0, 25.0, new_tokenizer=True),
     _a("claude-opus-4-6", 4_096, 5.0, 25.0),
     _a("claude-opus-4-5", 4_096, 5.0, 25.0),
-    _a("claude-opus-4-1", 1_024, 15.0, 75.0, bedrock_1h=False),
-    _a("claude-opus-4", 1_024, 15.0, 75.0, bedrock_1h=False),
+    _a("claude-opus-4-1", 1_024, 15.0, 75.0, bedrock_1h=False, keeps_thinking=False),
+    _a("claude-opus-4", 1_024, 15.0, 75.0, bedrock_1h=False, keeps_thinking=False),
     _a("claude-sonnet-4-6", 1_024, 3.0, 15.0,
        note="an earlier doc revision said 2,048; a user report (anthropic-sdk-python #1194) saw "
             "caching only from 2,048"),
-    _a("claude-sonnet-4-5", 1_024, 3.0, 15.0),
-    _a("claude-sonnet-4", 1_024, 3.0, 15.0, bedrock_1h=False),
-    _a("claude-3-7-sonnet", 1_024, 3.0, 15.0, bedrock_1h=False,
+    _a("claude-sonnet-4-5", 1_024, 3.0, 15.0, keeps_thinking=False),
+    _a("claude-sonnet-4", 1_024, 3.0, 15.0, bedrock_1h=False, keeps_thinking=False),
+    _a("claude-3-7-sonnet", 1_024, 3.0, 15.0, bedrock_1h=False, keeps_thinking=False,
        unconfirmed=("min_cacheable_tokens",), note="minimum from an older doc revision"),
-    _a("claude-haiku-4-5", 4_096, 1.0, 5.0),
-    _a("claude-3-5-haiku", 2_048, 0.80, 4.0, bedrock_1h=False),
+    _a("claude-haiku-4-5", 4_096, 1.0, 5.0, keeps_thinking=False),
+    _a("claude-3-5-haiku", 2_048, 0.80, 4.0, bedrock_1h=False, keeps_thinking=False),
     _a("claude-3-haiku", 2_048, 0.25, 1.25, read=0.12, write_5m=1.2, bedrock_1h=False,
+       keeps_thinking=False,
        unconfirmed=("min_cacheable_tokens", "output_price", "cache_write_multipliers.1h"),
        note="$0.30 5m write and $0.03 read per MTok (0.12x); the 1h write is the general 2x "
             "rule, unconfirmed; minimum from an older doc revision"),
@@ -482,6 +493,19 @@ def limits_for(model: str, *, provider: Provider | None = None, platform: Platfo
     if p == "anthropic" and platform != "api":
         row = _on_platform(row, name, platform)
     return row
+
+
+@functools.lru_cache(maxsize=512)
+def keeps_thinking(model: str) -> bool:
+    """Whether ``model`` keeps earlier thinking blocks after a user turn that is not only tool
+    results (:attr:`ModelLimits.keeps_thinking`). A model with no Anthropic row (or no model)
+    strips them, as every model did before Opus 4.5."""
+    if not model:
+        return False
+    try:
+        return limits_for(model, provider="anthropic").keeps_thinking
+    except UnknownModelError:
+        return False
 
 
 def _on_platform(row: ModelLimits, name: str, platform: Platform) -> ModelLimits:

@@ -25,12 +25,18 @@ How it decides (docs/optimizer.md has a worked example):
    request, ``r`` and ``w`` the model's read and write multipliers; tokens after the last
    breakpoint cost 1.0. If the previous request's prefix is out of every breakpoint's lookback,
    the conversation is rewritten on every request (cost ``w``). This request's own bill breaks ties.
-4. Choice. Every subset of candidates that fits the budget, with every TTL assignment that keeps
-   longer TTLs first, is scored and the cheapest kept. Each candidate not chosen gets the reason.
+4. Choice. :func:`promptcache.placement.search`, a dynamic program over the candidates in prefix
+   order and the TTLs (longer first), finds the cheapest placement within the budget, the same
+   one enumerating every subset would find, in time quadratic in the candidates. Each candidate
+   not chosen gets the reason.
 
 The per-layer, per-TTL figures are computed once per call, and the state is asked only about the
 candidate positions and the recent turn boundaries (one round trip to a shared store), so planning
 the next turn of a long conversation does not walk its history.
+
+Token counts are offline estimates everywhere except where a decision turns on them: a candidate
+near the model minimum is counted exactly when an ``exact_counter`` is given (and only then, and
+only if it is still a candidate); the plan's ``counting`` line says which were.
 
 User markers are fixed points: kept, counted, validated, never dropped.
 """
@@ -38,16 +44,16 @@ User markers are fixed points: kept, counted, validated, never dropped.
 from __future__ import annotations
 
 import bisect
-import functools
-import itertools
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
 from promptcache.blocks import Layer, Volatility
 from promptcache.errors import CacheWarning, PromptError
 from promptcache.limits import TTL_SECONDS, ModelLimits, limits_for
+from promptcache.placement import Candidate, Point, Problem, steady_state, this_request, units
+from promptcache.placement_search import search
 from promptcache.plan import CostEstimate, LayerSummary, Placement, Plan, Rejection
 from promptcache.prompt import Prompt
 from promptcache.rules import Marker, check_markers, request_level_ttl
@@ -87,184 +93,70 @@ class _Candidate:
 
 
 @dataclass(frozen=True, slots=True)
-class _Scored:
-    cost: float
-    points: tuple[tuple[int, str], ...]  # (index, ttl) sorted by index
+class _Fixed:
+    """The markers the optimizer does not choose: the user's, and the request-level one."""
+
+    user: dict[int, str]
+    #: Every fixed position with its TTL (the automatic marker's included).
+    pinned: dict[int, str]
+    auto_index: int | None
+    automatic: str | None
+    budget: int
+    notes: list[str]
 
 
-class _Model:
-    """Everything the cost function needs, precomputed once per optimize() call."""
+@dataclass(slots=True)
+class _Observed:
+    """What the state knows about this prompt: reuse estimates and warm / in-flight entries."""
 
-    def __init__(self, prompt: Prompt, limits: ModelLimits, est: Mapping[str, LayerEstimate],
-                 warm: Sequence[int], clear: Mapping[int, float], pending: int = -1) -> None:
-        self.prompt = prompt
-        self.pending = pending  # the longest prefix a request in flight is writing (-1: none)
-        self.limits = limits
-        self.est = est
-        self.warm = sorted(warm)
-        self.clear = clear  # index -> probability the prefix clears the minimum (absent: 1 or 0)
-        # lookback_blocks == 0 means "no lookback limit" (OpenAI considers every breakpoint).
-        self.lookback = limits.lookback_blocks or len(prompt.blocks) + 1
+    est: dict[str, LayerEstimate]
+    entries: dict[int, CacheEntry]
+    warm: list[int]
+    pending: set[int]
+    layer_ends: dict[str, int | None]
+    notes: list[str] = field(default_factory=list)
+
+
+class _Pricing:
+    """Each layer's steady-state price per token for each TTL, computed once per call.
+
+    The prefix ending in a layer is used ``U`` times (change rates add up along the prefix), and
+    ``q`` is the chance its next use comes within the TTL (asked of the estimate once per layer
+    and TTL: the plan's reasons and layer summaries read the same figures).
+    """
+
+    def __init__(self, prompt: Prompt, limits: ModelLimits,
+                 est: Mapping[str, LayerEstimate]) -> None:
         ttls = limits.ttls or ("5m", "1h")
         self.ttls = ttls
         self.short_ttl, self.long_ttl = ttls[0], ttls[-1]
-        self.prefix = prompt.prefix_tokens
-        self.total = prompt.total_tokens
         self.read = limits.cache_read_multiplier
         self.write = {t: limits.write_multiplier(t) for t in ttls}
         self.layers = [layer for layer in prompt.layers if layer.stop > layer.start]
         self._starts = [layer.start for layer in self.layers]
-        # Expected uses of the prefix ending in each layer: change rates add up along the prefix.
         rate = 0.0
         self.prefix_uses: dict[str, float] = {}
         self.q: dict[tuple[str, str], float] = {}
-        self._per_token: dict[tuple[str, str], float] = {}
+        self.per_token: dict[str, dict[str, float]] = {}
+        asked = set(ttls) | {"5m", "1h"}  # the plan's layer summaries report 5m and 1h
         for layer in self.layers:
             e = est[layer.name]
             rate += 1.0 / e.uses
             uses = max(1.0, 1.0 / min(1.0, rate))
             self.prefix_uses[layer.name] = uses
-            for ttl in ttls:
-                q = e.hit_probability(TTL_SECONDS[ttl])
-                self.q[layer.name, ttl] = q
-                w = self.write[ttl]
-                steady = q * self.read + (1 - q) * w
-                self._per_token[layer.name, ttl] = (w + (uses - 1) * steady) / uses
+            for ttl in asked:
+                self.q[layer.name, ttl] = e.hit_probability(TTL_SECONDS[ttl])
+            self.per_token[layer.name] = {
+                ttl: (self.write[ttl] + (uses - 1) * self.steady(layer.name, ttl)) / uses
+                for ttl in ttls}
 
     def layer_at(self, index: int) -> Layer:
         return self.layers[bisect.bisect_right(self._starts, index) - 1]
 
     def steady(self, layer: str, ttl: str) -> float:
+        """Cost per token of one later use: read if within the TTL, rewritten if not."""
         q = self.q[layer, ttl]
         return q * self.read + (1 - q) * self.write[ttl]
-
-    def read_position(self, points: Sequence[tuple[int, str]]) -> int:
-        """The highest warm position some breakpoint can reach through the lookback (-1: none)."""
-        lookback = self.lookback
-        best = -1
-        for p in self.warm:
-            if any(b - lookback < p <= b for b, _ in points):
-                best = max(best, p)
-        return best
-
-    def _outcomes(self, points: Sequence[tuple[int, str]]
-                  ) -> list[tuple[float, list[tuple[int, str]]]]:
-        """The breakpoints that take effect, with their probability: a prefix below the minimum
-        caches nothing, and near-minimum ones clear it with the probability in ``clear``."""
-        sure, unsure = [], []
-        for i, t in points:
-            p = self.clear.get(i, 1.0)
-            if p >= 1.0:
-                sure.append((i, t))
-            elif p > 0.0:
-                unsure.append((i, t, p))
-        if not unsure:
-            return [(1.0, sure)]
-        out = []
-        for mask in itertools.product((True, False), repeat=len(unsure)):
-            prob = 1.0
-            kept = list(sure)
-            for on, (i, t, p) in zip(mask, unsure, strict=True):
-                prob *= p if on else 1 - p
-                if on:
-                    kept.append((i, t))
-            if prob > 0:
-                out.append((prob, sorted(kept)))
-        return out
-
-    def _steady(self, effective: Sequence[tuple[int, str]]) -> float:
-        beyond = bool(effective) and effective[-1][0] > self.pending >= 0
-        if self.pending >= 0 and all(i != self.pending for i, _ in effective):
-            # Later requests read the prefix a request in flight is writing, whatever this one
-            # does: price its segments as held by that entry.
-            effective = sorted([*effective, (self.pending, self.short_ttl)])
-        broken_after = -1
-        if self.warm:
-            newest = self.warm[-1]
-            lookback = self.lookback
-            if not any(b - lookback < newest <= b for b, _ in effective):
-                broken_after = newest
-        total = 0.0
-        prev_tokens = 0
-        for index, ttl in effective:
-            tokens = self.prefix[index]
-            if 0 <= broken_after < index:
-                per_token = self.write[ttl]
-            else:
-                per_token = self._per_token[self.layer_at(index).name, ttl]
-            total += (tokens - prev_tokens) * per_token
-            prev_tokens = tokens
-        if beyond:
-            # A request in flight is writing the prefix up to ``pending``: a later breakpoint
-            # writes it a second time now (at w, instead of 1 unmarked), for nobody.
-            read = max((p for p in self.warm if p <= self.pending), default=-1)
-            dup = self.prefix[self.pending] - (self.prefix[read] if read >= 0 else 0)
-            total += dup * (self.write[effective[-1][1]] - 1.0)
-        return total + (self.total - prev_tokens)
-
-    def steady_state(self, points: Sequence[tuple[int, str]]) -> float:
-        """Expected cost per request over the lifetime of each prefix, in base-price units."""
-        return sum(p * self._steady(eff) for p, eff in self._outcomes(points))
-
-    def this_request(self, points: Sequence[tuple[int, str]]) -> tuple[int, int, int, int]:
-        """Tokens read, written for the long TTL, for the short one, and sent uncached.
-
-        Positions A (highest readable entry), B (highest long-TTL breakpoint after A) and C (last
-        breakpoint) of the Anthropic docs. Near-minimum breakpoints count when their prefix reaches
-        the minimum at the model's expected token ratio.
-        """
-        effective = [(i, t) for i, t in points
-                     if i not in self.clear or self.prefix[i] >= self.limits.estimated_minimum]
-        a_index = self.read_position(effective)
-        a = self.prefix[a_index] if a_index >= 0 else 0
-        b = max([a] + [self.prefix[i] for i, t in effective
-                       if t == self.long_ttl and t != self.short_ttl])
-        c = max([a] + [self.prefix[i] for i, _ in effective])
-        return a, b - a, c - b, self.total - c
-
-    def units(self, read: int, w_long: int, w_short: int, plain: int) -> float:
-        return (read * self.read + w_long * self.write[self.long_ttl]
-                + w_short * self.write[self.short_ttl] + plain)
-
-    def cost(self, points: Sequence[tuple[int, str]]) -> float:
-        """The objective: steady-state cost per request; this request's bill breaks ties."""
-        return self.steady_state(points) + 1e-6 * self.units(*self.this_request(points))
-
-    def estimate(self, points: Sequence[tuple[int, str]]) -> CostEstimate:
-        read, w1h, w5m, plain = self.this_request(points)
-        units = self.units(read, w1h, w5m, plain)
-        amortised = self.steady_state(points)
-        price = self.limits.input_price / 1e6 if self.limits.input_price is not None else None
-        return CostEstimate(
-            input_tokens=plain, cache_read_tokens=read, cache_write_5m_tokens=w5m,
-            cache_write_1h_tokens=w1h, cost_units=units, uncached_units=float(self.total),
-            amortised_units=amortised,
-            billed_usd=units * price if price is not None else None,
-            uncached_usd=self.total * price if price is not None else None,
-            amortised_usd=amortised * price if price is not None else None,
-        )
-
-
-@functools.lru_cache(maxsize=4_096)
-def _ttl_patterns(points: tuple[int, ...], fixed_items: tuple[tuple[int, str], ...],
-                  ttls: tuple[str, ...]) -> tuple[tuple[tuple[int, str], ...], ...]:
-    """Every TTL assignment in which longer TTLs precede shorter ones and fixed TTLs hold.
-
-    Memoised: the same few point sets recur on every request of a service (bounded cache).
-    """
-    fixed = dict(fixed_items)
-    ordered = sorted(ttls, key=lambda t: -TTL_SECONDS[t])  # longest first
-    out = []
-    k = len(points)
-    # A non-increasing sequence of TTLs is a composition of k into len(ordered) runs.
-    for cuts in itertools.combinations_with_replacement(range(k + 1), len(ordered) - 1):
-        bounds = (0, *cuts, k)
-        assignment = []
-        for run, ttl in enumerate(ordered):
-            assignment += [ttl] * (bounds[run + 1] - bounds[run])
-        if all(fixed.get(p, t) == t for p, t in zip(points, assignment, strict=True)):
-            out.append(tuple(zip(points, assignment, strict=True)))
-    return tuple(out)
 
 
 def _last_markable(prompt: Prompt, start: int, stop: int) -> int | None:
@@ -322,6 +214,8 @@ def _estimates(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[
         own_gap, size = seen.get((name, content), (None, 0))
         est[name] = LayerEstimate.from_stats(layer.reuse, stats.get(name), size > 0, own_gap,
                                              grows=layer.append_only, last_size=size)
+        if layer.append_only and state.rebased(prompt, layer, content):
+            est[name] = replace(est[name], rebased=True)
     return est, {i: e for i in lookups if (e := entries.get(fingerprints[i])) is not None}
 
 
@@ -355,17 +249,39 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
         # A request-level cache_control read from an Anthropic request keeps its slot; other
         # providers' renderers map or report it themselves.
         automatic = request_level_ttl(prompt.params)
-    blocks = prompt.blocks
     if now is None:
         now = state.now() if state is not None else 0.0
     fingerprints = prompt.fingerprints if state is not None else ()
-    notes: list[str] = []
+    fixed = _fixed_markers(prompt, lim, automatic)
+    if not prompt.blocks:
+        return _empty_plan(prompt, lim, fixed)
+    seen = _observe(prompt, state, fingerprints, now, fixed)
+    candidates, clear, rejected, counted = _layer_candidates(prompt, lim, seen, margin,
+                                                             exact_counter)
+    pricing = _Pricing(prompt, lim, seen.est)
+    lookback = lim.lookback_blocks or len(prompt.blocks) + 1
+    _add_bridge(prompt, lim, pricing, seen.warm, candidates, fixed, lookback, margin, rejected)
+    problem = _problem(prompt, lim, pricing, seen, candidates, fixed, clear, lookback)
+    found = search(problem, fixed.budget)
+    rejected += _left_out(prompt, lim, pricing, candidates, fixed, clear, found.points,
+                          found.wider)
+    return Plan(model=prompt.model, limits=lim,
+                placements=_placements(prompt, pricing, candidates, fixed, found.points),
+                rejected=tuple(rejected), layers=_layer_summaries(prompt, pricing, seen.est),
+                expected=_estimate(problem, found.points, lim), automatic_ttl=fixed.automatic,
+                warnings=tuple(fixed.notes + seen.notes),
+                fingerprints=fingerprints, counting=_counting(lim, counted))
 
-    # --- fixed markers: the user's, and the request-level automatic one ---------------------
-    fixed: dict[int, str] = dict(prompt.user_markers)  # carried by extend: no block scan
-    markers = [Marker(index=i, ttl=t) for i, t in sorted(fixed.items())]
+
+def _fixed_markers(prompt: Prompt, lim: ModelLimits, automatic: str | None) -> _Fixed:
+    """The user's markers and the request-level automatic one: validated (the API's 400s
+    raise, markers without effect warn) and counted against the budget."""
+    blocks = prompt.blocks
+    notes: list[str] = []
+    user: dict[int, str] = dict(prompt.user_markers)  # carried by extend: no block scan
+    markers = [Marker(index=i, ttl=t) for i, t in sorted(user.items())]
     auto_index: int | None = None
-    if automatic is not None:
+    if automatic is not None and blocks:
         auto_index = _last_markable(prompt, 0, len(blocks))
         if auto_index is None:
             notes.append("automatic cache_control requested but no block can carry a marker.")
@@ -374,48 +290,77 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
             markers.sort(key=lambda m: (m.index, m.automatic))
     for path, rule, message in check_markers(prompt, markers, lim, margin=0.0):
         notes.append(message)
-        warnings.warn(CacheWarning(message, path=path, rule=rule), stacklevel=2)
-    budget = lim.max_breakpoints - len(markers)
-    pinned = dict(fixed)
+        warnings.warn(CacheWarning(message, path=path, rule=rule), stacklevel=3)
+    pinned = dict(user)
     if auto_index is not None and automatic is not None:
         pinned.setdefault(auto_index, automatic)
+    return _Fixed(user=user, pinned=pinned, auto_index=auto_index, automatic=automatic,
+                  budget=max(0, lim.max_breakpoints - len(markers)), notes=notes)
 
-    if not blocks:
-        empty = CostEstimate(input_tokens=0, cache_read_tokens=0, cache_write_5m_tokens=0,
-                             cache_write_1h_tokens=0, cost_units=0, uncached_units=0,
-                             amortised_units=0, billed_usd=None, uncached_usd=None,
-                             amortised_usd=None)
-        return Plan(model=prompt.model, limits=lim, placements=(), rejected=(), layers=(),
-                    expected=empty, automatic_ttl=automatic, warnings=tuple(notes))
 
-    # --- what the state knows, asked once: layer ends and the recent request ends ---------------
+def _empty_plan(prompt: Prompt, lim: ModelLimits, fixed: _Fixed) -> Plan:
+    """The plan of a prompt with no blocks: nothing to place, nothing to pay."""
+    empty = CostEstimate(input_tokens=0, cache_read_tokens=0, cache_write_5m_tokens=0,
+                         cache_write_1h_tokens=0, cost_units=0, uncached_units=0,
+                         amortised_units=0, billed_usd=None, uncached_usd=None,
+                         amortised_usd=None)
+    return Plan(model=prompt.model, limits=lim, placements=(), rejected=(), layers=(),
+                expected=empty, automatic_ttl=fixed.automatic, warnings=tuple(fixed.notes))
+
+
+def _observe(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[str], now: float,
+             fixed: _Fixed) -> _Observed:
+    """Ask the state once (one round trip to a shared store) about the layer ends, the recent
+    request ends and the user's markers: reuse estimates, warm and in-flight entries.
+
+    The previous request of a conversation wrote at the end of the history this one extends, a
+    function of the content alone: assumed warm unless this state saw that very request (and so
+    knows it wrote nothing).
+    """
+    blocks = prompt.blocks
     layer_ends = {layer.name: _last_markable(prompt, layer.start, layer.stop)
                   for layer in prompt.layers if layer.stop > layer.start}
     previous = request_ends(prompt)
-    lookups = sorted({*(i for i in layer_ends.values() if i is not None), *previous, *fixed})
+    lookups = sorted({*(i for i in layer_ends.values() if i is not None), *previous,
+                      *fixed.user})
     previous_size = _previous_size(prompt)
     est, entries = _estimates(prompt, state, fingerprints, lookups, now, previous_size)
     warm = [i for i, e in entries.items() if e.warm(now)]
     pending = {i for i, e in entries.items() if e.pending(now)}
+    seen = _Observed(est=est, entries=entries, warm=warm, pending=pending, layer_ends=layer_ends)
     conv = next((layer for layer in prompt.layers if layer.append_only), None)
     if previous and conv is not None and previous[0] not in entries:
         # Deterministic placement: the previous request of this conversation wrote at its end.
         # Assume so unless this state saw that very request (and so knows it wrote nothing).
-        saw_it = est[conv.name].last_size == previous_size
+        saw_it = est[conv.name].last_size == previous_size or est[conv.name].rebased
         if not saw_it and est[conv.name].uses > 1:
             warm.append(previous[0])
-            notes.append(f"Assumed the previous request cached the conversation up to "
-                         f"{blocks[previous[0]].path} (not seen by this state).")
+            seen.notes.append(f"Assumed the previous request cached the conversation up to "
+                              f"{blocks[previous[0]].path} (not seen by this state).")
+    return seen
 
-    # --- candidates ------------------------------------------------------------------------------
+
+def _layer_candidates(prompt: Prompt, lim: ModelLimits, seen: _Observed, margin: float,
+                      exact_counter: PrefixCounter | None,
+                      ) -> tuple[dict[int, _Candidate], dict[int, float], list[Rejection],
+                                 list[int]]:
+    """The last markable block of each layer, unless the layer is volatile, out of reach of the
+    minimum, or being written by a request in flight; with each near-minimum candidate's chance
+    of clearing the minimum (``clear``) and the positions counted exactly.
+
+    Only a candidate still in the running whose prefix may fall either side of the minimum is
+    counted exactly: no other decision turns on the exact count.
+    """
+    blocks = prompt.blocks
     rejected: list[Rejection] = []
     candidates: dict[int, _Candidate] = {}
     clear: dict[int, float] = {}
+    counted: list[int] = []
     minimum = lim.min_cacheable_tokens
     for layer in prompt.layers:
         if layer.start == layer.stop:
             continue
-        index = layer_ends[layer.name]
+        index = seen.layer_ends[layer.name]
         last_path = blocks[layer.stop - 1].path
         if index is None:
             rejected.append(Rejection(path=last_path, layer=layer.name, rule="no-markable-block",
@@ -424,29 +369,39 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
         note = ""
         if index != layer.stop - 1:
             note = f" (moved off {last_path}: {blocks[layer.stop - 1].unmarkable})"
-        e = est[layer.name]
+        e = seen.est[layer.name]
         if not layer.append_only and e.volatile:
             rejected.append(Rejection(
                 path=blocks[index].path, layer=layer.name, rule="volatile",
                 reason=f"new content on each of the last {e.window} requests; writing it would "
                        "pay the write premium for nothing"))
             if layer.volatility is not Volatility.TURN:
-                notes.append(_volatile_warning(layer, e, blocks[layer.start].path))
+                seen.notes.append(_volatile_warning(layer, e, blocks[layer.start].path))
             continue
         tokens = prompt.prefix_tokens[index]
         p = lim.clear_probability(tokens, margin)
+        if index in seen.pending and p > 0.0:
+            if p < 1.0:
+                clear[index] = p
+            rejected.append(Rejection(
+                path=blocks[index].path, layer=layer.name, rule="pending-write",
+                reason="a request in flight is writing this exact prefix and the provider makes it "
+                       "readable only once that response starts; marking it again would pay a "
+                       "second write (send concurrent requests through promptcache.warmup)"))
+            continue
         exact = None
-        if p < 1.0 and exact_counter is not None:
+        if 0.0 < p < 1.0 and exact_counter is not None:
             exact = _exact_prefix(exact_counter, prompt, index)
             if exact is not None:
+                counted.append(index)
                 p = 1.0 if exact >= minimum else 0.0
         if p <= 0.0:
-            counted = (f"{exact:,} tokens (counted exactly)" if exact is not None else
-                       f"~{tokens:,} tokens, at most ~{lim.provider_tokens(tokens)[2]:,} as "
-                       f"{lim.model} counts")
+            counted_as = (f"{exact:,} tokens (counted exactly)" if exact is not None else
+                          f"~{tokens:,} tokens, at most ~{lim.provider_tokens(tokens)[2]:,} as "
+                          f"{lim.model} counts")
             rejected.append(Rejection(
                 path=blocks[index].path, layer=layer.name, rule="below-minimum",
-                reason=f"prefix {counted} is below the {minimum:,}-token minimum; merged into "
+                reason=f"prefix {counted_as} is below the {minimum:,}-token minimum; merged into "
                        "the next breakpoint"))
             continue
         if p < 1.0:
@@ -456,116 +411,160 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
                      f"{lim.model} counts, against a {minimum:,}-token minimum: clears it with "
                      f"p~{p:.0%}; if it does not, the API ignores the marker at no cost; an "
                      "exact counter settles it)")
-        if index in pending:
-            rejected.append(Rejection(
-                path=blocks[index].path, layer=layer.name, rule="pending-write",
-                reason="a request in flight is writing this exact prefix and the provider makes it "
-                       "readable only once that response starts; marking it again would pay a "
-                       "second write (send concurrent requests through promptcache.warmup)"))
-            continue
         candidates[index] = _Candidate(index, "layer", layer.name, note)
+    return candidates, clear, rejected, counted
 
-    in_flight = [i for i in pending if i not in warm]
-    model = _Model(prompt, lim, est, warm, clear, max(in_flight, default=-1))
 
-    # Lookback bridge: reach the newest warm prefix when every candidate is too far after it.
-    lookback = model.lookback
-    if warm:
-        target = max(warm)
-        reachable = [i for i in (*candidates, *fixed) if target <= i < target + lookback]
-        if not reachable and any(i > target for i in candidates):
-            bridge = _last_markable(prompt, target, min(len(blocks), target + lookback))
-            if bridge is None:
-                rejected.append(Rejection(
-                    path=blocks[target].path, layer=model.layer_at(target).name,
-                    rule="unreachable",
-                    reason=f"the cached prefix ending here is more than {lookback} blocks before "
-                           "the next breakpoint and no block within reach can carry a marker."))
-            elif lim.clear_probability(prompt.prefix_tokens[bridge], margin) > 0:
-                candidates[bridge] = _Candidate(
-                    bridge, "bridge", model.layer_at(bridge).name,
-                    f"lookback bridge: the previous request cached up to {blocks[target].path}, "
-                    f"{max(candidates) - target} blocks before the end (the provider looks back "
-                    f"only {lookback}); this marker reads it")
+def _add_bridge(prompt: Prompt, lim: ModelLimits, pricing: _Pricing, warm: Sequence[int],
+                candidates: dict[int, _Candidate], fixed: _Fixed, lookback: int, margin: float,
+                rejected: list[Rejection]) -> None:
+    """A lookback bridge: a candidate within reach of the newest warm prefix when every other
+    one is too far after it (the provider looks back only ``lookback`` positions)."""
+    if not warm:
+        return
+    blocks = prompt.blocks
+    target = max(warm)
+    reachable = [i for i in (*candidates, *fixed.user) if target <= i < target + lookback]
+    if reachable or not any(i > target for i in candidates):
+        return
+    bridge = _last_markable(prompt, target, min(len(blocks), target + lookback))
+    if bridge is None:
+        rejected.append(Rejection(
+            path=blocks[target].path, layer=pricing.layer_at(target).name, rule="unreachable",
+            reason=f"the cached prefix ending here is more than {lookback} blocks before the "
+                   "next breakpoint and no block within reach can carry a marker."))
+    elif lim.clear_probability(prompt.prefix_tokens[bridge], margin) > 0:
+        candidates[bridge] = _Candidate(
+            bridge, "bridge", pricing.layer_at(bridge).name,
+            f"lookback bridge: the previous request cached up to {blocks[target].path}, "
+            f"{max(candidates) - target} blocks before the end (the provider looks back only "
+            f"{lookback}); this marker reads it")
 
-    # --- choose ----------------------------------------------------------------------------------
-    optional = sorted(i for i in candidates if i not in pinned)
 
-    scores: dict[tuple[tuple[int, str], ...], float] = {}  # both searches share evaluations
-    pinned_items = tuple(sorted(pinned.items()))
-    ttls = tuple(model.ttls)
+def _problem(prompt: Prompt, lim: ModelLimits, pricing: _Pricing, seen: _Observed,
+             candidates: Mapping[int, _Candidate], fixed: _Fixed, clear: Mapping[int, float],
+             lookback: int) -> Problem:
+    """The placement problem: each candidate's prefix, price per TTL and chance of clearing
+    the minimum, what is warm and what is in flight."""
+    prefix = prompt.prefix_tokens
+    estimated_minimum = lim.estimated_minimum
 
-    def best(limit: int) -> _Scored:
-        top: _Scored | None = None
-        for k in range(0, min(limit, len(optional)) + 1):
-            for subset in itertools.combinations(optional, k):
-                points = tuple(sorted({*subset, *pinned}))
-                for pattern in _ttl_patterns(points, pinned_items, ttls):
-                    c = scores.get(pattern)
-                    if c is None:
-                        c = scores[pattern] = model.cost(pattern)
-                    if top is None or c < top.cost - 1e-9:
-                        top = _Scored(c, pattern)
-        assert top is not None
-        return top
+    def priced(index: int) -> Mapping[str, float]:
+        return pricing.per_token[pricing.layer_at(index).name]
 
-    chosen = best(max(0, budget))
-    chosen_points = {i for i, _ in chosen.points}
-    # Only to tell "no slot" from "not worth it" for what was left out.
-    wider = best(max(0, budget) + 1) if set(optional) - chosen_points else chosen
-    for index in optional:
-        if index in chosen_points:
+    points = [
+        Candidate(index=i, tokens=prefix[i], price=priced(i), clear=clear.get(i, 1.0),
+                  counts=i not in clear or prefix[i] >= estimated_minimum,
+                  pinned=fixed.pinned.get(i))
+        for i in sorted({*candidates, *fixed.pinned})]
+    in_flight = [i for i in seen.pending if i not in seen.warm]
+    pending = max(in_flight, default=-1)
+    duplicate, pending_price = 0, 0.0
+    if pending >= 0:
+        read = max((p for p in seen.warm if p <= pending), default=-1)
+        duplicate = prefix[pending] - (prefix[read] if read >= 0 else 0)
+        pending_price = priced(pending)[pricing.short_ttl]
+    warm = sorted(seen.warm)
+    return Problem(candidates=tuple(points), ttls=pricing.ttls, read=pricing.read,
+                   write=pricing.write, total=prompt.total_tokens, warm=tuple(warm),
+                   warm_tokens=tuple(prefix[i] for i in warm), lookback=lookback,
+                   pending=pending, pending_tokens=prefix[pending] if pending >= 0 else 0,
+                   pending_price=pending_price, pending_duplicate=duplicate)
+
+
+def _left_out(prompt: Prompt, lim: ModelLimits, pricing: _Pricing,
+              candidates: Mapping[int, _Candidate], fixed: _Fixed, clear: Mapping[int, float],
+              chosen: Sequence[Point], wider: Sequence[Point]) -> list[Rejection]:
+    """Why each candidate not chosen was left out: no slot (it is in the best placement with
+    one slot more) or not worth its write."""
+    chosen_at = {i for i, _ in chosen}
+    wider_at = {i for i, _ in wider}
+    out = []
+    for index in sorted(candidates):
+        if index in chosen_at or index in fixed.pinned:
             continue
         cand = candidates[index]
-        if index in {i for i, _ in wider.points}:
+        if index in wider_at:
             rule, reason = "budget", (f"worth a breakpoint, but all {lim.max_breakpoints} slots "
                                       "went to placements that save more")
         else:
             rule, reason = "not-worth-it", ("expected reuse does not pay for the cache write "
-                                            f"(layer {cand.layer!r}: ~{model.prefix_uses[cand.layer]:,.1f} "
-                                            "uses)")
+                                            f"(layer {cand.layer!r}: "
+                                            f"~{pricing.prefix_uses[cand.layer]:,.1f} uses)")
         if index in clear:
             rule = "safety-margin" if rule == "budget" else rule
             reason += cand.note
-        rejected.append(Rejection(path=blocks[index].path, layer=cand.layer, rule=rule,
-                                  reason=reason))
+        out.append(Rejection(path=prompt.blocks[index].path, layer=cand.layer, rule=rule,
+                             reason=reason))
+    return out
 
-    placements = []
-    short, long = model.short_ttl, model.long_ttl
-    for index, ttl in chosen.points:
-        layer = model.layer_at(index)
-        if index in fixed:
+
+def _placements(prompt: Prompt, pricing: _Pricing, candidates: Mapping[int, _Candidate],
+                fixed: _Fixed, chosen: Sequence[Point]) -> tuple[Placement, ...]:
+    """The chosen breakpoints, each with who set it and why."""
+    out = []
+    short, long = pricing.short_ttl, pricing.long_ttl
+    for index, ttl in chosen:
+        layer = pricing.layer_at(index)
+        if index in fixed.user:
             source, reason = "user", "set by hand; kept as given"
-        elif index == auto_index:
+        elif index == fixed.auto_index:
             source, reason = "automatic", "request-level cache_control: the last cacheable block"
         else:
             cand = candidates[index]
             why = cand.note if cand.kind == "bridge" else f"end of layer {layer.name!r}{cand.note}"
             source = "optimizer"
-            reason = (f"{why}; ~{model.prefix_uses[layer.name]:,.1f} expected uses, next use "
-                      f"within {short} {model.q[layer.name, short]:.0%}, within {long} "
-                      f"{model.q[layer.name, long]:.0%}: {ttl} costs "
-                      f"{model.steady(layer.name, ttl):.2f}x per reuse")
-        placements.append(Placement(index=index, path=blocks[index].path, ttl=ttl,
-                                    layer=layer.name, prefix_tokens=prompt.prefix_tokens[index],
-                                    source=source, reason=reason))  # type: ignore[arg-type]
+            reason = (f"{why}; ~{pricing.prefix_uses[layer.name]:,.1f} expected uses, next use "
+                      f"within {short} {pricing.q[layer.name, short]:.0%}, within {long} "
+                      f"{pricing.q[layer.name, long]:.0%}: {ttl} costs "
+                      f"{pricing.steady(layer.name, ttl):.2f}x per reuse")
+        out.append(Placement(index=index, path=prompt.blocks[index].path, ttl=ttl,
+                             layer=layer.name, prefix_tokens=prompt.prefix_tokens[index],
+                             source=source, reason=reason))  # type: ignore[arg-type]
+    return tuple(out)
 
+
+def _layer_summaries(prompt: Prompt, pricing: _Pricing, est: Mapping[str, LayerEstimate],
+                     ) -> tuple[LayerSummary, ...]:
+    """Each layer as the optimizer saw it (the reuse figures the prices came from)."""
     prefix = prompt.prefix_tokens
-    layers = tuple(
+    return tuple(
         LayerSummary(
             name=layer.name, section=layer.section, volatility=layer.volatility,
             blocks=layer.stop - layer.start,
             tokens=prefix[layer.stop - 1] - (prefix[layer.start - 1] if layer.start else 0),
             prefix_tokens=prefix[layer.stop - 1], uses=est[layer.name].uses,
-            p_within_5m=est[layer.name].hit_probability(TTL_SECONDS["5m"]),
-            p_within_1h=est[layer.name].hit_probability(TTL_SECONDS["1h"]),
+            p_within_5m=pricing.q[layer.name, "5m"], p_within_1h=pricing.q[layer.name, "1h"],
         )
-        for layer in model.layers
+        for layer in pricing.layers
     )
-    return Plan(model=prompt.model, limits=lim, placements=tuple(placements),
-                rejected=tuple(rejected), layers=layers,
-                expected=model.estimate(chosen.points), automatic_ttl=automatic,
-                warnings=tuple(notes), fingerprints=fingerprints)
+
+
+def _estimate(problem: Problem, points: Sequence[Point], lim: ModelLimits) -> CostEstimate:
+    """This request's bill by token class, and the steady-state cost per request."""
+    read, w_long, w_short, plain = this_request(problem, points)
+    billed = units(problem, read, w_long, w_short, plain)
+    amortised = steady_state(problem, points)
+    price = lim.input_price / 1e6 if lim.input_price is not None else None
+    total = problem.total
+    return CostEstimate(
+        input_tokens=plain, cache_read_tokens=read, cache_write_5m_tokens=w_short,
+        cache_write_1h_tokens=w_long, cost_units=billed, uncached_units=float(total),
+        amortised_units=amortised,
+        billed_usd=billed * price if price is not None else None,
+        uncached_usd=total * price if price is not None else None,
+        amortised_usd=amortised * price if price is not None else None,
+    )
+
+
+def _counting(lim: ModelLimits, counted: Sequence[int]) -> str:
+    """Which prefix sizes were estimated and which counted exactly."""
+    how = (f"token counts are offline estimates (cl100k, x{lim.token_ratio:g} for "
+           f"{lim.model}'s tokenizer)")
+    if counted:
+        return (f"{how}, except {len(counted)} prefix(es) near the "
+                f"{lim.min_cacheable_tokens:,}-token minimum, counted exactly")
+    return how
 
 
 def _exact_prefix(counter: PrefixCounter, prompt: Prompt, index: int) -> int | None:
@@ -574,5 +573,5 @@ def _exact_prefix(counter: PrefixCounter, prompt: Prompt, index: int) -> int | N
         return counter.count_prefix(prompt, index)
     except Exception as e:  # an exact count is an option: fall back to the estimate
         warnings.warn(f"exact token count failed ({e}); using the estimate", CacheWarning,
-                      stacklevel=3)
+                      stacklevel=4)
         return None

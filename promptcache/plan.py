@@ -95,6 +95,9 @@ class Plan:
     warnings: tuple[str, ...] = ()
     #: Prefix fingerprints of the request (empty when planned without a CacheState).
     fingerprints: tuple[str, ...] = ()
+    #: How the prefix sizes were known: offline estimates, and which (near a minimum, where a
+    #: decision turned on it) were counted exactly.
+    counting: str = ""
 
     @property
     def breakpoints(self) -> int:
@@ -130,5 +133,7 @@ class Plan:
         )
         lines.append(f"Steady state: {e.amortised_units:,.0f} vs {e.uncached_units:,.0f} "
                      f"token-price units per request ({e.savings_ratio:.0%} saved).")
+        if self.counting:
+            lines.append(f"Counting: {self.counting}.")
         lines.extend(f"Warning: {w}" for w in self.warnings)
         return "\n".join(lines)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from promptcache.errors import PromptError
-from promptcache.limits import Provider
+from promptcache.limits import Provider, keeps_thinking
 
 __all__ = [
     "LEVEL_ORDER",
@@ -180,14 +180,17 @@ def thinking_enabled(thinking: Any) -> bool:
     return isinstance(thinking, Mapping) and thinking.get("type") in _THINKING_ON
 
 
-def strips_thinking(thinking: Any, last_role: str | None, last_kinds: Iterable[str]) -> bool:
+def strips_thinking(thinking: Any, last_role: str | None, last_kinds: Iterable[str],
+                    model: str = "") -> bool:
     """True when the API drops earlier thinking blocks from the context.
 
     With extended thinking on, a last user message that carries anything but tool results
-    starts a new assistant turn: the thinking blocks before it are stripped.
+    starts a new assistant turn: on older models (older Opus and Sonnet, Haiku through 4.5) the
+    thinking blocks before it are stripped; Opus 4.5+, Sonnet 4.6+, Fable and Mythos keep them,
+    and the cache with them (the model row's ``keeps_thinking``, PROVIDER_FACTS F).
     """
-    return thinking_enabled(thinking) and last_role == "user" and any(
-        k != "tool_result" for k in last_kinds)
+    return (thinking_enabled(thinking) and last_role == "user"
+            and any(k != "tool_result" for k in last_kinds) and not keeps_thinking(model))
 
 
 def unmarkable_reason(block: Mapping[str, Any]) -> str:

@@ -170,7 +170,7 @@ class Prompt:
         last = self.turns[-1]
         return strips_thinking(self.params.get("thinking"), last.role,
                                (str(self.blocks[i].payload.get("type"))
-                                for i in range(last.start, last.stop)))
+                                for i in range(last.start, last.stop)), self.model)
 
     def _settings(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """The system-level and message-level settings (see :mod:`promptcache.positions`)."""

@@ -42,11 +42,22 @@ from promptcache.blocks import Layer, Reuse, Volatility
 from promptcache.clock import Clock, WallClock
 from promptcache.errors import CacheWarning
 from promptcache.limits import TTL_SECONDS
+from promptcache.log import degraded
 from promptcache.plan import Plan
 from promptcache.prompt import Prompt
+from promptcache.state_evidence import (
+    IN_FLIGHT_WITHIN,
+    Coverage,
+    LatencyBounds,
+    ReadCause,
+    ReadEvidence,
+    TokenCalibration,
+    attribute,
+)
 
 __all__ = ["BYTES_PER_CONTENT", "BYTES_PER_ENTRY", "CacheEntry", "CacheState", "LayerEstimate",
            "LayerStats", "SharedStore", "Sighting", "StoreError", "WarnLimiter", "layer_keys",
+           "lineage_of",
            "sighted"]
 
 #: Upper estimates of what one warm-prefix entry and one content sighting hold in memory
@@ -150,6 +161,8 @@ class LayerStats:
     new_weight: float = 0.0
     #: Gaps in seconds between requests that reused the same content, newest last.
     gaps: tuple[float, ...] = ()
+    #: When the layer was last sighted (None: unknown, e.g. read back from a shared store).
+    last_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -162,6 +175,9 @@ class Sighting:
     #: How many positions the request had (tells a later request whether it saw the one just
     #: before it in a conversation).
     size: int = 0
+    #: A conversation's identity apart from its prefix (the digest of its first block): the same
+    #: lineage under a new content key means the prefix before it changed (empty: not tracked).
+    lineage: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -189,6 +205,9 @@ class LayerEstimate:
     #: Of the last ``window`` sightings, how many had new content, and how many there were.
     new: int = 0
     window: int = 0
+    #: A conversation last seen under another prefix (see :meth:`CacheState.rebased`): nothing
+    #: it wrote before can be read now.
+    rebased: bool = False
 
     @property
     def volatile(self) -> bool:
@@ -263,6 +282,8 @@ class _Local:
     contents: OrderedDict[tuple[str, str], tuple[float, float, int]] = field(
         default_factory=OrderedDict)
     layers: OrderedDict[str, LayerStats] = field(default_factory=OrderedDict)
+    #: ``(layer, lineage)`` -> (content key last seen, True when that sighting changed the key).
+    lineage: OrderedDict[tuple[str, str], tuple[str, bool]] = field(default_factory=OrderedDict)
 
 
 class CacheState:
@@ -290,6 +311,13 @@ class CacheState:
         self._lock = threading.Lock()
         self._down_until = 0.0
         self._warnings = WarnLimiter(warn_every)
+        #: Each model's token ratio, measured from the usage totals the provider returns.
+        self.calibration = TokenCalibration()
+        #: When a write becomes readable, learned from what the provider read (starts at
+        #: ``(0, response_latency)``).
+        self.latency = LatencyBounds(response_latency)
+        #: How many conversations' previous requests this state saw, of those it saw before.
+        self._coverage = Coverage()
 
     def now(self) -> float:
         return self.clock.now()
@@ -303,6 +331,8 @@ class CacheState:
 
     def _failed(self, error: Exception) -> None:
         self._down_until = time.monotonic() + self.retry_after
+        degraded(f"The shared cache state is unavailable ({error}); planning from this "
+                 f"process's own view for {self.retry_after:g} s.", cause="shared-state-unavailable")
         cause = type(error.__cause__ if error.__cause__ is not None else error).__name__
         if self._warnings.due(cause):
             warnings.warn(CacheWarning(
@@ -361,6 +391,10 @@ class CacheState:
                 if not self.response_latency <= since <= self.horizon:
                     continue
                 seen[key] = (gap if gap >= 0 else None, size)
+                if consecutive is not None and consecutive.get(key[0], -1) > 0:
+                    # Did this state see the conversation's previous request? Counted, it tells a
+                    # process that watches all its traffic from a worker that sees a share of it.
+                    self._coverage.saw(consecutive[key[0]] == size)
                 if consecutive is not None and consecutive.get(key[0], size) != size:
                     continue
                 old = stats.get(key[0]) or LayerStats()
@@ -410,21 +444,24 @@ class CacheState:
         """Record a sent request: its layers' sightings (if ``prompt``; or given as
         ``sightings``) and its ``writes`` (``(fingerprint, ttl, tokens)``). One round trip to the
         shared store."""
-        if readable_at is None:
-            readable_at = now + self.response_latency
         sightings = list(sightings)
         if prompt is not None:
-            sightings += [Sighting(layer=name, content=content, at=now, size=len(prompt.blocks))
+            lineages = {layer.name: lineage_of(prompt, layer) for layer in prompt.layers
+                        if layer.append_only and layer.stop > layer.start}
+            sightings += [Sighting(layer=name, content=content, at=now, size=len(prompt.blocks),
+                                   lineage=lineages.get(name, ""))
                           for name, content in layer_keys(prompt, fingerprints)]
         writes = list(writes)
         with self._lock:
             loc = self._local
             out: list[CacheEntry] = []
             for fp, ttl, tokens in writes:
+                ready = (readable_at if readable_at is not None
+                         else now + self.latency.readable_after(ttl))
                 old = loc.entries.pop(fp, None)
-                entry = (old.refreshed(ttl, tokens, now, readable_at) if old is not None else
+                entry = (old.refreshed(ttl, tokens, now, ready) if old is not None else
                          CacheEntry(fingerprint=fp, written_at=now, refreshed_at=now, ttl=ttl,
-                                    tokens=tokens, readable_at=readable_at))
+                                    tokens=tokens, readable_at=ready))
                 loc.entries[fp] = entry
                 out.append(entry)
             while len(loc.entries) > self.max_entries:
@@ -441,6 +478,12 @@ class CacheState:
     def _sight(self, s: Sighting) -> None:
         loc = self._local
         key = (s.layer, s.content)
+        if s.lineage:
+            line = (s.layer, s.lineage)
+            before = loc.lineage.pop(line, None)
+            loc.lineage[line] = (s.content, before is not None and before[0] != s.content)
+            while len(loc.lineage) > self.max_contents:
+                loc.lineage.popitem(last=False)
         last, own, _ = loc.contents.pop(key, (None, -1.0, 0))
         new = last is None or not 0 <= s.at - last <= self.horizon
         if last is not None and not new and s.at - last >= self.response_latency:
@@ -450,40 +493,61 @@ class CacheState:
             loc.contents.popitem(last=False)
         old = loc.layers.pop(s.layer, None) or LayerStats()
         loc.layers[s.layer] = sighted(old, new, None if last is None else s.at - last,
-                                      self.response_latency, self.window, self.max_gaps)
+                                      self.response_latency, self.window, self.max_gaps,
+                                      at=s.at)
         while len(loc.layers) > self.max_layers:
             loc.layers.popitem(last=False)
 
-    def record_read(self, prompt: Prompt, plan: Plan, read: int, now: float) -> None:
+    def record_read(self, prompt: Prompt, plan: Plan, read: int, now: float, *,
+                    total: int | None = None) -> ReadCause:
         """Learn from what the provider actually read: ``read`` tokens (the response's
-        ``cache_read_input_tokens``) of ``prompt`` sent with ``plan``. Local only: with a shared
-        store every write is seen already, and the store's view wins.
+        ``cache_read_input_tokens``) of ``prompt`` sent with ``plan``; ``total`` is the
+        provider's count of the whole prompt (input + read + written) when known. Local only: with
+        a shared store every write is seen already, and the store's view wins. Returns what a
+        short read was attributed to (:class:`~promptcache.state_evidence.ReadCause`).
 
-        What was read is live now: the entries at the plan's breakpoints up to ``read`` are
-        readable at once (a marker this state took for a write in flight was a read of an entry
-        another worker wrote). When the provider read clearly less than the plan counted on, the
-        entry it counted on was gone: its content came back after more than the entry's TTL. That
-        is a gap this state could not observe itself: the entry is forgotten, and its layer and
-        content record a gap just over that TTL, so a worker of a fleet that sees one request of
-        a conversation in eight learns the conversation's pace from its first miss. Counts are
-        the provider's, estimates ours: both comparisons allow for the model row's token ratio.
+        Counts are the provider's, estimates ours: ``total`` measures this request's token ratio
+        (and calibrates the model's, for calls that do not pass it); without either, the model
+        row's ratio band is allowed for. What was read is live now: the entries at the plan's
+        breakpoints up to ``read`` are readable at once (a marker this state took for a write in
+        flight was a read of an entry another worker wrote). A read clearly shorter than the plan
+        counted on is attributed by evidence first (see :mod:`promptcache.state_evidence`): the
+        prefix changed (a conversation seen under another prefix: a tool list that grew), a write
+        still in flight, or an entry this state wrote itself and held warm teach no gap. Only an
+        entry it could not watch (another worker's, or assumed from the conversation's shape) is
+        taken for an expiry: it is forgotten, and its layer and content record a gap just over
+        its TTL, so a worker of a fleet that sees one request of a conversation in eight learns
+        the conversation's pace from its first miss.
         """
         fps = plan.fingerprints or prompt.fingerprints
         lim = plan.limits
         expected = plan.expected.cache_read_tokens
-        slack = max(128, read // 50)
+        ratio: float | None = None
+        if total is not None:
+            ratio = self.calibration.observe(lim.model, prompt.total_tokens, total)
+        if ratio is None:
+            ratio = self.calibration.ratio(lim.model)
+
+        def low(tokens: int) -> float:  # the fewest provider tokens ``tokens`` may be
+            return tokens * ratio if ratio is not None else lim.provider_tokens(tokens)[0]
+
+        def mid(tokens: int) -> float:
+            return tokens * ratio if ratio is not None else lim.provider_tokens(tokens)[1]
+
+        slack = max(128, read // 50, int(0.01 * mid(expected)))
         with self._lock:
             loc = self._local
             # The read ends at one breakpoint: the one whose prefix, in the provider's tokens,
             # is nearest to it; that one and every breakpoint before it were read.
             near = [p for p in plan.placements
-                    if p.index < len(fps) and lim.provider_tokens(p.prefix_tokens)[0] <= read + slack]
-            top = min(near, key=lambda p: abs(lim.provider_tokens(p.prefix_tokens)[1] - read),
-                      default=None)
+                    if p.index < len(fps) and low(p.prefix_tokens) <= read + slack]
+            top = min(near, key=lambda p: abs(mid(p.prefix_tokens) - read), default=None)
             for p in near:
                 if top is None or p.index > top.index:
                     continue
                 old = loc.entries.pop(fps[p.index], None)
+                if old is not None and now > old.written_at:
+                    self.latency.read_at(now - old.written_at)
                 loc.entries[fps[p.index]] = (
                     replace(old, refreshed_at=now, readable_at=min(old.readable_at, now))
                     if old is not None and old.expires_at > now else
@@ -491,25 +555,59 @@ class CacheState:
                                ttl=p.ttl, tokens=p.prefix_tokens, readable_at=now))
             while len(loc.entries) > self.max_entries:
                 loc.entries.popitem(last=False)
-            if expected <= 0 or read + slack >= lim.provider_tokens(expected)[0]:
-                return
+            if expected <= 0 or read + slack >= low(expected):
+                short_in_row_units = (ratio is not None and expected > 0
+                                      and read + slack < lim.provider_tokens(expected)[0])
+                return ReadCause.TOKENIZER if short_in_row_units else ReadCause.FULL
             gone = _position(prompt.prefix_tokens, expected)
             if gone is None or gone >= len(fps):
-                return
-            entry = loc.entries.pop(fps[gone], None)
-            ttl = entry.ttl if entry is not None else (lim.ttls or ("5m",))[0]
-            gap = TTL_SECONDS[ttl] + self.response_latency
+                return ReadCause.EXPIRED
             try:
                 layer = prompt.layer_of(gone)
             except IndexError:  # a position outside every layer: nothing to learn
-                return
+                return ReadCause.EXPIRED
+            key = (layer.name, _content_key(layer, fps))
+            entry = loc.entries.pop(fps[gone], None)
+            _, own_gap, _ = loc.contents.get(key, (0.0, -1.0, 0))
+            line = loc.lineage.get((layer.name, lineage_of(prompt, layer))) \
+                if layer.append_only else None
+            evidence = ReadEvidence(
+                own_warm=entry is not None and entry.written_at < now
+                and entry.expires_at > now,
+                in_flight=0 <= own_gap < 2 * self.response_latency,
+                changed=line is not None and line[1],
+                earlier_read=layer.append_only and gone > layer.start
+                and read + slack >= low(prompt.prefix_tokens[layer.start]),
+                unseen_alone=layer.append_only and own_gap < 0 and self._coverage.sees_all())
+            cause = attribute(read, low(expected), slack, evidence)
+            if cause in (ReadCause.OWN_ENTRY, ReadCause.IN_FLIGHT) and entry is not None \
+                    and entry.readable_at <= now and now - entry.written_at < IN_FLIGHT_WITHIN:
+                # Believed readable, not readable yet: the provider answers later than assumed.
+                self.latency.missed_at(now - entry.written_at)
+                cause = ReadCause.IN_FLIGHT
+                loc.entries[fps[gone]] = replace(
+                    entry, readable_at=entry.written_at + self.latency.readable_after(entry.ttl))
+            if cause is not ReadCause.EXPIRED:
+                return cause
+            ttl = entry.ttl if entry is not None else (lim.ttls or ("5m",))[0]
+            gap = TTL_SECONDS[ttl] + self.response_latency
             old_stats = loc.layers.pop(layer.name, None) or LayerStats()
             loc.layers[layer.name] = replace(old_stats,
                                              gaps=(*old_stats.gaps, gap)[-self.max_gaps:])
-            key = (layer.name, _content_key(layer, fps))
             if key in loc.contents:
                 seen_at, _, size = loc.contents[key]
                 loc.contents[key] = (seen_at, gap, size)
+            return cause
+
+    def rebased(self, prompt: Prompt, layer: Layer, content: str) -> bool:
+        """True when ``layer`` (a conversation) was last seen under a prefix other than
+        ``content``'s: what comes before it changed (a tool list that grew, a new system
+        prompt), so its earlier entries cannot be read, whoever wrote them."""
+        if not layer.append_only or layer.stop <= layer.start:
+            return False
+        with self._lock:
+            line = self._local.lineage.get((layer.name, lineage_of(prompt, layer)))
+        return line is not None and line[0] != content
 
     # -- what the optimizer reads --------------------------------------------------------------
 
@@ -541,13 +639,19 @@ def _position(prefix: Sequence[int], tokens: int) -> int | None:
 
 
 def sighted(old: LayerStats, new: bool, gap: float | None, latency: float, window: int,
-            max_gaps: int) -> LayerStats:
-    """``old`` after one more sighting (``new`` content or not, ``gap`` since its last one).
+            max_gaps: int, *, at: float | None = None) -> LayerStats:
+    """``old`` after one more sighting (``new`` content or not, ``gap`` since its last one) at
+    ``at``.
 
-    The layer's first sighting says nothing about its rate (every content is new once) and a
-    repeat sooner than the response latency is concurrency, not reuse: neither enters the window.
+    The layer's first sighting says nothing about its rate (every content is new once), and a
+    sighting sooner than the response latency after the layer's previous one is concurrency, not
+    reuse or volatility: a repeat that soon could not read the entry in flight, and new contents
+    that soon are conversations starting together (eight users opening their own documents at
+    once), each of which has had no time yet to come back. Neither enters the window.
     """
     concurrent = not new and gap is not None and gap < latency
+    if new and at is not None and old.last_at is not None and 0 <= at - old.last_at < latency:
+        concurrent = True
     recent, weight, new_weight = old.recent, old.weight, old.new_weight
     if old.sightings > 0 and not concurrent:
         recent = (*recent, new)[-window:]
@@ -556,8 +660,9 @@ def sighted(old: LayerStats, new: bool, gap: float | None, latency: float, windo
     gaps = old.gaps
     if not new and gap is not None and gap >= latency:
         gaps = (*gaps, gap)[-max_gaps:]
+    last_at = at if old.last_at is None or at is None else max(at, old.last_at)
     return LayerStats(sightings=old.sightings + 1, recent=recent, gaps=gaps, weight=weight,
-                      new_weight=new_weight)
+                      new_weight=new_weight, last_at=last_at)
 
 
 def layer_keys(prompt: Prompt, fingerprints: Sequence[str]) -> list[tuple[str, str]]:
@@ -568,6 +673,11 @@ def layer_keys(prompt: Prompt, fingerprints: Sequence[str]) -> list[tuple[str, s
     """
     return [(layer.name, _content_key(layer, fingerprints))
             for layer in prompt.layers if layer.stop > layer.start]
+
+
+def lineage_of(prompt: Prompt, layer: Layer) -> str:
+    """A conversation's identity apart from what precedes it: the digest of its first block."""
+    return prompt.blocks[layer.start].digest.hex()
 
 
 def _content_key(layer: Layer, fingerprints: Sequence[str]) -> str:

@@ -142,12 +142,13 @@ class RedisStateStore:
     """A :class:`~promptcache.state.SharedStore` on Redis (see the module docstring).
 
     ``client`` is a ``redis.Redis`` or a URL in redis-py's form (``Redis.from_url``):
-    ``redis://[[username]:password@]host[:port][/db]`` (db 0 and port 6379 by default), ``rediss://``
-    for TLS, or ``unix://[[username]:password@]/path/to/socket.sock?db=0``. ``timeout`` is each
-    call's deadline (with a URL). ``window``, ``max_gaps``, ``response_latency`` and ``horizon``
-    must match the CacheStates that share the store (the defaults do). Every failure raises
-    :class:`~promptcache.state.StoreError`; a malformed value is never a failure (it is absent).
-    ``namespace`` is taken literally: ``clear()`` of ``acme`` never touches ``acme:x``'s keys.
+    ``redis://[[username]:password@]host[:port][/db]`` (db 0 and port 6379 by default),
+    ``rediss://`` for TLS, or ``unix://[[username]:password@]/path/to/socket.sock?db=0``.
+    ``timeout`` is each call's deadline (with a URL). ``window``, ``max_gaps``,
+    ``response_latency`` and ``horizon`` must match the CacheStates that share the store (the
+    defaults do). Every failure raises :class:`~promptcache.state.StoreError`; a malformed value
+    is never a failure (it is absent). ``namespace`` is taken literally: ``clear()`` of ``acme``
+    never touches ``acme:x``'s keys.
     """
 
     def __init__(self, client: Any, *, namespace: str = "promptcache", timeout: float = 0.005,

@@ -61,15 +61,23 @@ def _present(atom: str, text: str) -> bool:
 
 
 def lost(prompt: Prompt, rendered: Any, dropped: tuple[str, ...] | list[str]) -> list[str]:
-    """What of ``prompt`` is neither in ``rendered`` nor named (by block path) in ``dropped``."""
+    """What of ``prompt`` is neither in ``rendered`` nor named (by block path) in ``dropped``.
+
+    An entry about citations excuses only the block's citations (its switch, the cited texts);
+    any other entry naming the block excuses the whole block (dropped, or sent in part, said so).
+    """
     text = json.dumps(rendered, ensure_ascii=False, default=str)
     out = []
     for block in prompt.blocks:
-        if any(d.startswith(block.path) and d[len(block.path):len(block.path) + 1] in ":.[ "
-               for d in dropped):
+        entries = [d for d in dropped if d.startswith(block.path)
+                   and d[len(block.path):len(block.path) + 1] in ":.[ "]
+        if any("citations" not in d for d in entries):
             continue
-        missing = [a for a in _atoms(block.payload) if not _present(a, text)]
-        switches = [] if '"citations":' in text else _switches(block.payload)
+        payload = dict(block.payload)
+        if entries:  # about citations only
+            payload.pop("citations", None)
+        missing = [a for a in _atoms(payload) if not _present(a, text)]
+        switches = [] if '"citations":' in text else _switches(payload)
         if missing or switches:
             out.append(f"{block.path}: {[m[:40] for m in missing] + switches}")
     return out

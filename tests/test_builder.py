@@ -324,3 +324,29 @@ def test_a_block_type_that_is_not_a_string_is_a_prompt_error() -> None:
         assert info.value.path == "messages[0].content[0]"
     with pytest.raises(PromptError):
         PromptBuilder("claude-sonnet-4-6").add_messages([{"role": ["user"], "content": "x"}])
+
+
+def test_every_layer_has_its_own_name_even_when_a_kind_comes_back() -> None:
+    # Static instructions, static examples, then session instructions: the second system layer
+    # is not adjacent to the first, and once shared its name (issue 20 item 7).
+    b = PromptBuilder("claude-sonnet-4-6").add_system(text_of(1_500))
+    b.add_examples([("in", "out")]).add_system(text_of(1_500, 1), volatility=Volatility.SESSION)
+    b.add_tools([tool("a")]).add_tools([tool("b")], volatility=Volatility.DAILY)
+    b.add_tools([tool("c")], volatility=Volatility.SESSION)
+    prompt = b.add_user_turn("q").build()
+    names = [layer.name for layer in prompt.layers]
+    assert len(names) == len(set(names))
+    assert {blk.layer for blk in prompt.blocks} == set(names)
+
+
+def test_the_static_system_layer_keeps_its_own_reuse_next_to_a_session_one() -> None:
+    # Estimates are keyed by layer name: with one name, the static layer took the session
+    # layer's reuse (8 uses instead of 1,000) and the plan priced it as such.
+    b = PromptBuilder("claude-sonnet-4-6").add_system(text_of(1_500))
+    b.add_examples([("in", "out")]).add_system(text_of(1_500, 1), volatility=Volatility.SESSION)
+    prompt = b.add_user_turn("q").set_params(max_tokens=5).build()
+    plan = optimize(prompt)
+    instructions = [layer for layer in plan.layers if layer.name.startswith("system")]
+    assert [layer.volatility for layer in instructions] == [Volatility.STATIC, Volatility.SESSION]
+    assert [layer.uses for layer in instructions] == [Volatility.STATIC.default_reuse.uses,
+                                                      Volatility.SESSION.default_reuse.uses]

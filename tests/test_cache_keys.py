@@ -209,8 +209,9 @@ AZURE = {"api_version": "2024-10-21", "azure_endpoint": "https://tenant.openai.a
 
 def anthropic_forms(provider_a: TokenProvider, provider_b: TokenProvider) -> list[Any]:
     """Every credential form anthropic's clients accept (installed SDK: api_key, auth_token,
-    credentials; Bedrock: AWS keys, session token, profile, region, api_key; Vertex: region,
-    project_id, access_token, credentials; Foundry: api_key, azure_ad_token_provider)."""
+    credentials; Bedrock and Bedrock Mantle: AWS keys, session token, profile, region, api_key;
+    Vertex: region, project_id, access_token, credentials; Foundry: api_key,
+    azure_ad_token_provider)."""
     bedrock = {"aws_region": "us-east-1", "aws_access_key": "AKIA-A", "aws_secret_key": "s-a"}
     vertex = {"region": "us-east5", "project_id": "p-a"}
     return [
@@ -234,6 +235,9 @@ def anthropic_forms(provider_a: TokenProvider, provider_b: TokenProvider) -> lis
         anthropic.AnthropicVertex(**vertex | {"project_id": "p-b"}, access_token="ya29-a"),
         anthropic.AnthropicVertex(**vertex, credentials=AnonymousCredentials()),
         anthropic.AnthropicVertex(**vertex, credentials=AnonymousCredentials()),
+        anthropic.AnthropicBedrockMantle(aws_region="us-east-1", api_key="bedrock-key-a"),
+        anthropic.AnthropicBedrockMantle(aws_region="us-east-1", api_key="mantle-key-b"),
+        anthropic.AnthropicBedrockMantle(**bedrock),
         anthropic.AnthropicFoundry(resource="r", api_key="f-a"),
         anthropic.AnthropicFoundry(resource="r", api_key="f-b"),
         anthropic.AnthropicFoundry(resource="r", azure_ad_token_provider=lambda: "t"),
@@ -241,9 +245,20 @@ def anthropic_forms(provider_a: TokenProvider, provider_b: TokenProvider) -> lis
     ]
 
 
+def workload(account: str, provider: Any = None) -> Any:
+    """An openai ``workload_identity`` (a TypedDict: a plain dict at run time)."""
+    return {"identity_provider_id": "idp-1", "service_account_id": account,
+            "provider": provider if provider is not None else SUBJECT_TOKENS}
+
+
+#: One subject-token provider shared by the workload identities above, so only the account
+#: (a value inside the dict) tells them apart.
+SUBJECT_TOKENS = {"type": "file", "path": "/var/run/token"}
+
+
 def openai_forms() -> list[Any]:
     """Every credential form openai's clients accept (installed SDK: api_key as a string or a
-    callable, admin_api_key, organization, project; Azure: api_key, azure_ad_token,
+    callable, admin_api_key, workload_identity, organization, project; Azure: api_key, azure_ad_token,
     azure_ad_token_provider, endpoint, deployment, api_version)."""
     return [
         openai.OpenAI(api_key="sk-a", base_url=LOCAL),
@@ -251,6 +266,8 @@ def openai_forms() -> list[Any]:
         openai.OpenAI(api_key=lambda: "sk-a", base_url=LOCAL),
         openai.OpenAI(api_key=lambda: "sk-a", base_url=LOCAL),
         openai.OpenAI(api_key="sk-a", admin_api_key="adm-a", base_url=LOCAL),
+        openai.OpenAI(workload_identity=workload("sa-a"), base_url=LOCAL),
+        openai.OpenAI(workload_identity=workload("sa-b"), base_url=LOCAL),
         openai.OpenAI(api_key="sk-a", organization="org-a", base_url=LOCAL),
         openai.OpenAI(api_key="sk-a", organization="org-b", base_url=LOCAL),
         openai.OpenAI(api_key="sk-a", project="proj-a", base_url=LOCAL),
@@ -309,6 +326,17 @@ def test_the_same_credentials_object_is_the_same_tenant() -> None:
     finally:
         for c in (a, b, x, y):
             c.close()
+
+
+def test_a_workload_identity_edited_in_place_is_another_tenant() -> None:
+    identity = workload("sa-a")
+    client = openai.OpenAI(workload_identity=identity, base_url=LOCAL)
+    try:
+        before = client_identity(client)
+        identity["service_account_id"] = "sa-b"
+        assert client_identity(client) != before
+    finally:
+        client.close()
 
 
 def test_a_string_azure_ad_token_is_keyed_by_value_and_never_shown() -> None:

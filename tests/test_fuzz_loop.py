@@ -41,19 +41,7 @@ CASES = max(1, int(10_000 * float(os.environ.get("PROMPTCACHE_FUZZ_SCALE", "1"))
 #: Root causes this loop found in modules other engineers own, as (exception type, module of the
 #: innermost promptcache frame, what and who): tolerated one (type, module) at a time so the loop
 #: keeps looking for others. Each entry goes when its fix lands.
-PENDING: list[tuple[type[BaseException], str, str]] = [
-    # issue 21 item 4, fixed on the ``hardening`` branch (84ebf5d): remove once it is merged.
-    (RecursionError, "promptcache/providers/common.py",
-     "a 300-level tool schema rendered for OpenAI or Gemini (item 4)"),
-    (TypeError, "promptcache/providers/openai/messages.py",
-     "tool_result content=5 or a text block without text, for OpenAI (item 4)"),
-    # found by this loop, still there with the hardening fixes: the provider views read
-    # ``tools`` without checking it is a list (lint_request / diff_requests with tools=1.5).
-    (TypeError, "promptcache/providers/openai/view.py",
-     "lint_request({'tools': 1.5, ...}, provider='openai'): 'float' object is not iterable"),
-    (TypeError, "promptcache/providers/gemini/view.py",
-     "lint_request({'tools': 1.5, ...}, provider='gemini'): 'float' object is not iterable"),
-]
+PENDING: list[tuple[type[BaseException], str, str]] = []
 
 
 def _pending(error: BaseException) -> bool:

@@ -6,13 +6,16 @@ cache would have done with the plans, not only what the planner believed.
 
 from __future__ import annotations
 
+import pytest
+
 from promptcache import CacheState, PromptBuilder, optimize
-from promptcache.blocks import Document
+from promptcache.blocks import Document, Reuse
 from promptcache.clock import ManualClock
 from promptcache.plan import Plan
 from promptcache.prompt import Prompt
 from promptcache.providers.anthropic.render import record_sent, render_anthropic
 from promptcache.simulator import AnthropicCacheSimulator
+from promptcache.state_evidence import ReadCause
 
 from .helpers import text_of, tool
 
@@ -162,3 +165,157 @@ def test_a_worker_that_missed_the_turns_in_between_does_not_take_them_for_one_lo
     worker = CacheState(clock=clock)
     plan_on(worker, 0)
     assert _ttl(plan_on(worker, 4), "conversation") == "5m"
+
+
+# -- evidence before inference: what a short read is attributed to -------------------------------
+
+
+def _usage_total(usage: dict[str, int]) -> int:
+    return (usage["input_tokens"] + usage["cache_read_input_tokens"]
+            + usage["cache_creation_input_tokens"])
+
+
+def test_a_provider_that_counts_differently_from_the_row_does_not_make_the_state_forget() -> None:
+    """The model row says Opus 5.5 counts ~1.3x our estimate; this provider counts as we do. Its
+    totals say so: a full read is a full read, not an expiry, and the documents stay on 5m."""
+    clock = ManualClock(0.0)
+    state = CacheState(clock=clock)
+    sim = AnthropicCacheSimulator(clock=clock)
+
+    def question(n: int) -> Prompt:
+        b = PromptBuilder("claude-opus-5-5").add_system(text_of(900, seed=1))
+        b.add_documents([DOCUMENT]).add_user_turn(f"question {n}: " + text_of(30, seed=n))
+        return b.set_params(max_tokens=64).build()
+
+    causes, plans = [], []
+    for n in range(6):
+        now = n * 40.0
+        clock.set(now)
+        prompt = question(n)
+        plan = optimize(prompt, state=state, now=now)
+        usage = dict(sim.create(render_anthropic(prompt, plan), now=now).usage)
+        record_sent(state, prompt, plan, now=now)
+        causes.append(state.record_read(prompt, plan, usage["cache_read_input_tokens"], now,
+                                        total=_usage_total(usage)))
+        plans.append(plan)
+    assert ReadCause.EXPIRED not in causes
+    assert ReadCause.TOKENIZER in causes  # short in the row's units, full in the provider's
+    assert state.calibration.ratio("claude-opus-5-5") == pytest.approx(1.0, abs=0.05)
+    assert [_ttl(p, "documents") for p in plans] == ["5m"] * 6
+
+
+def _chat_turns(tools_before: list[dict[str, object]], tools_after: list[dict[str, object]],
+                change_at: int, turns: int) -> list[Prompt]:
+    history: list[dict[str, str]] = []
+    out = []
+    for n in range(turns):
+        b = PromptBuilder(MODEL).add_tools(tools_after if n >= change_at else tools_before)
+        b.add_system(text_of(1_300, seed=2)).add_messages(history)
+        question = f"[turn {n}] " + text_of(300, seed=70 + n)
+        out.append(b.add_user_turn(question).set_params(max_tokens=64).build())
+        history = [*history, {"role": "user", "content": question},
+                   {"role": "assistant", "content": text_of(200, seed=80 + n)}]
+    return out
+
+
+def test_a_tool_list_that_grows_mid_conversation_is_an_invalidation_not_an_expiry() -> None:
+    """An MCP server connects at turn 3: the prefix changed, so turn 3 writes anew. That teaches
+    no gap: the conversation, 40 s a turn, stays on 5m, and the miss is put down to the change."""
+    clock = ManualClock(0.0)
+    state = CacheState(clock=clock)
+    sim = AnthropicCacheSimulator(clock=clock)
+    tools = [tool(f"t{i}", 300) for i in range(4)]
+    mcp = [tool(f"mcp_{i}", 300) for i in range(3)]
+    causes, plans = [], []
+    for n, prompt in enumerate(_chat_turns(tools, tools + mcp, change_at=3, turns=8)):
+        now = n * 40.0
+        clock.set(now)
+        plan = optimize(prompt, state=state, now=now)
+        usage = dict(sim.create(render_anthropic(prompt, plan), now=now).usage)
+        record_sent(state, prompt, plan, now=now)
+        causes.append(state.record_read(prompt, plan, usage["cache_read_input_tokens"], now,
+                                        total=_usage_total(usage)))
+        plans.append(plan)
+    assert ReadCause.EXPIRED not in causes
+    assert not any("Assumed the previous request cached" in w for w in plans[3].warnings)
+    assert {_ttl(p, layer) for p in plans for layer in ("tools", "system", "conversation")} \
+        == {"5m"}
+    assert all(g < 300 for g in state.observed_reuse("conversation", Reuse()).gaps)
+
+
+def test_a_write_still_in_flight_is_not_taken_for_an_expiry() -> None:
+    """This provider starts answering 0.5 s after a request, later than the state assumed: a
+    request 0.3 s after the write is told it wrote again. That is a write in flight, so the
+    state learns the provider's latency, not a gap of more than 5 minutes."""
+    clock = ManualClock(0.0)
+    state = CacheState(clock=clock, response_latency=0.2)
+    sim = AnthropicCacheSimulator(clock=clock, response_start_delay=0.5)
+    causes, plans = [], []
+    for n, now in enumerate((0.0, 0.3, 30.0, 60.0)):
+        clock.set(now)
+        prompt = _question(n)
+        plan = optimize(prompt, state=state, now=now)
+        usage = dict(sim.create(render_anthropic(prompt, plan), now=now).usage)
+        state.record_request(prompt, plan.fingerprints,
+                             [(plan.fingerprints[p.index], p.ttl, p.prefix_tokens)
+                              for p in plan.placements], now)
+        causes.append(state.record_read(prompt, plan, usage["cache_read_input_tokens"], now,
+                                        total=_usage_total(usage)))
+        plans.append(plan)
+    assert causes[1] is ReadCause.IN_FLIGHT
+    assert state.latency.low >= 0.3
+    assert [_ttl(p, "documents") for p in plans] == ["5m"] * 4
+
+
+def test_a_burst_on_a_cold_prefix_reads_the_first_write_once_the_provider_serves_it() -> None:
+    """Twenty requests within 2 s on a cold prefix: the first writes, the ones sent before its
+    response starts pay as they must, and from the first answer on the others read it (the
+    state learns when the provider serves a write, instead of waiting out its own guess)."""
+    clock = ManualClock(0.0)
+    state = CacheState(clock=clock, response_latency=3.0)
+    sim = AnthropicCacheSimulator(clock=clock, response_start_delay=0.5)
+    reads = []
+    for n in range(20):
+        now = n * 0.1
+        clock.set(now)
+        prompt = _question(n)
+        plan = optimize(prompt, state=state, now=now)
+        usage = dict(sim.create(render_anthropic(prompt, plan), now=now).usage)
+        state.record_request(prompt, plan.fingerprints,
+                             [(plan.fingerprints[p.index], p.ttl, p.prefix_tokens)
+                              for p in plan.placements], now)
+        state.record_read(prompt, plan, usage["cache_read_input_tokens"], now,
+                          total=_usage_total(usage))
+        reads.append(usage["cache_read_input_tokens"] >= _document_prefix(prompt))
+    assert sum(reads) >= 12  # with a 3 s guess and no learning: none before 3 s, so none at all
+
+
+def test_conversations_that_start_together_on_shared_documents_keep_the_documents_cached() -> None:
+    """A RAG service with one state for all: 8 conversations start at once, each on its own
+    documents, and come back a minute later. Starting together is not volatility: every
+    conversation's documents are written on its first turn, and read on its second."""
+    clock = ManualClock(0.0)
+    state = CacheState(clock=clock)
+    sim = AnthropicCacheSimulator(clock=clock)
+    documents = [Document(id=f"doc-{k}", text=text_of(3_000, seed=90 + k)) for k in range(8)]
+
+    def turn(k: int, history: list[dict[str, str]], question: str) -> Prompt:
+        b = PromptBuilder(MODEL).add_system(text_of(900, seed=1)).add_documents([documents[k]])
+        return b.add_messages(history).add_user_turn(question).set_params(max_tokens=64).build()
+
+    first, second = [], []
+    for k in range(8):
+        now = k * 0.05
+        clock.set(now)
+        plan, _ = _send(state, sim, turn(k, [], f"[user {k}] first"), now)
+        first.append(plan)
+    for k in range(8):
+        now = 60.0 + k * 0.05
+        clock.set(now)
+        history = [{"role": "user", "content": f"[user {k}] first"},
+                   {"role": "assistant", "content": text_of(100, seed=k)}]
+        _, usage = _send(state, sim, turn(k, history, "and then?"), now)
+        second.append(usage["cache_read_input_tokens"])
+    assert all(_ttl(p, "documents") is not None for p in first)
+    assert not any("volatile" in w or "not cached" in w for p in first for w in p.warnings)
+    assert all(read >= 3_000 for read in second)

@@ -125,6 +125,28 @@ def test_exact_counter_settles_a_candidate_inside_the_margin() -> None:
     assert not any(p.layer == "system" for p in optimize(b.build(), exact_counter=short).placements)
 
 
+def test_only_prefixes_near_the_minimum_are_counted_exactly_and_the_plan_says_so() -> None:
+    class Recording:
+        def __init__(self) -> None:
+            self.asked: list[int] = []
+
+        def count_prefix(self, prompt, index):
+            self.asked.append(index)
+            return prompt.prefix_tokens[index]
+
+    # The tools end near the 1,024 minimum; the system and the documents end far above it.
+    b = PromptBuilder("claude-sonnet-4-6").add_tools([tool("a", 1_000)])
+    b.add_system(text_of(3_000)).add_documents([Document(id="d", text=text_of(3_000, 1))])
+    prompt = b.add_user_turn("q").set_params(max_tokens=5).build()
+    counter = Recording()
+    plan = optimize(prompt, exact_counter=counter)
+    tools_end = next(layer.stop - 1 for layer in prompt.layers if layer.name == "tools")
+    assert counter.asked == [tools_end]
+    assert "1 prefix(es) near the 1,024-token minimum, counted exactly" in plan.counting
+    assert "offline estimates" in optimize(prompt).counting
+    assert "Counting:" in plan.explain()
+
+
 def test_a_30_block_tool_turn_still_reads_the_previous_prefix() -> None:
     b = chat_builder(history_turns=2)
     b.add_messages(tool_turns(15, seed=1))  # 15 tool_use + 15 tool_result = 30 blocks
@@ -371,3 +393,78 @@ def test_optimize_names_what_it_needs_when_given_a_builder() -> None:
 
     with pytest.raises(PromptError, match="build"):
         optimize(chat_builder())  # type: ignore[arg-type]
+
+
+# --- thinking blocks, kept or stripped per model row (PROVIDER_FACTS F) ----------------------
+
+THINKING = {"type": "enabled", "budget_tokens": 1_024}
+
+
+def _thinking_rounds() -> list[list[dict]]:
+    """Three requests of a tool loop with thinking on: the question, the tool's result, then a
+    follow-up question (a user turn that is not only tool results)."""
+    q = {"role": "user", "content": text_of(1_500, 7)}
+    call = {"role": "assistant", "content": [
+        {"type": "thinking", "thinking": text_of(600, 8), "signature": "c2ln"},
+        {"type": "tool_use", "id": "toolu_1", "name": "search", "input": {"q": "x"}}]}
+    result = {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "toolu_1", "content": text_of(1_200, 9)}]}
+    answer = {"role": "assistant", "content": "Here is what I found."}
+    follow_up = {"role": "user", "content": "And what does that mean for us?"}
+    return [[q], [q, call, result], [q, call, result, answer, follow_up]]
+
+
+def _run_thinking_loop(model: str) -> tuple[list[dict], list]:
+    import anthropic
+
+    from promptcache import record_sent
+    from promptcache.testing import AnthropicServer
+
+    clock = ManualClock()
+    state = CacheState(clock=clock)
+    usages, plans = [], []
+    with AnthropicServer(clock=clock) as server:
+        client = anthropic.Anthropic(base_url=server.url, api_key="test", max_retries=0)
+        for messages in _thinking_rounds():
+            prompt = (PromptBuilder(model).add_tools([tool("search", 1_200)])
+                      .add_system(text_of(3_000)).add_messages(messages)
+                      .set_params(max_tokens=2_048, thinking=THINKING).build())
+            plan = optimize(prompt, state=state)
+            response = client.messages.create(**render_anthropic(prompt, plan))
+            record_sent(state, prompt, plan)
+            usages.append(response.usage.model_dump())
+            plans.append(plan)
+            clock.advance(20)
+    return usages, plans
+
+
+def _through_tool_result(model: str) -> int:
+    prompt = (PromptBuilder(model).add_tools([tool("search", 1_200)])
+              .add_system(text_of(3_000)).add_messages(_thinking_rounds()[1])
+              .set_params(max_tokens=2_048, thinking=THINKING).build())
+    return prompt.total_tokens
+
+
+@pytest.mark.parametrize("model", ["claude-sonnet-4-6", "claude-opus-4-8"])
+def test_a_model_that_keeps_thinking_reads_the_tool_loop_after_a_new_question(model: str) -> None:
+    # Opus 4.5+ and Sonnet 4.6+ keep earlier thinking blocks after a non-tool-result user turn:
+    # the prefix the tool loop wrote (thinking included) is still the prefix, and is read.
+    assert limits_for(model, provider="anthropic").keeps_thinking
+    usages, plans = _run_thinking_loop(model)
+    loop = _through_tool_result(model)
+    assert usages[2]["cache_read_input_tokens"] >= 0.9 * loop
+    # The planner saw it coming: it expected to read what the simulator read.
+    assert plans[2].expected.cache_read_tokens >= 0.9 * loop
+
+
+@pytest.mark.parametrize("model", ["claude-sonnet-4-5", "claude-haiku-4-5"])
+def test_a_model_that_strips_thinking_loses_the_tool_loop_after_a_new_question(
+        model: str) -> None:
+    # Older Opus/Sonnet and Haiku through 4.5 drop the earlier thinking blocks: the prefix
+    # changes at the first of them, so the follow-up reads at most what came before it.
+    assert not limits_for(model, provider="anthropic").keeps_thinking
+    usages, plans = _run_thinking_loop(model)
+    before_thinking = PromptBuilder(model).add_tools([tool("search", 1_200)]).add_system(
+        text_of(3_000)).add_messages(_thinking_rounds()[0]).build().total_tokens
+    assert 0.9 * before_thinking <= usages[2]["cache_read_input_tokens"] <= before_thinking
+    assert plans[2].expected.cache_read_tokens <= before_thinking

@@ -62,6 +62,11 @@ ALLOWED: dict[str, set[str]] = {
         "import promptcache.providers.openai.scripted",
         "import promptcache.providers.openai.server",
     },
+    # The anthropic SDK is the only one that traces its own calls: the observer puts promptcache's
+    # attributes on that span through its middleware. To move: a telemetry Ref on the spec.
+    "promptcache/dropin/_observe.py": {
+        "import promptcache.providers.anthropic.telemetry",
+    },
     # The drop-in planners, one per provider (named by ``SdkMethod.prepare``); _core/_wrap still
     # keep Anthropic's prompt memo and record_sent path. To move: providers/<name>/dropin.py.
     "promptcache/dropin/_anthropic.py": {

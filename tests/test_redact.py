@@ -86,6 +86,7 @@ _CARRIERS = ("kwargs", "params", "request", "headers", "extra_headers", "api_key
 _EXEMPT = {
     "promptcache.diagnostics.lint_rules.Finding",  # ``request`` is the index of a trace entry
     "promptcache.providers.anthropic.scripted._Failure",  # reply headers a test scripts
+    "promptcache.providers._scripted.Failure",  # the same, shared by the scripted servers
 }
 
 

@@ -96,6 +96,8 @@ def test_the_check_catches_a_title_left_out() -> None:
     assert lost(prompt, stripped, ()) != []
     path = next(b.path for b in prompt.blocks if b.payload.get("type") == "document")
     assert path not in " ".join(lost(prompt, stripped, (f"{path}: title not sent",)))
+    # An entry about citations does not excuse a title left out.
+    assert path in " ".join(lost(prompt, stripped, (f"{path}: citations.enabled not sent",)))
 
 
 def _documents(citations: bool) -> Prompt:

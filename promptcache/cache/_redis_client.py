@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .._redis import client_from_url, deadline, import_redis
+from ..log import degraded
 from .base import CacheUnavailableWarning
 
 __all__ = ["FastGet", "OutageGuard", "deadline", "import_redis", "redis_from_url"]
@@ -48,6 +49,8 @@ class OutageGuard:
         with self._lock:
             self._down_until = time.monotonic() + self.retry_after
             first, self._warned = not self._warned, True
+        degraded(f"{self.what} is unreachable ({error}); skipped for {self.retry_after:g} s.",
+                 cause="redis-unavailable")
         if first:
             warnings.warn(
                 f"{self.what} is unreachable ({error}); promptcache carries on without it and "

@@ -412,10 +412,27 @@ _object_tokens = _ObjectTokens()
 
 def _settle(value: Any) -> Any:
     """A credential attribute that is not a string: a stable value (a number, a URL) as itself,
-    an object (a callable ``api_key``, a token provider) as its object token."""
-    if isinstance(value, _STABLE) or type(value).__name__ == "URL":
+    an object (a callable ``api_key``, a token provider) as its object token, and a mapping
+    (openai's ``workload_identity`` is a dict) by its content, each value settled in turn: a
+    dict is mutable, so its identity would keep the old tenant's token after an edit."""
+    if value is None or isinstance(value, _STABLE) or type(value).__name__ == "URL":
         return value
+    if isinstance(value, Mapping):
+        return _Settled(tuple(sorted((str(k), _settle(v)) for k, v in value.items())))
     return _object_tokens.token(value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Settled:
+    """A credential mapping as ``(name, settled value)`` pairs, sorted by name."""
+
+    pairs: tuple[tuple[str, Any], ...]
+
+    def plain(self) -> list[Any]:
+        """JSON-ready, strings as salted digests (a mapping of credentials holds secrets)."""
+        return [[k, v.plain() if isinstance(v, _Settled) else {"object": v.token}
+                 if isinstance(v, _ObjectToken) else v if v is None else secret_digest(v)]
+                for k, v in self.pairs]
 
 
 class ClientIdentity:
@@ -486,6 +503,8 @@ class ClientIdentity:
         for name, value in zip(self._names, fields[1:], strict=True):
             if isinstance(value, _ObjectToken):
                 data[name] = {"object": value.token}  # random already: nothing to hide
+            elif isinstance(value, _Settled):
+                data[name] = {"mapping": value.plain()}
             elif isinstance(value, str | int | float) or type(value).__name__ == "URL":
                 data[name] = secret_digest(value) if is_sensitive_name(name) else str(value)
             # else unset, or not a setting (Anthropic's ``organization`` is an API resource)

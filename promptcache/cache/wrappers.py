@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
 from ..errors import CacheBackendError
+from ..log import degraded
 from ..providers.registry import spec_for_client
+from ..switches import response_cache_disabled
 from .base import CacheBackend, CacheUnavailableWarning, get_response_cache, mark_hit
 from .endpoints import ENDPOINTS, LoadFailed, ResponseCodec
 from .keys import CachePolicy, ClientIdentity, UnkeyableRequest, request_key, sampling_temperature
@@ -74,7 +76,7 @@ class _Settings:
         """The backend and key for this call, or ``None`` to send it uncached. Pure but for the
         global default backend and the client's settings."""
         backend = self.backend if self.backend is not None else get_response_cache()
-        if backend is None or args:
+        if backend is None or args or response_cache_disabled():
             return None
         if not self.policy.cache_sampling:
             temperature = sampling_temperature(kwargs)
@@ -103,6 +105,8 @@ def _unavailable(backend: CacheBackend, what: str, error: BaseException) -> None
     if (id(backend), what) in _failing:
         return
     _failing.add((id(backend), what))
+    degraded(f"The response cache ({type(backend).__name__}) could not {what} an entry ({error}); "
+             "calls go to the API uncached.", cause="response-cache-unavailable")
     warnings.warn(
         f"The response cache ({type(backend).__name__}) could not {what} an entry ({error}); the "
         "call goes to the API uncached. promptcache warns once until the cache works again.",

@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, str] = {
     "simulate": "simulate",
     "diff": "diff",
     "lint": "lint",
+    "report": "report",
 }
 
 

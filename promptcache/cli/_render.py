@@ -17,8 +17,8 @@ from rich.table import Table
 from promptcache.errors import MissingDependencyError
 from promptcache.replay.compare import ReplayResult, result_row
 
-__all__ = ["line_style", "markdown_table", "plot_cumulative", "progress_bar", "results_table",
-           "rows"]
+__all__ = ["line_style", "markdown_table", "plot_cumulative", "progress_bar", "pyplot",
+           "results_table", "rows"]
 
 COLUMNS = ("strategy", "input", "cache read", "write 5m", "write 1h", "input $", "vs none")
 
@@ -105,11 +105,10 @@ def line_style(index: int, count: int, points: int) -> dict[str, Any]:
             "zorder": 2 + index}
 
 
-def plot_cumulative(results_by_trace: Mapping[str, Mapping[str, ReplayResult]],
-                    path: str | Path, *, title: str = "Cumulative input cost") -> Path:
-    """Draw cumulative input dollars per strategy (one panel per trace) into a PNG file.
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the Agg backend (no display needed), or the error naming the extra.
 
-    matplotlib is an optional extra, imported here only; the Agg backend needs no display.
+    matplotlib is an optional extra, imported here only, by every command that plots.
     """
     try:
         import matplotlib
@@ -119,6 +118,13 @@ def plot_cumulative(results_by_trace: Mapping[str, Mapping[str, ReplayResult]],
     except ImportError as e:
         raise MissingDependencyError(
             'Plotting needs matplotlib: pip install "promptcache[plot]".') from e
+    return plt
+
+
+def plot_cumulative(results_by_trace: Mapping[str, Mapping[str, ReplayResult]],
+                    path: str | Path, *, title: str = "Cumulative input cost") -> Path:
+    """Draw cumulative input dollars per strategy (one panel per trace) into a PNG file."""
+    plt = pyplot()
     traces: Sequence[str] = list(results_by_trace)
     fig, axes = plt.subplots(1, len(traces), figsize=(4.2 * len(traces), 3.6), squeeze=False)
     for ax, trace in zip(axes[0], traces, strict=True):

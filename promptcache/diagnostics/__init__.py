@@ -1,7 +1,8 @@
 """Why a cache missed, and what in a request defeats caching.
 
 :func:`diff_requests` compares two requests (any provider's, or Prompts) as the provider's cache
-sees them and says which block broke the shared prefix and what that cost. :func:`lint_request`
+sees them and says which block broke the shared prefix and what that cost. :func:`miss_report`
+puts the provider's own reason (:func:`provider_reason`) beside it. :func:`lint_request`
 and :func:`lint_trace` look for the usual causes before they cost anything.
 
 What in a request, or in a recorded trace of requests, defeats prompt caching.
@@ -23,6 +24,8 @@ from __future__ import annotations
 from promptcache.diagnostics.diff import CacheDiff, Difference, diff_requests
 from promptcache.diagnostics.lint_rules import RULES, SEVERITIES, Finding, Severity, lint_request
 from promptcache.diagnostics.lint_trace import TraceEntry, TraceError, lint_trace, load_trace
+from promptcache.diagnostics.miss import MissReport, miss_report
+from promptcache.providers.diagnostics import ProviderReason, provider_reason
 
 __all__ = [
     "RULES",
@@ -30,6 +33,8 @@ __all__ = [
     "CacheDiff",
     "Difference",
     "Finding",
+    "MissReport",
+    "ProviderReason",
     "Severity",
     "TraceEntry",
     "TraceError",
@@ -37,4 +42,6 @@ __all__ = [
     "lint_request",
     "lint_trace",
     "load_trace",
+    "miss_report",
+    "provider_reason",
 ]

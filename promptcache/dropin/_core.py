@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from promptcache.dropin._observe import CallObserver
 from promptcache.errors import CacheWarning, PromptCacheError
 from promptcache.limits import ModelLimits, Platform, Provider
+from promptcache.log import degraded
 from promptcache.plan import Plan
 from promptcache.prompt import Prompt
 from promptcache.providers.anthropic.render import record_sent
@@ -29,6 +32,7 @@ from promptcache.providers.usage import parse_usage
 from promptcache.redact import redacted_repr
 from promptcache.sdk import plain
 from promptcache.state import CacheState
+from promptcache.switches import DISABLE, planning_disabled
 from promptcache.usage import Ledger, Usage
 
 __all__ = ["Prepared", "UnplannedRequestWarning", "WrapHandle", "WrappedMethod",
@@ -81,6 +85,10 @@ class Prepared:
     markers: tuple[str, ...] = ()
     #: Called once the response has started (e.g. a Gemini cache manager's bookkeeping).
     on_start: Callable[[], None] | None = field(default=None, repr=False)
+    #: The SDK method (``messages.create``...) and when the call was prepared (epoch seconds),
+    #: for its log records and span.
+    method: str = ""
+    at: float = field(default_factory=time.time)
 
 
 Preparer = Callable[[Mapping[str, Any], "WrapHandle"], Prepared]
@@ -161,6 +169,7 @@ class _AnthropicUsage:
 
 
 def _warn(message: str) -> None:
+    degraded(message, cause="unplanned")
     # Never let the warning itself fail the call (``-W error`` turns warnings into exceptions).
     with contextlib.suppress(UnplannedRequestWarning):
         warnings.warn(UnplannedRequestWarning(message, rule="unplanned"), stacklevel=5)
@@ -235,6 +244,8 @@ class WrapHandle:
         self.owns_cache = False
         self.planned = 0
         self.unplanned = 0
+        #: Logs, ledger records, spans and miss reports of this client's calls.
+        self.observer = CallObserver(options, platform, client)
         self._lock = threading.Lock()
 
     def prepare(self, endpoint: WrappedMethod, kwargs: Mapping[str, Any]) -> Prepared:
@@ -242,17 +253,23 @@ class WrapHandle:
 
         ``kwargs`` must already be :func:`materialised` (the caller keeps them to resend).
         """
-        try:
-            # The optimizer's CacheWarnings about hand-set markers reach the user as usual;
-            # under ``-W error`` they abort planning, and the request is sent as written.
-            prepared = endpoint.prepare(kwargs, self)
-        except Exception as e:  # anything at all: the request goes out as the user wrote it
-            reason = f"{type(e).__name__}: {e}"
-            _warn(f"promptcache could not plan this {endpoint.name} call and sent it exactly as "
-                  f"written ({reason}).")
-            model = kwargs.get("model")
+        model = kwargs.get("model")
+        if planning_disabled():  # the kill switch: sent as written, no warning (it was asked for)
             prepared = Prepared(kwargs=kwargs, provider=endpoint.provider, planned=False,
-                                model=model if isinstance(model, str) else "", reason=reason)
+                                model=model if isinstance(model, str) else "",
+                                reason=f"{DISABLE} is set")
+        else:
+            try:
+                # The optimizer's CacheWarnings about hand-set markers reach the user as usual;
+                # under ``-W error`` they abort planning, and the request is sent as written.
+                prepared = endpoint.prepare(kwargs, self)
+            except Exception as e:  # anything at all: the request goes out as the user wrote it
+                reason = f"{type(e).__name__}: {e}"
+                _warn(f"promptcache could not plan this {endpoint.name} call and sent it exactly "
+                      f"as written ({reason}).")
+                prepared = Prepared(kwargs=kwargs, provider=endpoint.provider, planned=False,
+                                    model=model if isinstance(model, str) else "", reason=reason)
+        prepared = self.observer.prepared(endpoint.name, prepared)
         with self._lock:
             self.last = prepared
             if prepared.planned:
@@ -269,7 +286,8 @@ class WrapHandle:
               f"promptcache added ({error}); promptcache sent it again exactly as written. Please "
               "report this as a promptcache bug.")
         out = Prepared(kwargs=kwargs, provider=prepared.provider, model=prepared.model,
-                       planned=False, limits=prepared.limits, reason=f"rejected: {error}")
+                       planned=False, limits=prepared.limits, reason=f"rejected: {error}",
+                       method=endpoint.name, at=prepared.at)
         with self._lock:
             self.last = out
             self.planned -= 1
@@ -293,7 +311,7 @@ class WrapHandle:
         try:
             usage = response if isinstance(response, Usage) else parse_usage(
                 response, provider=prepared.provider, model=prepared.model or None)
-            self.ledger.add(usage, prepared.limits)
+            self.observer.accounted(self.ledger, prepared, usage, response)
             if (prepared.provider == "anthropic" and prepared.prompt is not None
                     and prepared.plan is not None):
                 # What the provider read teaches the state what it could not see itself.

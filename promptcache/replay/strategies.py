@@ -181,8 +181,11 @@ class PromptCache(Strategy):
     def sent(self, item: TraceRequest, request: Mapping[str, Any], result: AnthropicCacheResult,
              now: float) -> None:
         prompt, plan = self._sent
-        self.state.record_read(prompt, plan, int(result.usage.get("cache_read_input_tokens") or 0),
-                               now)
+        usage = result.usage
+        read = int(usage.get("cache_read_input_tokens") or 0)
+        total = read + int(usage.get("cache_creation_input_tokens") or 0) + int(
+            usage.get("input_tokens") or 0)
+        self.state.record_read(prompt, plan, read, now, total=total)
 
 
 @dataclass(slots=True)

@@ -11,6 +11,7 @@ drift apart.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -20,6 +21,8 @@ from promptcache.builder import PromptBuilder
 from promptcache.clock import Clock
 from promptcache.errors import PromptError, RuleViolation
 from promptcache.limits import ModelLimits, Provider
+from promptcache.log import PlanWatch
+from promptcache.otel import record_call
 from promptcache.plan import Plan
 from promptcache.prompt import Prompt
 from promptcache.providers.common import ProviderPlan
@@ -51,6 +54,8 @@ class Pending:
     plan: Plan | None
     fingerprints: tuple[str, ...]
     sent_at: float
+    #: Wall-clock time of planning (epoch seconds): the start of the call's span.
+    wall: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -167,6 +172,8 @@ class SessionCore:
         self.diagnostics = diagnostics
         self.replies: list[Reply] = []
         self.ledger = Ledger()
+        #: Logs each plan and warns once per layer a decision costs money on (promptcache.log).
+        self.watch = PlanWatch()
         self.served_from_cache = 0
         self._previous: Sent | None = None
         self._prompt = self.build(self.history)
@@ -205,6 +212,8 @@ class SessionCore:
         prompt = self._prompt.extend([new_message])
         now = self.state.now()
         plan = self.adapter.plan(prompt, self.state, now, self.limits)
+        if plan is not None:
+            self.watch.seen(plan, provider=self.adapter.provider, model=self.model)
         fps = plan.fingerprints if plan is not None and plan.fingerprints else prompt.fingerprints
         return Pending(new_message=new_message, base=base, prompt=prompt, plan=plan,
                        fingerprints=fps, sent_at=now)
@@ -320,7 +329,11 @@ class SessionCore:
                               message_id=parsed.message_id, sent_at=pending.sent_at,
                               cached_tokens=usage.cache_read_tokens + usage.cache_write_tokens,
                               ttl_seconds=request.ttl_seconds)
-        cost = self.ledger.add(usage, self.limits)
+        plan = request.plan if isinstance(request.plan, Plan) else request.plan.base
+        record = self.ledger.record(usage, self.limits, plan=plan, planned=True,
+                                    miss_reason=None if miss is None else miss.reason)
+        record_call(record, method="session.send", started_at=pending.wall, plan=plan)
+        cost = record.cost
         reply = Reply(content=parsed.content, stop_reason=parsed.stop_reason,
                       message_id=parsed.message_id, usage=usage, plan=request.plan, miss=miss,
                       cost_usd=cost.billed if self.limits.input_price is not None else None,

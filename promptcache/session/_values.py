@@ -142,6 +142,13 @@ class MissReport:
     actual_read: int
     explanation: str
 
+    @property
+    def reason(self) -> str:
+        """One word for the ledger and spans: the server's reason, else the changed layer."""
+        if self.server_reason:
+            return self.server_reason
+        return f"{self.changed_layer}-changed" if self.changed_layer else "read-below-expected"
+
     def __str__(self) -> str:
         server = self.server_reason or "none reported"
         return f"cache miss: server says {server}; promptcache: {self.explanation}"

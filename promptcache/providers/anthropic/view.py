@@ -68,7 +68,7 @@ def read_request(request: Mapping[str, Any], model: str, api: str) -> CacheView:
     last_content = last.get("content")
     last_kinds = ["text"] if isinstance(last_content, str) else [
         str(b.get("type")) for b in last_content or () if isinstance(b, Mapping)]
-    if strips_thinking(thinking, last.get("role"), last_kinds):
+    if strips_thinking(thinking, last.get("role"), last_kinds, model):
         blocks = [replace(b, stripped=True) if b.level == "messages" and b.kind in UNMARKABLE_TYPES
                   else b for b in blocks]
     system_settings, message_settings = anthropic_settings(

@@ -110,8 +110,9 @@ def read_request(request: Mapping[str, Any], model: str, api: str) -> CacheView:
     thinking = extra.get("thinking") if isinstance(extra, Mapping) else None
     last = [b for b in blocks if b.level == "messages" and b.path.startswith(
         f"messages[{len(messages) - 1}].")]
-    if strips_thinking(thinking, str(messages[-1].get("role")), [b.kind for b in last]):
-        # As on Claude's Messages API: earlier thinking blocks leave the prompt.
+    if strips_thinking(thinking, str(messages[-1].get("role")), [b.kind for b in last], model):
+        # As on Claude's Messages API: earlier thinking blocks leave the prompt (on the models
+        # whose row strips them, PROVIDER_FACTS F).
         blocks = [replace(b, stripped=True) if b.level == "messages"
                   and b.kind in UNMARKABLE_TYPES else b for b in blocks]
     settings: dict[str, Any] = {}

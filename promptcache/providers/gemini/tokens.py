@@ -3,8 +3,8 @@
 The Prompt's estimate counts a block's content plus a small constant (``tokens.BLOCK_OVERHEAD``),
 the Anthropic way. Gemini sends a function call or a function response as a structured part whose
 keys (``functionCall``, ``args``, ``id``, ``name``, ``functionResponse``, ``response``...) are
-counted too, and each turn opens with its role: on a turn of fifteen function calls, the
-Anthropic-shaped estimate came out 14% below the bill. So the Gemini renderer counts what it
+counted too, and each turn opens with its role: with a turn of fifteen function calls, the
+Anthropic-shaped estimate came out 14-43% below the bill. So the Gemini renderer counts what it
 renders: text parts by their text, structured parts by their wire JSON (camelCase keys, as
 google-genai sends them), media by the block's own estimate (an image is not billed by its
 base64 length), each turn's role marker, and tool declarations as sent.

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from promptcache.errors import PromptError
@@ -34,8 +34,8 @@ def read_request(request: Mapping[str, Any], model: str, api: str) -> CacheView:
             blocks.append(part(parts, path, "system", None, None))
     tool_scope, tool_prefix = (config, "config.") if isinstance(config, Mapping) \
         and config.get("tools") else (request, "")
-    blocks += [part(t, f"{tool_prefix}tools[{i}]", "tools", None, None)
-               for i, t in enumerate(tool_scope.get("tools") or ())]
+    tools = _listed(tool_scope.get("tools"), f"{tool_prefix}tools", "a list of tools")
+    blocks += [part(t, f"{tool_prefix}tools[{i}]", "tools", None, None) for i, t in enumerate(tools)]
     contents = request.get("contents")
     if isinstance(contents, str):
         blocks.append(part(contents, "contents", "messages", "user", None))
@@ -43,11 +43,25 @@ def read_request(request: Mapping[str, Any], model: str, api: str) -> CacheView:
         for c, content in enumerate(contents):
             if isinstance(content, Mapping):
                 role = str(content.get("role", "user"))
+                parts = _listed(content.get("parts"), f"contents[{c}].parts", "a list of parts")
                 blocks += [part(p, f"contents[{c}].parts[{i}]", "messages", role, None)
-                           for i, p in enumerate(content.get("parts") or ())]
+                           for i, p in enumerate(parts)]
             else:
                 blocks.append(part(content, f"contents[{c}]", "messages", "user", None))
     else:
         raise PromptError("The request needs 'contents' (a string or a list).", path="contents")
     return CacheView(provider="gemini", api="generate_content", model=model,
                        blocks=tuple(blocks))
+
+
+def _listed(value: Any, path: str, what: str) -> Sequence[Any]:
+    """``value`` as a sequence (absent is empty); anything else is a PromptError naming ``path``.
+
+    The SDK refuses such a request too; read on, the view would raise a bare TypeError.
+    """
+    if value is None:
+        return ()
+    if isinstance(value, list | tuple):
+        return value
+    raise PromptError(f"{path} must be {what} (got {type(value).__name__}); the SDK refuses it.",
+                      path=path)

@@ -156,7 +156,7 @@ class _Writer:
             if source.get("type") == "text":
                 body = str(source.get("data", ""))
             else:
-                body, lost = _text_of(source.get("content"))
+                body, lost = _text_of(_content_of(source, f"{where}.source"))
                 if lost:
                     self.out.dropped.append(f"{where}: document content sub-blocks "
                                             f"{', '.join(lost)} have no {self.api} equivalent; "

@@ -112,8 +112,9 @@ class OpenAIServer(LoopbackServer):
     def _responses(self, exchange: Exchange) -> None:
         body = self._body(exchange, "input")
         text = self.reply_text(body)
-        result = self.simulator.responses(body, output_tokens=self.count(text))
         n = next(self._ids)
+        result = self.simulator.responses(body, output_tokens=self.count(text),
+                                          response_id=f"resp_sim{n:010d}")
         item_id = f"msg_sim{n:010d}"
         part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
         item = {
@@ -144,6 +145,8 @@ class OpenAIServer(LoopbackServer):
             "prompt_cache_key": body.get("prompt_cache_key"),
             "prompt_cache_retention": body.get("prompt_cache_retention"),
         }
+        if result.diagnostics is not None:
+            response["prompt_cache_diagnostics"] = result.diagnostics
         if not body.get("stream"):
             exchange.send_json(200, response)
             return

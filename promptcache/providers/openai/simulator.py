@@ -6,7 +6,9 @@ writes are reported (``cache_write_tokens``, by TTL on the responses API); routi
 ``machines`` by ``prompt_cache_key`` (or by a hash of the first 256 tokens), with overflow to the
 next machine past ``overflow_rpm`` requests per minute for one key; retention ``in_memory``
 (evicted after ``in_memory_idle`` seconds unused, at most an hour) or ``24h``; on GPT-5.6+ the
-``prompt_cache_options`` mode/ttl and ``prompt_cache_breakpoint`` on content parts.
+``prompt_cache_options`` mode/ttl and ``prompt_cache_breakpoint`` on content parts, and the
+prompt cache diagnostics a ``comparison_response_id`` asks for (``prompt_cache_diagnostics``: the
+first setting or input token that differs from the compared response, and what it cost).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import hashlib
 import json
 import re
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -45,6 +47,8 @@ class OpenAICacheResult:
     cache_write_tokens: int
     #: The simulated machine that served the request.
     machine: int
+    #: ``prompt_cache_diagnostics`` for a responses request that asked for them (GPT-5.6+).
+    diagnostics: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -53,6 +57,41 @@ class _Entry:
     last_used: float
     #: ``in_memory``, ``24h`` or an explicit TTL (``30m``/``12h``).
     retention: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Compared:
+    """What a later request's diagnostics compare with: the settings and the input tokens."""
+
+    settings: tuple[tuple[str, str], ...]
+    tokens: tuple[int, ...]
+    #: The longest prefix of this request held in cache once it ran (read or written).
+    reusable: int
+
+
+#: (reason, how to read the setting from the request), in the order a divergence is reported.
+_SETTINGS: tuple[tuple[str, Any], ...] = (
+    ("model_changed", lambda r: r.get("model")),
+    ("prompt_cache_key_changed", lambda r: r.get("prompt_cache_key")),
+    ("tools_changed", lambda r: r.get("tools")),
+    ("text_format_changed", lambda r: (r.get("text") or {}).get("format")),
+    ("reasoning_effort_changed", lambda r: (r.get("reasoning") or {}).get("effort")),
+    ("verbosity_changed", lambda r: (r.get("text") or {}).get("verbosity")),
+    ("service_tier_changed", lambda r: r.get("service_tier")),
+)
+_COMPARED_KEPT = 1024
+
+
+def _settings_of(request: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple((reason, json.dumps(read(request), sort_keys=True, default=str))
+                 for reason, read in _SETTINGS)
+
+
+def _comparison_id(request: Mapping[str, Any]) -> str | None:
+    options = request.get("prompt_cache_options")
+    if not isinstance(options, Mapping) or options.get("comparison_response_id") is None:
+        return None
+    return str(options["comparison_response_id"])
 
 
 _STEP = re.compile(r"^(?P<key>[A-Za-z_]+)(?:\[(?P<index>\d+)\])?$")
@@ -127,6 +166,7 @@ class OpenAICacheSimulator:
         self._limits = limits
         self._stores: dict[int, dict[str, _Entry]] = {}
         self._recent: dict[str, deque[float]] = {}
+        self._compared: OrderedDict[str, _Compared] = OrderedDict()
         self._lock = threading.Lock()
 
     def limits(self, model: str) -> ModelLimits:
@@ -140,10 +180,14 @@ class OpenAICacheSimulator:
         return self._run("chat", request, now, output_tokens)
 
     def responses(
-        self, request: Mapping[str, Any], *, now: float | None = None, output_tokens: int = 0
+        self, request: Mapping[str, Any], *, now: float | None = None, output_tokens: int = 0,
+        response_id: str | None = None,
     ) -> OpenAICacheResult:
-        """Simulate ``responses.create(**request)``; usage in the responses-API shape."""
-        return self._run("responses", request, now, output_tokens)
+        """Simulate ``responses.create(**request)``; usage in the responses-API shape.
+
+        ``response_id`` names this response for a later ``comparison_response_id``.
+        """
+        return self._run("responses", request, now, output_tokens, response_id)
 
     def count_prompt_tokens(self, api: Api, request: Mapping[str, Any]) -> int:
         """The prompt's token count as this simulator measures it."""
@@ -211,8 +255,33 @@ class OpenAICacheSimulator:
             return now - entry.created <= TTL_SECONDS["24h"]
         return now - entry.last_used <= TTL_SECONDS[entry.retention]
 
+    def _diagnose(self, request: Mapping[str, Any], current: _Compared,
+                  cached: int) -> dict[str, Any] | None:
+        """``prompt_cache_diagnostics`` against the compared response (lock held)."""
+        wanted = _comparison_id(request)
+        if wanted is None:
+            return None
+        previous = self._compared.get(wanted)
+        if previous is None:
+            return {"type": "comparison_response_not_found"}
+        total = len(current.tokens)
+        for (reason, before), (_, now) in zip(previous.settings, current.settings, strict=True):
+            if before != now:
+                return {"type": "cache_miss", "reason": reason, "cache_missed_tokens": total,
+                        "comparison_reusable_tokens": previous.reusable}
+        shared = 0
+        limit = min(previous.reusable, total)
+        while shared < limit and previous.tokens[shared] == current.tokens[shared]:
+            shared += 1
+        if shared < limit:
+            return {"type": "cache_miss", "reason": "input_changed",
+                    "cache_missed_tokens": total - shared,
+                    "comparison_reusable_tokens": previous.reusable}
+        return {"type": "cache_hit"} if cached >= limit else {"type": "unavailable"}
+
     def _run(
-        self, api: Api, request: Mapping[str, Any], now: float | None, output_tokens: int
+        self, api: Api, request: Mapping[str, Any], now: float | None, output_tokens: int,
+        response_id: str | None = None,
     ) -> OpenAICacheResult:
         when = self.clock.now() if now is None else now
         model = str(request.get("model", ""))
@@ -257,6 +326,15 @@ class OpenAICacheSimulator:
                 if c > done:
                     written_by_ttl[r] = written_by_ttl.get(r, 0) + c - done
                     done = c
+            diagnostics = None
+            if api == "responses" and limits.explicit_breakpoints:
+                current = _Compared(settings=_settings_of(request), tokens=stream.tokens,
+                                    reusable=done)
+                diagnostics = self._diagnose(request, current, cached)
+                if response_id is not None:
+                    self._compared[response_id] = current
+                    while len(self._compared) > _COMPARED_KEPT:
+                        self._compared.popitem(last=False)
         write_tokens = sum(written_by_ttl.values()) if limits.explicit_breakpoints else 0
         usage = _usage(api, limits, total, cached, written_by_ttl, write_tokens, output_tokens)
         return OpenAICacheResult(
@@ -265,6 +343,7 @@ class OpenAICacheSimulator:
             cached_tokens=cached,
             cache_write_tokens=write_tokens,
             machine=machine,
+            diagnostics=diagnostics,
         )
 
 
