@@ -114,6 +114,30 @@ def compare(
         return result
 
 
+def compare_with(
+    make: Callable[[anthropic.Anthropic, CacheBackend], Callable[[], Any]],
+    backend: CacheBackend,
+    lc_cache: Any,
+    iterations: int,
+) -> tuple[Stats, Stats]:
+    """``compare`` with our side built by ``make(client, backend)`` (``bench_wrap`` passes a
+    ``wrap(client, response_cache=backend)`` call)."""
+    from langchain_core.globals import set_llm_cache
+
+    with AnthropicServer(reply="Paris.") as server, \
+            anthropic.Anthropic(api_key="sk-bench", base_url=server.url, max_retries=0) as client:
+        mine = make(client, backend)
+        mine()
+        theirs = langchain(server, lc_cache)
+        before = len(server.requests)
+        try:
+            result = measure_pair(mine, theirs, iterations)
+        finally:
+            set_llm_cache(None)
+        assert len(server.requests) == before, "a cache was bypassed"
+        return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=5_000)

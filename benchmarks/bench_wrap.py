@@ -1,34 +1,54 @@
 """Wrapper overhead: what ``wrap(client)`` adds to a ``messages.create`` call, against the SDK.
 
-Both sides run in the same process on the same request, through the real ``anthropic`` client
+Both sides run in the same process on the same requests, through the real ``anthropic`` client
 with an in-memory transport (``httpx2.MockTransport`` answering a canned Message at once), so
-no network or server time is in either number:
+no network or server time is in either number. For each size (``--sizes``, content blocks at the
+first call) and shape (``chat``: one text turn each way per call, +2 blocks; ``agent``: an
+assistant text + ``tool_use`` and its ``tool_result`` per call, +3 blocks) it times, call by call
+and interleaved so that machine load weighs on all of them alike:
 
 * ``sdk``: the unwrapped ``client.messages.create(**kwargs)``: the SDK's own request building
-  (argument transformation, JSON, headers), its transport round trip and its response parsing;
-* ``wrapped``: the same call on a wrapped client;
-* ``plan``: the wrapper's own work alone (``prompt_from_request`` + ``optimize`` + merge), timed
-  directly.
+  (argument transformation, JSON, headers), the in-memory round trip and parsing the canned
+  reply (a few dozen µs of the total);
+* ``own``: the wrapper's own work alone (``WrapHandle.plan_call``: read the request, extend the
+  previous Prompt, optimize with the CacheState, set the markers; then ``started`` and
+  ``account``: record the writes in the CacheState, add the usage to the ledger);
+* ``dumps``: ``json.dumps`` of the request, the yardstick for a per-block slope.
 
-The ratio the issue asks for is ``plan / sdk``. Run: ``python benchmarks/bench_wrap.py``
-(``--blocks 200 --repeat 100``).
+The goals (issue 19): ``own / sdk`` <= 0.3 at 200 blocks and <= 0.1 at 2,000; the slope of
+``own`` per block <= 0.05x that of ``dumps``.
+
+``--hits`` also times a repeated call served by the response cache through
+``wrap(client, response_cache=...)`` against LangChain's ChatAnthropic under
+``set_llm_cache`` with the matching backend (memory, SQLite, Redis when ``redis-server`` is
+installed), same run, same request, alternating batches (see ``bench_response_cache.py``).
 
 ``--cost`` also runs the same conversations through a wrapped client (the caller's own kwargs)
 and through PromptBuilder -> optimize -> render_anthropic -> record_sent, against the loopback
 server on a manual clock, and compares what each was billed: a 10-turn chat (30 s apart) and a
 14-call tool loop.
+
+    python benchmarks/bench_wrap.py --hits [--sizes 200 2000 5000] [--repeat 30] [--cost]
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
+import cProfile
+import gc
 import json
+import pstats
+import shutil
 import statistics
+import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import anthropic
 import httpx2
@@ -42,7 +62,7 @@ from promptcache import (
     render_anthropic,
 )
 from promptcache.clock import ManualClock
-from promptcache.dropin import wrap
+from promptcache.dropin import WrapHandle, wrap
 from promptcache.limits import limits_for
 from promptcache.testing import ScriptedAnthropicServer
 from promptcache.usage import cost_of
@@ -70,19 +90,31 @@ def step(i: int) -> list[dict[str, Any]]:
                 {"type": "tool_result", "tool_use_id": f"toolu_{i}", "content": text(80, i)}]}]
 
 
-def requests(blocks: int, calls: int) -> list[dict[str, Any]]:
-    """``calls`` successive requests of one tool loop, the first with ``blocks`` content blocks
-    after a 3k-word system prompt and a tool, each next one 3 blocks longer (the same message
-    objects, in a new list, as an agent loop that appends to its history sends them)."""
+def chat_turn(i: int) -> list[dict[str, Any]]:
+    """One chat exchange: the assistant's answer, then the user's next question (2 blocks)."""
+    return [{"role": "assistant", "content": [{"type": "text", "text": "Answer: " + text(60, i)}]},
+            {"role": "user", "content": [{"type": "text", "text": f"Question {i}: " + text(20, i)}]}]
+
+
+def requests(blocks: int, calls: int, shape: str = "agent") -> list[dict[str, Any]]:
+    """``calls`` successive requests of one conversation, the first with about ``blocks`` content
+    blocks after a 3k-word system prompt and a tool, each next one a step longer (the same
+    message objects, in a new list, as code that appends to its history sends them)."""
+    more, per = (step, 3) if shape == "agent" else (chat_turn, 2)
     history: list[dict[str, Any]] = [{"role": "user", "content": "Start: " + text(60)}]
-    for i in range((blocks - 1) // 3 + calls):
-        history += step(i)
+    for i in range((blocks - 1) // per + calls):
+        history += more(i)
     tools = [{"name": "search", "description": text(120),
               "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}}}]
     system = text(3_000)
-    first = 1 + 2 * ((blocks - 1) // 3)
+    first = 1 + 2 * ((blocks - 1) // per)
     return [{"model": MODEL, "max_tokens": 1024, "system": system, "tools": tools,
              "messages": history[:first + 2 * k]} for k in range(calls)]
+
+
+def n_blocks(request: dict[str, Any]) -> int:
+    return 2 + sum(1 if isinstance(m["content"], str) else len(m["content"])
+                   for m in request["messages"])
 
 
 def client() -> anthropic.Anthropic:
@@ -99,15 +131,30 @@ def sender(c: anthropic.Anthropic) -> Callable[[dict[str, Any]], Any]:
 
 def per_call(fns: list[Callable[[dict[str, Any]], Any]],
              calls: list[dict[str, Any]]) -> list[float]:
-    """Median seconds per call of each of ``fns`` over the conversation's successive requests,
-    interleaved call by call so that machine load weighs on all of them alike."""
+    """Median CPU seconds (this thread's, so time the shared machine gives to others is left
+    out) per call of each of ``fns`` over the conversation's successive requests, interleaved
+    call by call so that machine load weighs on all of them alike."""
     times: list[list[float]] = [[] for _ in fns]
+    clock = time.thread_time
     for kwargs in calls:
         for fn, out in zip(fns, times, strict=True):
-            start = time.perf_counter()
+            start = clock()
             fn(kwargs)
-            out.append(time.perf_counter() - start)
+            out.append(clock() - start)
     return [statistics.median(t) for t in times]
+
+
+def own_work(handle: WrapHandle) -> Callable[[dict[str, Any]], Any]:
+    """What the wrapper itself does for one call: plan it, then (as after a response) record
+    the writes in the CacheState and add the usage to the ledger."""
+    response = anthropic.types.Message.model_validate(REPLY)
+
+    def run(kwargs: dict[str, Any]) -> None:
+        prepared = handle.plan_call("messages.create", kwargs)
+        handle.started(prepared)
+        handle.account(prepared, response)
+
+    return run
 
 
 def _send_wrapped(server: ScriptedAnthropicServer) -> Callable[[dict[str, Any]], Any]:
@@ -190,45 +237,127 @@ def cost_comparison() -> None:
               f"${billed['unwrapped']:.5f})")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--blocks", type=int, default=200)
-    parser.add_argument("--repeat", type=int, default=100, help="successive calls")
-    parser.add_argument("--cost", action="store_true", help="also compare billed cost")
-    args = parser.parse_args()
-    if args.cost:
-        cost_comparison()
-    calls = requests(args.blocks, args.repeat)
-    blocks = 2 + sum(1 if isinstance(m["content"], str) else len(m["content"])
-                     for m in calls[0]["messages"])
+def overhead(blocks: int, shape: str, repeat: int) -> dict[str, float]:
+    """Median seconds per call of the SDK, the wrapper's own work and json.dumps, one size."""
+    calls = requests(blocks, repeat, shape)
+    plain = client()
+    handle: WrapHandle = wrap(client(), state=CacheState()).promptcache  # type: ignore[attr-defined]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a fallback would time the wrong thing
-        for _ in range(2):  # a warm-up run (imports, caches), then the measured one on new clients
-            plain = client()
-            wrapped = wrap(client(), state=CacheState())
-            planner = wrap(client(), state=CacheState()).promptcache
-            sdk, full, plan = per_call([sender(plain), sender(wrapped), functools.partial(
-                planner.plan_call, "messages.create")], calls)
-            colds = [wrap(client(), state=CacheState()).promptcache for _ in range(9)]
-            cold_plan, cold_sdk = [], []
-            for handle in colds:  # each handle sees the conversation for the first time
-                start = time.perf_counter()
-                handle.plan_call("messages.create", calls[0])
-                cold_plan.append(time.perf_counter() - start)
-                start = time.perf_counter()
-                plain.messages.create(**calls[0])
-                cold_sdk.append(time.perf_counter() - start)
-            first, first_sdk = statistics.median(cold_plan), statistics.median(cold_sdk)
-    assert wrapped.promptcache.unplanned == 0 and planner.unplanned == 0
-    print(f"conversation: {blocks} positions at the first call, +3 per call; median of "
-          f"{args.repeat} successive calls")
-    print(f"  sdk      {sdk * 1e3:8.3f} ms  (unwrapped messages.create, in-memory transport)")
-    print(f"  wrapped  {full * 1e3:8.3f} ms  (+{(full - sdk) * 1e3:.3f} ms)")
-    print(f"  plan     {plan * 1e3:8.3f} ms  (the wrapper's own work)")
-    print(f"  ratio plan/sdk = {plan / sdk:.2f}x   (wrapped - sdk)/sdk = {(full - sdk) / sdk:.2f}x")
-    print(f"  first call of a conversation the wrapper has not seen ({blocks} positions, median "
-          f"of 9): plan {first * 1e3:.3f} ms, sdk {first_sdk * 1e3:.3f} ms = "
-          f"{first / first_sdk:.2f}x")
+        own_work(handle)(calls[0])  # the memo has seen the conversation's start
+        sdk, own, dumps = per_call([sender(plain), own_work(handle), json.dumps],
+                                   calls[1:])
+    assert handle.unplanned == 0
+    return {"blocks": n_blocks(calls[1]), "sdk": sdk, "own": own, "dumps": dumps}
+
+
+def curves(sizes: list[int], repeat: int) -> None:
+    print(f"wrapper overhead: median of {repeat - 1} successive calls per size "
+          "(own = the wrapper's own work; sdk = unwrapped messages.create, in-memory transport)")
+    print("| shape | blocks | sdk | own | own / sdk | json.dumps | own / dumps |")
+    print("|---|---|---|---|---|---|---|")
+    for shape in ("chat", "agent"):
+        rows = [overhead(b, shape, repeat) for b in sizes]
+        for r in rows:
+            print(f"| {shape} | {r['blocks']:,} | {r['sdk'] * 1e3:.3f} ms | {r['own'] * 1e3:.3f} ms"
+                  f" | {r['own'] / r['sdk']:.3f}x | {r['dumps'] * 1e3:.3f} ms | "
+                  f"{r['own'] / r['dumps']:.3f}x |")
+        lo, hi = rows[0], rows[-1]
+        span = hi["blocks"] - lo["blocks"]
+        if span <= 0:
+            continue
+        own_slope = (hi["own"] - lo["own"]) / span
+        dumps_slope = (hi["dumps"] - lo["dumps"]) / span
+        print(f"| {shape} | slope {lo['blocks']:,}->{hi['blocks']:,} | "
+              f"{(hi['sdk'] - lo['sdk']) / span * 1e6:.3f} µs/block | "
+              f"{own_slope * 1e6:.4f} µs/block | | {dumps_slope * 1e6:.3f} µs/block | "
+              f"{own_slope / dumps_slope:.4f}x |")
+
+
+def profile(blocks: int, shape: str, repeat: int) -> None:
+    """cProfile of the wrapper's own work over ``repeat`` successive calls."""
+    calls = requests(blocks, repeat, shape)
+    handle: WrapHandle = wrap(client(), state=CacheState()).promptcache  # type: ignore[attr-defined]
+    run = own_work(handle)
+    run(calls[0])
+    gc.collect()
+
+    with cProfile.Profile() as prof:
+        for kwargs in calls[1:]:
+            run(kwargs)
+    pstats.Stats(prof).sort_stats("tottime").print_stats(22)
+
+
+def hits(iterations: int) -> None:
+    """A response-cache hit through ``wrap`` against LangChain's ChatAnthropic, same run."""
+    from bench_response_cache import SYSTEM, compare_with
+    from redis_server import optional_redis
+
+    from promptcache.cache import MemoryBackend, RedisBackend, SQLiteBackend
+
+    def through_wrap(c: anthropic.Anthropic, backend: Any) -> Callable[[], Any]:
+        wrap(c, state=CacheState(), response_cache=backend)
+        system = SYSTEM
+
+        def call() -> Any:
+            return c.messages.create(model=MODEL, max_tokens=256, system=system,
+                                     messages=[{"role": "user", "content": "What is the capital "
+                                                "of France?"}])
+
+        return call
+
+    warnings.simplefilter("ignore")  # LangChain's community package warns about its sunset
+    tmp = Path(tempfile.mkdtemp())
+    rows = []
+    try:
+        with optional_redis(enabled=True) as redis_url:
+            from langchain_community.cache import RedisCache, SQLiteCache
+            from langchain_core.caches import InMemoryCache
+
+            warnings.simplefilter("ignore")
+            rows.append(("memory", *compare_with(through_wrap, MemoryBackend(), InMemoryCache(),
+                                                 iterations)))
+            rows.append(("SQLite", *compare_with(through_wrap, SQLiteBackend(tmp / "ours.db"),
+                                                 SQLiteCache(database_path=str(tmp / "lc.db")),
+                                                 iterations)))
+            if redis_url:
+                import redis
+
+                rows.append(("Redis", *compare_with(
+                    through_wrap, RedisBackend(redis_url),
+                    RedisCache(redis_=redis.Redis.from_url(redis_url)), iterations)))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"response-cache hit through wrap(client, response_cache=...) vs LangChain "
+          f"ChatAnthropic + set_llm_cache, {iterations} iterations")
+    print("| backend | wrap hit median / p95 | LangChain median / p95 | speed-up (median) |")
+    print("|---|---|---|---|")
+    goals = {"memory": 10, "SQLite": 10, "Redis": 5}
+    for name, (med, p95), (lc_med, lc_p95) in rows:
+        ratio = lc_med / med
+        verdict = "met" if ratio >= goals[name] else "MISSED"
+        print(f"| {name} | {med:.0f} µs / {p95:.0f} µs | {lc_med:.0f} µs / {lc_p95:.0f} µs | "
+              f"{ratio:.1f}x (goal {goals[name]}x: {verdict}) |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[200, 2_000, 5_000])
+    parser.add_argument("--repeat", type=int, default=30, help="successive calls per size")
+    parser.add_argument("--hits", action="store_true", help="also time response-cache hits")
+    parser.add_argument("--iterations", type=int, default=3_000, help="hits per side")
+    parser.add_argument("--cost", action="store_true", help="also compare billed cost")
+    parser.add_argument("--profile", metavar="SHAPE", choices=("chat", "agent"),
+                        help="cProfile the wrapper's own work at the largest size, and stop")
+    args = parser.parse_args()
+    if args.profile:
+        profile(max(args.sizes), args.profile, args.repeat)
+        return
+    if args.cost:
+        cost_comparison()
+    curves(args.sizes, args.repeat)
+    if args.hits:
+        hits(args.iterations)
 
 
 if __name__ == "__main__":

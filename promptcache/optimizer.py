@@ -278,7 +278,7 @@ def _fixed_markers(prompt: Prompt, lim: ModelLimits, automatic: str | None) -> _
     raise, markers without effect warn) and counted against the budget."""
     blocks = prompt.blocks
     notes: list[str] = []
-    user: dict[int, str] = {i: b.user_ttl for i, b in enumerate(blocks) if b.user_ttl}
+    user: dict[int, str] = dict(prompt.user_markers)  # carried by extend: no block scan
     markers = [Marker(index=i, ttl=t) for i, t in sorted(user.items())]
     auto_index: int | None = None
     if automatic is not None and blocks:

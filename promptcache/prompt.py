@@ -58,6 +58,9 @@ class Prompt:
                                                                compare=False)
     #: The turns as message dicts (payloads shared, not copied), carried by extend.
     _messages: tuple[dict[str, Any], ...] | None = field(init=False, repr=False, compare=False)
+    #: ``(index, ttl)`` of the blocks the caller marked, carried by extend (see user_markers).
+    _user_marks: tuple[tuple[int, str], ...] | None = field(init=False, repr=False,
+                                                            compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "prefix_tokens", tuple(accumulate(b.tokens for b in self.blocks)))
@@ -65,6 +68,7 @@ class Prompt:
         object.__setattr__(self, "_chain", None)
         object.__setattr__(self, "_flags", None)
         object.__setattr__(self, "_messages", None)
+        object.__setattr__(self, "_user_marks", None)
 
     # -- growing -------------------------------------------------------------------------------
 
@@ -123,7 +127,7 @@ class Prompt:
                             ("params", self.params), ("platform", self.platform),
                             ("prefix_tokens", self.prefix_tokens + prefix),
                             ("_fingerprints", None), ("_chain", None), ("_flags", None),
-                            ("_messages", None)):
+                            ("_messages", None), ("_user_marks", None)):
             object.__setattr__(out, name, value)
         out._continue_from(self)
         return out
@@ -139,7 +143,24 @@ class Prompt:
         if parent._messages is not None:  # the turns only grew (see _grown)
             object.__setattr__(self, "_messages", parent._messages + self._message_dicts(
                 self.turns[len(parent.turns):]))
+        if parent._user_marks is not None:
+            start = len(parent.blocks)
+            object.__setattr__(self, "_user_marks", parent._user_marks + tuple(
+                (i, b.user_ttl) for i, b in enumerate(new, start) if b.user_ttl))
         self._continue_fingerprints(parent)
+
+    @property
+    def user_markers(self) -> tuple[tuple[int, str], ...]:
+        """``(index, ttl)`` of each block that carries the caller's own ``cache_control``.
+
+        Read once and carried forward by :meth:`extend`: the optimizer asks on every call, and a
+        scan of a long conversation's blocks would cost every block, not the new ones.
+        """
+        if self._user_marks is None:
+            object.__setattr__(self, "_user_marks", tuple(
+                (i, b.user_ttl) for i, b in enumerate(self.blocks) if b.user_ttl))
+        assert self._user_marks is not None
+        return self._user_marks
 
     # -- what the cache sees ---------------------------------------------------------------------
 

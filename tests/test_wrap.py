@@ -247,6 +247,44 @@ def test_response_cache_option_serves_the_repeat_without_a_request(server: Anthr
     assert len(server.requests) == 2
 
 
+def test_a_response_cache_hit_never_reaches_the_planner(server: AnthropicServer) -> None:
+    # The cache sits above the planning layer and keys on the request as written: a hit is
+    # served before any planning (no plan counted, ``last`` still the miss's plan).
+    client = wrap(client_for(server), state=CacheState(), response_cache=MemoryBackend())
+    request = {"model": MODEL, "max_tokens": 10, "system": SYSTEM,
+               "messages": [{"role": "user", "content": "Hi"}]}
+    client.messages.create(**request)
+    missed = client.promptcache.last
+    for _ in range(3):
+        client.messages.create(**request)
+    assert len(server.requests) == 1
+    assert client.promptcache.planned == 1 and client.promptcache.last is missed
+    client.messages.create(**{**request, "max_tokens": 11})  # another request: planned, sent
+    assert len(server.requests) == 2 and client.promptcache.planned == 2
+
+
+def test_wrap_and_cache_client_share_entries_of_the_written_request(
+        server: AnthropicServer) -> None:
+    # One key scheme: the request as the caller wrote it, so a wrapped client and a plain
+    # cache_client on one backend serve each other's answers (which differ at most in the cache
+    # hints planning adds, never in what the model was asked).
+    from promptcache.cache import cache_client
+
+    backend = MemoryBackend()
+    wrapped = wrap(client_for(server), state=CacheState(), response_cache=backend)
+    plain = cache_client(client_for(server), backend=backend)
+    request = {"model": MODEL, "max_tokens": 10, "system": SYSTEM,
+               "messages": [{"role": "user", "content": "Hi"}]}
+    first = wrapped.messages.create(**request)
+    assert "cache_control" in json.dumps(server.requests[0].json())
+    assert plain.messages.create(**request).content[0].text == first.content[0].text
+    assert len(server.requests) == 1
+    other = {**request, "messages": [{"role": "user", "content": "Bye"}]}
+    plain.messages.create(**other)
+    wrapped.messages.create(**other)
+    assert len(server.requests) == 2 and wrapped.promptcache.planned == 1
+
+
 def test_unwrap_restores_the_sdk_methods(server: AnthropicServer) -> None:
     client = client_for(server)
     original = client.messages.create

@@ -22,11 +22,13 @@ long, Redis down) is a miss with one ``CacheUnavailableWarning``: the call goes 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy
 import functools
 import inspect
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
@@ -39,10 +41,28 @@ from .endpoints import ENDPOINTS, LoadFailed, ResponseCodec
 from .keys import CachePolicy, ClientIdentity, UnkeyableRequest, request_key, sampling_temperature
 from .streams import AsyncCachedStream, CachedStream
 
-__all__ = ["cache_client", "uncache_client"]
+__all__ = ["bypass_once", "cache_client", "uncache_client"]
 
 C = TypeVar("C")
 _ORIGINAL = "__promptcache_original__"
+
+#: Set by :func:`bypass_once`: the next cached method called in this context goes straight to the
+#: method under it (and clears the flag, so a call nested inside is cached as usual).
+_bypass: contextvars.ContextVar[bool] = contextvars.ContextVar("promptcache_bypass", default=False)
+
+
+@contextlib.contextmanager
+def bypass_once() -> Iterator[None]:
+    """Within the block, the next call of a cached method skips the response cache.
+
+    For the drop-in's openai ``stream(...)`` helpers, which need the live stream's HTTP response
+    (a replayed stream cannot give one): their request goes under the cache, to the API.
+    """
+    token = _bypass.set(True)
+    try:
+        yield
+    finally:
+        _bypass.reset(token)
 
 
 class _Call(NamedTuple):
@@ -193,6 +213,9 @@ async def _astore(call: _Call, encode: Callable[[], bytes], ttl: float | None) -
 def _wrap_sync(original: Callable[..., Any], endpoint: ResponseCodec, settings: _Settings) -> Any:
     @functools.wraps(original)
     def cached(*args: Any, **kwargs: Any) -> Any:
+        if _bypass.get():
+            _bypass.set(False)
+            return original(*args, **kwargs)
         call = settings.plan(endpoint, args, kwargs)
         if call is None:
             return original(*args, **kwargs)
@@ -216,6 +239,9 @@ def _wrap_sync(original: Callable[..., Any], endpoint: ResponseCodec, settings: 
 def _wrap_async(original: Callable[..., Any], endpoint: ResponseCodec, settings: _Settings) -> Any:
     @functools.wraps(original)
     async def cached(*args: Any, **kwargs: Any) -> Any:
+        if _bypass.get():
+            _bypass.set(False)
+            return await original(*args, **kwargs)
         call = settings.plan(endpoint, args, kwargs)
         if call is None:
             return await original(*args, **kwargs)

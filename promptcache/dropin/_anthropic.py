@@ -21,10 +21,12 @@ import copy
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from itertools import repeat
+from typing import Any, NamedTuple
 
+from promptcache.blocks import Turn
 from promptcache.dropin._core import Prepared, WrapHandle, given
 from promptcache.errors import RuleViolation
 from promptcache.limits import limits_for
@@ -60,10 +62,26 @@ class _Seen:
 
     head: tuple[Any, ...]
     params: dict[str, Any]
-    messages: tuple[Any, ...]
+    #: A list, so that a new request's prefix compares with it in one C-level ``==``.
+    messages: list[Any]
     prompt: Prompt
     #: An upper estimate of what the copies and the Prompt hold (see :func:`_held`).
     size: int = 0
+    #: ``type()`` of each message, and of each message's ``content`` when every message is a
+    #: plain dict (else None): ``==`` holds across types (a dict equals an equal OrderedDict), but
+    #: whether the request mirrors the Prompt (:func:`_turns_mirror`) depends on them.
+    kinds: tuple[type, ...] = ()
+    contents: tuple[type, ...] | None = None
+    #: Every turn of ``prompt`` is the message at the same place, block for block.
+    mirrored: bool = False
+
+
+def _kinds(messages: list[Any]) -> tuple[tuple[type, ...], tuple[type, ...] | None]:
+    """The types :class:`_Seen` keeps (C-level passes: this runs on every call's prefix)."""
+    kinds = tuple(map(type, messages))
+    if set(kinds) - {dict}:  # (an empty list has plain dicts only: ``()`` for its contents)
+        return kinds, None
+    return kinds, tuple(map(type, map(dict.get, messages, repeat("content"))))
 
 
 def _snapshot(value: Any) -> Any:
@@ -128,53 +146,96 @@ class PromptMemo:
         return self._held
 
     def prompt(self, request: Mapping[str, Any], platform: str) -> Prompt:
+        """The Prompt of ``request`` (extended from a memoised one where it can be)."""
+        return self.read(request, platform).prompt
+
+    def _match(self, messages: list[Any], head: tuple[Any, ...], params: dict[str, Any],
+               platform: str) -> _Seen | None:
+        """The most recent entry whose messages are a prefix of ``messages``, equal in content
+        (and in the types :func:`_turns_mirror` reads) and with the same head and parameters.
+
+        The prefix is compared in full, by content: a sent message edited in place must not
+        match. The comparisons are C-level (list and dict ``==``, which short-cut on the
+        strings the deep copies share), so a long history costs little per block.
+        """
+        with self._lock:
+            candidates = list(self._seen.values())
+        for seen in reversed(candidates):
+            n = len(seen.messages)
+            if n > len(messages) or seen.prompt.platform != platform or \
+                    seen.params != params or seen.head != head:
+                continue
+            prefix = messages[:n] if n < len(messages) else messages
+            if seen.messages != prefix or seen.kinds != tuple(map(type, prefix)):
+                continue
+            if seen.contents is not None and seen.contents != tuple(
+                    map(type, map(dict.get, prefix, repeat("content")))):
+                continue
+            return seen
+        return None
+
+    def read(self, request: Mapping[str, Any], platform: str,
+             check: Callable[[Any, int], None] | None = None) -> _Read:
+        """The Prompt of ``request``, and whether its turns mirror the messages one to one.
+
+        ``check(messages, start)`` (raising to refuse the request) runs on the messages not
+        matched by a memoised prefix only: an entry is stored once its messages passed it, and
+        an equal prefix passes as its copy did.
+        """
         head = tuple(request.get(k) for k in _HEAD)
         params = {k: v for k, v in request.items() if k not in ("messages", *_HEAD)}
         messages = request.get("messages")
-        found: tuple[_Seen, int] | None = None
-        if isinstance(messages, list) and messages:
-            with self._lock:
-                candidates = list(self._seen.values())
-            for seen in reversed(candidates):
-                n = len(seen.messages)
-                if n <= len(messages) and seen.prompt.platform == platform and \
-                        seen.params == params and seen.head == head and \
-                        all(a == b for a, b in zip(seen.messages, messages, strict=False)):
-                    found = (seen, n)
-                    break
+        found = (self._match(messages, head, params, platform)
+                 if isinstance(messages, list) and messages else None)
+        n = len(found.messages) if found is not None else 0
+        if check is not None:
+            check(messages, n)
         if found is not None and isinstance(messages, list):
-            seen, n = found
-            prompt = seen.prompt.extend(messages[n:]) if n < len(messages) else seen.prompt
+            prompt = found.prompt.extend(messages[n:]) if n < len(messages) else found.prompt
+            mirrored = (found.mirrored and len(prompt.turns) == len(messages)
+                        and _turns_mirror(prompt, messages, n))
         else:
             prompt = prompt_from_request(request, platform=platform)  # type: ignore[arg-type]
+            mirrored = (isinstance(messages, list) and len(prompt.turns) == len(messages)
+                        and _turns_mirror(prompt, messages, 0))
         if isinstance(messages, list):
-            try:
-                if found is not None:
-                    seen, n = found
-                    more = tuple(_snapshot(m) for m in messages[n:])
-                    grown = _held(more) + _BYTES_PER_BLOCK * (len(prompt.blocks)
-                                                               - len(seen.prompt.blocks))
-                    entry = _Seen(seen.head, seen.params, seen.messages + more, prompt,
-                                  seen.size + grown)
-                else:
-                    copied = (_snapshot(head), _snapshot(params),
-                              tuple(_snapshot(m) for m in messages))
-                    entry = _Seen(*copied, prompt,
-                                  _held(copied) + _BYTES_PER_BLOCK * len(prompt.blocks))
-            except Exception:  # an object that cannot be copied: plan it, but do not memo it
-                return prompt
-            if entry.size > self.max_bytes:
-                return prompt
-            with self._lock:
-                old = self._seen.pop(id(messages), None)
-                if old is not None:
-                    self._held -= old.size
-                self._seen[id(messages)] = entry
-                self._held += entry.size
-                while self._held > self.max_bytes:
-                    _, gone = self._seen.popitem(last=False)
-                    self._held -= gone.size
-        return prompt
+            self._store(messages, head, params, prompt, found, mirrored)
+        return _Read(prompt, mirrored)
+
+    def _store(self, messages: list[Any], head: tuple[Any, ...], params: dict[str, Any],
+               prompt: Prompt, found: _Seen | None, mirrored: bool) -> None:
+        try:
+            if found is not None:
+                n = len(found.messages)
+                # The prefix's types equal the entry's (see _match): only the new ones are read.
+                kinds, contents = _kinds(messages[n:])
+                kinds = found.kinds + kinds
+                contents = (found.contents + contents if found.contents is not None
+                            and contents is not None else None)
+                more = [_snapshot(m) for m in messages[n:]]
+                grown = _held(more) + _BYTES_PER_BLOCK * (len(prompt.blocks)
+                                                           - len(found.prompt.blocks))
+                entry = _Seen(found.head, found.params, found.messages + more, prompt,
+                              found.size + grown, kinds, contents, mirrored)
+            else:
+                kinds, contents = _kinds(messages)
+                copied = (_snapshot(head), _snapshot(params), [_snapshot(m) for m in messages])
+                entry = _Seen(*copied, prompt,
+                              _held(copied) + _BYTES_PER_BLOCK * len(prompt.blocks), kinds,
+                              contents, mirrored)
+        except Exception:  # an object that cannot be copied: plan it, but do not memo it
+            return
+        if entry.size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._seen.pop(id(messages), None)
+            if old is not None:
+                self._held -= old.size
+            self._seen[id(messages)] = entry
+            self._held += entry.size
+            while self._held > self.max_bytes:
+                _, gone = self._seen.popitem(last=False)
+                self._held -= gone.size
 
 
 def _section_sizes(prompt: Prompt) -> tuple[int, int]:
@@ -188,15 +249,16 @@ def _section_sizes(prompt: Prompt) -> tuple[int, int]:
     return tools, system
 
 
-def _mirrors(request: Mapping[str, Any], prompt: Prompt) -> bool:
-    """True when every Prompt block is the request block at the same place (one to one)."""
-    system = request.get("system")
-    n_system = 0 if not system else 1 if isinstance(system, str) else len(system)
-    messages = request["messages"]
-    if len(prompt.turns) != len(messages) or _section_sizes(prompt) != (
-            len(request.get("tools") or ()), n_system):
-        return False
-    for turn, message in zip(prompt.turns, messages, strict=True):
+class _Read(NamedTuple):
+    prompt: Prompt
+    #: Every turn of the Prompt is the message at the same place, block for block.
+    mirrored: bool
+
+
+def _turns_mirror(prompt: Prompt, messages: list[Any], start: int) -> bool:
+    """True when each turn from ``start`` on holds as many blocks as the message at its place
+    (a plain dict whose ``content`` is a string, one block, or a list of blocks)."""
+    for turn, message in zip(prompt.turns[start:], messages[start:], strict=True):
         content = message.get("content") if type(message) is dict else None
         if type(content) is str:
             if turn.stop - turn.start != 1:
@@ -204,6 +266,21 @@ def _mirrors(request: Mapping[str, Any], prompt: Prompt) -> bool:
         elif type(content) is not list or len(content) != turn.stop - turn.start:
             return False
     return True
+
+
+def _mirrors(request: Mapping[str, Any], prompt: Prompt, turns: bool | None = None) -> bool:
+    """True when every Prompt block is the request block at the same place (one to one).
+
+    ``turns``: the memo's answer for the messages (see :meth:`PromptMemo.read`), else they are
+    walked here.
+    """
+    system = request.get("system")
+    n_system = 0 if not system else 1 if isinstance(system, str) else len(system)
+    messages = request["messages"]
+    if len(prompt.turns) != len(messages) or _section_sizes(prompt) != (
+            len(request.get("tools") or ()), n_system):
+        return False
+    return turns if turns is not None else _turns_mirror(prompt, messages, 0)
 
 
 def _entry(tool: Any) -> Any:
@@ -237,6 +314,10 @@ def _with_marker(block: Any, ttl: str) -> dict[str, Any]:
     return out
 
 
+def _start(turn: Turn) -> int:
+    return turn.start
+
+
 def mark_request(kwargs: Mapping[str, Any], prompt: Prompt, plan: Plan) -> dict[str, Any]:
     """The caller's request with the plan's breakpoints set on its own blocks."""
     out = dict(kwargs)
@@ -247,7 +328,7 @@ def mark_request(kwargs: Mapping[str, Any], prompt: Prompt, plan: Plan) -> dict[
         return out
     system_start, n_system = _section_sizes(prompt)
     messages_start = system_start + n_system
-    starts = [turn.start for turn in prompt.turns]
+    turns = prompt.turns
     for p in marks:
         if p.index < system_start:
             tools = out["tools"] = list(out["tools"])
@@ -262,8 +343,8 @@ def mark_request(kwargs: Mapping[str, Any], prompt: Prompt, plan: Plan) -> dict[
                 system = out["system"] = list(system)
                 system[k] = _with_marker(system[k], p.ttl)
         else:
-            m = bisect.bisect_right(starts, p.index) - 1
-            c = p.index - starts[m]
+            m = bisect.bisect_right(turns, p.index, key=_start) - 1  # O(log turns), no copy
+            c = p.index - turns[m].start
             messages = out["messages"]
             if messages is kwargs["messages"]:
                 messages = out["messages"] = list(messages)
@@ -277,7 +358,7 @@ def mark_request(kwargs: Mapping[str, Any], prompt: Prompt, plan: Plan) -> dict[
     return out
 
 
-def _check_roles(messages: Any) -> None:
+def _check_roles(messages: Any, start: int = 0) -> None:
     """Raise for a turn the Messages API does not take as written (``role: "system"``, say).
 
     The Prompt would read it (the system turn moved into ``system=``) and the request would be
@@ -286,7 +367,7 @@ def _check_roles(messages: Any) -> None:
     """
     if not isinstance(messages, list | tuple):
         return
-    for i, message in enumerate(messages):
+    for i, message in enumerate(messages[start:], start):
         role = message.get("role") if isinstance(message, Mapping) else getattr(message, "role",
                                                                                 None)
         if role not in ("user", "assistant"):
@@ -310,17 +391,20 @@ def prepare_messages(kwargs: Mapping[str, Any], handle: WrapHandle) -> Prepared:
         raise RuleViolation("a thread continuation carries only the new turn; the server holds "
                             "the prefix, which promptcache cannot see.", path="thread",
                             rule="thread-continuation")
-    _check_roles(request.get("messages"))
     memo = handle.memo
-    prompt = (memo.prompt(request, handle.platform) if isinstance(memo, PromptMemo)
-              else prompt_from_request(request, platform=handle.platform))
+    turns: bool | None = None
+    if isinstance(memo, PromptMemo):  # checks the roles of the messages it has not seen
+        prompt, turns = memo.read(request, handle.platform, check=_check_roles)
+    else:
+        _check_roles(request.get("messages"))
+        prompt = prompt_from_request(request, platform=handle.platform)
     limits = limits_for(prompt.model, provider="anthropic", platform=handle.platform)
     automatic = request_level_ttl(request)
     if automatic is not None and handle.platform == "bedrock":
         raise RuleViolation("Bedrock rejects a request-level cache_control.", path="cache_control",
                             rule="automatic-unsupported")
     plan = optimize(prompt, state=handle.state, limits=limits, automatic=automatic)
-    if _mirrors(request, prompt):
+    if _mirrors(request, prompt, turns):
         out = mark_request(kwargs, prompt, plan)
     else:
         out = dict(kwargs)

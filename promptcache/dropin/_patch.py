@@ -13,6 +13,7 @@ import functools
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from promptcache.cache.wrappers import bypass_once
 from promptcache.dropin._core import (
     Prepared,
     WrapHandle,
@@ -51,9 +52,12 @@ _helper: contextvars.ContextVar[WrappedMethod | None] = contextvars.ContextVar(
 
 @contextlib.contextmanager
 def _from_helper(endpoint: WrappedMethod) -> Iterator[None]:
+    # The response cache sits above the planning layer (see ``wrap``): the helper's request
+    # passes under it to the API, then the planning layer sees it come from a helper.
     token = _helper.set(endpoint)
     try:
-        yield
+        with bypass_once():
+            yield
     finally:
         _helper.reset(token)
 

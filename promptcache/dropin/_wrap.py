@@ -3,8 +3,9 @@
 One call, and code written as in the SDK's own quick start caches: each request's keyword
 arguments are read into a Prompt, planned with the process's (or the given) CacheState,
 rendered, and sent through the client's own method; usage adds up in ``client.promptcache.ledger``.
-The response cache joins the same wrapper (``response_cache=``): it is applied first, so it keys
-on the request as actually sent.
+The response cache joins the same wrapper (``response_cache=``): it sits above the planning layer
+and keys on the request as the caller wrote it, so a hit never pays for planning (the planned
+request differs from the written one only in cache hints, which never change the answer).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, TypeVar
 from promptcache.cache import CacheBackend, cache_client
 from promptcache.dropin._anthropic import PromptMemo
 from promptcache.dropin._core import WrapHandle, WrappedMethod, default_state, wrapped_method
-from promptcache.dropin._patch import install_probe, patch, restore
+from promptcache.dropin._patch import patch, restore
 from promptcache.errors import PromptCacheError
 from promptcache.providers.registry import ProviderSpec, spec_for_client
 from promptcache.state import CacheState
@@ -106,16 +107,6 @@ def wrap(client: C, *, state: CacheState | None = None, ledger: Ledger | None = 
     owned = isinstance(previous, WrapHandle) and previous.owns_cache
     for resource, method, _ in targets:
         restore(resource, method, cache=cached or owned)
-    probed: set[str] = set()
-    if cached:
-        # The probe goes under the response cache, which keys on the request as sent (after
-        # planning): a hit never reaches the probe, so it is not billed or recorded as a write.
-        for resource, method, endpoint in targets:
-            if endpoint.kind in ("create", "stream"):
-                install_probe(resource, method)
-                probed.add(endpoint.name)
-        backend = None if isinstance(response_cache, bool) else response_cache
-        cache_client(client, backend=backend, namespace=namespace)
     handle = WrapHandle(client, provider=spec.name, platform=spec.platform_of(client),
                         state=state if state is not None else default_state(),
                         ledger=ledger if ledger is not None else Ledger(), options=options)
@@ -123,7 +114,13 @@ def wrap(client: C, *, state: CacheState | None = None, ledger: Ledger | None = 
     if spec.plans_memo:
         handle.memo = PromptMemo()
     for resource, method, endpoint in targets:
-        patch(resource, method, endpoint, handle, probed=endpoint.name in probed)
+        patch(resource, method, endpoint, handle)
+    if cached:
+        # The response cache goes *above* the planning layer and keys on the request as the
+        # caller wrote it: a hit costs a key and a lookup, never a plan; only a miss reaches the
+        # planner (and is billed and recorded there). See docs/response-cache.md, "Through wrap".
+        backend = None if isinstance(response_cache, bool) else response_cache
+        cache_client(client, backend=backend, namespace=namespace)
     _wrap_copies(client, handle, response_cache, namespace)
     client.promptcache = handle  # type: ignore[attr-defined]
     return client
