@@ -26,7 +26,7 @@ from promptcache.clock import ManualClock
 from promptcache.limits import limits_for
 from promptcache.providers.anthropic.scripted import ScriptedAnthropicServer
 from promptcache.session import ChatSession, TurnUsage
-from promptcache.session._anthropic import parse_usage
+from promptcache.session._anthropic import turn_usage
 
 MODEL = "claude-sonnet-4-6"
 WORDS = ["cache", "prefix", "token", "layer", "static", "document", "request", "model", "answer"]
@@ -80,7 +80,7 @@ def by_hand(client: Any, clock: ManualClock, turns: int, gap: float, cached: boo
             system = [{"type": "text", "text": SYSTEM, **({"cache_control": EPH} if cached else {})}]
             reply = client.messages.create(model=MODEL, max_tokens=512, tools=TOOLS, system=system,
                                            messages=messages)
-            total = total + parse_usage(reply.usage)
+            total = total + turn_usage(reply.usage)
             blocks = [b.model_dump(exclude_none=True) for b in reply.content]
             history.append({"role": "assistant", "content": blocks})
             uses = [b for b in blocks if b["type"] == "tool_use"]

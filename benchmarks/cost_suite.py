@@ -30,7 +30,7 @@ from promptcache.providers.anthropic.render import prompt_from_request
 from promptcache.providers.bedrock_converse.render import plan_converse, render_bedrock_converse
 from promptcache.providers.bedrock_converse.simulator import ConverseCacheSimulator
 from promptcache.providers.bedrock_converse.usage import usage_from_converse
-from promptcache.replay.compare import CallRecord, ReplayResult, compare, replay
+from promptcache.replay.compare import ReplayedCall, ReplayResult, compare, replay
 from promptcache.replay.fleet import Fleet
 from promptcache.replay.scenarios import SCENARIOS
 from promptcache.replay.strategies import BENCHMARK_STRATEGIES, DEMO_STRATEGIES
@@ -119,7 +119,7 @@ def replay_converse(trace: Trace, *, response_start_delay: float = 0.5) -> Repla
     sim = ConverseCacheSimulator(clock=clock, response_start_delay=response_start_delay)
     state = CacheState()
     ledger = Ledger()
-    calls: list[CallRecord] = []
+    calls: list[ReplayedCall] = []
     for item in trace.requests:
         if item.t > clock.now():
             clock.set(item.t)
@@ -134,7 +134,7 @@ def replay_converse(trace: Trace, *, response_start_delay: float = 0.5) -> Repla
         usage = usage_from_converse(result.usage, model=prompt.model)
         state.record_read(prompt, plan, usage.cache_read_tokens, now)
         cost = ledger.add(usage)
-        calls.append(CallRecord(t=item.t, session=item.session, usage=usage, billed=cost.billed,
+        calls.append(ReplayedCall(t=item.t, session=item.session, usage=usage, billed=cost.billed,
                                 uncached=cost.uncached))
     return ReplayResult(trace=trace.name, strategy=CONVERSE, calls=tuple(calls),
                         totals=ledger.totals())

@@ -15,6 +15,7 @@ from promptcache.blocks import Document
 from promptcache.clock import Clock
 from promptcache.errors import PromptError
 from promptcache.limits import ModelLimits, Platform
+from promptcache.redact import redacted_repr
 from promptcache.session._history import check_history
 from promptcache.session._wire import message_param
 from promptcache.state import CacheState
@@ -47,6 +48,9 @@ def system_of(value: Any) -> str | tuple[Mapping[str, Any], ...] | None:
 class SessionSettings:
     """What a session was created with; the core copies the editable parts (tools, system,
     documents, history) and keeps the rest."""
+
+    #: ``params`` may hold headers and credentials (``extra_headers``): shown as ``<redacted>``.
+    __repr__ = redacted_repr
 
     model: str
     platform: Platform = "api"

@@ -29,7 +29,7 @@ from promptcache.state import CacheState
 
 __all__ = [
     "AnthropicPrefixCounter",
-    "Finding",
+    "MarkerFinding",
     "ValidationReport",
     "prompt_from_request",
     "render_anthropic",
@@ -276,7 +276,7 @@ def prompt_from_request(request: Mapping[str, Any], *, platform: Platform = "api
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Finding:
+class MarkerFinding:
     """A marker the API accepts but that cannot take effect."""
 
     path: str
@@ -291,7 +291,7 @@ class ValidationReport:
     model: str
     limits: ModelLimits
     breakpoints: int
-    findings: tuple[Finding, ...]
+    findings: tuple[MarkerFinding, ...]
 
     @property
     def ok(self) -> bool:
@@ -321,7 +321,7 @@ def validate(request: Mapping[str, Any], *, platform: Platform = "api",
                                 path="cache_control", rule="uncacheable-block")
         markers.append(Marker(index=last, ttl=automatic, automatic=True))
         markers.sort(key=lambda m: (m.index, m.automatic))
-    findings = tuple(Finding(path=p, rule=r, message=m)
+    findings = tuple(MarkerFinding(path=p, rule=r, message=m)
                      for p, r, m in check_markers(prompt, markers, lim, margin=margin))
     if warn:
         for f in findings:
