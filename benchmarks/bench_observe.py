@@ -30,7 +30,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from promptcache import CacheState
 from promptcache.clock import ManualClock
-from promptcache.diagnostics import MissReport
+from promptcache.diagnostics import MissDiagnosis
 from promptcache.dropin import CallObserver, handle_of, wrap
 from promptcache.testing import AnthropicServer
 from promptcache.usage import Ledger, Usage
@@ -92,9 +92,9 @@ def main() -> None:
     run(traced, miss)
     report = traced.last_miss
     assert report is not None and report.changed_path is None  # only appended: nothing changed
-    compute = MissReport.diff.func  # the cached property's function: computed afresh each time
+    compute = MissDiagnosis.diff.func  # the cached property's function: computed afresh each time
     diff_ms = median_ms(lambda: compute(report), max(1, args.repeat // 10))
-    print(f"  {'diff':<7} {diff_ms:8.3f} ms  (MissReport.diff, on demand)")
+    print(f"  {'diff':<7} {diff_ms:8.3f} ms  (MissDiagnosis.diff, on demand)")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from rich.console import Console
 from promptcache.anthropic import prompt_from_request
 from promptcache.bedrock_converse import plan_converse, render_bedrock_converse, usage_from_converse
 from promptcache.clock import ManualClock
-from promptcache.replay.compare import CallRecord, ReplayResult, compare, replay
+from promptcache.replay.compare import ReplayedCall, ReplayResult, compare, replay
 from promptcache.replay.fleet import Fleet
 from promptcache.replay.report import markdown_table, results_table
 from promptcache.replay.scenarios import SCENARIOS
@@ -118,7 +118,7 @@ def replay_converse(trace: Trace, *, response_start_delay: float = 0.5) -> Repla
     sim = ConverseCacheSimulator(clock=clock, response_start_delay=response_start_delay)
     state = CacheState()
     ledger = Ledger()
-    calls: list[CallRecord] = []
+    calls: list[ReplayedCall] = []
     for item in trace.requests:
         if item.t > clock.now():
             clock.set(item.t)
@@ -133,7 +133,7 @@ def replay_converse(trace: Trace, *, response_start_delay: float = 0.5) -> Repla
         usage = usage_from_converse(result.usage, model=prompt.model)
         state.record_read(prompt, plan, usage.cache_read_tokens, now)
         cost = ledger.add(usage)
-        calls.append(CallRecord(t=item.t, session=item.session, usage=usage, billed=cost.billed,
+        calls.append(ReplayedCall(t=item.t, session=item.session, usage=usage, billed=cost.billed,
                                 uncached=cost.uncached))
     return ReplayResult(trace=trace.name, strategy=CONVERSE, calls=tuple(calls),
                         totals=ledger.totals())

@@ -7,10 +7,11 @@ The most used names are also at the package root (``render_anthropic``, ``record
 
 from __future__ import annotations
 
+from promptcache._deprecated import renamed
 from promptcache.providers.anthropic.platforms import PlatformName, render_anthropic_platform
 from promptcache.providers.anthropic.render import (
     AnthropicPrefixCounter,
-    Finding,
+    MarkerFinding,
     ValidationReport,
     prompt_from_request,
     record_sent,
@@ -23,7 +24,7 @@ from promptcache.providers.anthropic.usage import AnthropicStreamUsage, usage_fr
 __all__ = [
     "AnthropicPrefixCounter",
     "AnthropicStreamUsage",
-    "Finding",
+    "MarkerFinding",
     "PlatformName",
     "ValidationReport",
     "prompt_from_request",
@@ -34,3 +35,6 @@ __all__ = [
     "usage_from_anthropic",
     "validate",
 ]
+
+#: Old names, renamed to say what they are (docs/architecture.md, "Renamed names").
+__getattr__ = renamed(__name__, {"Finding": "MarkerFinding"}, globals())

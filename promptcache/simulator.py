@@ -7,9 +7,14 @@ servers that the official SDK clients can talk to.
 
 from __future__ import annotations
 
+from promptcache._deprecated import renamed
 from promptcache.clock import Clock, ManualClock, WallClock
 from promptcache.providers._simerrors import SimulatedAPIError
-from promptcache.providers.anthropic.simulator import AnthropicCacheResult, AnthropicCacheSimulator, Position
+from promptcache.providers.anthropic.simulator import (
+    AnthropicCacheResult,
+    AnthropicCacheSimulator,
+    SimulatedBlock,
+)
 from promptcache.providers.bedrock_converse.simulator import ConverseCacheResult, ConverseCacheSimulator
 from promptcache.providers.gemini.simulator import CACHED_CONTENT_CONFLICT, GeminiCacheSimulator, GeminiResult
 from promptcache.providers.openai.simulator import OpenAICacheResult, OpenAICacheSimulator
@@ -26,7 +31,10 @@ __all__ = [
     "ManualClock",
     "OpenAICacheResult",
     "OpenAICacheSimulator",
-    "Position",
     "SimulatedAPIError",
+    "SimulatedBlock",
     "WallClock",
 ]
+
+#: Old names, renamed to say what they are (docs/architecture.md, "Renamed names").
+__getattr__ = renamed(__name__, {"Position": "SimulatedBlock"}, globals())

@@ -17,7 +17,8 @@ the replies you script (text and tool calls, streamed too) and the HTTP errors y
 
 from __future__ import annotations
 
-from promptcache.providers._loopback import LoopbackServer, RecordedRequest, Reply
+from promptcache._deprecated import renamed
+from promptcache.providers._loopback import LoopbackServer, RecordedRequest, ReplyText
 from promptcache.providers._scripted import ScriptedReply, ScriptResponder
 from promptcache.providers.anthropic.scripted import Responder, ScriptedAnthropicServer
 from promptcache.providers.anthropic.server import AnthropicServer
@@ -34,7 +35,7 @@ __all__ = [
     "LoopbackServer",
     "OpenAIServer",
     "RecordedRequest",
-    "Reply",
+    "ReplyText",
     "Responder",
     "ScriptResponder",
     "ScriptedAnthropicServer",
@@ -42,3 +43,6 @@ __all__ = [
     "ScriptedOpenAIServer",
     "ScriptedReply",
 ]
+
+#: Old names, renamed to say what they are (docs/architecture.md, "Renamed names").
+__getattr__ = renamed(__name__, {"Reply": "ReplyText"}, globals())

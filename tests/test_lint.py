@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from promptcache.diagnostics import RULES, Finding, TraceError, lint_request, lint_trace, load_trace
+from promptcache.diagnostics import RULES, LintFinding, TraceError, lint_request, lint_trace, load_trace
 from promptcache.replay.workloads import sparse_users
 from tests.helpers import text_of, tool
 
@@ -29,11 +29,11 @@ def clean(**overrides: Any) -> dict[str, Any]:
     return base
 
 
-def rules(findings: list[Finding]) -> set[str]:
+def rules(findings: list[LintFinding]) -> set[str]:
     return {f.rule for f in findings}
 
 
-def only(findings: list[Finding], rule: str) -> Finding:
+def only(findings: list[LintFinding], rule: str) -> LintFinding:
     matching = [f for f in findings if f.rule == rule]
     assert len(matching) == 1, findings
     return matching[0]

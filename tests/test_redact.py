@@ -84,7 +84,7 @@ def test_credentials_anywhere_are_hidden_but_counts_and_flags_stay() -> None:
 _CARRIERS = ("kwargs", "params", "request", "headers", "extra_headers", "api_key")
 #: Dataclasses with such a field that carries no secret, and why.
 _EXEMPT = {
-    "promptcache.diagnostics.lint_rules.Finding",  # ``request`` is the index of a trace entry
+    "promptcache.diagnostics.lint_rules.LintFinding",  # ``request`` is the index of a trace entry
     "promptcache.providers.anthropic.scripted._Failure",  # reply headers a test scripts
     "promptcache.providers._scripted.Failure",  # the same, shared by the scripted servers
 }

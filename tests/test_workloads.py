@@ -15,7 +15,7 @@ from promptcache.replay.workloads import (
     agent_tool_loop,
     bursts,
     chat_with_tools,
-    load_trace,
+    load_replay_trace,
     save_trace,
     sparse_users,
     strip_cache_control,
@@ -70,7 +70,7 @@ def test_a_trace_round_trips_through_jsonl(tmp_path: Path) -> None:
     trace = chat_with_tools(sessions=2, turns=2)
     path = tmp_path / "t.jsonl"
     save_trace(trace, path)
-    loaded = load_trace(path)
+    loaded = load_replay_trace(path)
     assert [(r.t, dict(r.request), r.session) for r in loaded.requests] == [
         (r.t, dict(r.request), r.session) for r in trace.requests]
     assert loaded.name == "t"
@@ -82,7 +82,7 @@ def test_loading_drops_recorded_markers(tmp_path: Path) -> None:
                    {"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}]}]}
     path = tmp_path / "t.jsonl"
     path.write_text(json.dumps({"t": 0, "request": request}) + "\n")
-    assert "cache_control" not in json.dumps(load_trace(path).requests[0].request)
+    assert "cache_control" not in json.dumps(load_replay_trace(path).requests[0].request)
     assert strip_cache_control(request)["messages"][0]["content"][0] == {"type": "text", "text": "hi"}
 
 
@@ -97,12 +97,12 @@ def test_a_malformed_line_names_its_line_number(tmp_path: Path, line: str, messa
     path = tmp_path / "bad.jsonl"
     path.write_text(good + "\n\n" + line + "\n")
     with pytest.raises(TraceError, match=rf"bad.jsonl line 3: .*{message}"):
-        load_trace(path)
+        load_replay_trace(path)
 
 
 def test_trace_errors_are_prompt_errors(tmp_path: Path) -> None:
     with pytest.raises(PromptError, match="Cannot read trace"):
-        load_trace(tmp_path / "missing.jsonl")
+        load_replay_trace(tmp_path / "missing.jsonl")
     with pytest.raises(TraceError, match="Unknown workload"):
         workload("nope")
 

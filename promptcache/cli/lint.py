@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from promptcache.cli._io import fail, print_json, read_json
-from promptcache.diagnostics import SEVERITIES, Finding, lint_request, lint_trace, load_trace
+from promptcache.diagnostics import SEVERITIES, LintFinding, lint_request, lint_trace, load_trace
 from promptcache.errors import PromptCacheError
 
 HELP = "Find what defeats prompt caching in a request (.json) or a recorded trace (.jsonl)."
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print findings as a JSON list")
 
 
-def _findings(args: argparse.Namespace) -> list[Finding]:
+def _findings(args: argparse.Namespace) -> list[LintFinding]:
     if args.file.endswith(".jsonl"):
         return lint_trace(load_trace(args.file), provider=args.provider)
     data: Any = read_json(args.file)
@@ -38,7 +38,7 @@ def _findings(args: argparse.Namespace) -> list[Finding]:
     return lint_request(data, provider=args.provider)
 
 
-def _print_rich(findings: Sequence[Finding], path: str) -> None:
+def _print_rich(findings: Sequence[LintFinding], path: str) -> None:
     from rich.console import Console
     from rich.table import Table
 

@@ -18,7 +18,7 @@ from promptcache.cli._render import plot_cumulative, progress_bar, results_table
 from promptcache.errors import PromptCacheError
 from promptcache.replay.compare import ReplayResult, compare, result_row
 from promptcache.replay.strategies import BENCHMARK_STRATEGIES, DEMO_STRATEGIES
-from promptcache.replay.workloads import load_trace
+from promptcache.replay.workloads import load_replay_trace
 
 HELP = "Replay a recorded trace (JSONL) under each caching strategy and report its cost."
 
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     strategies = tuple(dict.fromkeys(args.strategy)) if args.strategy else DEMO_STRATEGIES
     try:
-        trace = load_trace(args.trace)
+        trace = load_replay_trace(args.trace)
         total = len(trace.requests) * len(strategies)
         with progress_bar(console, total, "replaying",
                           enabled=not args.no_progress and not args.json

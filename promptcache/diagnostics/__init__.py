@@ -11,7 +11,7 @@ Caching mistakes do not fail: the request succeeds and only the bill shows that 
 Lint finds the usual causes before that: volatile values (timestamps, UUIDs, request ids, dates,
 nonces) inside the cached prefix, markers the API rejects or ignores, tool lists and JSON keys
 that shuffle between calls, cached content that changes on every call, and cache writes that
-expire before anything reads them. Each :class:`Finding` names the block path, the rule id (see
+expire before anything reads them. Each :class:`LintFinding` names the block path, the rule id (see
 :data:`RULES`) and the fix.
 
 Single requests cannot show what changes between calls, so the trace rules need
@@ -21,10 +21,11 @@ Single requests cannot show what changes between calls, so the trace rules need
 
 from __future__ import annotations
 
+from promptcache._deprecated import renamed
 from promptcache.diagnostics.diff import CacheDiff, Difference, diff_requests
-from promptcache.diagnostics.lint_rules import RULES, SEVERITIES, Finding, Severity, lint_request
+from promptcache.diagnostics.lint_rules import RULES, SEVERITIES, LintFinding, Severity, lint_request
 from promptcache.diagnostics.lint_trace import TraceEntry, TraceError, lint_trace, load_trace
-from promptcache.diagnostics.miss import MissReport, miss_report
+from promptcache.diagnostics.miss import MissDiagnosis, miss_report
 from promptcache.providers.diagnostics import ProviderReason, provider_reason
 
 __all__ = [
@@ -32,8 +33,8 @@ __all__ = [
     "SEVERITIES",
     "CacheDiff",
     "Difference",
-    "Finding",
-    "MissReport",
+    "LintFinding",
+    "MissDiagnosis",
     "ProviderReason",
     "Severity",
     "TraceEntry",
@@ -45,3 +46,6 @@ __all__ = [
     "miss_report",
     "provider_reason",
 ]
+
+#: Old names, renamed to say what they are (docs/architecture.md, "Renamed names").
+__getattr__ = renamed(__name__, {"Finding": "LintFinding", "MissReport": "MissDiagnosis"}, globals())

@@ -18,12 +18,12 @@ from promptcache.providers.registry import view_of
 __all__ = [
     "RULES",
     "SEVERITIES",
-    "Finding",
+    "LintFinding",
     "Severity",
+    "cached_prefix_end",
     "limits_or_none",
     "lint_request",
     "marker_findings",
-    "stable_end",
     "volatile_findings",
 ]
 
@@ -47,7 +47,7 @@ RULES: Mapping[str, str] = {
 }
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Finding:
+class LintFinding:
     """One thing that defeats caching, where it is, and what to do about it."""
 
     #: The block (``messages[0].content[2]``), parameter (``tools``) or file position.
@@ -120,7 +120,7 @@ def _volatile(block: Position, anywhere_only: bool) -> tuple[str, str] | None:
     return None
 
 
-def stable_end(flat: CacheView) -> tuple[int, str] | None:
+def cached_prefix_end(flat: CacheView) -> tuple[int, str] | None:
     """Index one past the cached prefix, and what ends it; None when nothing is cached.
 
     Anthropic: the last breakpoint. OpenAI and Gemini cache every prefix implicitly, so the
@@ -143,9 +143,9 @@ def stable_end(flat: CacheView) -> tuple[int, str] | None:
     return last_role_start, "the final turn (everything before it is the cached prefix)"
 
 
-def volatile_findings(flat: CacheView) -> list[Finding]:
+def volatile_findings(flat: CacheView) -> list[LintFinding]:
     """``volatile-content``: one finding per block of the cached prefix holding a volatile value."""
-    end = stable_end(flat)
+    end = cached_prefix_end(flat)
     if end is None:
         return []
     stop, boundary = end
@@ -155,7 +155,7 @@ def volatile_findings(flat: CacheView) -> list[Finding]:
         if hit is None:
             continue
         what, sample = hit
-        out.append(Finding(
+        out.append(LintFinding(
             path=block.path, rule="volatile-content", severity="warning",
             message=(f"{block.path}: {what} ({sample[:60]!r}) sits inside the cached prefix, before "
                      f"{boundary}. If it changes per call, every call writes a new cache entry "
@@ -180,9 +180,9 @@ def limits_or_none(flat: CacheView, limits: ModelLimits | None) -> ModelLimits |
         return None
 
 
-def marker_findings(flat: CacheView, lim: ModelLimits | None) -> list[Finding]:
+def marker_findings(flat: CacheView, lim: ModelLimits | None) -> list[LintFinding]:
     """The marker rules, every violation at once (``validate`` stops at the first 400)."""
-    out: list[Finding] = []
+    out: list[LintFinding] = []
     bps = flat.breakpoints()
 
     def where(i: int, automatic: bool) -> str:
@@ -192,7 +192,7 @@ def marker_findings(flat: CacheView, lim: ModelLimits | None) -> list[Finding]:
         4 if flat.provider == "anthropic" else None)
     if maximum is not None and len(bps) > maximum:
         paths = ", ".join(where(i, a) for i, _, a in bps)
-        out.append(Finding(
+        out.append(LintFinding(
             path=where(bps[maximum][0], bps[maximum][2]), rule="too-many-breakpoints",
             severity="error",
             message=(f"{len(bps)} cache breakpoints ({paths}); {flat.model} accepts at most "
@@ -204,7 +204,7 @@ def marker_findings(flat: CacheView, lim: ModelLimits | None) -> list[Finding]:
     for bp in bps:
         i, ttl, automatic = bp
         if shortest is not None and TTL_SECONDS.get(ttl, 0) > TTL_SECONDS.get(shortest[1], 0):
-            out.append(Finding(
+            out.append(LintFinding(
                 path=where(i, automatic), rule="ttl-order", severity="error",
                 message=(f"{where(i, automatic)}: a {ttl} breakpoint after the {shortest[1]} one at "
                          f"{where(shortest[0], shortest[2])}. Longer TTLs must come first; the API "
@@ -216,7 +216,7 @@ def marker_findings(flat: CacheView, lim: ModelLimits | None) -> list[Finding]:
     for i, _, automatic in bps:
         block = flat.blocks[i]
         if block.unmarkable and not automatic:
-            out.append(Finding(
+            out.append(LintFinding(
                 path=block.path, rule="unmarkable-block", severity="error",
                 message=f"{block.path}: {block.unmarkable}; the API rejects the request.",
                 fix=("Put the marker on the next text, tool_use or tool_result block; thinking "
@@ -224,7 +224,7 @@ def marker_findings(flat: CacheView, lim: ModelLimits | None) -> list[Finding]:
             ))
     if not bps and flat.provider == "anthropic" and lim is not None \
             and flat.total_tokens >= lim.min_cacheable_tokens:
-        out.append(Finding(
+        out.append(LintFinding(
             path="<request>", rule="no-breakpoint", severity="warning",
             message=(f"The request is about {flat.total_tokens:,} tokens (the minimum to cache on "
                      f"{flat.model} is {lim.min_cacheable_tokens:,}) but carries no cache_control: "
@@ -239,7 +239,7 @@ def marker_findings(flat: CacheView, lim: ModelLimits | None) -> list[Finding]:
             tokens = flat.prefix_tokens[i]
             if lim.clear_probability(tokens) <= 0.0:  # even as the provider's tokenizer counts
                 p = where(i, automatic)
-                out.append(Finding(
+                out.append(LintFinding(
                     path=p, rule="below-minimum", severity="warning",
                     message=(f"{p}: the prefix up to this breakpoint is about {tokens:,} tokens, "
                              f"below {flat.model}'s minimum of {lim.min_cacheable_tokens:,}; it "
@@ -251,7 +251,7 @@ def marker_findings(flat: CacheView, lim: ModelLimits | None) -> list[Finding]:
 
 
 def lint_request(request: Mapping[str, Any], *, provider: Provider | None = None,
-                 limits: ModelLimits | None = None) -> list[Finding]:
+                 limits: ModelLimits | None = None) -> list[LintFinding]:
     """Every single-request finding: volatile prefix content and marker rules.
 
     Unlike :func:`promptcache.validate` this never raises on a rule the API would reject: lint

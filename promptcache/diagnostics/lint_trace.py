@@ -15,10 +15,10 @@ from typing import Any
 
 from promptcache.diagnostics.lint_rules import (
     SEVERITIES,
-    Finding,
+    LintFinding,
+    cached_prefix_end,
     limits_or_none,
     marker_findings,
-    stable_end,
     volatile_findings,
 )
 from promptcache.errors import PromptError, TraceError
@@ -83,24 +83,24 @@ def _entry(item: Any, n: int) -> TraceEntry:
                      f"got {type(item).__name__}.", path=f"trace[{n}]")
 
 
-def _dedupe(findings: Sequence[Finding], total: int) -> list[Finding]:
+def _dedupe(findings: Sequence[LintFinding], total: int) -> list[LintFinding]:
     """One finding per (rule, path), saying in how many of the requests it occurred."""
-    groups: dict[tuple[str, str], list[Finding]] = defaultdict(list)
+    groups: dict[tuple[str, str], list[LintFinding]] = defaultdict(list)
     for f in findings:
         groups[(f.rule, f.path)].append(f)
     out = []
     for same in groups.values():
         first = same[0]
         if total > 1:
-            first = Finding(path=first.path, rule=first.rule, severity=first.severity,
+            first = LintFinding(path=first.path, rule=first.rule, severity=first.severity,
                             fix=first.fix, request=first.request,
                             message=f"{first.message} (in {len(same)} of {total} requests)")
         out.append(first)
     return out
 
 
-def _order_findings(flats: Sequence[CacheView]) -> list[Finding]:
-    out: list[Finding] = []
+def _order_findings(flats: Sequence[CacheView]) -> list[LintFinding]:
+    out: list[LintFinding] = []
     orders: dict[frozenset[str], dict[tuple[str, ...], int]] = defaultdict(dict)
     definitions: dict[str, dict[str, int]] = defaultdict(dict)
     raws: dict[str, dict[str, tuple[int, str]]] = defaultdict(dict)
@@ -115,7 +115,7 @@ def _order_findings(flats: Sequence[CacheView]) -> list[Finding]:
     for seen in orders.values():
         if len(seen) > 1:
             (first, n0), (second, n1) = list(seen.items())[:2]
-            out.append(Finding(
+            out.append(LintFinding(
                 path="tools", rule="tool-order", severity="warning", request=n1,
                 message=(f"tools: request {n1} sends the same {len(first)} tools as request {n0} in "
                          f"another order ({', '.join(second)} vs {', '.join(first)}); the tools "
@@ -125,7 +125,7 @@ def _order_findings(flats: Sequence[CacheView]) -> list[Finding]:
     for name, versions in definitions.items():
         if len(versions) > 1:
             n1 = list(versions.values())[1]
-            out.append(Finding(
+            out.append(LintFinding(
                 path=f"tools ({name!r})", rule="tools-changed", severity="warning", request=n1,
                 message=(f"tool {name!r} has {len(versions)} different definitions across the trace "
                          f"(first change in request {n1}); each change invalidates the tools, system "
@@ -135,7 +135,7 @@ def _order_findings(flats: Sequence[CacheView]) -> list[Finding]:
     for _canonical, variants in raws.items():
         if len(variants) > 1:
             (n1, path) = list(variants.values())[1]
-            out.append(Finding(
+            out.append(LintFinding(
                 path=path, rule="key-order", severity="warning", request=n1,
                 message=(f"{path}: request {n1} sends the same JSON object as an earlier request "
                          f"with its keys in another order ({len(variants)} orders seen); the "
@@ -146,12 +146,12 @@ def _order_findings(flats: Sequence[CacheView]) -> list[Finding]:
     return out
 
 
-def _every_call(flats: Sequence[CacheView]) -> list[Finding]:
+def _every_call(flats: Sequence[CacheView]) -> list[LintFinding]:
     if len(flats) < 3:
         return []
     contents: dict[str, list[str]] = defaultdict(list)
     for flat in flats:
-        end = stable_end(flat)
+        end = cached_prefix_end(flat)
         stop = end[0] if end else 0
         for b in flat.blocks[:stop]:
             if b.level in ("tools", "system"):
@@ -159,7 +159,7 @@ def _every_call(flats: Sequence[CacheView]) -> list[Finding]:
     out = []
     for path, raws in contents.items():
         if len(raws) == len(flats) and len(set(raws)) == len(raws):
-            out.append(Finding(
+            out.append(LintFinding(
                 path=path, rule="changes-every-call", severity="warning",
                 message=(f"{path}: inside the cached prefix, and different in every one of the "
                          f"{len(raws)} requests; nothing from here on is ever read from the cache."),
@@ -176,7 +176,7 @@ def _writes(flat: CacheView, lim: ModelLimits | None) -> list[tuple[int, str]]:
 
 
 def _wasted_writes(entries: Sequence[TraceEntry], flats: Sequence[CacheView],
-                   lims: Sequence[ModelLimits | None]) -> list[Finding]:
+                   lims: Sequence[ModelLimits | None]) -> list[LintFinding]:
     """Replay the trace: an entry lives ``ttl`` after its last write or read; count unread ones.
 
     Reads follow Anthropic's rule: a later request reads an entry when its prefix up to the
@@ -230,7 +230,7 @@ def _wasted_writes(entries: Sequence[TraceEntry], flats: Sequence[CacheView],
         else:
             fix = ("The prefix never came back: drop this breakpoint or move it to a block that "
                    "later requests repeat.")
-        out.append(Finding(
+        out.append(LintFinding(
             path=path, rule="wasted-write", severity="warning", request=misses[0][0],
             message=(f"{path}: {len(misses)} of {written[path]} cache writes here expired without "
                      "being read; each one paid the write premium for nothing."),
@@ -240,7 +240,7 @@ def _wasted_writes(entries: Sequence[TraceEntry], flats: Sequence[CacheView],
 
 
 def lint_trace(trace: TraceInput, *, provider: Provider | None = None,
-               limits: ModelLimits | None = None) -> list[Finding]:
+               limits: ModelLimits | None = None) -> list[LintFinding]:
     """Every finding over a recorded trace: per-request rules, once each, plus the trace rules.
 
     ``trace`` holds ``(t, request)`` pairs, :class:`TraceEntry` or ``{"t": ..., "request": ...}``
@@ -257,9 +257,9 @@ def lint_trace(trace: TraceInput, *, provider: Provider | None = None,
         except PromptError as err:
             raise TraceError(f"trace[{n}]: {err}", path=f"trace[{n}].{err.path}") from err
     lims = [limits_or_none(f, limits) for f in flats]
-    single: list[Finding] = []
+    single: list[LintFinding] = []
     for n, (flat, lim) in enumerate(zip(flats, lims, strict=True)):
-        single += [Finding(path=f.path, rule=f.rule, severity=f.severity, message=f.message,
+        single += [LintFinding(path=f.path, rule=f.rule, severity=f.severity, message=f.message,
                            fix=f.fix, request=n)
                    for f in marker_findings(flat, lim) + volatile_findings(flat)]
     findings = (_dedupe(single, len(entries)) + _order_findings(flats)

@@ -5,7 +5,7 @@ expiry and routing, which no request shows; promptcache names the first block th
 the provider's one-word reason does not. The block is found from the two Prompts' prefix
 fingerprints (already computed, so a miss costs a comparison of two tuples); the full
 :func:`diff_requests` of the two requests, which reads both again, is computed only when
-:attr:`MissReport.diff` is first asked for.
+:attr:`MissDiagnosis.diff` is first asked for.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from promptcache.prompt import Prompt
 from promptcache.providers.diagnostics import ProviderReason, provider_reason
 from promptcache.sdk import plain
 
-__all__ = ["MissReport", "miss_report"]
+__all__ = ["MissDiagnosis", "miss_report"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class MissReport:
+class MissDiagnosis:
     """One call that read less than it might have, explained twice."""
 
     #: What the provider said (``diagnostics=`` / ``comparison_response_id``), if asked and given.
@@ -83,7 +83,7 @@ def _first_difference(before: Prompt, after: Prompt) -> int | None:
 
 def miss_report(previous: Mapping[str, Any] | None, request: Mapping[str, Any], response: Any, *,
                 actual_read: int, expected_read: int | None = None,
-                previous_prompt: Prompt | None = None, prompt: Prompt | None = None) -> MissReport:
+                previous_prompt: Prompt | None = None, prompt: Prompt | None = None) -> MissDiagnosis:
     """Explain a call: ``previous`` and ``request`` are the keyword arguments of the last two
     calls as sent, ``response`` this call's (read for the provider's reason); with their Prompts,
     the first changed block is named at once. Never raises."""
@@ -92,7 +92,7 @@ def miss_report(previous: Mapping[str, Any] | None, request: Mapping[str, Any], 
         index = _first_difference(previous_prompt, prompt)
         if index is not None and index < len(prompt.blocks):
             path, layer = prompt.blocks[index].path, prompt.blocks[index].layer
-    return MissReport(provider=provider_reason(response), expected_read=expected_read,
+    return MissDiagnosis(provider=provider_reason(response), expected_read=expected_read,
                       actual_read=actual_read, changed_path=path, changed_layer=layer,
                       previous=previous, request=request)
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import promptcache.providers.anthropic.telemetry as telemetry
-from promptcache.diagnostics.miss import MissReport, miss_report
+from promptcache.diagnostics.miss import MissDiagnosis, miss_report
 from promptcache.log import PlanWatch, logger
 from promptcache.otel import attributes, record_call
 from promptcache.plan import Plan
@@ -65,7 +65,7 @@ class CallObserver:
         self.tracer_provider = options.get("tracer_provider")
         self.platform = platform
         #: The most recent call that read less than it might have, explained.
-        self.last_miss: MissReport | None = None
+        self.last_miss: MissDiagnosis | None = None
         self._client = client
         self._sdk_spans: bool | None = None  # installed the span middleware (None: not tried)
         self._described: OrderedDict[int, _Described] = OrderedDict()
@@ -149,7 +149,7 @@ class CallObserver:
         return record, plan
 
     def _miss(self, prepared: Any, usage: Usage, response: Any,
-              expected: int | None) -> MissReport | None:
+              expected: int | None) -> MissDiagnosis | None:
         with contextlib.suppress(Exception):
             reason = None if isinstance(response, Usage) else provider_reason(response)
             actual = usage.cache_read_tokens

@@ -22,10 +22,10 @@ from promptcache.providers._simerrors import ErrorStyle, SimulatedAPIError
 from promptcache.redact import redacted_repr
 from promptcache.tokens import default_counter
 
-__all__ = ["Exchange", "LoopbackServer", "RecordedRequest", "Reply"]
+__all__ = ["Exchange", "LoopbackServer", "RecordedRequest", "ReplyText"]
 
 #: The canned answer: a fixed string, or a function of the request body.
-Reply = str | Callable[[Mapping[str, Any]], str]
+ReplyText = str | Callable[[Mapping[str, Any]], str]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,7 +122,7 @@ class LoopbackServer:
 
     error_style: ErrorStyle = "anthropic"
 
-    def __init__(self, *, clock: Clock | None = None, reply: Reply = "Simulated reply.") -> None:
+    def __init__(self, *, clock: Clock | None = None, reply: ReplyText = "Simulated reply.") -> None:
         self.clock: Clock = clock if clock is not None else WallClock()
         self.reply = reply
         self.requests: list[RecordedRequest] = []

@@ -17,7 +17,7 @@ from promptcache.positions import (
 )
 from promptcache.tokens import BLOCK_OVERHEAD, count_block, default_counter
 
-__all__ = ["content_block", "content_list", "marker", "part"]
+__all__ = ["block_position", "content_list", "marker", "part"]
 
 
 def marker(block: Mapping[str, Any], path: str, key: str = "cache_control",
@@ -44,7 +44,7 @@ def content_list(content: Any, path: str) -> list[tuple[str, Mapping[str, Any]]]
     raise PromptError(f"{path} must be a string or a list of content blocks.", path=path)
 
 
-def content_block(block: Mapping[str, Any], path: str, level: Level, role: str | None,
+def block_position(block: Mapping[str, Any], path: str, level: Level, role: str | None,
                    *, first: bool = False) -> Position:
     payload = {k: v for k, v in block.items() if k != "cache_control"}
     raw = _raw_at(payload, path)

@@ -22,7 +22,7 @@ from promptcache.prompt import Prompt
 from promptcache.redact import redacted_repr
 
 __all__ = [
-    "Mode",
+    "CacheMode",
     "Preview",
     "ProviderPlan",
     "Rendered",
@@ -38,7 +38,7 @@ __all__ = [
 
 #: ``explicit``: breakpoints or a cache resource; ``implicit``: the provider's automatic prefix
 #: cache (stable content first); ``none``: nothing can be cached (below the minimum).
-Mode = Literal["explicit", "implicit", "none"]
+CacheMode = Literal["explicit", "implicit", "none"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,7 +50,7 @@ class ProviderPlan:
     #: ``generate_content`` or ``openai-compatible``.
     api: str
     model: str
-    mode: Mode
+    mode: CacheMode
     #: Estimated tokens of the prefix the request expects to read from cache once warm.
     cached_prefix_tokens: int
     total_tokens: int

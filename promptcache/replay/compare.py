@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from promptcache._deprecated import renamed
 from promptcache.clock import ManualClock
 from promptcache.providers.anthropic.simulator import AnthropicCacheSimulator
 from promptcache.providers.usage import parse_usage
@@ -19,14 +20,14 @@ from promptcache.replay.strategies import DEMO_STRATEGIES, Strategy, strategy_fo
 from promptcache.replay.workloads import Trace
 from promptcache.usage import Ledger, Usage, UsageTotals
 
-__all__ = ["CallRecord", "Progress", "ReplayResult", "compare", "replay", "result_row"]
+__all__ = ["Progress", "ReplayResult", "ReplayedCall", "compare", "replay", "result_row"]
 
 #: Called after each request with (requests done, requests in total).
 Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CallRecord:
+class ReplayedCall:
     """One replayed request: when, what the provider reported, and its input cost."""
 
     t: float
@@ -42,7 +43,7 @@ class ReplayResult:
 
     trace: str
     strategy: str
-    calls: tuple[CallRecord, ...]
+    calls: tuple[ReplayedCall, ...]
     totals: UsageTotals
 
     @property
@@ -74,7 +75,7 @@ def replay(trace: Trace, strategy: Strategy, *, response_start_delay: float = 0.
     clock = ManualClock()
     sim = AnthropicCacheSimulator(clock=clock, response_start_delay=response_start_delay)
     ledger = Ledger()
-    calls: list[CallRecord] = []
+    calls: list[ReplayedCall] = []
     total = len(trace.requests)
     for n, item in enumerate(trace.requests, 1):
         if item.t > clock.now():
@@ -87,7 +88,7 @@ def replay(trace: Trace, strategy: Strategy, *, response_start_delay: float = 0.
         usage = Usage(provider=usage.provider, model=usage.model, input_tokens=usage.input_tokens,
                       cache_read_tokens=usage.cache_read_tokens, cache_writes=usage.cache_writes)
         cost = ledger.add(usage)
-        calls.append(CallRecord(t=item.t, session=item.session, usage=usage, billed=cost.billed,
+        calls.append(ReplayedCall(t=item.t, session=item.session, usage=usage, billed=cost.billed,
                                 uncached=cost.uncached))
         if progress is not None:
             progress(n, total)
@@ -129,3 +130,6 @@ def result_row(result: ReplayResult, baseline: ReplayResult | None = None) -> di
         "saving_vs_none": saving,
         "hit_rate": t.hit_rate,
     }
+
+#: Old names, renamed to say what they are (docs/architecture.md, "Renamed names").
+__getattr__ = renamed(__name__, {"CallRecord": "ReplayedCall"}, globals())

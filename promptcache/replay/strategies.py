@@ -24,7 +24,11 @@ from promptcache.limits import TTL_SECONDS, limits_for
 from promptcache.optimizer import optimize
 from promptcache.positions import UNMARKABLE_TYPES
 from promptcache.providers.anthropic.render import prompt_from_request, render_anthropic
-from promptcache.providers.anthropic.simulator import AnthropicCacheResult, AnthropicCacheSimulator, Position
+from promptcache.providers.anthropic.simulator import (
+    AnthropicCacheResult,
+    AnthropicCacheSimulator,
+    SimulatedBlock,
+)
 from promptcache.providers.registry import view_of
 from promptcache.replay.workloads import Trace, TraceError, TraceRequest
 from promptcache.state import CacheState
@@ -234,7 +238,7 @@ class Clairvoyant(Strategy):
         flattener = AnthropicCacheSimulator()
         self.delay = response_start_delay
         self.max_candidates = max_candidates
-        self._positions: list[tuple[Position, ...]] = []
+        self._positions: list[tuple[SimulatedBlock, ...]] = []
         self._index: dict[int, int] = {}
         self._future = _Future()
         self._cache: dict[str, _Entry] = {}

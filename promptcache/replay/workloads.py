@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from promptcache._deprecated import renamed
 from promptcache.blocks import Document
 from promptcache.builder import PromptBuilder
 from promptcache.errors import PromptError, TraceError
@@ -38,7 +39,7 @@ __all__ = [
     "bare_request",
     "bursts",
     "chat_with_tools",
-    "load_trace",
+    "load_replay_trace",
     "prose",
     "rag_rotating_documents",
     "save_trace",
@@ -381,7 +382,7 @@ def _record(raw: str, where: str) -> TraceRequest:
                         session=str(session) if session is not None else "")
 
 
-def load_trace(path: str | Path, *, name: str | None = None) -> Trace:
+def load_replay_trace(path: str | Path, *, name: str | None = None) -> Trace:
     """Read a JSONL trace; blank lines are skipped, requests are ordered by ``t`` (stable).
 
     Any ``cache_control`` in the recorded requests is removed: strategies place their own.
@@ -395,3 +396,6 @@ def load_trace(path: str | Path, *, name: str | None = None) -> Trace:
     if not items:
         raise TraceError(f"Trace {str(p)!r} holds no requests.")
     return _sorted(name or p.stem, f"recorded trace {p.name}", items)
+
+#: Old names, renamed to say what they are (docs/architecture.md, "Renamed names").
+__getattr__ = renamed(__name__, {"load_trace": "load_replay_trace"}, globals())

@@ -22,10 +22,10 @@ from promptcache.session._values import TurnUsage
 from promptcache.session._wire import content_param, dump, get, served_from_cache
 from promptcache.state import CacheState
 
-__all__ = ["AnthropicAdapter", "content_param", "for_session", "parse_message", "parse_usage"]
+__all__ = ["AnthropicAdapter", "content_param", "for_session", "parse_message", "turn_usage"]
 
 
-def parse_usage(usage: Any) -> TurnUsage:
+def turn_usage(usage: Any) -> TurnUsage:
     """Anthropic ``usage`` (or a ``Message``) as a TurnUsage, via the one Anthropic parser."""
     return TurnUsage.of(usage_from_anthropic(usage))
 

@@ -13,16 +13,15 @@ from typing import Any, Literal, Protocol
 from promptcache.blocks import Document, Reuse
 from promptcache.clock import Clock
 from promptcache.errors import ProviderError, RuleViolation
-from promptcache.limits import ModelLimits, Provider
+from promptcache.limits import ModelLimits, Platform, Provider
 from promptcache.prompt import Prompt
 from promptcache.providers.registry import ProviderSpec, spec_for_client
 from promptcache.session._core import Adapter, Parsed, Pending, Request, SessionCore, ToolResult
+from promptcache.session._settings import SessionSettings
 from promptcache.session._values import EditCost, Reply, SessionStats, ToolCall
 from promptcache.state import CacheState
 
 __all__ = ["Accumulator", "SessionBase", "Wire", "adapter_for", "run_reply"]
-
-Platform = Literal["api", "bedrock", "vertex"]
 
 
 class Accumulator(Protocol):
@@ -121,11 +120,11 @@ class SessionBase:
         self.adapter, detected = adapter_for(client, asynchronous=self._asynchronous, api=api,
                                              clock=clock)
         self.provider: Provider = self.adapter.provider
-        self.core = SessionCore(self.adapter, model=model, tools=tools, system=system,
-                                documents=documents, history=history, max_tokens=max_tokens,
-                                params=params, state=state, clock=clock, limits=limits,
-                                diagnostics=diagnostics and self.provider == "anthropic",
-                                platform=platform or detected)
+        settings = SessionSettings.of(
+            model=model, tools=tools, system=system, documents=documents, history=history,
+            max_tokens=max_tokens, params=params, state=state, clock=clock, limits=limits,
+            diagnostics=diagnostics and self.provider == "anthropic", platform=platform or detected)
+        self.core = SessionCore(self.adapter, settings)
 
     # -- what the session knows -------------------------------------------------------------------
 

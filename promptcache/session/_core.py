@@ -12,13 +12,12 @@ drift apart.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from promptcache.blocks import Document, Layer, Reuse, Volatility
 from promptcache.builder import PromptBuilder
-from promptcache.clock import Clock
 from promptcache.errors import PromptError, RuleViolation
 from promptcache.limits import ModelLimits, Provider
 from promptcache.log import PlanWatch
@@ -29,6 +28,7 @@ from promptcache.providers.common import ProviderPlan
 from promptcache.redact import redacted_repr
 from promptcache.session._explain import Sent, edit_cost, explain_miss
 from promptcache.session._history import blocks_of, check_history
+from promptcache.session._settings import SessionSettings, listed, system_of
 from promptcache.session._values import EditCost, MissReport, Reply, SessionStats, TurnUsage
 from promptcache.session._wire import content_param, message_param
 from promptcache.state import CacheState
@@ -112,64 +112,24 @@ def _with_conversation(prompt: Prompt) -> Prompt:
                   turns=prompt.turns, params=prompt.params, platform=prompt.platform)
 
 
-def _listed(value: Any, name: str) -> tuple[Any, ...]:
-    """``tools``, ``documents``, ``history`` or ``system`` blocks as a tuple.
-
-    A number, a string or a lone mapping where a list belongs is a PromptError naming the
-    argument, not the bare TypeError that ``tuple(5)`` raises (a mapping would iterate its keys).
-    """
-    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
-        raise PromptError(f"ChatSession: {name} must be a list (got {type(value).__name__}).",
-                          path=name)
-    return tuple(value)
-
-
-def _system(value: Any) -> str | tuple[Mapping[str, Any], ...] | None:
-    """``system`` as the session keeps it: ``None``, a string or a tuple of text blocks."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bytes | Mapping) or not isinstance(value, Iterable):
-        raise PromptError(f"ChatSession: system must be a string or a list of text blocks (got "
-                          f"{type(value).__name__}).", path="system")
-    return tuple(value)
-
-
 class SessionCore:
     """History, planning and accounting of one conversation; the shells do the sending."""
 
-    def __init__(
-        self,
-        adapter: Adapter,
-        *,
-        model: str,
-        tools: Iterable[Mapping[str, Any]] = (),
-        system: str | Iterable[Mapping[str, Any]] | None = None,
-        documents: Iterable[Document | Mapping[str, Any]] = (),
-        history: Iterable[Mapping[str, Any]] = (),
-        max_tokens: int = 1024,
-        params: Mapping[str, Any] | None = None,
-        state: CacheState | None = None,
-        clock: Clock | None = None,
-        limits: ModelLimits | None = None,
-        diagnostics: bool = True,
-        platform: Literal["api", "bedrock", "vertex"] = "api",
-    ) -> None:
+    def __init__(self, adapter: Adapter, settings: SessionSettings) -> None:
         self.adapter = adapter
-        self.model = model
-        self.platform = platform
-        self.tools: tuple[Mapping[str, Any], ...] = _listed(tools, "tools")
-        self.system = _system(system)
-        self.documents: tuple[Document | Mapping[str, Any], ...] = _listed(documents, "documents")
-        # SDK objects (a ``Message``, its content blocks) are welcome: kept as the params they are.
-        self.history: list[Mapping[str, Any]] = [message_param(m) for m in _listed(history, "history")]
-        check_history(self.history)
-        if params is not None and not isinstance(params, Mapping):
-            raise PromptError(f"ChatSession: params must be a dict (got {type(params).__name__}).",
-                              path="params")
-        self.params: dict[str, Any] = {"max_tokens": max_tokens, **(params or {})}
-        self.state = state if state is not None else CacheState(clock=clock)
-        self.limits = limits if limits is not None else adapter.limits(model, platform)
-        self.diagnostics = diagnostics
+        #: What the session was created with (the editable parts below may have changed since).
+        self.settings = settings
+        self.model = settings.model
+        self.platform = settings.platform
+        self.tools: tuple[Mapping[str, Any], ...] = settings.tools
+        self.system = settings.system
+        self.documents: tuple[Document | Mapping[str, Any], ...] = settings.documents
+        self.history: list[Mapping[str, Any]] = list(settings.history)
+        self.params: dict[str, Any] = dict(settings.params)
+        self.state = settings.state if settings.state is not None else CacheState(clock=settings.clock)
+        self.limits = (settings.limits if settings.limits is not None
+                       else adapter.limits(settings.model, settings.platform))
+        self.diagnostics = settings.diagnostics
         self.replies: list[Reply] = []
         self.ledger = Ledger()
         #: Logs each plan and warns once per layer a decision costs money on (promptcache.log).
@@ -385,7 +345,7 @@ class SessionCore:
         The cost is the tokens from the first changed block to the end of the history, which the
         next request writes again instead of reading.
         """
-        given = self.history if history is None else _listed(history, "history")
+        given = self.history if history is None else listed(history, "history")
         new_history = [message_param(m) for m in given]
         try:
             check_history(new_history)
@@ -394,9 +354,9 @@ class SessionCore:
             # later send fail with the same violation, and the session would be stuck.
             raise PromptError(f"This edit would leave the history unsendable: {e}",
                               path=e.path) from e
-        tools = None if tools is None else _listed(tools, "tools")
-        system = _system(system)
-        documents = None if documents is None else _listed(documents, "documents")
+        tools = None if tools is None else listed(tools, "tools")
+        system = system_of(system)
+        documents = None if documents is None else listed(documents, "documents")
         after = self.build(new_history, tools=tools, system=system, documents=documents)
         cost = edit_cost(self._prompt, after, self.limits)
         if apply:

@@ -8,9 +8,10 @@ Batches API; ``warm_up_gemini`` creates an explicit cache once. See docs/warmup.
 
 from __future__ import annotations
 
+from promptcache._deprecated import renamed
 from promptcache.warmup._flight import DEFAULT_FLIGHTS, SingleFlight
 from promptcache.warmup._prefix import SharedPrefix, prefix_only_request, prepare
-from promptcache.warmup._run import Mode, WarmupResult, warm_up, warm_up_sync
+from promptcache.warmup._run import WarmupMode, WarmupResult, warm_up, warm_up_sync
 from promptcache.warmup.batches import BatchWarmupResult, warm_up_batch
 from promptcache.warmup.gemini import GeminiWarmupResult, warm_up_gemini
 
@@ -18,9 +19,9 @@ __all__ = [
     "DEFAULT_FLIGHTS",
     "BatchWarmupResult",
     "GeminiWarmupResult",
-    "Mode",
     "SharedPrefix",
     "SingleFlight",
+    "WarmupMode",
     "WarmupResult",
     "prefix_only_request",
     "prepare",
@@ -29,3 +30,6 @@ __all__ = [
     "warm_up_gemini",
     "warm_up_sync",
 ]
+
+#: Old names, renamed to say what they are (docs/architecture.md, "Renamed names").
+__getattr__ = renamed(__name__, {"Mode": "WarmupMode"}, globals())

@@ -29,16 +29,16 @@ from typing import Any, Literal
 from promptcache.cache.keys import client_identity
 from promptcache.errors import CacheWarning
 from promptcache.limits import limits_for
-from promptcache.session._anthropic import parse_usage
+from promptcache.session._anthropic import turn_usage
 from promptcache.session._values import TurnUsage
 from promptcache.warmup._flight import DEFAULT_FLIGHTS, SingleFlight, flight_key
 from promptcache.warmup._prefix import NotWarmable, SharedPrefix, prepare, prewarm_request
 
-__all__ = ["Mode", "WarmupResult", "warm_up", "warm_up_sync"]
+__all__ = ["WarmupMode", "WarmupResult", "warm_up", "warm_up_sync"]
 
 #: ``first``: the first request leads, streamed; ``prefix``: a ``max_tokens=0`` request on the
 #: shared prefix leads; ``none``: no warm-up (the naive fan-out, for comparison).
-Mode = Literal["first", "prefix", "none"]
+WarmupMode = Literal["first", "prefix", "none"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,14 +67,14 @@ class WarmupResult:
     def usage(self) -> TurnUsage:
         total = sum(self.per_request, TurnUsage())
         if self.warm_response is not None:
-            total = total + parse_usage(self.warm_response.usage)
+            total = total + turn_usage(self.warm_response.usage)
         return total
 
     @property
     def writes(self) -> int:
         """Requests (the prefix-only one included) that paid for a cache write."""
         extra = (1 if self.warm_response is not None
-                 and parse_usage(self.warm_response.usage).cache_write_tokens else 0)
+                 and turn_usage(self.warm_response.usage).cache_write_tokens else 0)
         return extra + sum(1 for u in self.per_request if u.cache_write_tokens)
 
     @property
@@ -117,7 +117,7 @@ class _Plan:
 
     prepared: list[dict[str, Any]]
     prefix: SharedPrefix | None
-    mode: Mode
+    mode: WarmupMode
     fallback: str = ""
     warm_request: dict[str, Any] | None = None
     #: Flight key of the shared prefix; keys a request could read; entries the leader writes.
@@ -126,7 +126,7 @@ class _Plan:
     writes: tuple[tuple[str, str, int], ...] = ()
 
 
-def _plan(client: Any, requests: Sequence[Mapping[str, Any]], mode: Mode, ttl: str) -> _Plan:
+def _plan(client: Any, requests: Sequence[Mapping[str, Any]], mode: WarmupMode, ttl: str) -> _Plan:
     try:
         prepared, prefix = prepare(requests, ttl=ttl)
     except NotWarmable as e:
@@ -151,7 +151,7 @@ def _plan(client: Any, requests: Sequence[Mapping[str, Any]], mode: Mode, ttl: s
 def _result(model: str, responses: Sequence[Any], plan: _Plan, outcome: str,
             warm: Any, first_start: float, t0: float) -> WarmupResult:
     return WarmupResult(model=model, responses=tuple(responses),
-                        per_request=tuple(parse_usage(r.usage) for r in responses),
+                        per_request=tuple(turn_usage(r.usage) for r in responses),
                         prefix=plan.prefix, outcome=outcome, warm_response=warm,
                         first_start=first_start, elapsed=time.perf_counter() - t0,
                         fallback=plan.fallback)
@@ -216,7 +216,7 @@ def _steps(flights: SingleFlight, plan: _Plan) -> Generator[_Step, None, str]:
     return outcome
 
 
-async def warm_up(client: Any, requests: Sequence[Mapping[str, Any]], *, mode: Mode = "first",
+async def warm_up(client: Any, requests: Sequence[Mapping[str, Any]], *, mode: WarmupMode = "first",
                   concurrency: int = 8, progress: bool = True, flights: SingleFlight | None = None,
                   ttl: str = "5m", console: Any = None) -> WarmupResult:
     """Send ``requests`` (``messages.create`` kwargs) through an ``AsyncAnthropic`` client,
@@ -287,7 +287,7 @@ async def _lead_async(client: Any, request: Mapping[str, Any], started: asyncio.
     return message
 
 
-def warm_up_sync(client: Any, requests: Sequence[Mapping[str, Any]], *, mode: Mode = "first",
+def warm_up_sync(client: Any, requests: Sequence[Mapping[str, Any]], *, mode: WarmupMode = "first",
                  concurrency: int = 8, progress: bool = True, flights: SingleFlight | None = None,
                  ttl: str = "5m", console: Any = None) -> WarmupResult:
     """:func:`warm_up` for an ``anthropic.Anthropic`` client, with a pool of ``concurrency`` threads."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from promptcache.errors import PromptCacheError, PromptError
 from promptcache.limits import BATCH_PRICE_MULTIPLIER, limits_for
-from promptcache.session._anthropic import parse_usage
+from promptcache.session._anthropic import turn_usage
 from promptcache.session._values import TurnUsage
 from promptcache.warmup._prefix import NotWarmable, SharedPrefix, prepare
 
@@ -40,7 +40,7 @@ class BatchWarmupResult:
         total = TurnUsage(provider="anthropic", model=self.model)
         for result in self.results.values():
             if getattr(result, "type", None) == "succeeded":
-                total = total + parse_usage(result.message.usage)
+                total = total + turn_usage(result.message.usage)
         return total
 
     @property

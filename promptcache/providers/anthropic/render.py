@@ -30,7 +30,7 @@ from promptcache.state import CacheState
 
 __all__ = [
     "AnthropicPrefixCounter",
-    "Finding",
+    "MarkerFinding",
     "ValidationReport",
     "preview_anthropic",
     "prompt_from_request",
@@ -279,7 +279,7 @@ def prompt_from_request(request: Mapping[str, Any], *, platform: Platform = "api
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Finding:
+class MarkerFinding:
     """A marker the API accepts but that cannot take effect."""
 
     path: str
@@ -294,7 +294,7 @@ class ValidationReport:
     model: str
     limits: ModelLimits
     breakpoints: int
-    findings: tuple[Finding, ...]
+    findings: tuple[MarkerFinding, ...]
 
     @property
     def ok(self) -> bool:
@@ -324,7 +324,7 @@ def validate(request: Mapping[str, Any], *, platform: Platform = "api",
                                 path="cache_control", rule="uncacheable-block")
         markers.append(Marker(index=last, ttl=automatic, automatic=True))
         markers.sort(key=lambda m: (m.index, m.automatic))
-    findings = tuple(Finding(path=p, rule=r, message=m)
+    findings = tuple(MarkerFinding(path=p, rule=r, message=m)
                      for p, r, m in check_markers(prompt, markers, lim, margin=margin))
     if warn:
         for f in findings:

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptcache.clock import Clock
-from promptcache.providers._loopback import Exchange, Reply
+from promptcache.providers._loopback import Exchange, ReplyText
 from promptcache.providers._simerrors import SimulatedAPIError
 from promptcache.providers.anthropic.server import AnthropicServer
 from promptcache.providers.anthropic.simulator import AnthropicCacheSimulator
@@ -85,7 +85,7 @@ class ScriptedAnthropicServer(AnthropicServer):
         script: Sequence[str | Sequence[Mapping[str, Any]]] | None = None,
         *,
         clock: Clock | None = None,
-        reply: Reply = "Simulated reply.",
+        reply: ReplyText = "Simulated reply.",
         responder: Responder | None = None,
         response_delay: float = 0.0,
         simulator: AnthropicCacheSimulator | None = None,

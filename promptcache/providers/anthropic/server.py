@@ -21,7 +21,7 @@ from urllib.parse import unquote
 from promptcache.clock import Clock
 from promptcache.errors import UnknownModelError
 from promptcache.limits import limits_for
-from promptcache.providers._loopback import Exchange, LoopbackServer, Reply
+from promptcache.providers._loopback import Exchange, LoopbackServer, ReplyText
 from promptcache.providers._simerrors import SimulatedAPIError
 from promptcache.providers.anthropic.simulator import AnthropicCacheSimulator
 from promptcache.providers.anthropic.simulator_rules import check_prewarm, read_view
@@ -57,7 +57,7 @@ class AnthropicServer(LoopbackServer):
         self,
         *,
         clock: Clock | None = None,
-        reply: Reply = "Simulated reply.",
+        reply: ReplyText = "Simulated reply.",
         simulator: AnthropicCacheSimulator | None = None,
     ) -> None:
         super().__init__(clock=clock, reply=reply)

@@ -39,14 +39,14 @@ from promptcache.limits import TTL_SECONDS, ModelLimits, limits_for
 from promptcache.positions import CacheView, Level
 from promptcache.providers.anthropic.simulator_rules import breakpoint_ttls, check_prewarm, read_view
 
-__all__ = ["AnthropicCacheResult", "AnthropicCacheSimulator", "Position"]
+__all__ = ["AnthropicCacheResult", "AnthropicCacheSimulator", "SimulatedBlock"]
 
 #: Positions checked per breakpoint, the breakpoint itself included.
 LOOKBACK_BLOCKS = 20
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Position:
+class SimulatedBlock:
     """One block of the flattened request, as the cache sees it."""
 
     #: Where the block is in the request, e.g. ``messages[3].content[1]``.
@@ -73,7 +73,7 @@ class AnthropicCacheResult:
     usage: dict[str, Any]
     #: The response's ``diagnostics`` (``None`` unless a divergence was diagnosed).
     diagnostics: dict[str, Any] | None
-    positions: tuple[Position, ...]
+    positions: tuple[SimulatedBlock, ...]
     #: Index in ``positions`` of the entry that was read (position A), if any.
     hit: int | None
     #: Indices of the breakpoints that wrote (or rewrote) an entry.
@@ -132,20 +132,20 @@ class AnthropicCacheSimulator:
         """The limits used for ``model``: the override if one was given, else the table's row."""
         return self._limits if self._limits is not None else limits_for(model, provider="anthropic")
 
-    def positions(self, request: Mapping[str, Any]) -> tuple[Position, ...]:
+    def positions(self, request: Mapping[str, Any]) -> tuple[SimulatedBlock, ...]:
         """The cache's view of ``request`` with breakpoints resolved; raises
         :class:`SimulatedAPIError` where the API would answer 400."""
         return self._positions(request)[1]
 
-    def _positions(self, request: Mapping[str, Any]) -> tuple[CacheView, tuple[Position, ...]]:
+    def _positions(self, request: Mapping[str, Any]) -> tuple[CacheView, tuple[SimulatedBlock, ...]]:
         view = read_view(request)
         ttls = breakpoint_ttls(request, view, self.limits(view.model).max_breakpoints)
-        out: list[Position] = []
+        out: list[SimulatedBlock] = []
         end = 0
         for b, fingerprint, ttl in zip(view.blocks, view.fingerprints(), ttls, strict=True):
             tokens = 0 if b.stripped else b.tokens
             end += tokens
-            out.append(Position(path=b.path, level=b.level, kind=b.kind, tokens=tokens, end=end,
+            out.append(SimulatedBlock(path=b.path, level=b.level, kind=b.kind, tokens=tokens, end=end,
                                 fingerprint=fingerprint, ttl=ttl, stripped=b.stripped))
         return view, tuple(out)
 
@@ -220,7 +220,7 @@ class AnthropicCacheSimulator:
             return None
         return entry
 
-    def _lookup(self, positions: Sequence[Position], now: float) -> int | None:
+    def _lookup(self, positions: Sequence[SimulatedBlock], now: float) -> int | None:
         best: int | None = None
         for b, pos in enumerate(positions):
             if pos.ttl is None:
@@ -238,7 +238,7 @@ class AnthropicCacheSimulator:
 
     def _write(
         self,
-        positions: Sequence[Position],
+        positions: Sequence[SimulatedBlock],
         hit: int | None,
         now: float,
         message_id: str,
@@ -273,7 +273,7 @@ class AnthropicCacheSimulator:
             written.append(b)
         return tuple(written)
 
-    def _refreshed(self, entry: _Entry, pos: Position, now: float) -> float:
+    def _refreshed(self, entry: _Entry, pos: SimulatedBlock, now: float) -> float:
         """When an entry read through ``pos``'s marker expires: its own TTL from now, or the
         longer of the two with ``extend_ttl_on_read``."""
         ttl = entry.ttl
@@ -284,7 +284,7 @@ class AnthropicCacheSimulator:
 
     def _usage(
         self,
-        positions: Sequence[Position],
+        positions: Sequence[SimulatedBlock],
         hit: int | None,
         written: Sequence[int],
         output_tokens: int,

@@ -22,7 +22,7 @@ from promptcache.positions import (
     is_web_search,
     strips_thinking,
 )
-from promptcache.providers._view import content_block, content_list, marker
+from promptcache.providers._view import block_position, content_list, marker
 from promptcache.tokens import count_tool
 
 __all__ = ["read_request"]
@@ -51,7 +51,7 @@ def read_request(request: Mapping[str, Any], model: str, api: str) -> CacheView:
     system = request.get("system")
     if system:
         for path, b in content_list(system, "system"):
-            blocks.append(content_block(b, path, "system", None))
+            blocks.append(block_position(b, path, "system", None))
     messages = request.get("messages")
     if not isinstance(messages, list) or not messages:
         raise PromptError("The request needs a non-empty 'messages' list.", path="messages")
@@ -62,7 +62,7 @@ def read_request(request: Mapping[str, Any], model: str, api: str) -> CacheView:
         role = str(message.get("role"))
         for n, (path, b) in enumerate(content_list(message.get("content"),
                                                     f"messages[{m}].content")):
-            blocks.append(content_block(b, path, "messages", role, first=n == 0))
+            blocks.append(block_position(b, path, "messages", role, first=n == 0))
     thinking = request.get("thinking")
     last = messages[-1] if isinstance(messages[-1], Mapping) else {}
     last_content = last.get("content")

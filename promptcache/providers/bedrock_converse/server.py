@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from promptcache.clock import Clock
-from promptcache.providers._loopback import Exchange, LoopbackServer, Reply
+from promptcache.providers._loopback import Exchange, LoopbackServer, ReplyText
 from promptcache.providers._simerrors import SimulatedAPIError
 from promptcache.providers.bedrock_converse.eventstream import CONTENT_TYPE, encode_event
 from promptcache.providers.bedrock_converse.simulator import ConverseCacheSimulator
@@ -36,7 +36,7 @@ class ConverseServer(LoopbackServer):
     """The fake Bedrock runtime. ``simulator`` and ``clock`` are exposed so tests can move time;
     ``results`` lists each request's :class:`ConverseCacheResult` (checkpoints, hit, writes)."""
 
-    def __init__(self, *, clock: Clock | None = None, reply: Reply = "Simulated reply.",
+    def __init__(self, *, clock: Clock | None = None, reply: ReplyText = "Simulated reply.",
                  simulator: ConverseCacheSimulator | None = None) -> None:
         super().__init__(clock=clock, reply=reply)
         self.simulator = simulator if simulator is not None else ConverseCacheSimulator(

@@ -22,7 +22,7 @@ from promptcache.limits import TTL_SECONDS, ModelLimits, limits_for
 from promptcache.optimizer import DEFAULT_MARGIN
 from promptcache.prompt import Prompt
 from promptcache.providers.common import (
-    Mode,
+    CacheMode,
     Preview,
     ProviderPlan,
     Rendered,
@@ -418,7 +418,7 @@ def _plan(prompt: Prompt, model: str, api: str, cut: GeminiSplit, decision: Cach
     read = lim.cache_read_multiplier
     notes = list(cut.notes)
     settings: dict[str, str] = {}
-    mode: Mode
+    mode: CacheMode
     if cache is not None:
         mode, cached = "explicit", cut.tokens
         settings.update(cached_content=cache.name, display_name=cache.display_name)

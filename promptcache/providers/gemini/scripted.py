@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from promptcache.clock import Clock
-from promptcache.providers._loopback import Exchange, Reply
+from promptcache.providers._loopback import Exchange, ReplyText
 from promptcache.providers._scripted import (
     Failure,
     Script,
@@ -47,7 +47,7 @@ class ScriptedGeminiServer(GeminiServer):
     and errors; the ``cachedContents`` resource and ``countTokens`` work as on GeminiServer."""
 
     def __init__(self, script: Sequence[ScriptedReply] | None = None, *,
-                 clock: Clock | None = None, reply: Reply = "Simulated reply.",
+                 clock: Clock | None = None, reply: ReplyText = "Simulated reply.",
                  responder: ScriptResponder | None = None,
                  simulator: GeminiCacheSimulator | None = None) -> None:
         super().__init__(clock=clock, reply=reply, simulator=simulator)

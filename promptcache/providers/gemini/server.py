@@ -17,7 +17,7 @@ import re
 from typing import Any
 
 from promptcache.clock import Clock
-from promptcache.providers._loopback import Exchange, LoopbackServer, Reply
+from promptcache.providers._loopback import Exchange, LoopbackServer, ReplyText
 from promptcache.providers._simerrors import SimulatedAPIError
 from promptcache.providers.gemini.simulator import GeminiCacheSimulator, usage_metadata
 
@@ -48,7 +48,7 @@ class GeminiServer(LoopbackServer):
         self,
         *,
         clock: Clock | None = None,
-        reply: Reply = "Simulated reply.",
+        reply: ReplyText = "Simulated reply.",
         simulator: GeminiCacheSimulator | None = None,
     ) -> None:
         super().__init__(clock=clock, reply=reply)

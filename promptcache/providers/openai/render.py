@@ -22,7 +22,7 @@ from promptcache.optimizer import optimize
 from promptcache.plan import Plan
 from promptcache.prompt import Prompt
 from promptcache.providers.common import (
-    Mode,
+    CacheMode,
     Preview,
     ProviderPlan,
     Rendered,
@@ -258,7 +258,7 @@ def _render(prompt: Prompt, api: Api, *, model: str, prompt_cache_key: str | Non
                                             "(static and daily layers): requests sharing it are "
                                             "routed to the same cache"))
     price = lim.input_price / 1e6 if lim.input_price is not None else None
-    mode: Mode
+    mode: CacheMode
     if use_explicit and plan is not None:
         ttl = max((p.ttl for p in plan.placements), key=lambda x: lim.ttls.index(x), default="30m")
         options: dict[str, Any] = {"mode": "explicit" if marks else "implicit", "ttl": ttl}

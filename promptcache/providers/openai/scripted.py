@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from promptcache.clock import Clock
-from promptcache.providers._loopback import Exchange, Reply
+from promptcache.providers._loopback import Exchange, ReplyText
 from promptcache.providers._scripted import (
     Failure,
     Script,
@@ -51,7 +51,7 @@ class ScriptedOpenAIServer(OpenAIServer):
     """The fake OpenAI API (chat completions and responses) with scripted replies and errors."""
 
     def __init__(self, script: Sequence[ScriptedReply] | None = None, *,
-                 clock: Clock | None = None, reply: Reply = "Simulated reply.",
+                 clock: Clock | None = None, reply: ReplyText = "Simulated reply.",
                  responder: ScriptResponder | None = None,
                  simulator: OpenAICacheSimulator | None = None) -> None:
         super().__init__(clock=clock, reply=reply, simulator=simulator)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from promptcache.clock import Clock
-from promptcache.providers._loopback import Exchange, LoopbackServer, Reply
+from promptcache.providers._loopback import Exchange, LoopbackServer, ReplyText
 from promptcache.providers._simerrors import SimulatedAPIError
 from promptcache.providers.openai.simulator import OpenAICacheSimulator
 
@@ -39,7 +39,7 @@ class OpenAIServer(LoopbackServer):
         self,
         *,
         clock: Clock | None = None,
-        reply: Reply = "Simulated reply.",
+        reply: ReplyText = "Simulated reply.",
         simulator: OpenAICacheSimulator | None = None,
     ) -> None:
         super().__init__(clock=clock, reply=reply)
