@@ -1,8 +1,8 @@
-"""The fault matrix's stalls: every backend and fault of tests/test_fault_matrix.py, measured.
+"""The fault matrix's stalls: every backend and fault of tests/fuzz/test_fault_matrix.py, measured.
 
     python benchmarks/bench_fault_matrix.py [--repeat 3] [--no-docs]
 
-Runs the same cells as the test (the same code: it imports ``tests/test_fault_matrix.py``), each
+Runs the same cells as the test (the same code: it imports ``tests/fuzz/test_fault_matrix.py``), each
 ``--repeat`` times, and reports per cell the failed calls and the worst call's time beyond the
 backend's fault-free median (the worst over the repeats), against the 0.3 s goal. Writes the
 "Fault matrix" section of docs/benchmarks.md unless ``--no-docs``.
@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from cost_suite import replace_section  # noqa: E402
 
 from promptcache.testing import AnthropicServer  # noqa: E402
-from tests import test_fault_matrix as matrix  # noqa: E402
+from tests.fuzz import test_fault_matrix as matrix  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,7 +105,7 @@ def report(worst: dict[tuple[str, str], float], failed: dict[tuple[str, str], in
     table = "\n".join(rows)
     return f"""
 Every response-cache backend and the fleet's planner state, under every fault
-`tests/test_fault_matrix.py` makes for real (the table of faults is in its docstring): each cell
+`tests/fuzz/test_fault_matrix.py` makes for real (the table of faults is in its docstring): each cell
 is {matrix.CALLS} calls through the real `anthropic` client against the loopback server (repeats
 and new questions), {repeat} times. A cell shows the worst call's time beyond the same backend's
 fault-free median call, and the failed calls. The goal: 0 failed calls, at most 0.3 s added to

@@ -1,7 +1,7 @@
 """A throwaway ``redis-server`` on a free loopback port, and a proxy that delays its packets.
 
 The one launcher the benchmarks (``cost_suite.py``, ``generated.py``, ``bench_response_cache.py``,
-``bench_fault_matrix.py``) and the tests (``tests/_redis_fixture.py``) share::
+``bench_fault_matrix.py``) and the tests (``tests/_redis.py``) share::
 
     with redis_server() as server:      # RedisUnavailable when the binary is not installed
         use(server.url)

@@ -21,7 +21,7 @@ prompt, where A, B and C (this request's last breakpoint) are decided first, wit
 counts as one vector per label and, where a near-minimum breakpoint may not take effect, the
 expected price of the next one in effect. Otherwise :func:`_search_labels` runs forwards and
 carries the expected position of the last breakpoint in effect, the chance the window is
-covered, and the prefix in flight. Both are exact: ``tests/test_placement.py`` checks them
+covered, and the prefix in flight. Both are exact: ``tests/planner/test_placement.py`` checks them
 against enumerating every subset under every TTL assignment.
 """
 

@@ -1,0 +1,1 @@
+"""Tests of promptcache's cache area (the folder mirrors the package)."""

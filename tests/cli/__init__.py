@@ -1,0 +1,1 @@
+"""Tests of promptcache's cli area (the folder mirrors the package)."""

@@ -1,0 +1,1 @@
+"""Tests of promptcache's core area (the folder mirrors the package)."""

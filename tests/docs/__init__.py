@@ -1,0 +1,1 @@
+"""Tests of promptcache's docs area (the folder mirrors the package)."""

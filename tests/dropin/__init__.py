@@ -1,0 +1,1 @@
+"""Tests of promptcache's dropin area (the folder mirrors the package)."""

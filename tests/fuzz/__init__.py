@@ -1,0 +1,1 @@
+"""Tests of promptcache's fuzz area (the folder mirrors the package)."""

@@ -1,0 +1,1 @@
+"""Tests of promptcache's observability area (the folder mirrors the package)."""

@@ -1,0 +1,1 @@
+"""Tests of promptcache's planner area (the folder mirrors the package)."""

@@ -1,0 +1,1 @@
+"""Tests of promptcache's providers area (the folder mirrors the package)."""

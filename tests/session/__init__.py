@@ -1,0 +1,1 @@
+"""Tests of promptcache's session area (the folder mirrors the package)."""

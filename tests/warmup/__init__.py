@@ -1,0 +1,1 @@
+"""Tests of promptcache's warmup area (the folder mirrors the package)."""
