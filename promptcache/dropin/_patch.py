@@ -30,20 +30,12 @@ from promptcache.dropin._streams import (
     StreamProxy,
 )
 
-__all__ = ["WRAPPED", "install_probe", "is_async_resource", "patch", "probe", "restore"]
+__all__ = ["WRAPPED", "is_async_resource", "patch", "restore"]
 
 #: Attribute of a replacement method holding the method it replaced.
 WRAPPED = "__promptcache_wrapped__"
 #: The response cache's own attribute for the method it replaced (see promptcache.cache).
 CACHE_ORIGINAL = "__promptcache_original__"
-#: The probe's attribute for the SDK method under it. Not WRAPPED: the response cache copies its
-#: wrapped function's ``__dict__`` (``functools.wraps``), so the cache layer carries it too.
-PROBED = "__promptcache_probed__"
-
-#: Set by a call's planning layer; the probe under the response cache marks it when the call
-#: really goes to the API (a response-cache hit never reaches the probe).
-_reached: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
-    "promptcache_reached", default=None)
 #: Set while an openai stream helper's manager starts its request (through ``create``): the
 #: helper's endpoint.
 _helper: contextvars.ContextVar[WrappedMethod | None] = contextvars.ContextVar(
@@ -68,31 +60,14 @@ def _route(original: Callable[..., Any], endpoint: WrappedMethod) -> tuple[Calla
 
     A helper's stream goes *under* the response cache and always reaches the API: the helper
     builds its events and final message from the live SDK stream, and the wrapper accounts for
-    it from there. (The probe under the cache still sees the call; ``cache_client`` alone does
-    serve helpers from the cache, with a replayed stream they can close.)
+    it from there. (``cache_client`` alone does serve helpers from the cache, with a replayed
+    stream they can close.)
     """
     via = _helper.get()
     if via is None:
         return original, endpoint
     _helper.set(None)  # one request per helper: a nested call is the caller's own
     return getattr(original, CACHE_ORIGINAL, original), via
-
-
-def probe(original: Callable[..., Any]) -> Any:
-    """A pass-through placed *under* the response cache: it notes that the API was called."""
-    @functools.wraps(original, updated=())
-    def reached(*args: Any, **kwargs: Any) -> Any:
-        box = _reached.get()
-        if box is not None:
-            box[0] = True
-        return original(*args, **kwargs)
-
-    setattr(reached, PROBED, original)
-    return reached
-
-
-def _served_from_cache(box: list[bool], probed: bool) -> bool:
-    return probed and not box[0]
 
 
 def _streams(endpoint: WrappedMethod, prepared: Prepared) -> bool:
@@ -120,8 +95,7 @@ def _finish(handle: WrapHandle, endpoint: WrappedMethod, prepared: Prepared, res
     return proxy(result, acc.feed, lambda: handle.account(prepared, acc.usage()))
 
 
-def _sync(original: Callable[..., Any], endpoint: WrappedMethod, handle: WrapHandle,
-          probed: bool) -> Any:
+def _sync(original: Callable[..., Any], endpoint: WrappedMethod, handle: WrapHandle) -> Any:
     @functools.wraps(original, updated=())
     def planned(*args: Any, **kwargs: Any) -> Any:
         if args:  # the SDK methods are keyword-only: let the SDK say so
@@ -129,8 +103,6 @@ def _sync(original: Callable[..., Any], endpoint: WrappedMethod, handle: WrapHan
         send, named = _route(original, endpoint)
         kwargs = dict(materialised(kwargs))
         prepared = handle.prepare(named, kwargs)
-        box = [False]
-        token = _reached.set(box)
         try:
             result = send(**prepared.kwargs)
         except Exception as e:
@@ -139,18 +111,13 @@ def _sync(original: Callable[..., Any], endpoint: WrappedMethod, handle: WrapHan
                 raise
             prepared = handle.resent(named, prepared, kwargs, e, marker)
             result = send(**kwargs)
-        finally:
-            _reached.reset(token)
-        if _served_from_cache(box, probed):
-            return result  # nothing was sent: no write, no bill
         return _finish(handle, endpoint, prepared, result, is_async=False)
 
     setattr(planned, WRAPPED, original)
     return planned
 
 
-def _async(original: Callable[..., Any], endpoint: WrappedMethod, handle: WrapHandle,
-           probed: bool) -> Any:
+def _async(original: Callable[..., Any], endpoint: WrappedMethod, handle: WrapHandle) -> Any:
     if endpoint.kind == "manager":  # ``messages.stream`` is a plain method even on async clients
         return _sync_manager_for_async(original, endpoint, handle)
 
@@ -161,8 +128,6 @@ def _async(original: Callable[..., Any], endpoint: WrappedMethod, handle: WrapHa
         send, named = _route(original, endpoint)
         kwargs = dict(materialised(kwargs))
         prepared = handle.prepare(named, kwargs)
-        box = [False]
-        token = _reached.set(box)
         try:
             result = await send(**prepared.kwargs)
         except Exception as e:
@@ -171,10 +136,6 @@ def _async(original: Callable[..., Any], endpoint: WrappedMethod, handle: WrapHa
                 raise
             prepared = handle.resent(named, prepared, kwargs, e, marker)
             result = await send(**kwargs)
-        finally:
-            _reached.reset(token)
-        if _served_from_cache(box, probed):
-            return result
         return _finish(handle, endpoint, prepared, result, is_async=True)
 
     setattr(planned, WRAPPED, original)
@@ -213,12 +174,12 @@ def _helper_layer(original: Callable[..., Any], endpoint: WrappedMethod, is_asyn
 
 def restore(resource: Any, method: str, *, cache: bool = False) -> Any:
     """Peel the planning layer a previous wrap put on ``resource.method`` (with ``cache``, also
-    the response cache and the probe under it); return the method now in place."""
+    the response cache); return the method now in place."""
     while True:
         current = getattr(resource, method)
         original = getattr(current, WRAPPED, None)
         if original is None and cache:
-            original = getattr(current, CACHE_ORIGINAL, None) or getattr(current, PROBED, None)
+            original = getattr(current, CACHE_ORIGINAL, None)
         if original is None:
             return current
         setattr(resource, method, original)
@@ -231,31 +192,11 @@ def is_async_resource(resource: Any) -> bool:
     return type(resource).__name__.startswith("Async")
 
 
-def install_probe(resource: Any, method: str) -> None:
-    """Put the probe on the SDK's own method, before the response cache wraps it."""
-    original = getattr(resource, method)
-    if is_async_resource(resource):
-        async def reached(*args: Any, **kwargs: Any) -> Any:
-            box = _reached.get()
-            if box is not None:
-                box[0] = True
-            return await original(*args, **kwargs)
-
-        setattr(reached, PROBED, original)
-        setattr(resource, method, reached)
-    else:
-        setattr(resource, method, probe(original))
-
-
-def patch(resource: Any, method: str, endpoint: WrappedMethod, handle: WrapHandle, *,
-          probed: bool = False) -> None:
-    """Replace ``resource.method`` with its planning twin (sync or async, as the resource is).
-
-    ``probed``: a probe sits under a response cache, so a hit is told from a call to the API.
-    """
+def patch(resource: Any, method: str, endpoint: WrappedMethod, handle: WrapHandle) -> None:
+    """Replace ``resource.method`` with its planning twin (sync or async, as the resource is)."""
     original = restore(resource, method)
     if endpoint.kind == "helper":
         setattr(resource, method, _helper_layer(original, endpoint, is_async_resource(resource)))
         return
     wrapper = _async if is_async_resource(resource) else _sync
-    setattr(resource, method, wrapper(original, endpoint, handle, probed))
+    setattr(resource, method, wrapper(original, endpoint, handle))
