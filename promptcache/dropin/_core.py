@@ -144,7 +144,12 @@ def given(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class _LastUsage:
-    """The usage of an OpenAI or Gemini stream: the last item that carries one."""
+    """The usage of an OpenAI or Gemini stream: the last item that carries one.
+
+    ``usage()`` gives that item itself (an OpenAI ``Response`` from ``response.completed``, the
+    last chunk), which :meth:`WrapHandle.account` reads as it reads a non-streamed response: its
+    id and the provider's diagnostics are there too.
+    """
 
     def __init__(self, provider: Provider, model: str) -> None:
         self.provider = provider
@@ -159,13 +164,14 @@ class _LastUsage:
         if response is not None and getattr(response, "usage", None) is not None:
             self._last = response
 
-    def usage(self) -> Usage | None:
-        if self._last is None:
-            return None
-        return parse_usage(self._last, provider=self.provider, model=self.model)
+    def usage(self) -> Any:
+        return self._last
 
 
 class _AnthropicUsage:
+    """The usage of an Anthropic stream, given as the ``Message`` dict it adds up to (id and
+    diagnostics included: see :attr:`AnthropicStreamUsage.message`)."""
+
     def __init__(self, model: str) -> None:
         self._acc = AnthropicStreamUsage(model)
         self._seen = False
@@ -174,8 +180,8 @@ class _AnthropicUsage:
         self._seen = True
         self._acc.feed(item)
 
-    def usage(self) -> Usage | None:
-        return self._acc.usage if self._seen else None
+    def usage(self) -> dict[str, Any] | None:
+        return self._acc.message if self._seen else None
 
 
 def _warn(message: str) -> None:

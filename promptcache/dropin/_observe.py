@@ -11,6 +11,11 @@ Where the SDK traces the call itself (the anthropic SDK's ``anthropic.messages.c
 a non-streaming ``messages.create``), the attributes go on that span, set from inside it by the
 middleware of :mod:`promptcache.providers.anthropic.telemetry`; every other call gets a
 ``promptcache <method>`` span of its own.
+
+A streamed call is described when its stream ends, from what the stream carried: the response
+its final event holds (OpenAI ``response.completed``) or the message its events add up to
+(Anthropic, ``id`` and ``diagnostics`` from ``message_start``), read as a non-streamed response
+is. So the next call compares with a streamed response too, and a streamed miss is explained.
 """
 
 from __future__ import annotations
@@ -46,6 +51,11 @@ def _plan_of(prepared: Any) -> Plan | None:
         return prepared.plan  # type: ignore[no-any-return]
     summary = prepared.summary
     return summary.base if summary is not None else None
+
+
+def _field(response: Any, name: str) -> Any:
+    """``response.name`` or, for a finished stream's message dict, ``response[name]``."""
+    return response.get(name) if isinstance(response, Mapping) else getattr(response, name, None)
 
 
 @dataclass(slots=True)
@@ -156,7 +166,7 @@ class CallObserver:
             with self._lock:
                 previous, previous_prompt = self._previous, self._previous_prompt
                 self._previous, self._previous_prompt = prepared.kwargs, prepared.prompt
-                ident = None if isinstance(response, Usage) else getattr(response, "id", None)
+                ident = None if isinstance(response, Usage) else _field(response, "id")
                 if isinstance(ident, str):
                     self._previous_id = ident
             said_miss = reason is not None and reason.outcome == "miss"

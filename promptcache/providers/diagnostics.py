@@ -58,9 +58,10 @@ def provider_reason(response: Any) -> ProviderReason | None:
 def opt_in(method: str, kwargs: Mapping[str, Any], previous_id: str | None,
            limits: ModelLimits | None) -> Mapping[str, Any]:
     """``kwargs`` asking the provider for its miss reason, for the SDK methods that take it
-    (``messages.create``/``stream`` and their beta twins; ``responses.create``); else as given."""
+    (``messages.create``/``stream`` and their beta twins; ``responses.create`` and the
+    ``responses.stream`` helper, which sends the same request); else as given."""
     if method.endswith("messages.create") or method.endswith("messages.stream"):
         return _anthropic.opt_in(kwargs, previous_id)
-    if method == "responses.create":
+    if method in ("responses.create", "responses.stream"):
         return _openai.opt_in(kwargs, previous_id, limits)
     return kwargs

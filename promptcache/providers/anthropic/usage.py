@@ -2,6 +2,7 @@
 
 In a stream, ``message_start`` carries the input-side counts and ``message_delta`` the cumulative
 final ones (input-side fields may be repeated there or absent), so later non-null values win.
+The message's ``id`` and ``diagnostics`` come on ``message_start`` only.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ _FIELDS = (
     "output_tokens",
     "cache_creation",
 )
+#: What a stream's ``message_start`` carries that accounting reads besides the usage.
+_MESSAGE = ("id", "diagnostics")
 
 
 def _from_usage(u: Mapping[str, Any], model: str) -> Usage:
@@ -49,6 +52,7 @@ class AnthropicStreamUsage:
     def __init__(self, model: str = "") -> None:
         self.model = model
         self._usage: dict[str, Any] = {}
+        self._message: dict[str, Any] = {}
 
     def feed(self, event: Any) -> None:
         e = as_dict(event)
@@ -56,6 +60,7 @@ class AnthropicStreamUsage:
         if kind == "message_start":
             message = as_dict(e.get("message"))
             self.model = str(message.get("model") or self.model)
+            self._message = {k: message[k] for k in _MESSAGE if message.get(k) is not None}
             self._merge(as_dict(message.get("usage")))
         elif kind == "message_delta":
             self._merge(as_dict(e.get("usage")))
@@ -68,6 +73,14 @@ class AnthropicStreamUsage:
     @property
     def usage(self) -> Usage:
         return _from_usage(self._usage, self.model)
+
+    @property
+    def message(self) -> dict[str, Any]:
+        """The streamed message as a non-streamed ``Message`` dict reads for accounting: its
+        ``id`` and ``diagnostics`` (what the next request's diagnostics compare with, and the
+        provider's miss reason) beside the usage so far."""
+        return {"type": "message", **self._message, "model": self.model,
+                "usage": dict(self._usage)}
 
 
 def usage_from_anthropic(response: Any, *, model: str | None = None) -> Usage:

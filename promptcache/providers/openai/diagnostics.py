@@ -36,6 +36,8 @@ def opt_in(kwargs: Mapping[str, Any], previous_id: str | None,
     if previous_id is None or limits is None or not limits.explicit_breakpoints:
         return out
     options = out.get("prompt_cache_options")
+    if type(options).__name__ in ("NotGiven", "Omit"):
+        options = None  # the SDK's "not given" (the ``responses.stream`` helper passes it on)
     if options is not None and not isinstance(options, Mapping):
         return out  # an SDK sentinel or something we do not read: leave it as written
     options = dict(options or {})
