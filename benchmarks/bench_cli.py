@@ -1,14 +1,16 @@
-"""Start-up time of the ``promptcache`` command: ``plan`` on one request, and the demo.
+"""Start-up time of the ``promptcache`` command: ``plan`` on one request per provider, and the demo.
 
     python benchmarks/bench_cli.py [--runs 20] [--demo-runs 3] [--against TREE]
 
 Each command runs ``--runs`` times in a fresh interpreter (what a user's shell does); the table
 gives the minimum and the median wall time, the minimum being the least disturbed by other load
-on the machine. Then ``python -X importtime`` of one ``plan`` run lists the imports that cost the
-most (cumulative), so a regression names its cause. The request is a small ``messages.create``
-one: what is measured is start-up and planning, not the request's size. ``--against TREE`` (a
-checkout of another commit, e.g. ``git worktree add /tmp/before <commit>``) also times ``plan``
-from that tree and from this one, interleaved run by run so machine load weighs on both alike.
+on the machine. Then ``python -X importtime`` of one ``plan`` run per request lists the imports
+that cost the most (cumulative) and which provider SDKs were imported at all, so a regression
+names its cause. The requests are small ones (a ``messages.create``, a ``chat.completions``, a
+``generate_content``): what is measured is start-up and planning, not the request's size.
+``--against TREE`` (a checkout of another commit, e.g. ``git worktree add /tmp/before <commit>``)
+also times ``plan`` from that tree and from this one, interleaved run by run so machine load
+weighs on both alike.
 """
 
 from __future__ import annotations
@@ -23,9 +25,20 @@ import tempfile
 import time
 from pathlib import Path
 
-REQUEST = {"model": "claude-sonnet-4-6", "max_tokens": 64,
-           "system": [{"type": "text", "text": "You answer from the employee handbook. " * 40}],
-           "messages": [{"role": "user", "content": "How many vacation days do I get?"}]}
+_SYSTEM = "You answer from the employee handbook. " * 40
+_QUESTION = "How many vacation days do I get?"
+#: One small request per provider, named for the file ``plan`` reads.
+REQUESTS = {
+    "request.json": {"model": "claude-sonnet-4-6", "max_tokens": 64,
+                     "system": [{"type": "text", "text": _SYSTEM}],
+                     "messages": [{"role": "user", "content": _QUESTION}]},
+    "openai.json": {"model": "gpt-5.6", "messages": [{"role": "system", "content": _SYSTEM},
+                                                     {"role": "user", "content": _QUESTION}]},
+    "gemini.json": {"model": "gemini-2.5-flash", "config": {"system_instruction": _SYSTEM},
+                    "contents": [{"role": "user", "parts": [{"text": _QUESTION}]}]},
+}
+#: The provider SDKs whose import ``plan`` should not need.
+SDKS = ("anthropic", "openai", "google.genai")
 
 
 def timed(command: list[str], runs: int) -> tuple[float, float]:
@@ -51,8 +64,8 @@ def interleaved(trees: dict[str, str], request: str, runs: int) -> dict[str, lis
     return times
 
 
-def top_imports(command: list[str], n: int) -> list[tuple[int, str]]:
-    """The ``n`` imports with the largest cumulative time (µs) in ``python -X importtime``."""
+def imports(command: list[str]) -> list[tuple[int, str]]:
+    """Every import of ``python -X importtime`` with its cumulative time (µs), slowest first."""
     out = subprocess.run([sys.executable, "-X", "importtime", *command], capture_output=True,
                          text=True, check=True)
     rows = []
@@ -61,7 +74,7 @@ def top_imports(command: list[str], n: int) -> list[tuple[int, str]]:
             continue
         _, cumulative, name = (part.strip() for part in line.split("|"))
         rows.append((int(cumulative), name))
-    return sorted(rows, reverse=True)[:n]
+    return sorted(rows, reverse=True)
 
 
 def main() -> None:
@@ -73,14 +86,18 @@ def main() -> None:
     args = parser.parse_args()
     cli = str(Path(sys.executable).with_name("promptcache"))
     with tempfile.TemporaryDirectory() as tmp:
-        request = os.path.join(tmp, "request.json")
-        Path(request).write_text(json.dumps(REQUEST))
+        files = {name: os.path.join(tmp, name) for name in REQUESTS}
+        for name, path in files.items():
+            Path(path).write_text(json.dumps(REQUESTS[name]))
+        request = files["request.json"]
         rows = [
             ("python -c pass", [sys.executable, "-c", "pass"], args.runs),
             ("python -c 'import promptcache'", [sys.executable, "-c", "import promptcache"],
              args.runs),
             ("promptcache plan request.json", [cli, "plan", request], args.runs),
             ("promptcache plan request.json --json", [cli, "plan", request, "--json"], args.runs),
+            ("promptcache plan openai.json", [cli, "plan", files["openai.json"]], args.runs),
+            ("promptcache plan gemini.json", [cli, "plan", files["gemini.json"]], args.runs),
             ("promptcache demo --no-progress", [cli, "demo", "--no-progress"], args.demo_runs),
         ]
         load = os.getloadavg()[0]
@@ -90,18 +107,27 @@ def main() -> None:
         for label, command, runs in rows:
             low, mid = timed(command, runs)
             print(f"| `{label}` | {runs} | {low:.3f} | {mid:.3f} |")
-        print("\nslowest imports of one `plan` run (cumulative µs, python -X importtime):")
-        code = ("import io, contextlib, sys\nfrom promptcache.cli import main\n"
-                "with contextlib.redirect_stdout(io.StringIO()):\n"
-                f"    main(['plan', {request!r}])\n")
-        for micros, name in top_imports(["-c", code], 8):
-            print(f"  {micros:>9,}  {name}")
+        for name, path in files.items():
+            code = ("import io, contextlib, sys\nfrom promptcache.cli import main\n"
+                    "with contextlib.redirect_stdout(io.StringIO()):\n"
+                    f"    main(['plan', {path!r}])\n")
+            found = imports(["-c", code])
+            seen = {module for _, module in found}
+            sdks = ", ".join(sdk for sdk in SDKS if sdk in seen) or "none"
+            print(f"\nslowest imports of one `plan {name}` run (cumulative µs, python -X "
+                  f"importtime); provider SDKs imported: {sdks}")
+            for micros, module in found[:8]:
+                print(f"  {micros:>9,}  {module}")
         if args.against:
             here = str(Path(__file__).resolve().parent.parent)
-            times = interleaved({"against": args.against, "this tree": here}, request, args.runs)
-            print(f"\nplan, interleaved ({args.runs} pairs, load {os.getloadavg()[0]:.1f}):")
-            for name, values in times.items():
-                print(f"  {name:<10} min {min(values):.3f} s  median {statistics.median(values):.3f} s")
+            for label, path in files.items():
+                times = interleaved({"against": args.against, "this tree": here}, path,
+                                    args.runs)
+                print(f"\nplan {label}, interleaved ({args.runs} pairs, load "
+                      f"{os.getloadavg()[0]:.1f}):")
+                for name, values in times.items():
+                    print(f"  {name:<10} min {min(values):.3f} s  median "
+                          f"{statistics.median(values):.3f} s")
 
 
 if __name__ == "__main__":

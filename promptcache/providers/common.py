@@ -10,13 +10,14 @@ canonical JSON, and re-targeting a Prompt at another provider's model.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from promptcache.blocks import Block, Volatility
-from promptcache.errors import PromptError
+from promptcache.errors import MissingDependencyError, PromptError
 from promptcache.plan import Plan
 from promptcache.prompt import Prompt
 from promptcache.redact import redacted_repr
@@ -31,6 +32,7 @@ __all__ = [
     "document_header",
     "field_of",
     "headed",
+    "require_installed",
     "retarget",
     "shared_end",
     "stable_end",
@@ -265,3 +267,19 @@ def with_marking(block: Block, *, unmarkable: str | None = None,
     if user_ttl != "keep":
         changes["user_ttl"] = user_ttl
     return replace(block, **changes)
+
+
+def require_installed(module: str, missing: str) -> None:
+    """Raise :class:`MissingDependencyError` with ``missing`` unless ``module`` is installed,
+    without importing it.
+
+    A renderer writes plain keyword arguments and runs no SDK code: it only has to be sure the
+    call can be made. Importing the openai SDK or google-genai takes most of a second (most of
+    ``promptcache plan`` on such a request, ``benchmarks/bench_cli.py``); finding it, a millisecond.
+    """
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent package that is missing or not a package
+        found = False
+    if not found:
+        raise MissingDependencyError(missing)

@@ -127,6 +127,39 @@ def test_plan_never_imports_a_provider_sdk(request_file: Path) -> None:
     assert out.stdout.strip() == "[]"
 
 
+NON_CLAUDE = {
+    "chat": {"model": "gpt-5.6", "messages": [{"role": "system", "content": LONG},
+                                              {"role": "user", "content": "Hi"}]},
+    "responses": {"model": "gpt-5.6", "instructions": LONG,
+                  "input": [{"role": "user", "content": "Hi"}]},
+    "gemini": {"model": "gemini-2.5-flash", "config": {"system_instruction": LONG},
+               "contents": [{"role": "user", "parts": [{"text": "Hi"}]}]},
+}
+
+
+@pytest.mark.parametrize(("name", "extra"), [
+    ("chat", []), ("responses", []), ("gemini", []), ("gemini", ["--json"]),
+    ("claude", ["--provider", "openai", "--model", "gpt-5.6"]),
+    ("claude", ["--provider", "gemini", "--model", "gemini-2.5-flash"]),
+])
+def test_plan_of_an_openai_or_gemini_request_never_imports_a_provider_sdk(
+        tmp_path: Path, request_file: Path, name: str, extra: list[str]) -> None:
+    """The OpenAI and Gemini renderers imported their SDK (about 0.4 s and 0.6 s idle) only to
+    check it was installed, and the Gemini one to validate a config a preview never sends."""
+    import subprocess
+    import sys
+
+    path = request_file if name == "claude" else tmp_path / f"{name}.json"
+    if name != "claude":
+        path.write_text(json.dumps(NON_CLAUDE[name]))
+    code = ("import sys, io, contextlib\nfrom promptcache.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    assert main(['plan', {str(path)!r}, *{extra!r}]) == 0\n"
+            "print(sorted(m for m in ('anthropic', 'openai', 'google.genai') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_the_parameters_read_from_the_sdk_source_are_the_sdks_own() -> None:
     import inspect
 

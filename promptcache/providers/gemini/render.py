@@ -31,6 +31,7 @@ from promptcache.providers.common import (
     document_header,
     field_of,
     headed,
+    require_installed,
     require_turns,
     retarget,
     stable_end,
@@ -57,14 +58,16 @@ MIN_TTL, MAX_TTL = 300.0, 3_600.0
 IMPLICIT_WINDOW = 300.0
 
 
+#: What to install when google-genai is missing.
+_MISSING = 'The Gemini adapter needs google-genai: pip install "promptcache" (or google-genai>=3.4).'
+
+
 def require_sdk() -> Any:
     """The ``google.genai`` module, or :class:`MissingDependencyError` naming what to install."""
     try:
         from google import genai
     except ImportError as e:  # pragma: no cover - google-genai is a dependency of promptcache
-        raise MissingDependencyError(
-            'The Gemini adapter needs google-genai: pip install "promptcache" (or google-genai>=3.4).'
-        ) from e
+        raise MissingDependencyError(_MISSING) from e
     return genai
 
 
@@ -449,13 +452,16 @@ def _plan(prompt: Prompt, model: str, api: str, cut: GeminiSplit, decision: Cach
 
 def render_gemini(prompt: Prompt, *, model: str, cache: CachedPrefix | None = None,
                             cache_turns: int = 0, decision: CacheDecision | None = None,
-                            limits: ModelLimits | None = None) -> Rendered:
+                            limits: ModelLimits | None = None, check: bool = True) -> Rendered:
     """Keyword arguments for ``client.models.generate_content(**rendered.kwargs)``, and the plan.
 
     With ``cache``, the request carries ``cached_content`` and only what follows the cached prefix;
-    without, it carries everything, stable content first, for implicit caching.
+    without, it carries everything, stable content first, for implicit caching. The config is
+    checked with google-genai's own ``GenerateContentConfig`` (a :class:`PromptError` naming the
+    field it refuses); ``check=False`` skips that, and with it the SDK import (most of a second),
+    for a preview that sends nothing.
     """
-    require_sdk()
+    require_installed("google.genai", _MISSING)
     require_turns(prompt, "generate_content API", "contents")
     lim = limits if limits is not None else limits_for(model, provider="gemini")
     cut = split(prompt, model=model, cache_turns=cache_turns if cache is not None else 0)
@@ -468,7 +474,8 @@ def render_gemini(prompt: Prompt, *, model: str, cache: CachedPrefix | None = No
     contents = [*(cut.cached.get("contents") or ()), *cut.contents] if cache is None else list(cut.contents)
     kwargs: dict[str, Any] = {"model": model, "contents": contents}
     if config:
-        _check_config(config)
+        if check:
+            _check_config(config)
         kwargs["config"] = config
     return Rendered(kwargs=kwargs, plan=_plan(prompt, model, "generate_content", cut, decision,
                                               cache, lim))
@@ -550,5 +557,6 @@ def ttl_seconds(value: str) -> float:
 def preview_gemini(prompt: Prompt, *, model: str | None = None, api: str | None = None,
                    automatic: str | None = None) -> Preview:
     """``prompt`` rendered for ``generate_content``, with its plan: what ``promptcache plan``
-    prints for Gemini (implicit caching: no cache resource is assumed to exist)."""
-    return Preview(rendered=render_gemini(prompt, model=model or prompt.model))
+    prints for Gemini (implicit caching: no cache resource is assumed to exist). The config is
+    not checked against google-genai (``check=False``): the wrapper checks it before a call."""
+    return Preview(rendered=render_gemini(prompt, model=model or prompt.model, check=False))

@@ -29,6 +29,7 @@ from promptcache.providers.common import (
     canonical,
     field_of,
     prefix_key,
+    require_installed,
     require_turns,
     retarget,
     shared_end,
@@ -55,14 +56,16 @@ _SDK_OPTIONS = ("extra_headers", "extra_query", "timeout")
 _CHOICES = MappingProxyType({"auto": "auto", "any": "required", "none": "none"})
 
 
+#: What to install when the openai SDK is missing.
+_MISSING = 'The OpenAI adapter needs the openai SDK: pip install "promptcache" (or openai>=3.54).'
+
+
 def require_sdk() -> Any:
     """The ``openai`` module, or :class:`MissingDependencyError` naming what to install."""
     try:
         import openai
     except ImportError as e:  # pragma: no cover - openai is a dependency of promptcache
-        raise MissingDependencyError(
-            'The OpenAI adapter needs the openai SDK: pip install "promptcache" (or openai>=3.54).'
-        ) from e
+        raise MissingDependencyError(_MISSING) from e
     return openai
 
 
@@ -217,7 +220,7 @@ def _implicit_estimate(prompt: Prompt, lim: ModelLimits, retention: Retention) -
 def _render(prompt: Prompt, api: Api, *, model: str, prompt_cache_key: str | None,
             retention: Retention | None, prewarm: bool, explicit: bool | None,
             limits: ModelLimits | None, extra: Mapping[str, Any] | None) -> Rendered:
-    require_sdk()
+    require_installed("openai", _MISSING)  # rendering runs no SDK code: not imported
     require_turns(prompt, "chat completions API" if api == "chat" else "responses API",
                   "messages" if api == "chat" else "input")
     base = limits if limits is not None else limits_for(model, provider="openai")
