@@ -23,6 +23,7 @@ from promptcache.optimizer import DEFAULT_MARGIN
 from promptcache.prompt import Prompt
 from promptcache.providers.common import (
     CacheMode,
+    DroppedPolicy,
     Preview,
     ProviderPlan,
     Rendered,
@@ -35,6 +36,7 @@ from promptcache.providers.common import (
     retarget,
     stable_end,
     stop_list,
+    warn_dropped,
 )
 from promptcache.providers.gemini.tokens import declaration_tokens, part_tokens, role_tokens
 from promptcache.providers.openai.messages import translate
@@ -449,11 +451,15 @@ def _plan(prompt: Prompt, model: str, api: str, cut: GeminiSplit, decision: Cach
 
 def render_gemini(prompt: Prompt, *, model: str, cache: CachedPrefix | None = None,
                             cache_turns: int = 0, decision: CacheDecision | None = None,
-                            limits: ModelLimits | None = None) -> Rendered:
+                            limits: ModelLimits | None = None,
+                            on_dropped: DroppedPolicy = "warn") -> Rendered:
     """Keyword arguments for ``client.models.generate_content(**rendered.kwargs)``, and the plan.
 
     With ``cache``, the request carries ``cached_content`` and only what follows the cached prefix;
-    without, it carries everything, stable content first, for implicit caching.
+    without, it carries everything, stable content first, for implicit caching. Content with no
+    Gemini form is listed in ``plan.dropped`` and, by default, told in a
+    :class:`~promptcache.errors.DroppedContentWarning` (``on_dropped``: see
+    :data:`~promptcache.providers.common.DroppedPolicy`).
     """
     require_sdk()
     require_turns(prompt, "generate_content API", "contents")
@@ -470,8 +476,10 @@ def render_gemini(prompt: Prompt, *, model: str, cache: CachedPrefix | None = No
     if config:
         _check_config(config)
         kwargs["config"] = config
-    return Rendered(kwargs=kwargs, plan=_plan(prompt, model, "generate_content", cut, decision,
-                                              cache, lim))
+    rendered = Rendered(kwargs=kwargs, plan=_plan(prompt, model, "generate_content", cut,
+                                                  decision, cache, lim))
+    warn_dropped(rendered.plan, on_dropped)
+    return rendered
 
 
 def _check_config(config: Mapping[str, Any]) -> None:
@@ -498,11 +506,13 @@ def create_config(cut: GeminiSplit, decision: CacheDecision, display_name: str) 
 
 
 def render_gemini_openai_compatible(prompt: Prompt, *, model: str, cache: CachedPrefix | None = None,
-                             cache_turns: int = 0, limits: ModelLimits | None = None) -> Rendered:
+                             cache_turns: int = 0, limits: ModelLimits | None = None,
+                             on_dropped: DroppedPolicy = "warn") -> Rendered:
     """``chat.completions.create`` kwargs for Gemini's OpenAI-compatible endpoint.
 
     The cache is named in ``extra_body={"extra_body": {"google": {"cached_content": ...}}}``: the
     openai SDK merges the outer ``extra_body`` into the JSON, and the endpoint reads the inner one.
+    ``on_dropped`` as for :func:`render_gemini`.
     """
     require_turns(prompt, "OpenAI-compatible endpoint", "messages")
     lim = limits if limits is not None else limits_for(model, provider="gemini")
@@ -535,9 +545,11 @@ def render_gemini_openai_compatible(prompt: Prompt, *, model: str, cache: Cached
     plan = _plan(prompt, model, "openai-compatible", cut, None, cache, lim)
     # The native renderer's notes on parameters are replaced by this endpoint's own.
     params = tuple(f"{name}:" for name in prompt.params)
-    return Rendered(kwargs=kwargs, plan=replace(
+    rendered = Rendered(kwargs=kwargs, plan=replace(
         plan, dropped=(*(d for d in plan.dropped if not d.startswith(params)), *t.dropped,
                        *dropped)))
+    warn_dropped(rendered.plan, on_dropped)
+    return rendered
 
 
 def ttl_seconds(value: str) -> float:
@@ -550,5 +562,6 @@ def ttl_seconds(value: str) -> float:
 def preview_gemini(prompt: Prompt, *, model: str | None = None, api: str | None = None,
                    automatic: str | None = None) -> Preview:
     """``prompt`` rendered for ``generate_content``, with its plan: what ``promptcache plan``
-    prints for Gemini (implicit caching: no cache resource is assumed to exist)."""
-    return Preview(rendered=render_gemini(prompt, model=model or prompt.model))
+    prints for Gemini (implicit caching: no cache resource is assumed to exist). No
+    DroppedContentWarning: the plan it prints lists every dropped entry."""
+    return Preview(rendered=render_gemini(prompt, model=model or prompt.model, on_dropped="off"))
