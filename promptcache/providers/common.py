@@ -332,10 +332,11 @@ def warn_dropped(plan: ProviderPlan, policy: DroppedPolicy = "warn", *, stacklev
     keys = {(plan.provider, plan.api, dropped_kind(d)) for d in plan.dropped}
     listed = "; ".join(plan.dropped[:_LISTED])
     more = len(plan.dropped) - _LISTED
-    message = (f"{plan.provider} {plan.api} ({plan.model}): {len(plan.dropped)} piece(s) of the "
-               f"prompt not sent, as the provider has no form for them: {listed}"
+    message = (f"The {plan.provider} {plan.api} request for {plan.model} leaves out "
+               f"{len(plan.dropped)} piece(s) of the prompt the provider has no form for: {listed}"
                + (f"; and {more} more" if more > 0 else "")
-               + ". Every entry is in rendered.plan.dropped.")
+               + ". rendered.plan.dropped lists each; pass on_dropped='off' to the renderer once "
+                 "you have checked that they do not matter.")
     if _first(_LOGGED, keys):
         logger.warning(message, extra={"promptcache_cause": "dropped-content",
                                        "promptcache_dropped": list(plan.dropped)})

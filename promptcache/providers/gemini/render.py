@@ -543,11 +543,14 @@ def render_gemini_openai_compatible(prompt: Prompt, *, model: str, cache: Cached
     if cache is not None:
         kwargs["extra_body"] = {"extra_body": {"google": {"cached_content": cache.name}}}
     plan = _plan(prompt, model, "openai-compatible", cut, None, cache, lim)
-    # The native renderer's notes on parameters are replaced by this endpoint's own.
+    # What the request leaves out is the translation's to say (it wrote the messages and tools),
+    # and this endpoint's own parameters'; the native split's entries, which named every block a
+    # second time in Gemini's words, count only for a cached prefix, which the split wrote.
     params = tuple(f"{name}:" for name in prompt.params)
-    rendered = Rendered(kwargs=kwargs, plan=replace(
-        plan, dropped=(*(d for d in plan.dropped if not d.startswith(params)), *t.dropped,
-                       *dropped)))
+    told = {d.partition(": ")[0] for d in t.dropped}
+    native = () if cache is None else tuple(
+        d for d in plan.dropped if not d.startswith(params) and d.partition(": ")[0] not in told)
+    rendered = Rendered(kwargs=kwargs, plan=replace(plan, dropped=(*native, *t.dropped, *dropped)))
     warn_dropped(rendered.plan, on_dropped)
     return rendered
 
