@@ -109,7 +109,7 @@ class CacheWarning(UserWarning):
 class DroppedContentWarning(CacheWarning):
     """A renderer left out of the request content the provider has no form for.
 
-    Raised by the OpenAI and Gemini renderers when ``plan.dropped`` is not empty: thinking blocks,
+    Emitted by the OpenAI and Gemini renderers when ``plan.dropped`` is not empty: thinking blocks,
     citations, server tools, parameters with no equivalent. ``dropped`` holds every entry of the
     render call (each ``"<path>: <what was not sent, and why>"``), ``path`` the first one's path,
     ``provider`` and ``api`` the request's. One warning per render call, not one per entry: a

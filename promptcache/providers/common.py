@@ -334,9 +334,9 @@ def warn_dropped(plan: ProviderPlan, policy: DroppedPolicy = "warn", *, stacklev
     more = len(plan.dropped) - _LISTED
     message = (f"The {plan.provider} {plan.api} request for {plan.model} leaves out "
                f"{len(plan.dropped)} piece(s) of the prompt the provider has no form for: {listed}"
-               + (f"; and {more} more" if more > 0 else "")
-               + ". rendered.plan.dropped lists each; pass on_dropped='off' to the renderer once "
-                 "you have checked that they do not matter.")
+               + (f"; and {more} more" if more > 0 else "") + ". rendered.plan.dropped lists each"
+               + ("; pass on_dropped='off' to the renderer once you have checked that they do "
+                  "not matter." if policy == "warn" else "."))
     if _first(_LOGGED, keys):
         logger.warning(message, extra={"promptcache_cause": "dropped-content",
                                        "promptcache_dropped": list(plan.dropped)})
