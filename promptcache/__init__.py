@@ -20,7 +20,13 @@ from typing import Any as _Any
 from promptcache.blocks import Document, Example, Reuse, Volatility
 from promptcache.builder import PromptBuilder
 from promptcache.diagnostics.diff import diff_requests
-from promptcache.errors import CacheWarning, PromptCacheError, PromptError, RuleViolation
+from promptcache.errors import (
+    CacheWarning,
+    DroppedContentWarning,
+    PromptCacheError,
+    PromptError,
+    RuleViolation,
+)
 from promptcache.optimizer import optimize
 from promptcache.plan import Plan
 from promptcache.prompt import Prompt
@@ -52,6 +58,7 @@ __all__ = [
     "CacheWarning",
     "ChatSession",
     "Document",
+    "DroppedContentWarning",
     "Example",
     "Ledger",
     "Plan",

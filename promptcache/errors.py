@@ -13,6 +13,7 @@ Hierarchy::
     └── CacheBackendError            a response-cache backend cannot be used
 
     CacheWarning (a UserWarning)     the request is valid, but a marker cannot take effect
+    └── DroppedContentWarning        a renderer left out content the provider cannot take
 
 Every message is a full sentence that names the block (``messages[3].content[1]``), the rule
 and the fix, because a caching mistake is otherwise silent: it only shows on the bill.
@@ -23,6 +24,7 @@ from __future__ import annotations
 __all__ = [
     "CacheBackendError",
     "CacheWarning",
+    "DroppedContentWarning",
     "MissingDependencyError",
     "PromptCacheError",
     "PromptError",
@@ -102,3 +104,26 @@ class CacheWarning(UserWarning):
         super().__init__(message)
         self.path = path
         self.rule = rule
+
+
+class DroppedContentWarning(CacheWarning):
+    """A renderer left out of the request content the provider has no form for.
+
+    Emitted by the OpenAI and Gemini renderers when ``plan.dropped`` is not empty: thinking blocks,
+    citations, server tools, parameters with no equivalent. ``dropped`` holds every entry of the
+    render call (each ``"<path>: <what was not sent, and why>"``), ``path`` the first one's path,
+    ``provider`` and ``api`` the request's. One warning per render call, not one per entry: a
+    conversation carrying twenty thinking blocks is one event, and the message lists the entries.
+
+    A :class:`CacheWarning`, so ``category=CacheWarning`` filters every warning promptcache emits;
+    to keep this one while silencing the others, add a filter for it after theirs
+    (``warnings.filterwarnings("default", category=DroppedContentWarning)``).
+    """
+
+    def __init__(self, message: str, *, provider: str = "", api: str = "",
+                 dropped: tuple[str, ...] = ()) -> None:
+        path = dropped[0].partition(": ")[0] if dropped else None
+        super().__init__(message, path=path, rule="dropped-content")
+        self.provider = provider
+        self.api = api
+        self.dropped = dropped

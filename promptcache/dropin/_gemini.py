@@ -25,6 +25,6 @@ def prepare_generate(kwargs: Mapping[str, Any], handle: WrapHandle) -> Prepared:
     request = given(kwargs)
     prompt = prompt_from_gemini_request(request)
     limits = limits_for(prompt.model, provider="gemini")
-    summary = render_gemini(prompt, model=prompt.model, limits=limits).plan
+    summary = render_gemini(prompt, model=prompt.model, limits=limits, on_dropped="off").plan
     return Prepared(kwargs=kwargs, provider="gemini", model=prompt.model, planned=True,
                     limits=limits, summary=summary)

@@ -85,7 +85,7 @@ def _prepare(kwargs: Mapping[str, Any], handle: WrapHandle, api: Api) -> Prepare
         return render(
             prompt, model=model, prompt_cache_key=request.get("prompt_cache_key"),
             retention=request.get("prompt_cache_retention", handle.options.get("retention")),
-            explicit=explicit, limits=limits)
+            explicit=explicit, limits=limits, on_dropped="off")  # sent as the caller wrote it
 
     rendered = rendering(None if "prompt_cache_options" not in request else False)
     out = dict(kwargs)

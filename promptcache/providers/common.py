@@ -5,25 +5,32 @@ and Gemini cache the same Prompt differently (a routing key and a retention, exp
 on content parts, a ``cachedContents`` resource), and they cannot take every block (thinking is
 dropped, for one). A ProviderPlan says all of that in one place, so nothing is dropped or decided
 silently. The helpers below are what the OpenAI and Gemini renderers share: the stable prefix,
-canonical JSON, and re-targeting a Prompt at another provider's model.
+canonical JSON, re-targeting a Prompt at another provider's model, and :func:`warn_dropped`, the
+:class:`~promptcache.errors.DroppedContentWarning` (and log record) that goes with ``dropped``.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import contextlib
 import json
+import re
+import threading
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from promptcache.blocks import Block, Volatility
-from promptcache.errors import MissingDependencyError, PromptError
+from promptcache.errors import DroppedContentWarning, MissingDependencyError, PromptError
+from promptcache.log import logger
 from promptcache.plan import Plan
 from promptcache.prompt import Prompt
 from promptcache.redact import redacted_repr
 
 __all__ = [
     "CacheMode",
+    "DroppedPolicy",
     "Preview",
     "ProviderPlan",
     "Rendered",
@@ -36,6 +43,7 @@ __all__ = [
     "retarget",
     "shared_end",
     "stable_end",
+    "warn_dropped",
 ]
 
 #: ``explicit``: breakpoints or a cache resource; ``implicit``: the provider's automatic prefix
@@ -283,3 +291,78 @@ def require_installed(module: str, missing: str) -> None:
         found = False
     if not found:
         raise MissingDependencyError(missing)
+
+
+#: What a renderer does when it drops content (``plan.dropped`` lists it whatever the policy):
+#:
+#: - ``"warn"`` (the default, for a caller who sends the request it gets back): a
+#:   :class:`~promptcache.errors.DroppedContentWarning` on each render that drops anything,
+#:   through the standard ``warnings`` filters: the default filter shows a message once per
+#:   calling line, and ``-W error`` makes the render raise (a strict mode for tests).
+#: - ``"once"`` (for promptcache's own callers that send the request inside a call the user
+#:   made, such as a chat session): once per process for each provider API and kind of loss, and
+#:   never raised, even under ``-W error``, so it can neither fail the call nor repeat each turn.
+#: - ``"off"``: neither warning nor record, where nothing is lost: ``wrap()`` sends the caller's
+#:   own request (the plan only models it), ``promptcache plan`` prints every entry itself.
+DroppedPolicy = Literal["warn", "once", "off"]
+
+#: How many entries a warning's message lists; ``DroppedContentWarning.dropped`` has them all.
+_LISTED = 5
+_INDEX = re.compile(r"\[\d+\]")
+#: (provider, api, kind) already logged, and already warned about under ``"once"``.
+_LOGGED: set[tuple[str, str, str]] = set()
+_WARNED: set[tuple[str, str, str]] = set()
+_SEEN_LOCK = threading.Lock()
+#: Bounds the sets: kinds are few (block types, parameters), but a parameter name is the caller's.
+_KEPT_KINDS = 1_024
+
+
+def dropped_kind(entry: str) -> str:
+    """What kind of loss a ``dropped`` entry is: the entry with its list indices blanked.
+
+    ``messages[3].content[0]: thinking block dropped ...`` and the same at ``messages[5]`` are
+    one kind; a thinking block and a citations switch, or two parameters, are two.
+    """
+    return _INDEX.sub("[]", entry)
+
+
+def _first(seen: set[tuple[str, str, str]], keys: set[tuple[str, str, str]]) -> bool:
+    """Record ``keys`` in ``seen``; True if any was new."""
+    with _SEEN_LOCK:
+        new = keys - seen
+        if len(seen) + len(new) > _KEPT_KINDS:
+            seen.clear()  # a process that saw a thousand kinds may hear of one again
+        seen.update(keys)
+    return bool(new)
+
+
+def warn_dropped(plan: ProviderPlan, policy: DroppedPolicy = "warn", *, stacklevel: int = 2) -> None:
+    """Tell the caller that ``plan``'s request leaves content out: a warning and a log record.
+
+    Does nothing when ``plan.dropped`` is empty. The WARNING record on the ``promptcache``
+    logger (``promptcache_cause="dropped-content"``, the entries in ``promptcache_dropped``) is
+    logged once per process for each provider API and kind of loss (:func:`dropped_kind`), since
+    a log, unlike the warnings filters, has no memory of its own; the warning follows ``policy``.
+    ``stacklevel`` counts from the caller of this function, as :func:`warnings.warn`'s does.
+    """
+    if not plan.dropped or policy == "off":
+        return
+    keys = {(plan.provider, plan.api, dropped_kind(d)) for d in plan.dropped}
+    listed = "; ".join(plan.dropped[:_LISTED])
+    more = len(plan.dropped) - _LISTED
+    message = (f"The {plan.provider} {plan.api} request for {plan.model} leaves out "
+               f"{len(plan.dropped)} piece(s) of the prompt the provider has no form for: {listed}"
+               + (f"; and {more} more" if more > 0 else "") + ". rendered.plan.dropped lists each"
+               + ("; pass on_dropped='off' to the renderer once you have checked that they do "
+                  "not matter." if policy == "warn" else "."))
+    if _first(_LOGGED, keys):
+        logger.warning(message, extra={"promptcache_cause": "dropped-content",
+                                       "promptcache_dropped": list(plan.dropped)})
+    warning = DroppedContentWarning(message, provider=plan.provider, api=plan.api,
+                                    dropped=plan.dropped)
+    if policy == "warn":
+        warnings.warn(warning, stacklevel=stacklevel + 1)
+    elif _first(_WARNED, keys):
+        # Under ``-W error`` a warning is an exception: it must not fail the call it describes.
+        with contextlib.suppress(DroppedContentWarning):
+            warnings.warn(warning, stacklevel=stacklevel + 1)

@@ -110,10 +110,11 @@ class GeminiAdapter:
     def __init__(self, client: Any, *, asynchronous: bool, clock: Clock | None) -> None:
         self.manager: GeminiCacheManager | None = None
         self.amanager: AsyncGeminiCacheManager | None = None
+        # A dropped piece of the history is told once, never as an error: it must not fail a turn.
         if asynchronous:
-            self.amanager = AsyncGeminiCacheManager(client, clock=clock)
+            self.amanager = AsyncGeminiCacheManager(client, clock=clock, on_dropped="once")
         else:
-            self.manager = GeminiCacheManager(client, clock=clock)
+            self.manager = GeminiCacheManager(client, clock=clock, on_dropped="once")
 
     def limits(self, model: str, platform: Literal["api", "bedrock", "vertex"]) -> ModelLimits:
         return limits_for(model, provider="gemini")

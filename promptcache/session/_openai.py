@@ -176,7 +176,8 @@ class OpenAIAdapter:
     def render(self, pending: Pending, *, previous_message_id: str | None,
                diagnostics: bool) -> Request:
         render = render_openai_chat if self.api == "chat" else render_openai_responses
-        rendered = render(pending.prompt, model=pending.prompt.model)
+        # A dropped piece of the history is told once, never as an error: it must not fail a turn.
+        rendered = render(pending.prompt, model=pending.prompt.model, on_dropped="once")
         plan = rendered.plan
         settings = plan.settings
         if "prompt_cache_options.ttl" in settings:

@@ -12,7 +12,7 @@ import pytest
 from google import genai
 from google.genai import types
 
-from promptcache import Reuse, parse_usage
+from promptcache import DroppedContentWarning, Reuse, parse_usage
 from promptcache.clock import ManualClock
 from promptcache.providers.gemini.cache import GeminiCacheManager
 from promptcache.providers.gemini.render import (
@@ -25,6 +25,10 @@ from promptcache.providers.gemini.render import (
 from promptcache.testing import GeminiServer
 
 from .._shared_prompt import CALC, WEATHER, shared_prompt
+
+#: The shared prompt carries a thinking block, which OpenAI and Gemini cannot take: the renderers
+#: warn about it, as tests/providers/test_dropped_warning.py checks; here it is beside the point.
+DROPS_THINKING = pytest.mark.filterwarnings("ignore::promptcache.errors.DroppedContentWarning")
 
 MODEL = "gemini-2.5-flash"
 _TOP = ("system_instruction", "tools", "tool_config", "cached_content")
@@ -60,6 +64,7 @@ def expected_wire(kwargs: Any) -> Any:
     return json.loads(json.dumps(body))
 
 
+@DROPS_THINKING
 def test_generate_content_request_reaches_the_server_as_rendered(server: GeminiServer,
                                                                  client: genai.Client) -> None:
     rendered = render_gemini(shared_prompt(), model=MODEL)
@@ -67,6 +72,7 @@ def test_generate_content_request_reaches_the_server_as_rendered(server: GeminiS
     assert _snake(server.requests[-1].json()) == expected_wire(rendered.kwargs)
 
 
+@DROPS_THINKING
 def test_stable_content_comes_first_for_implicit_caching(server: GeminiServer,
                                                          client: genai.Client) -> None:
     rendered = render_gemini(shared_prompt(), model=MODEL)
@@ -79,6 +85,7 @@ def test_stable_content_comes_first_for_implicit_caching(server: GeminiServer,
     assert rendered.plan.mode == "implicit"
 
 
+@DROPS_THINKING
 def test_tools_become_sorted_function_declarations() -> None:
     a = render_gemini(shared_prompt(tools=(WEATHER, CALC)), model=MODEL).kwargs
     b = render_gemini(shared_prompt(tools=(CALC, WEATHER)), model=MODEL).kwargs
@@ -88,6 +95,7 @@ def test_tools_become_sorted_function_declarations() -> None:
     assert list(decls[1]["parameters_json_schema"]["properties"]) == ["city", "unit"]
 
 
+@DROPS_THINKING
 def test_anthropic_blocks_translate_to_gemini_parts() -> None:
     rendered = render_gemini(shared_prompt(), model=MODEL)
     contents = rendered.kwargs["contents"]
@@ -101,6 +109,7 @@ def test_anthropic_blocks_translate_to_gemini_parts() -> None:
     assert rendered.kwargs["config"]["max_output_tokens"] == 256
 
 
+@DROPS_THINKING
 def test_a_request_using_a_cache_carries_no_system_tools_or_tool_config(
         server: GeminiServer, client: genai.Client) -> None:
     prompt = shared_prompt()
@@ -140,6 +149,7 @@ def test_a_prefix_below_the_minimum_never_gets_an_explicit_cache() -> None:
     assert not small.explicit and "minimum" in small.reason
 
 
+@DROPS_THINKING
 def test_openai_compatible_endpoint_names_the_cache_in_extra_body(server: GeminiServer,
                                                                   client: genai.Client) -> None:
     prompt = shared_prompt(reuse=Reuse(uses=1_000, interval=30))
@@ -162,6 +172,7 @@ def test_openai_compatible_endpoint_names_the_cache_in_extra_body(server: Gemini
         assert response.usage.prompt_tokens_details.cached_tokens == cache.tokens
 
 
+@DROPS_THINKING
 def test_plan_explains_cache_and_cost(server: GeminiServer, client: genai.Client) -> None:
     prompt = shared_prompt(reuse=Reuse(uses=1_000, interval=30))
     with GeminiCacheManager(client, clock=server.clock) as manager:
@@ -216,15 +227,17 @@ def test_an_image_in_a_tool_result_reaches_the_server_in_the_function_response(
 
 
 def test_disable_parallel_tool_use_is_reported_not_silently_lost() -> None:
-    rendered = render_gemini(_tool_prompt({"type": "any", "disable_parallel_tool_use": True}),
-                             model=MODEL)
+    with pytest.warns(DroppedContentWarning, match="tool_choice.disable_parallel_tool_use"):
+        rendered = render_gemini(_tool_prompt({"type": "any", "disable_parallel_tool_use": True}),
+                                 model=MODEL)
     assert rendered.kwargs["config"]["tool_config"] == {"function_calling_config": {"mode": "ANY"}}
     assert any(d.startswith("tool_choice.disable_parallel_tool_use") for d in rendered.plan.dropped)
 
 
 def test_the_openai_compatible_endpoint_maps_or_reports_every_parameter() -> None:
     prompt = _tool_prompt({"type": "auto"})
-    rendered = render_gemini_openai_compatible(prompt, model=MODEL)
+    with pytest.warns(DroppedContentWarning, match="tool_choice: not sent"):
+        rendered = render_gemini_openai_compatible(prompt, model=MODEL)
     assert rendered.kwargs["max_tokens"] == 16
     assert any(d.startswith("tool_choice:") for d in rendered.plan.dropped)
 

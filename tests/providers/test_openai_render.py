@@ -9,13 +9,17 @@ from typing import Any
 import openai
 import pytest
 
-from promptcache import RuleViolation
+from promptcache import DroppedContentWarning, RuleViolation
 from promptcache.clock import ManualClock
 from promptcache.limits import limits_for
 from promptcache.openai import parse_usage, render_openai_chat, render_openai_responses
 from promptcache.testing import OpenAIServer
 
 from .._shared_prompt import CALC, WEATHER, shared_prompt
+
+#: The shared prompt carries a thinking block, which OpenAI and Gemini cannot take: the renderers
+#: warn about it, as tests/providers/test_dropped_warning.py checks; here it is beside the point.
+DROPS_THINKING = pytest.mark.filterwarnings("ignore::promptcache.errors.DroppedContentWarning")
 
 
 @pytest.fixture
@@ -33,6 +37,7 @@ def _wire(kwargs: Any) -> Any:
     return json.loads(json.dumps(kwargs))
 
 
+@DROPS_THINKING
 def test_chat_request_reaches_the_server_exactly_as_rendered(server: OpenAIServer,
                                                              client: openai.OpenAI) -> None:
     rendered = render_openai_chat(shared_prompt(), model="gpt-5.6")
@@ -41,6 +46,7 @@ def test_chat_request_reaches_the_server_exactly_as_rendered(server: OpenAIServe
     assert server.requests[-1].json() == _wire(rendered.kwargs)
 
 
+@DROPS_THINKING
 def test_responses_request_reaches_the_server_exactly_as_rendered(server: OpenAIServer,
                                                                   client: openai.OpenAI) -> None:
     rendered = render_openai_responses(shared_prompt(), model="gpt-5.6")
@@ -49,6 +55,7 @@ def test_responses_request_reaches_the_server_exactly_as_rendered(server: OpenAI
     assert server.requests[-1].json() == _wire(rendered.kwargs)
 
 
+@DROPS_THINKING
 def test_explicit_breakpoints_write_then_read_through_the_chat_api(client: openai.OpenAI) -> None:
     rendered = render_openai_chat(shared_prompt(), model="gpt-5.6")
     assert rendered.plan.mode == "explicit" and rendered.plan.breakpoints
@@ -60,6 +67,7 @@ def test_explicit_breakpoints_write_then_read_through_the_chat_api(client: opena
     assert second.cache_write_tokens == 0
 
 
+@DROPS_THINKING
 def test_responses_usage_reports_writes_by_ttl_and_reads(client: openai.OpenAI) -> None:
     rendered = render_openai_responses(shared_prompt(), model="gpt-5.6")
     first = parse_usage(client.responses.create(**rendered.kwargs))
@@ -68,6 +76,7 @@ def test_responses_usage_reports_writes_by_ttl_and_reads(client: openai.OpenAI) 
     assert second.cache_read_tokens > 0
 
 
+@DROPS_THINKING
 def test_breakpoints_sit_on_content_parts_never_on_tools(client: openai.OpenAI) -> None:
     rendered = render_openai_chat(shared_prompt(), model="gpt-5.6")
     assert all("prompt_cache_breakpoint" not in json.dumps(t) for t in rendered.kwargs["tools"])
@@ -77,6 +86,7 @@ def test_breakpoints_sit_on_content_parts_never_on_tools(client: openai.OpenAI) 
     assert all(p["prompt_cache_breakpoint"] == {"mode": "explicit", "ttl": "30m"} for p in marked)
 
 
+@DROPS_THINKING
 def test_the_optimizer_places_openai_breakpoints_with_openai_limits() -> None:
     rendered = render_openai_responses(shared_prompt(), model="gpt-5.6")
     plan = rendered.plan.base
@@ -85,6 +95,7 @@ def test_the_optimizer_places_openai_breakpoints_with_openai_limits() -> None:
     assert any(r.rule == "no-markable-block" and r.layer == "tools" for r in plan.rejected)
 
 
+@DROPS_THINKING
 def test_implicit_models_get_a_retention_and_no_explicit_options(client: openai.OpenAI,
                                                                 server: OpenAIServer) -> None:
     rendered = render_openai_chat(shared_prompt(), model="gpt-4o")
@@ -97,6 +108,7 @@ def test_implicit_models_get_a_retention_and_no_explicit_options(client: openai.
     assert rendered.plan.mode == "implicit" and rendered.plan.expected_usd is not None
 
 
+@DROPS_THINKING
 def test_sparse_reuse_chooses_24h_retention() -> None:
     from promptcache import Reuse
 
@@ -104,6 +116,7 @@ def test_sparse_reuse_chooses_24h_retention() -> None:
     assert render_openai_chat(prompt, model="gpt-4o").kwargs["prompt_cache_retention"] == "24h"
 
 
+@DROPS_THINKING
 def test_gpt_5_5_accepts_only_24h_retention() -> None:
     assert render_openai_chat(shared_prompt(), model="gpt-5.5").kwargs["prompt_cache_retention"] == "24h"
     with pytest.raises(RuleViolation) as e:
@@ -111,11 +124,13 @@ def test_gpt_5_5_accepts_only_24h_retention() -> None:
     assert e.value.rule == "retention-24h-only" and e.value.path == "prompt_cache_retention"
 
 
+@DROPS_THINKING
 def test_later_generations_get_explicit_caching() -> None:
     assert limits_for("gpt-5.7", provider="openai").explicit_breakpoints
     assert "prompt_cache_options" in render_openai_chat(shared_prompt(), model="gpt-5.7").kwargs
 
 
+@DROPS_THINKING
 def test_explicit_false_keeps_automatic_caching_on_gpt_5_6() -> None:
     rendered = render_openai_responses(shared_prompt(), model="gpt-5.6", explicit=False)
     assert "prompt_cache_breakpoint" not in json.dumps(rendered.kwargs)
@@ -128,6 +143,7 @@ def test_explicit_true_on_an_implicit_model_is_an_error() -> None:
     assert e.value.rule == "explicit-caching-unsupported"
 
 
+@DROPS_THINKING
 def test_prewarm_is_a_responses_option(client: openai.OpenAI) -> None:
     rendered = render_openai_responses(shared_prompt(), model="gpt-5.6", prewarm=True)
     assert rendered.kwargs["prompt_cache_options"]["prewarm"] is True
@@ -137,6 +153,7 @@ def test_prewarm_is_a_responses_option(client: openai.OpenAI) -> None:
     assert e.value.rule == "prewarm-unsupported"
 
 
+@DROPS_THINKING
 def test_tool_order_and_schema_key_order_do_not_change_the_request() -> None:
     shuffled = {**WEATHER, "input_schema": dict(reversed(list(WEATHER["input_schema"].items())))}
     a = render_openai_chat(shared_prompt(tools=(WEATHER, CALC)), model="gpt-5.6").kwargs
@@ -145,6 +162,7 @@ def test_tool_order_and_schema_key_order_do_not_change_the_request() -> None:
     assert [t["function"]["name"] for t in a["tools"]] == ["calculator", "weather"]
 
 
+@DROPS_THINKING
 def test_prompt_cache_key_is_the_shared_prefix_fingerprint_or_the_callers() -> None:
     one = render_openai_chat(shared_prompt(question="one?"), model="gpt-4o").kwargs["prompt_cache_key"]
     two = render_openai_chat(shared_prompt(question="two?"), model="gpt-4o").kwargs["prompt_cache_key"]
@@ -155,7 +173,8 @@ def test_prompt_cache_key_is_the_shared_prefix_fingerprint_or_the_callers() -> N
 
 
 def test_anthropic_blocks_are_translated_and_thinking_is_reported() -> None:
-    chat = render_openai_chat(shared_prompt(), model="gpt-5.6")
+    with pytest.warns(DroppedContentWarning, match=r"messages\[1\]\.content\[0\]: thinking"):
+        chat = render_openai_chat(shared_prompt(), model="gpt-5.6")
     messages = chat.kwargs["messages"]
     call = next(m for m in messages if m.get("tool_calls"))
     assert call["tool_calls"][0]["function"] == {"name": "weather",
@@ -163,11 +182,13 @@ def test_anthropic_blocks_are_translated_and_thinking_is_reported() -> None:
     tool_msg = next(m for m in messages if m["role"] == "tool")
     assert tool_msg["tool_call_id"] == "toolu_1" and tool_msg["content"][0]["text"] == "18C, clear"
     assert any("thinking" in d for d in chat.plan.dropped)
-    items = render_openai_responses(shared_prompt(), model="gpt-5.6").kwargs["input"]
+    with pytest.warns(DroppedContentWarning, match="thinking block dropped"):
+        items = render_openai_responses(shared_prompt(), model="gpt-5.6").kwargs["input"]
     assert any(i.get("type") == "function_call" and i["call_id"] == "toolu_1" for i in items)
     assert any(i.get("type") == "function_call_output" for i in items)
 
 
+@DROPS_THINKING
 def test_stable_layers_precede_the_conversation() -> None:
     messages = render_openai_chat(shared_prompt(), model="gpt-5.6").kwargs["messages"]
     assert messages[0]["role"] == "developer"
@@ -184,12 +205,14 @@ def test_parameters_are_mapped_and_the_rest_reported() -> None:
 
     prompt = shared_builder().set_params(thinking={"type": "enabled", "budget_tokens": 1024},
                                          tool_choice={"type": "any"}).build()
-    rendered = rc(prompt, model="gpt-5.6")
+    with pytest.warns(DroppedContentWarning, match="thinking: not sent"):
+        rendered = rc(prompt, model="gpt-5.6")
     assert rendered.kwargs["max_completion_tokens"] == 256
     assert rendered.kwargs["tool_choice"] == "required"
     assert any(d.startswith("thinking:") for d in rendered.plan.dropped)
 
 
+@DROPS_THINKING
 def test_plan_explains_what_is_cached_and_its_cost() -> None:
     text = render_openai_chat(shared_prompt(), model="gpt-4o").plan.explain()
     assert "prompt_cache_retention" in text and "saved" in text and "$" in text
@@ -265,7 +288,8 @@ def test_an_image_in_a_tool_result_is_kept_on_responses_and_reported_on_chat() -
     items = render_openai_responses(prompt, model="gpt-4.1").kwargs["input"]
     output = next(i for i in items if i.get("type") == "function_call_output")["output"]
     assert [p["type"] for p in output] == ["input_text", "input_image"]
-    chat = render_openai_chat(prompt, model="gpt-4.1")
+    with pytest.warns(DroppedContentWarning, match="tool_result sub-blocks image"):
+        chat = render_openai_chat(prompt, model="gpt-4.1")
     assert any("image" in d and "messages[2].content[0]" in d for d in chat.plan.dropped)
 
 
@@ -276,7 +300,8 @@ def test_sdk_options_pass_through_and_extra_body_is_reported(server: OpenAIServe
     prompt = prompt_from_request({
         "model": "claude-sonnet-4-6", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}],
         "extra_headers": {"x-team": "search"}, "timeout": 30, "extra_body": {"top_k": 3}})
-    rendered = render_openai_chat(prompt, model="gpt-4.1")
+    with pytest.warns(DroppedContentWarning, match="extra_body: not sent"):
+        rendered = render_openai_chat(prompt, model="gpt-4.1")
     assert rendered.kwargs["extra_headers"] == {"x-team": "search"}
     assert rendered.kwargs["timeout"] == 30
     assert "extra_body" not in rendered.kwargs

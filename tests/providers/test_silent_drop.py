@@ -3,8 +3,9 @@
 Every renderer either sends each piece of a Prompt's content in the provider's nearest form (a
 document's title and context as a text header before its text, a search result as text with its
 title and source) or names the block in ``plan.dropped`` saying what was not sent (citations,
-which only Anthropic has). The corpus (``tests/_corpus.py``) is the fuzz generator's seeded
-requests plus the content it lacks: titles, ``add_documents`` context, citations switches,
+which only Anthropic has), with one :class:`DroppedContentWarning` for the render call whenever
+it names anything, and none otherwise. The corpus (``tests/_corpus.py``) is the fuzz generator's
+seeded requests plus the content it lacks: titles, ``add_documents`` context, citations switches,
 citations on assistant text, search results.
 """
 
@@ -19,7 +20,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from promptcache import PromptBuilder, PromptCacheError, PromptError
+from promptcache import DroppedContentWarning, PromptBuilder, PromptCacheError, PromptError
 from promptcache.anthropic import prompt_from_request, render_anthropic
 from promptcache.bedrock_converse import render_bedrock_converse
 from promptcache.gemini import render_gemini
@@ -96,12 +97,12 @@ def test_the_corpus_carries_the_content_renderers_used_to_lose() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(RENDERERS))
-def test_no_prompt_loses_content_without_a_dropped_entry(name: str) -> None:
+def test_no_prompt_loses_content_without_a_dropped_entry_and_a_warning(name: str) -> None:
     render = RENDERERS[name]
-    rendered = losing = 0
+    rendered = losing = dropping = untold = 0
     examples: list[str] = []
     for prompt in CORPUS:
-        with recorded_warnings():
+        with recorded_warnings() as caught:
             try:
                 request, dropped = render(prompt)
             except PromptCacheError:
@@ -111,8 +112,20 @@ def test_no_prompt_loses_content_without_a_dropped_entry(name: str) -> None:
         if missing:
             losing += 1
             examples.extend(missing[:1])
+        told = [w.message for w in caught if isinstance(w.message, DroppedContentWarning)]
+        dropping += bool(dropped)
+        # Exactly one warning when anything is dropped, carrying every entry; none otherwise.
+        right = (len(told) == 1 and told[0].dropped == tuple(dropped)) if dropped else told == []
+        if not right:
+            untold += 1
+            examples.append(f"{len(told)} warnings for dropped={list(dropped)[:2]}")
     assert rendered >= FLOOR.get(name, 300), f"{name} rendered only {rendered} prompts of the corpus"
     assert losing == 0, f"{losing} prompts lose content on {name}: {examples[:5]}"
+    assert untold == 0, f"{untold} of {dropping} dropping prompts mis-warned on {name}: {examples[:5]}"
+    if name in ("anthropic", "bedrock-converse"):
+        assert dropping == 0  # these render every piece or refuse the prompt
+    else:
+        assert dropping >= 100, f"only {dropping} prompts drop anything on {name}"  # it was tested
 
 
 def test_the_check_catches_a_title_left_out() -> None:
@@ -159,7 +172,8 @@ def test_gemini_sends_title_and_context_as_a_header_before_the_document() -> Non
                                           (render_openai_responses, "gpt-5.6"),
                                           (render_gemini, "gemini-2.5-flash")])
 def test_a_citations_switch_is_reported_where_the_provider_has_none(render: Any, model: str) -> None:
-    rendered = render(_documents(True), model=model)
+    with pytest.warns(DroppedContentWarning, match="citations.enabled not sent"):
+        rendered = render(_documents(True), model=model)
     assert any("citations.enabled not sent" in d for d in rendered.plan.dropped), rendered.plan.dropped
 
 

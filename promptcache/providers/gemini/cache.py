@@ -18,7 +18,7 @@ from promptcache.clock import Clock, WallClock
 from promptcache.errors import ProviderError
 from promptcache.limits import ModelLimits
 from promptcache.prompt import Prompt
-from promptcache.providers.common import Rendered
+from promptcache.providers.common import DroppedPolicy, Rendered
 from promptcache.providers.gemini.render import (
     CacheDecision,
     CachedPrefix,
@@ -68,8 +68,10 @@ def _gone(error: Exception) -> bool:
 
 class _Base:
     def __init__(self, client: Any, *, clock: Clock | None = None, extend_below: float = 0.5,
-                 limits: ModelLimits | None = None) -> None:
+                 limits: ModelLimits | None = None, on_dropped: DroppedPolicy = "warn") -> None:
         require_sdk()
+        #: What rendering does about content Gemini cannot take (see ``render_gemini``).
+        self.on_dropped: DroppedPolicy = on_dropped
         self.client = client
         self.clock: Clock = clock if clock is not None else WallClock()
         self.extend_below = extend_below
@@ -96,7 +98,8 @@ class _Base:
     def _render(self, prompt: Prompt, model: str, cache: CachedPrefix | None, cache_turns: int,
                 decision: CacheDecision) -> Rendered:
         return render_gemini(prompt, model=model, cache=cache, cache_turns=cache_turns,
-                                       decision=decision, limits=self.limits)
+                                       decision=decision, limits=self.limits,
+                                       on_dropped=self.on_dropped)
 
 
 class GeminiCacheManager(_Base):

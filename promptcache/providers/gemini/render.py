@@ -23,6 +23,7 @@ from promptcache.optimizer import DEFAULT_MARGIN
 from promptcache.prompt import Prompt
 from promptcache.providers.common import (
     CacheMode,
+    DroppedPolicy,
     Preview,
     ProviderPlan,
     Rendered,
@@ -36,6 +37,7 @@ from promptcache.providers.common import (
     retarget,
     stable_end,
     stop_list,
+    warn_dropped,
 )
 from promptcache.providers.gemini.tokens import declaration_tokens, part_tokens, role_tokens
 from promptcache.providers.openai.messages import translate
@@ -452,14 +454,17 @@ def _plan(prompt: Prompt, model: str, api: str, cut: GeminiSplit, decision: Cach
 
 def render_gemini(prompt: Prompt, *, model: str, cache: CachedPrefix | None = None,
                             cache_turns: int = 0, decision: CacheDecision | None = None,
-                            limits: ModelLimits | None = None, check: bool = True) -> Rendered:
+                            limits: ModelLimits | None = None, check: bool = True,
+                            on_dropped: DroppedPolicy = "warn") -> Rendered:
     """Keyword arguments for ``client.models.generate_content(**rendered.kwargs)``, and the plan.
 
     With ``cache``, the request carries ``cached_content`` and only what follows the cached prefix;
     without, it carries everything, stable content first, for implicit caching. The config is
     checked with google-genai's own ``GenerateContentConfig`` (a :class:`PromptError` naming the
     field it refuses); ``check=False`` skips that, and with it the SDK import (most of a second),
-    for a preview that sends nothing.
+    for a preview that sends nothing. Content with no Gemini form is listed in ``plan.dropped``
+    and, by default, told in a :class:`~promptcache.errors.DroppedContentWarning`
+    (``on_dropped``: see :data:`~promptcache.providers.common.DroppedPolicy`).
     """
     require_installed("google.genai", _MISSING)
     require_turns(prompt, "generate_content API", "contents")
@@ -477,8 +482,10 @@ def render_gemini(prompt: Prompt, *, model: str, cache: CachedPrefix | None = No
         if check:
             _check_config(config)
         kwargs["config"] = config
-    return Rendered(kwargs=kwargs, plan=_plan(prompt, model, "generate_content", cut, decision,
-                                              cache, lim))
+    rendered = Rendered(kwargs=kwargs, plan=_plan(prompt, model, "generate_content", cut,
+                                                  decision, cache, lim))
+    warn_dropped(rendered.plan, on_dropped)
+    return rendered
 
 
 def _check_config(config: Mapping[str, Any]) -> None:
@@ -505,11 +512,13 @@ def create_config(cut: GeminiSplit, decision: CacheDecision, display_name: str) 
 
 
 def render_gemini_openai_compatible(prompt: Prompt, *, model: str, cache: CachedPrefix | None = None,
-                             cache_turns: int = 0, limits: ModelLimits | None = None) -> Rendered:
+                             cache_turns: int = 0, limits: ModelLimits | None = None,
+                             on_dropped: DroppedPolicy = "warn") -> Rendered:
     """``chat.completions.create`` kwargs for Gemini's OpenAI-compatible endpoint.
 
     The cache is named in ``extra_body={"extra_body": {"google": {"cached_content": ...}}}``: the
     openai SDK merges the outer ``extra_body`` into the JSON, and the endpoint reads the inner one.
+    ``on_dropped`` as for :func:`render_gemini`.
     """
     require_turns(prompt, "OpenAI-compatible endpoint", "messages")
     lim = limits if limits is not None else limits_for(model, provider="gemini")
@@ -540,11 +549,16 @@ def render_gemini_openai_compatible(prompt: Prompt, *, model: str, cache: Cached
     if cache is not None:
         kwargs["extra_body"] = {"extra_body": {"google": {"cached_content": cache.name}}}
     plan = _plan(prompt, model, "openai-compatible", cut, None, cache, lim)
-    # The native renderer's notes on parameters are replaced by this endpoint's own.
+    # What the request leaves out is the translation's to say (it wrote the messages and tools),
+    # and this endpoint's own parameters'; the native split's entries, which named every block a
+    # second time in Gemini's words, count only for a cached prefix, which the split wrote.
     params = tuple(f"{name}:" for name in prompt.params)
-    return Rendered(kwargs=kwargs, plan=replace(
-        plan, dropped=(*(d for d in plan.dropped if not d.startswith(params)), *t.dropped,
-                       *dropped)))
+    told = {d.partition(": ")[0] for d in t.dropped}
+    native = () if cache is None else tuple(
+        d for d in plan.dropped if not d.startswith(params) and d.partition(": ")[0] not in told)
+    rendered = Rendered(kwargs=kwargs, plan=replace(plan, dropped=(*native, *t.dropped, *dropped)))
+    warn_dropped(rendered.plan, on_dropped)
+    return rendered
 
 
 def ttl_seconds(value: str) -> float:
@@ -558,5 +572,7 @@ def preview_gemini(prompt: Prompt, *, model: str | None = None, api: str | None 
                    automatic: str | None = None) -> Preview:
     """``prompt`` rendered for ``generate_content``, with its plan: what ``promptcache plan``
     prints for Gemini (implicit caching: no cache resource is assumed to exist). The config is
-    not checked against google-genai (``check=False``): the wrapper checks it before a call."""
-    return Preview(rendered=render_gemini(prompt, model=model or prompt.model, check=False))
+    not checked against google-genai (``check=False``): the wrapper checks it before a call. No
+    DroppedContentWarning: the plan it prints lists every dropped entry."""
+    return Preview(rendered=render_gemini(prompt, model=model or prompt.model, check=False,
+                                          on_dropped="off"))

@@ -23,6 +23,7 @@ from promptcache.plan import Plan
 from promptcache.prompt import Prompt
 from promptcache.providers.common import (
     CacheMode,
+    DroppedPolicy,
     Preview,
     ProviderPlan,
     Rendered,
@@ -35,6 +36,7 @@ from promptcache.providers.common import (
     shared_end,
     stable_end,
     stop_list,
+    warn_dropped,
     with_marking,
 )
 from promptcache.providers.openai.messages import Api, Translation, translate, unmarkable_reason
@@ -219,7 +221,8 @@ def _implicit_estimate(prompt: Prompt, lim: ModelLimits, retention: Retention) -
 
 def _render(prompt: Prompt, api: Api, *, model: str, prompt_cache_key: str | None,
             retention: Retention | None, prewarm: bool, explicit: bool | None,
-            limits: ModelLimits | None, extra: Mapping[str, Any] | None) -> Rendered:
+            limits: ModelLimits | None, extra: Mapping[str, Any] | None,
+            on_dropped: DroppedPolicy) -> Rendered:
     require_installed("openai", _MISSING)  # rendering runs no SDK code: not imported
     require_turns(prompt, "chat completions API" if api == "chat" else "responses API",
                   "messages" if api == "chat" else "input")
@@ -288,7 +291,7 @@ def _render(prompt: Prompt, api: Api, *, model: str, prompt_cache_key: str | Non
                          "token minimum: nothing will be cached")
     if extra:
         kwargs.update(extra)
-    return Rendered(kwargs=kwargs, plan=ProviderPlan(
+    rendered = Rendered(kwargs=kwargs, plan=ProviderPlan(
         provider="openai", api="responses" if api == "responses" else "chat.completions",
         model=model, mode=mode, cached_prefix_tokens=cached, total_tokens=annotated.total_tokens,
         breakpoints=tuple(t.breakpoints), settings=settings,
@@ -297,39 +300,47 @@ def _render(prompt: Prompt, api: Api, *, model: str, prompt_cache_key: str | Non
         expected_usd=units * price if price is not None else None,
         uncached_usd=uncached * price if price is not None else None, base=plan,
     ))
+    warn_dropped(rendered.plan, on_dropped, stacklevel=3)  # at the line that called render_*
+    return rendered
 
 
 def render_openai_chat(prompt: Prompt, *, model: str, prompt_cache_key: str | None = None,
                 retention: Retention | None = None, explicit: bool | None = None,
                 limits: ModelLimits | None = None,
-                extra: Mapping[str, Any] | None = None) -> Rendered:
+                extra: Mapping[str, Any] | None = None,
+                on_dropped: DroppedPolicy = "warn") -> Rendered:
     """Keyword arguments for ``client.chat.completions.create(**rendered.kwargs)``, and the plan.
 
     ``model`` is the OpenAI model (the Prompt's own is Anthropic's when built for both).
     ``explicit=False`` keeps GPT-5.6+ on automatic caching; ``extra`` is merged last (any other
-    chat parameter, e.g. ``response_format``).
+    chat parameter, e.g. ``response_format``). Content with no OpenAI form is listed in
+    ``plan.dropped`` and, by default, told in a :class:`~promptcache.errors.DroppedContentWarning`
+    (``on_dropped``: see :data:`~promptcache.providers.common.DroppedPolicy`).
     """
     return _render(prompt, "chat", model=model, prompt_cache_key=prompt_cache_key,
-                   retention=retention, prewarm=False, explicit=explicit, limits=limits, extra=extra)
+                   retention=retention, prewarm=False, explicit=explicit, limits=limits, extra=extra,
+                   on_dropped=on_dropped)
 
 
 def render_openai_responses(prompt: Prompt, *, model: str, prompt_cache_key: str | None = None,
                      retention: Retention | None = None, prewarm: bool = False,
                      explicit: bool | None = None, limits: ModelLimits | None = None,
-                     extra: Mapping[str, Any] | None = None) -> Rendered:
+                     extra: Mapping[str, Any] | None = None,
+                     on_dropped: DroppedPolicy = "warn") -> Rendered:
     """Keyword arguments for ``client.responses.create(**rendered.kwargs)``, and the plan.
 
     ``prewarm=True`` (GPT-5.6+) writes the cache without generating output: send it once before a
-    burst of requests that share the prefix.
+    burst of requests that share the prefix. ``on_dropped`` as for :func:`render_openai_chat`.
     """
     return _render(prompt, "responses", model=model, prompt_cache_key=prompt_cache_key,
                    retention=retention, prewarm=prewarm, explicit=explicit, limits=limits,
-                   extra=extra)
+                   extra=extra, on_dropped=on_dropped)
 
 
 def preview_openai(prompt: Prompt, *, model: str | None = None, api: str | None = None,
                    automatic: str | None = None) -> Preview:
     """``prompt`` rendered for chat completions (or ``api="responses"``), with its plan: what
-    ``promptcache plan`` prints for OpenAI. ``automatic`` is Anthropic's and not used here."""
+    ``promptcache plan`` prints for OpenAI. ``automatic`` is Anthropic's and not used here. No
+    DroppedContentWarning: the plan it prints lists every dropped entry."""
     render = render_openai_responses if api == "responses" else render_openai_chat
-    return Preview(rendered=render(prompt, model=model or prompt.model))
+    return Preview(rendered=render(prompt, model=model or prompt.model, on_dropped="off"))
