@@ -14,6 +14,7 @@ Without ``--redis-url`` a private ``redis-server`` is started on a free port if 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import sys
@@ -170,7 +171,8 @@ def main() -> None:
 
     print(
         f"Repeated anthropic messages.create hit, {len(SYSTEM) // 4} approx. tokens of system "
-        f"prompt, {args.iterations} iterations, Python {sys.version.split()[0]}"
+        f"prompt, {args.iterations} iterations, Python {sys.version.split()[0]}, load average "
+        f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())} (1/5/15 min) on {os.cpu_count()} cores"
     )
     print("| backend | promptcache median / p95 | LangChain median / p95 | speed-up (median) |")
     print("|---|---|---|---|")

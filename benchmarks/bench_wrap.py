@@ -37,6 +37,7 @@ import argparse
 import cProfile
 import gc
 import json
+import os
 import pstats
 import shutil
 import statistics
@@ -328,8 +329,10 @@ def hits(iterations: int) -> None:
                     RedisCache(redis_=redis.Redis.from_url(redis_url)), iterations)))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"response-cache hit through wrap(client, response_cache=...) vs LangChain "
-          f"ChatAnthropic + set_llm_cache, {iterations} iterations")
+          f"ChatAnthropic + set_llm_cache, {iterations} iterations, load average {load} "
+          f"(1/5/15 min) on {os.cpu_count()} cores")
     print("| backend | wrap hit median / p95 | LangChain median / p95 | speed-up (median) |")
     print("|---|---|---|---|")
     goals = {"memory": 10, "SQLite": 10, "Redis": 5}

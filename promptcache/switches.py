@@ -17,6 +17,7 @@ takes effect. ``1``, ``true``, ``yes`` and ``on`` (any case) turn a switch on.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from promptcache.log import once
 
@@ -30,8 +31,33 @@ DISABLE_RESPONSE_CACHE = "PROMPTCACHE_DISABLE_RESPONSE_CACHE"
 _ON = frozenset({"1", "true", "yes", "on"})
 
 
+#: Per variable name: the ``os.environ`` it was encoded for, and its key in that mapping's data.
+_keys: dict[str, tuple[object, Any]] = {}
+
+
+def _get(name: str) -> str:
+    """``os.environ.get(name, "")``, read from the mapping's own data where CPython has it.
+
+    The switches are read on every call of every wrapped client (a response-cache hit takes a
+    few µs in all), and ``os.environ.get`` of an unset variable raises and catches a KeyError
+    inside, which costs more than the rest of the read. The same ``os.environ`` updates
+    ``_data`` on every write (``monkeypatch.setenv`` included); anything else falls back to
+    ``get``.
+    """
+    env = os.environ
+    data = getattr(env, "_data", None)
+    if type(data) is not dict:
+        return env.get(name, "")
+    found = _keys.get(name)
+    if found is None or found[0] is not env:
+        found = _keys[name] = (env, env.encodekey(name))
+    raw = data.get(found[1])
+    return "" if raw is None else env.decodevalue(raw)
+
+
 def _on(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in _ON
+    value = _get(name)
+    return bool(value) and value.strip().lower() in _ON
 
 
 def planning_disabled() -> bool:

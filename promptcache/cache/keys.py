@@ -293,16 +293,62 @@ def _make_dumps() -> Callable[[Any], str]:
 _dumps = _make_dumps()
 
 
+#: Parameters ``_scrub`` treats apart (transport options, secrets, google-genai options).
+_CAREFUL: Final = _SPECIAL | TRANSPORT_OPTIONS
+
+
+def _canonical(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``_shrink(_scrub(params))`` in one pass: the usual parameters (``model``, ``messages``,
+    ``system``...) are shrunk as ``_shrink_dict`` shrinks a value; only the few ``_scrub``
+    treats apart go through it."""
+    out: dict[str, Any] = {}
+    for name, v in params.items():
+        if name in _CAREFUL:
+            out.update(_shrink_dict(_scrub({name: v})))
+            continue
+        t = type(v)
+        if t is str:
+            out[name] = v if len(v) <= _BIG_STRING and v[:1] != "\x00" else _text(v)
+        elif t is int or t is bool or v is None:
+            out[name] = v
+        elif t is list:
+            out[name] = [_shrink_dict(x) if type(x) is dict else _shrink(x) for x in v]
+        elif t is dict:
+            out[name] = _shrink_dict(v)
+        elif not _is_omitted(v):
+            out[name] = _shrink(v)
+    return out
+
+
+#: ``(namespace, endpoint, identity)`` -> the JSON text that opens their keys' canonical list.
+_prefixes: dict[tuple[str, str, str], str] = {}
+_MAX_PREFIXES: Final = 4096
+
+
+def _prefix(namespace: str, endpoint: str, identity: str) -> str:
+    """``_dumps([_VERSION, namespace, endpoint, identity, ...])`` up to the parameters: the same
+    few clients and endpoints make every call, so the text is encoded once."""
+    found = _prefixes.get((namespace, endpoint, identity))
+    if found is None:
+        if len(_prefixes) >= _MAX_PREFIXES:
+            _prefixes.clear()  # a process with thousands of tenants re-encodes: still correct
+        found = _dumps([_VERSION, namespace, endpoint, identity])[:-1] + ","
+        _prefixes[(namespace, endpoint, identity)] = found
+    return found
+
+
 def request_key(endpoint: str, params: Mapping[str, Any], *, namespace: str, identity: str = "") -> str:
     """The cache key of one call: hex BLAKE2b of namespace, endpoint, client identity and the
     scrubbed parameters.
 
     ``identity`` is ``client_identity(client)``: the client-level settings that change the answer
     or the tenant. Raises ``UnkeyableRequest`` for a parameter with no canonical form; callers
-    then bypass the cache rather than risk two different requests sharing a key.
+    then bypass the cache rather than risk two different requests sharing a key. The hashed text
+    is ``_dumps([_VERSION, namespace, endpoint, identity, _shrink(_scrub(params))])``, built from
+    a cached prefix and the parameters' own JSON.
     """
     try:
-        text = _dumps([_VERSION, namespace, endpoint, identity, _shrink(_scrub(params))])
+        text = _prefix(namespace, endpoint, identity) + _dumps(_canonical(params)) + "]"
     except UnkeyableRequest:
         raise
     except (TypeError, ValueError, AttributeError, RecursionError) as e:
@@ -468,9 +514,9 @@ class ClientIdentity:
         self._credential_headers = isinstance(getattr(holder, "_credential_headers", None), Mapping)
         self._query = isinstance(getattr(holder, "_custom_query", None), Mapping)
         self._options = getattr(holder, "_http_options", None) is not None
-        self._snapshot: tuple[Any, ...] | None = None
-        self._digest = ""
-        self._lock = threading.Lock()
+        # The last settings read and their digest, one tuple: replaced whole, never edited, so
+        # a reader on another thread sees a matching pair without a lock.
+        self._last: tuple[tuple[Any, ...] | None, str] = (None, "")
 
     def _read(self) -> tuple[Any, ...]:
         holder = self._holder
@@ -493,12 +539,11 @@ class ClientIdentity:
 
     def digest(self) -> str:
         snapshot = self._read()
-        with self._lock:
-            if snapshot == self._snapshot:
-                return self._digest
+        last = self._last
+        if snapshot == last[0]:
+            return last[1]
         digest = self._compute(snapshot)
-        with self._lock:
-            self._snapshot, self._digest = snapshot, digest
+        self._last = (snapshot, digest)
         return digest
 
     def _compute(self, snapshot: tuple[Any, ...]) -> str:

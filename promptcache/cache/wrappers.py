@@ -147,7 +147,7 @@ def _served(endpoint: ResponseCodec, call: _Call, found: Any, stream: StreamType
     """What a hit hands back: the rebuilt response, or a replay of the stored stream (inside the
     dict the SDK returns it in, when it does: boto3's ``converse_stream``)."""
     if not call.streaming:
-        return mark_hit(found)
+        return found  # marked by the codec (``ResponseCodec.load`` with a key)
     replay = mark_hit(stream(found))
     if endpoint.stream_key is None:
         return replay

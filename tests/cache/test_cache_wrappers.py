@@ -415,3 +415,30 @@ def test_beta_messages_are_cached_apart_from_plain_messages(server: StubServer) 
     uncache_client(client)
     client.beta.messages.create(**ASK, betas=["context-management-2025-06-27"])
     assert server.total_hits == before + 4
+
+
+@pytest.mark.parametrize("replaced", [False, True], ids=["os.environ", "a plain dict"])
+def test_the_response_cache_switch_is_read_at_every_call(
+        server: StubServer, monkeypatch: pytest.MonkeyPatch, replaced: bool) -> None:
+    # The switch is read from os.environ's own data (no KeyError per call); a process that swaps
+    # os.environ for another mapping is still obeyed.
+    import os
+
+    if replaced:
+        monkeypatch.setattr(os, "environ", dict(os.environ))
+    client = claude(server, backend=MemoryBackend())
+    client.messages.create(**ASK)
+    before = server.total_hits
+    client.messages.create(**ASK)
+    assert server.total_hits == before  # a hit
+    os.environ["PROMPTCACHE_DISABLE_RESPONSE_CACHE"] = " On "
+    try:
+        client.messages.create(**ASK)
+        assert server.total_hits == before + 1  # bypassed
+        os.environ["PROMPTCACHE_DISABLE_RESPONSE_CACHE"] = "0"
+        client.messages.create(**ASK)
+        assert server.total_hits == before + 1  # a hit again
+    finally:
+        del os.environ["PROMPTCACHE_DISABLE_RESPONSE_CACHE"]
+    client.messages.create(**ASK)
+    assert server.total_hits == before + 1

@@ -263,6 +263,35 @@ def test_a_response_cache_hit_never_reaches_the_planner(server: AnthropicServer)
     assert len(server.requests) == 2 and client.promptcache.planned == 2
 
 
+def test_a_response_cache_hit_is_a_fresh_object_the_caller_may_change() -> None:
+    # Each hit is a new Message (a copy of the one the entry was first rebuilt into): changing
+    # one at any depth, the tool input included, never reaches the next caller.
+    from promptcache.cache.base import HIT_MARKER
+
+    tool = [{"type": "text", "text": "Looking."},
+            {"type": "tool_use", "name": "search", "input": {"q": "paris", "tags": ["a"]}}]
+    with ScriptedAnthropicServer(script=[tool]) as server:
+        client = wrap(client_for(server), state=CacheState(), response_cache=MemoryBackend())
+        request = {"model": MODEL, "max_tokens": 10, "messages": [{"role": "user", "content": "Hi"}]}
+        first = client.messages.create(**request)
+        expected = first.model_dump()
+        hits = [client.messages.create(**request) for _ in range(3)]
+        assert len(server.requests) == 1
+        for hit in hits:
+            assert hit.model_dump() == expected and getattr(hit, HIT_MARKER) is True
+        assert getattr(first, HIT_MARKER, False) is False  # the miss came from the API
+        changed = hits[0]
+        changed.content[1].input["tags"].append("b")
+        changed.content[1].input["q"] = "rome"
+        changed.content.append(changed.content[0])
+        changed.usage.output_tokens = -1
+        changed.stop_reason = None
+        assert all(h is not changed for h in hits[1:])
+        for hit in [*hits[1:], client.messages.create(**request)]:
+            assert hit.model_dump() == expected
+        assert first.model_dump() == expected
+
+
 def test_wrap_and_cache_client_share_entries_of_the_written_request(
         server: AnthropicServer) -> None:
     # One key scheme: the request as the caller wrote it, so a wrapped client and a plain
