@@ -136,7 +136,8 @@ def conversation(kind: str, blocks: int) -> tuple[Prompt, CacheState]:
     last = len(KINDS[kind]())
     prompt: Prompt = (PromptBuilder(MODEL).add_tools(TOOLS).add_system(SYSTEM)
                       .add_messages(messages[:-last]).set_params(max_tokens=256).build())
-    for nxt in (prompt, prompt.extend(messages[-last:])):
+    for step in range(2):
+        nxt = prompt.extend(messages[-last:]) if step else prompt  # after the render, as live
         clock.advance(30)
         plan = optimize(nxt, state=state)
         render_anthropic(nxt, plan)
