@@ -16,8 +16,7 @@ from typing import Any, Literal
 
 from promptcache.positions import (
     block_digest,
-    citations_on,
-    has_image,
+    block_flags,
     is_web_search,
 )
 
@@ -149,13 +148,17 @@ class Block:
 
     def __post_init__(self) -> None:
         payload = self.payload
-        object.__setattr__(self, "digest", block_digest(payload))
-        nested = self.section != "tools" and any(
-            isinstance(v, Mapping | list | tuple) for v in payload.values())
-        object.__setattr__(self, "image", payload.get("type") == "image"
-                           or (nested and has_image(payload)))
-        object.__setattr__(self, "citations", nested and citations_on(payload))
-        object.__setattr__(self, "web_search", self.section == "tools" and is_web_search(payload))
+        set_ = object.__setattr__
+        set_(self, "digest", block_digest(payload))
+        if self.section == "tools":
+            set_(self, "image", payload.get("type") == "image")
+            set_(self, "citations", False)
+            set_(self, "web_search", is_web_search(payload))
+        else:
+            image, citations = block_flags(payload)  # has_image and citations_on, one walk
+            set_(self, "image", image)
+            set_(self, "citations", citations)
+            set_(self, "web_search", False)
 
     @property
     def markable(self) -> bool:

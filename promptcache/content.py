@@ -78,6 +78,8 @@ def check_text(block: Mapping[str, Any], origin: str) -> None:
 def _check_nested_markers(block: Mapping[str, Any], origin: str) -> None:
     """Sub-blocks (tool_result content, citations) cannot take a marker: the parent block can."""
     content = block.get("content")
+    if content is None or type(content) is str:
+        return  # the usual tool_result: nothing nested (and no ABC check to say so)
     if isinstance(content, Sequence) and not isinstance(content, str):
         for i, sub in enumerate(content):
             if isinstance(sub, Mapping) and "cache_control" in sub:
@@ -91,7 +93,7 @@ def _check_nested_markers(block: Mapping[str, Any], origin: str) -> None:
 def content_block(raw: Any, origin: str) -> dict[str, Any]:
     """One content block (already plain, see :func:`promptcache.sdk.plain`), checked; OpenAI
     parts (``image_url``, ``input_text``...) are read as their Anthropic equivalent."""
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         raise PromptError(f"{origin}: a content block must be a dict, got {type(raw).__name__}.",
                           path=origin)
     raw = content_part(raw, origin)
@@ -103,7 +105,8 @@ def content_block(raw: Any, origin: str) -> dict[str, Any]:
         )
     if kind == "text":
         check_text(raw, origin)
-    elif kind == "tool_use" and not isinstance(raw.get("input"), Mapping):
+    elif kind == "tool_use" and type(raw.get("input")) is not dict and not isinstance(
+            raw.get("input"), Mapping):
         raise PromptError(f"{origin}.input: a tool_use block's input must be an object (a dict), "
                           f"got {type(raw.get('input')).__name__}.", path=f"{origin}.input")
     _check_nested_markers(raw, origin)
@@ -149,11 +152,16 @@ def readable_block(path: str) -> Iterator[None]:
     is not JSON data (a key of type bytes, say) or nesting deeper than Python's recursion."""
     try:
         yield
-    except (TypeError, ValueError) as e:
-        raise PromptError(f"{path}: not JSON data ({e}).", path=path) from None
-    except RecursionError:
-        raise PromptError(f"{path}: nested too deeply for promptcache to read (it walks blocks "
-                          "recursively); flatten the structure.", path=path) from None
+    except (TypeError, ValueError, RecursionError) as e:
+        raise _unreadable(path, e) from None
+
+
+def _unreadable(path: str, error: Exception) -> PromptError:
+    """The PromptError for a block whose JSON cannot be read (see :func:`readable_block`)."""
+    if isinstance(error, RecursionError):
+        return PromptError(f"{path}: nested too deeply for promptcache to read (it walks blocks "
+                           "recursively); flatten the structure.", path=path)
+    return PromptError(f"{path}: not JSON data ({error}).", path=path)
 
 
 def message_turn(role: str, raw_blocks: Sequence[Any], origin: str, start: int, layer: str,
@@ -162,9 +170,12 @@ def message_turn(role: str, raw_blocks: Sequence[Any], origin: str, start: int, 
     blocks: list[Block] = []
     for c_index, raw in enumerate(raw_blocks):
         path = f"{origin}.content[{c_index}]"
-        block = content_block(raw, path)
-        ttl = marker_ttl(block, path)
-        payload = strip_marker(block)
+        block = content_block(raw, path)  # a copy of its own
+        if "cache_control" in block:
+            ttl = marker_ttl(block, path)
+            payload = strip_marker(block)
+        else:
+            ttl, payload = None, block
         unmarkable = unmarkable_reason(payload)
         if unmarkable and ttl is not None:
             raise RuleViolation(
@@ -172,9 +183,11 @@ def message_turn(role: str, raw_blocks: Sequence[Any], origin: str, start: int, 
                 "API; mark the next text, tool_use or tool_result block instead.",
                 path=path, rule="uncacheable-block",
             )
-        with readable_block(path):
+        try:  # readable_block(path), inline: this loop runs for every new block
             blocks.append(Block(section="messages", kind="message", payload=payload, path=path,
                                 tokens=count_block(payload, counter), layer=layer,
                                 user_ttl=ttl, unmarkable=unmarkable, role=role,
                                 first=c_index == 0))
+        except (TypeError, ValueError, RecursionError) as e:
+            raise _unreadable(path, e) from None
     return Turn(role=role, start=start, stop=start + len(blocks)), blocks  # type: ignore[arg-type]

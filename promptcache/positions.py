@@ -44,6 +44,7 @@ __all__ = [
     "SaltKey",
     "anthropic_settings",
     "block_digest",
+    "block_flags",
     "citations_on",
     "has_image",
     "is_web_search",
@@ -74,7 +75,13 @@ _THINKING_ON = frozenset({"enabled", "adaptive"})
 
 def raw_json(value: Any) -> str:
     """JSON in the key order given: what the provider hashes."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _RAW_JSON(value)
+
+
+#: ``json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)``, with the
+#: encoder made once: ``json.dumps`` builds a new one on every call with arguments, and every
+#: new block is dumped once for its digest. (The encoder keeps no state between calls.)
+_RAW_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
 
 
 def canonical_json(value: Any) -> str:
@@ -85,11 +92,16 @@ def canonical_json(value: Any) -> str:
     TypeError; such a value is sorted by the keys JSON will write instead.
     """
     try:
-        return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-                          default=str)
+        return _CANONICAL_JSON(value)
     except TypeError:
         return json.dumps(_json_keys(value), sort_keys=True, ensure_ascii=False,
                           separators=(",", ":"), default=str)
+
+
+#: ``json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)``
+#: with the encoder made once (see _RAW_JSON).
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                                   default=str).encode
 
 
 def _json_keys(value: Any) -> Any:
@@ -121,7 +133,7 @@ def _utf8(text: str) -> bytes:
 
 def block_digest(payload: Any) -> bytes:
     """A 16-byte digest of one block's JSON (key order kept), its ``cache_control`` excluded."""
-    if isinstance(payload, Mapping) and "cache_control" in payload:
+    if (type(payload) is dict or isinstance(payload, Mapping)) and "cache_control" in payload:
         payload = {k: v for k, v in payload.items() if k != "cache_control"}
     return _digest(raw_json(payload))
 
@@ -158,7 +170,7 @@ def _is_image(block: Mapping[str, Any]) -> bool:
 
 def _enables_citations(block: Mapping[str, Any]) -> bool:
     c = block.get("citations")
-    return isinstance(c, Mapping) and bool(c.get("enabled"))
+    return c is not None and isinstance(c, Mapping) and bool(c.get("enabled"))
 
 
 def has_image(value: Any) -> bool:
@@ -169,6 +181,44 @@ def has_image(value: Any) -> bool:
 def citations_on(value: Any) -> bool:
     """True if ``value`` holds a block with ``citations: {enabled: true}`` anywhere."""
     return _any_mapping(value, _enables_citations)
+
+
+def block_flags(block: Mapping[str, Any]) -> tuple[bool, bool]:
+    """``(has_image(block), citations_on(block))`` for one block, in one walk.
+
+    Every block entering a Prompt is asked both; a block holds few containers, so the walk costs
+    little next to two walks with an ABC check per value. The plain JSON containers are told
+    by their exact type first; anything else by the same isinstance checks as :func:`has_image`.
+    """
+    if not any(_container(v) for v in block.values()):
+        return block.get("type") == "image", _enables_citations(block)
+    image = citations = False
+    stack: list[Any] = [block]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict or (kind is not list and kind is not tuple and isinstance(item, Mapping)):
+            if not image and _is_image(item):
+                image = True
+            if not citations and _enables_citations(item):
+                citations = True
+            if image and citations:
+                break
+            children: Iterable[Any] = item.values()
+        elif kind is list or kind is tuple or isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        stack.extend(v for v in children if _container(v))
+    return image, citations
+
+
+def _container(value: Any) -> bool:
+    """A mapping, list or tuple: what :func:`_any_mapping` walks into."""
+    kind = type(value)
+    if kind is str:
+        return False
+    return kind is dict or kind is list or isinstance(value, Mapping | list | tuple)
 
 
 def is_web_search(tool: Mapping[str, Any]) -> bool:

@@ -26,6 +26,8 @@ from promptcache.errors import PromptError
 __all__ = ["is_sdk_object", "plain"]
 
 _SCALARS = (str, int, float, bool, type(None))
+#: The scalar types themselves (not subclasses): fine as they are, see _scan.
+_EXACT_SCALARS = frozenset({int, float, bool, type(None)})
 #: The documented key order of content blocks (``sorted`` is stable: other keys keep theirs).
 _KEY_ORDER = {k: i for i, k in enumerate((
     "type", "id", "tool_use_id", "name", "input", "text", "thinking", "signature", "data",
@@ -97,6 +99,20 @@ def _scan(value: Any) -> bool:
     stack = [value]
     while stack:
         item = stack.pop()
+        kind = type(item)
+        # The plain JSON types first, by exact type (what _problem says of them, without its
+        # isinstance checks against ABCs): this walk reads every value of every new block.
+        if kind is str:
+            if item.isascii():
+                continue
+        elif kind is dict:
+            stack.extend(item.values())
+            continue
+        elif kind is list:
+            stack.extend(item)
+            continue
+        elif kind in _EXACT_SCALARS:
+            continue
         problem = _problem(item)
         if problem is None:
             if isinstance(item, dict | list):

@@ -66,7 +66,8 @@ def _content(content: Any, origin: str) -> list[Any]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
     if isinstance(content, Sequence) and not isinstance(content, bytes | bytearray):
-        return [content_part(p, f"{origin}.content[{i}]") if isinstance(p, Mapping) else p
+        return [content_part(p, f"{origin}.content[{i}]")
+                if type(p) is dict or isinstance(p, Mapping) else p
                 for i, p in enumerate(content)]
     raise PromptError(f"{origin}.content: must be a non-empty string or list of blocks, got "
                       f"{type(content).__name__}.", path=f"{origin}.content")

@@ -140,7 +140,7 @@ class TiktokenCounter:
         encoding = self._encoding if self._encoding is not None else self._load()
         pieces = chunks(text)
         if len(pieces) == 1:
-            n = len(encoding.encode(text, disallowed_special=()))
+            n = len(encoding.encode_ordinary(text))  # = encode(text, disallowed_special=())
         else:
             # A long run repeats one piece thousands of times: each distinct piece is encoded once.
             seen: dict[str, int] = {}
@@ -148,7 +148,7 @@ class TiktokenCounter:
             for piece in pieces:
                 k = seen.get(piece)
                 if k is None:
-                    k = seen[piece] = len(encoding.encode(piece, disallowed_special=()))
+                    k = seen[piece] = len(encoding.encode_ordinary(piece))
                 n += k
         self._remember(text, n)
         return n
@@ -188,10 +188,15 @@ def _json(value: Any) -> str:
     the caller's planning on a value the provider's own validation will judge.
     """
     try:
-        return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-                          default=repr)
+        return _SORTED_JSON(value)
     except (TypeError, ValueError):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=repr)
+
+
+#: ``json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+#: default=repr)`` with the encoder made once (``json.dumps`` makes one per call with arguments).
+_SORTED_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                                default=repr).encode
 
 
 def _image_tokens(source: Mapping[str, Any]) -> int:

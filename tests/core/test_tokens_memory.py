@@ -38,6 +38,9 @@ class RecordingCounter(TiktokenCounter):
                 lengths.append(len(text))
                 return list(ENCODING.encode(text, **kwargs))
 
+            def encode_ordinary(self, text: str) -> list[int]:
+                return self.encode(text, disallowed_special=())
+
         self._encoding = Recording()
         return self._encoding
 
