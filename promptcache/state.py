@@ -410,9 +410,16 @@ class CacheState:
                     mine = entries.get(fp)
                     if mine is None or theirs.expires_at > mine.expires_at or (
                             theirs.readable_at < mine.readable_at and theirs.expires_at > now):
+                        # Kept locally too: what this state records and reads next refreshes the
+                        # fleet's entry (when it was written, when readable), not one it imagines
+                        # it wrote itself (a read of it would teach a latency from the wrong write).
                         entries[fp] = theirs
+                        loc.entries.pop(fp, None)
+                        loc.entries[fp] = theirs
+                while len(loc.entries) > self.max_entries:
+                    loc.entries.popitem(last=False)
                 stats, last = dict(remote[1]), remote[2]
-                for name, shared in stats.items():  # the duel is this process's own
+                for name, shared in stats.items():  # a store that keeps no duel: this process's
                     local = loc.layers.get(name)
                     if local is not None and local.duel is not None and shared.duel is None:
                         stats[name] = replace(shared, duel=local.duel)
@@ -667,9 +674,9 @@ class CacheState:
         return Reuse(uses=est.uses, interval=hint.interval, gaps=est.gaps or hint.gaps)
 
     def observed_duel(self, layer: str) -> Duel | None:
-        """The layer's duel of fixed TTL policies in the local view (None: no reuse seen)."""
-        with self._lock:
-            stats = self._local.layers.get(layer)
+        """The layer's duel of fixed TTL policies: the fleet's with a shared store, else this
+        process's (None: nothing sighted yet)."""
+        stats = self.lookup((), self.now(), [(layer, "")])[1].get(layer)
         return stats.duel if stats is not None else None
 
     def snapshot(self) -> Mapping[str, CacheEntry]:

@@ -42,6 +42,7 @@ from promptcache._redis import client_from_url, deadline, import_redis
 from promptcache.errors import CacheWarning
 from promptcache.limits import TTL_SECONDS
 from promptcache.state import DECAY, CacheEntry, LayerStats, Sighting, StoreError, WarnLimiter
+from promptcache.state_duel import DUEL_KEEP, READ, WRITE, Duel
 
 __all__ = ["RedisStateStore"]
 
@@ -81,11 +82,22 @@ redis.call('SET', KEYS[1], string.format('%.6f|%.6f|%d|%d|%.6f', written, now, t
 return 1
 """
 
+# The duel's fixed policies, in the order of the layer hash's duel fields: (ttl, seconds, write).
+_DUEL = tuple((ttl, int(TTL_SECONDS[ttl]), WRITE[ttl]) for ttl in sorted(WRITE))
+#: The layer hash's fields, in the order fetch reads them: the rate of new content, when the layer
+#: was last sighted (``at``), and the duel's decayed counters (see :mod:`promptcache.state_duel`):
+#: reuses and sightings counted (``ds``, ``dn``), then per policy its hits and what it paid.
+_FIELDS = ("n", "recent", "w", "nw", "at", "ds", "dn",
+           *(f"dh{t}" for t, _, _ in _DUEL), *(f"dp{t}" for t, _, _ in _DUEL))
+
 # KEYS[1] content last-seen, KEYS[2] layer hash, KEYS[3] layer gaps.
 # ARGV: now, latency, horizon ms, window, max gaps, decay, layer ttl ms, request size.
 # A key of the wrong type, a hash with a field that does not parse, a gap that is not a number:
-# that key starts over, never an error.
+# that key starts over, never an error. The same arithmetic as CacheState._sight and sighted():
+# one process and a fleet sharing this store learn alike.
 _SIGHT = _NUM + """
+local DUEL = {""" + ", ".join(f"{{'{t}', {s}, {w!r}}}" for t, s, w in _DUEL) + """}
+local KEEP = """ + repr(DUEL_KEEP) + """; local READ = """ + repr(READ) + """
 local now = num(ARGV[1]); local latency = num(ARGV[2])
 only(KEYS[1], 'string'); only(KEYS[2], 'hash'); only(KEYS[3], 'list')
 local raw = redis.call('GET', KEYS[1])
@@ -95,13 +107,23 @@ if raw then
   last = num(a)
   if last and num(g) then own = g end
 end
-local n = num(redis.call('HGET', KEYS[2], 'n') or '0')
-local recent = redis.call('HGET', KEYS[2], 'recent') or ''
-local w0 = num(redis.call('HGET', KEYS[2], 'w') or '0')
-local nw0 = num(redis.call('HGET', KEYS[2], 'nw') or '0')
-if not (n and w0 and nw0 and n >= 0 and w0 >= 0 and nw0 >= 0 and n == math.floor(n)
-        and string.match(recent, '^[01]*$')) then
-  redis.call('DEL', KEYS[2]); n = 0; recent = ''; w0 = 0; nw0 = 0
+local f = redis.call('HMGET', KEYS[2], """ + ", ".join(f"'{x}'" for x in _FIELDS) + """)
+local n = num(f[1] or '0'); local recent = f[2] or ''
+local w0 = num(f[3] or '0'); local nw0 = num(f[4] or '0')
+local lastat = nil
+if f[5] then lastat = num(f[5]) end
+local ds = num(f[6] or '0'); local dn = num(f[7] or '0')
+local ok = n and w0 and nw0 and ds and dn and n >= 0 and w0 >= 0 and nw0 >= 0 and ds >= 0
+           and dn >= 0 and n == math.floor(n) and string.match(recent, '^[01]*$')
+           and (f[5] == false or lastat ~= nil)
+local dh, dp = {}, {}
+for i = 1, #DUEL do
+  dh[i] = num(f[7 + i] or '0'); dp[i] = num(f[7 + #DUEL + i] or '0')
+  if not (dh[i] and dp[i] and dh[i] >= 0 and dp[i] >= 0) then ok = false end
+end
+if not ok then
+  redis.call('DEL', KEYS[2]); n = 0; recent = ''; w0 = 0; nw0 = 0; lastat = nil; ds = 0; dn = 0
+  for i = 1, #DUEL do dh[i] = 0; dp[i] = 0 end
 end
 for _, g in ipairs(redis.call('LRANGE', KEYS[3], 0, -1)) do
   local x = num(g)
@@ -117,7 +139,12 @@ end
 local at = ARGV[1]
 if last and last > now then at = tostring(last) end
 redis.call('SET', KEYS[1], at .. '|' .. own .. '|' .. ARGV[8], 'PX', ARGV[3])
+-- A repeat sooner than the latency could not read the entry in flight, and new contents that
+-- soon after the layer's last sighting are conversations starting together: concurrency.
 local concurrent = new == 0 and gap ~= nil and gap < latency
+if new == 1 and lastat ~= nil and now - lastat >= 0 and now - lastat < latency then
+  concurrent = true
+end
 if n > 0 and not concurrent then
   local bits = string.sub(recent .. new, -tonumber(ARGV[4]))
   local keep = 1 - 1 / tonumber(ARGV[6])
@@ -128,6 +155,21 @@ end
 if new == 0 and gap ~= nil and gap >= latency then
   redis.call('RPUSH', KEYS[3], tostring(gap))
   redis.call('LTRIM', KEYS[3], -tonumber(ARGV[5]), -1)
+end
+if lastat == nil or now > lastat then redis.call('HSET', KEYS[2], 'at', ARGV[1]) end
+if new == 1 or gap >= latency then
+  -- The duel: each fixed policy's entry served this reuse when the gap was shorter than its TTL.
+  local out = {}
+  for i, d in ipairs(DUEL) do
+    local served = new == 0 and gap < d[2]
+    if new == 0 then dh[i] = dh[i] * KEEP + (served and 1 or 0) end
+    dp[i] = dp[i] * KEEP + (served and READ or d[3])
+    table.insert(out, 'dh' .. d[1]); table.insert(out, tostring(dh[i]))
+    table.insert(out, 'dp' .. d[1]); table.insert(out, tostring(dp[i]))
+  end
+  if new == 0 then ds = ds * KEEP + 1 end
+  dn = dn * KEEP + 1
+  redis.call('HSET', KEYS[2], 'ds', tostring(ds), 'dn', tostring(dn), unpack(out))
 end
 redis.call('HINCRBY', KEYS[2], 'n', 1)
 redis.call('PEXPIRE', KEYS[2], ARGV[7]); redis.call('PEXPIRE', KEYS[3], ARGV[7])
@@ -200,7 +242,7 @@ class RedisStateStore:
                     pipe.mget([self._entry_key(fp) for fp in fingerprints])
                 for layer, content in layers:
                     seen_key, stats_key, gaps_key = self._layer_keys(layer, content)
-                    pipe.hmget(stats_key, ["n", "recent", "w", "nw"])
+                    pipe.hmget(stats_key, list(_FIELDS))
                     pipe.lrange(gaps_key, 0, -1)
                     pipe.get(seen_key)
                 replies = pipe.execute(raise_on_error=False)
@@ -339,9 +381,9 @@ def _stats(fields: object, gaps: object) -> LayerStats | None:
     """A layer's statistics from its hash fields and gap list (None: the layer has none)."""
     if isinstance(fields, Exception):
         raise ValueError(str(fields))  # e.g. WRONGTYPE: the hash key is not a hash
-    if not isinstance(fields, list) or len(fields) != 4:
+    if not isinstance(fields, list) or len(fields) != len(_FIELDS):
         raise TypeError(f"unexpected reply {fields!r:.40}")
-    n, recent, w, nw = fields
+    n, recent, w, nw, at, ds, dn = fields[:7]
     if n is None:
         return None
     if isinstance(gaps, Exception):
@@ -358,7 +400,23 @@ def _stats(fields: object, gaps: object) -> LayerStats | None:
     if any(g < 0 for g in parsed):
         raise ValueError("a negative gap")
     return LayerStats(sightings=_count(n), recent=tuple(c == ord("1") for c in bits),
-                      gaps=parsed, weight=weight, new_weight=new_weight)
+                      gaps=parsed, weight=weight, new_weight=new_weight,
+                      last_at=None if at is None else _finite(at),
+                      duel=_duel(ds, dn, fields[7:]))
+
+
+def _duel(ds: object, dn: object, counters: Sequence[object]) -> Duel | None:
+    """The layer's duel from its hash fields (None: a store that has not counted one yet)."""
+    if dn is None:
+        return None
+    samples, sightings = _finite(ds or b"0"), _finite(dn)  # type: ignore[arg-type]
+    values = [_finite(c or b"0") for c in counters]  # type: ignore[arg-type]
+    if samples < 0 or sightings < 0 or any(v < 0 for v in values):
+        raise ValueError("negative duel counters")
+    ttls = [t for t, _, _ in _DUEL]
+    hits = tuple(zip(ttls, values[:len(ttls)], strict=True)) if samples > 0 else ()
+    paid = tuple(zip(ttls, values[len(ttls):], strict=True))
+    return Duel(hits=hits, samples=samples, paid=paid, sightings=sightings)
 
 
 def _seen(raw: object) -> tuple[float, float, int]:
