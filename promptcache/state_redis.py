@@ -46,6 +46,12 @@ from promptcache.state_duel import DUEL_KEEP, READ, WRITE, Duel
 
 __all__ = ["RedisStateStore"]
 
+#: Each call's default deadline (seconds, the whole call): above the slowest call of a healthy
+#: Redis on a loaded machine (8 workers on 2 cores at a load average of 13-17: 32 ms median, 137 ms
+#: p99.9, 168 ms max; ``docs/benchmarks.md``), so only a server that is down, paused or
+#: unreachable trips it; such a server costs one deadline per retry (see ``CacheState``'s backoff).
+DEADLINE = 0.25
+
 _TTL_BY_SECONDS = {int(s): name for name, s in TTL_SECONDS.items()}
 
 # A number Lua can trust: nil for anything that is not a finite number (garbage, nan, inf).
@@ -176,6 +182,40 @@ redis.call('PEXPIRE', KEYS[2], ARGV[7]); redis.call('PEXPIRE', KEYS[3], ARGV[7])
 return new
 """
 
+# KEYS[1] entry. ARGV: written_at, readable_at. The same write only (its sent time), kept with its
+# expiry: a read showed it readable sooner, or a miss that it was still in flight.
+_READABLE = _NUM + """
+only(KEYS[1], 'string')
+local old = redis.call('GET', KEYS[1])
+if not old then return 0 end
+local w, r, t, k, rd = string.match(old, '^([^|]+)|([^|]+)|([^|]+)|([^|]+)|([^|]+)$')
+local written = num(ARGV[1]); local readable = num(ARGV[2])
+if not (num(w) and num(r) and num(t) and num(k) and num(rd)) or not written or not readable
+   or math.abs(num(w) - written) > 1e-6 then return 0 end
+redis.call('SET', KEYS[1], string.format('%s|%s|%s|%s|%.6f', w, r, t, k, readable), 'KEEPTTL')
+return 1
+"""
+
+# KEYS[1] the fleet's latency hash. ARGV: the starting high bound, layer ttl ms, how many reads,
+# the reads, then the misses (seconds after sending). LatencyBounds' rules, server-side.
+_LATENCY = _NUM + """
+only(KEYS[1], 'hash')
+local low = num(redis.call('HGET', KEYS[1], 'low')); local high = num(redis.call('HGET', KEYS[1], 'high'))
+if not (low and high and low >= 0 and high >= low) then low = 0; high = num(ARGV[1]) end
+local reads = tonumber(ARGV[3])
+for i = 4, #ARGV do
+  local d = num(ARGV[i])
+  if d and d >= 0 then
+    if i < 4 + reads then
+      if d < high then high = math.max(d, 1e-3); low = math.min(low, 0.9 * high) end
+    elseif d > low then low = d; high = math.max(high, 1.25 * d) end
+  end
+end
+redis.call('HSET', KEYS[1], 'low', tostring(low), 'high', tostring(high))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return {tostring(low), tostring(high)}
+"""
+
 #: What a value read back can raise while it is parsed: each means "malformed", never an error.
 _BAD = (ValueError, TypeError, UnicodeDecodeError, AttributeError, KeyError, OverflowError)
 
@@ -193,7 +233,7 @@ class RedisStateStore:
     never touches ``acme:x``'s keys.
     """
 
-    def __init__(self, client: Any, *, namespace: str = "promptcache", timeout: float = 0.005,
+    def __init__(self, client: Any, *, namespace: str = "promptcache", timeout: float = DEADLINE,
                  window: int = 8, max_gaps: int = 64, response_latency: float = 1.0,
                  horizon: float = 2 * 3600.0, layer_ttl: float = 7 * 86400.0,
                  warn_every: float = 60.0) -> None:
@@ -206,13 +246,17 @@ class RedisStateStore:
         self._prefix = _key_escape(namespace)
         self.window, self.max_gaps = window, max_gaps
         self.latency, self.horizon, self.layer_ttl = response_latency, horizon, layer_ttl
-        self._entry_sha = self._sight_sha = ""
+        self._shas: dict[str, str] = {}
+        self._bounds: tuple[float, float] | None = None
         self._warnings = WarnLimiter(warn_every)
 
     # -- keys ----------------------------------------------------------------------------------
 
     def _entry_key(self, fingerprint: str) -> str:
         return f"{self._prefix}:e:{fingerprint}"
+
+    def _latency_key(self) -> str:
+        return f"{self._prefix}:f:latency"
 
     def _layer_keys(self, layer: str, content: str) -> tuple[str, str, str]:
         ns = self._prefix
@@ -245,6 +289,7 @@ class RedisStateStore:
                     pipe.hmget(stats_key, list(_FIELDS))
                     pipe.lrange(gaps_key, 0, -1)
                     pipe.get(seen_key)
+                pipe.hmget(self._latency_key(), ["low", "high"])
                 replies = pipe.execute(raise_on_error=False)
         except self._redis.RedisError as e:
             raise StoreError(f"redis: {e}") from e
@@ -283,37 +328,81 @@ class RedisStateStore:
                     last[layer, content] = _seen(seen)
                 except _BAD as e:
                     self._malformed("content sighting", seen_key, e)
+        try:
+            self._bounds = _bounds(replies[k])
+        except _BAD as e:
+            self._malformed("latency bounds", self._latency_key(), e)
         return entries, stats, last
+
+    def latency_bounds(self) -> tuple[float, float] | None:
+        """The fleet's write-latency bounds as the last :meth:`fetch` read them (None: none)."""
+        return self._bounds
+
+    def learn(self, entries: Sequence[CacheEntry], reads: Sequence[float],
+              misses: Sequence[float], now: float) -> tuple[float, float] | None:
+        """One pipelined round trip: correct ``entries``' readable times, fold ``reads`` and
+        ``misses`` into the fleet's latency bounds; returns the bounds after them."""
+        try:
+            with deadline(self.timeout):
+                replies = self._run(lambda pipe: self._learn(pipe, entries, reads, misses))
+        except self._redis.RedisError as e:
+            raise StoreError(f"redis: {e}") from e
+        except OSError as e:
+            raise StoreError(f"redis: {e}") from e
+        try:
+            self._bounds = _bounds(replies[-1])
+        except _BAD as e:
+            self._malformed("latency bounds", self._latency_key(), e)
+        return self._bounds
+
+    def _learn(self, pipe: Any, entries: Sequence[CacheEntry], reads: Sequence[float],
+               misses: Sequence[float]) -> None:
+        for e in entries:
+            pipe.evalsha(self._shas["readable"], 1, self._entry_key(e.fingerprint),
+                         repr(e.written_at), repr(e.readable_at))
+        pipe.evalsha(self._shas["latency"], 1, self._latency_key(), repr(self.latency),
+                     int(self.layer_ttl * 1000), len(reads), *map(repr, reads),
+                     *map(repr, misses))
 
     def push(self, entries: Sequence[CacheEntry], sightings: Sequence[Sighting], now: float
              ) -> None:
         """One pipelined round trip of server-side merges (scripts loaded again after a restart)."""
         try:
             with deadline(self.timeout):
-                try:
-                    self._push(entries, sightings, now)
-                except self._redis.exceptions.NoScriptError:
-                    self._entry_sha = self._sight_sha = ""
-                    self._push(entries, sightings, now)
+                self._run(lambda pipe: self._push(pipe, entries, sightings, now))
         except self._redis.RedisError as e:
             raise StoreError(f"redis: {e}") from e
         except OSError as e:
             raise StoreError(f"redis: {e}") from e
 
-    def _push(self, entries: Sequence[CacheEntry], sightings: Sequence[Sighting], now: float
-              ) -> None:
-        if not self._entry_sha:
-            self._entry_sha = self.client.script_load(_ENTRY)
-            self._sight_sha = self.client.script_load(_SIGHT)
-        pipe = self.client.pipeline(transaction=False)
+    def _run(self, fill: Any) -> list[Any]:
+        """A pipeline of script calls made by ``fill(pipe)``; the scripts loaded first (one round
+        trip, once per connection to a server) and again after a restart emptied its cache."""
+        for attempt in (0, 1):
+            if not self._shas:
+                pipe = self.client.pipeline(transaction=False)
+                for body in _SCRIPTS.values():
+                    pipe.script_load(body)
+                self._shas = dict(zip(_SCRIPTS, pipe.execute(), strict=True))
+            pipe = self.client.pipeline(transaction=False)
+            fill(pipe)
+            try:
+                return list(pipe.execute())
+            except self._redis.exceptions.NoScriptError:
+                if attempt:
+                    raise
+                self._shas = {}
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _push(self, pipe: Any, entries: Sequence[CacheEntry], sightings: Sequence[Sighting],
+              now: float) -> None:
         for e in entries:
-            pipe.evalsha(self._entry_sha, 1, self._entry_key(e.fingerprint), repr(now),
+            pipe.evalsha(self._shas["entry"], 1, self._entry_key(e.fingerprint), repr(now),
                          int(TTL_SECONDS[e.ttl]), e.tokens, repr(e.readable_at))
         for s in sightings:
-            pipe.evalsha(self._sight_sha, 3, *self._layer_keys(s.layer, s.content), repr(s.at),
+            pipe.evalsha(self._shas["sight"], 3, *self._layer_keys(s.layer, s.content), repr(s.at),
                          repr(self.latency), int(self.horizon * 1000), self.window,
                          self.max_gaps, repr(DECAY), int(self.layer_ttl * 1000), s.size)
-        pipe.execute()
 
     def clear(self) -> None:
         """Delete every key of this namespace, and only those (tests, benchmarks).
@@ -322,7 +411,7 @@ class RedisStateStore:
         and a ``:`` in a namespace is escaped in its keys (see :func:`_key_escape`), so namespace
         ``acme`` leaves ``acme:x``'s keys alone.
         """
-        pattern = _glob_escape(self._prefix) + ":[eslg]:*"
+        pattern = _glob_escape(self._prefix) + ":[eslgf]:*"
         try:
             cursor: Any = 0
             while True:
@@ -334,6 +423,23 @@ class RedisStateStore:
                     break
         except self._redis.RedisError as e:
             raise StoreError(f"redis: {e}") from e
+
+
+_SCRIPTS = {"entry": _ENTRY, "sight": _SIGHT, "readable": _READABLE, "latency": _LATENCY}
+
+
+def _bounds(raw: object) -> tuple[float, float] | None:
+    """The fleet's ``(low, high)`` latency bounds from an HMGET or the learning script's reply."""
+    if isinstance(raw, Exception):
+        raise ValueError(str(raw))
+    if not isinstance(raw, list) or len(raw) != 2:
+        raise TypeError(f"unexpected reply {raw!r:.40}")
+    if raw[0] is None or raw[1] is None:
+        return None
+    low, high = _finite(raw[0]), _finite(raw[1])
+    if not 0 <= low <= high:
+        raise ValueError(f"bounds {low}, {high} out of order")
+    return low, high
 
 
 def _glob_escape(text: str) -> str:
