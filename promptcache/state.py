@@ -30,6 +30,7 @@ again later; it never raises.
 from __future__ import annotations
 
 import bisect
+import math
 import random
 import threading
 import time
@@ -116,6 +117,8 @@ class CacheEntry:
     """A prefix this state believes the provider holds."""
 
     fingerprint: str
+    #: When the request that wrote it was sent (``-inf``: unknown, an entry known from a read
+    #: alone, which teaches nothing about how soon a write is readable).
     written_at: float
     refreshed_at: float
     ttl: str
@@ -683,7 +686,7 @@ class CacheState:
                 loc.entries[fps[p.index]] = (
                     replace(old, refreshed_at=now, readable_at=min(old.readable_at, now))
                     if old is not None and old.expires_at > now else
-                    CacheEntry(fingerprint=fps[p.index], written_at=now, refreshed_at=now,
+                    CacheEntry(fingerprint=fps[p.index], written_at=-math.inf, refreshed_at=now,
                                ttl=p.ttl, tokens=p.prefix_tokens, readable_at=now))
                 if old is not None and old.readable_at > now and old.expires_at > now:
                     lessons.entries.append(loc.entries[fps[p.index]])  # readable sooner

@@ -61,13 +61,13 @@ def test_a_worker_sees_another_workers_write_in_flight_and_does_not_write_it_aga
     for n, t in enumerate((10.0, 10.3), 1):
         clock.set(t)
         assert _send(a, sim, _question(n), t)[1]["cache_read_input_tokens"] > 0
-    # Much later (the entry expired), A writes the documents again; 0.15 s after, before A's
-    # response has started, B gets a question.
+    # Much later (the entry expired), A writes the documents again; 0.25 s after, before A's
+    # response has started (0.5 s), B gets a question.
     clock.set(1_000.0)
     _, first = _send(a, sim, _question(3), 1_000.0)
     assert first["cache_creation_input_tokens"] > 6_000
-    clock.set(1_000.15)
-    plan, usage = _send(b, sim, _question(4), 1_000.15)
+    clock.set(1_000.25)
+    plan, usage = _send(b, sim, _question(4), 1_000.25)
     assert any(r.rule == "pending-write" for r in plan.rejected)  # B sees it in flight
     assert usage["cache_creation_input_tokens"] < 1_000  # and does not pay for it twice
 
