@@ -24,7 +24,9 @@ A fleet of workers shares what they learn through a :class:`SharedStore` (``shar
 :class:`promptcache.state_redis.RedisStateStore`): every write and sighting goes to the local view
 and to the store, and plans read the store first. When the store fails, the state plans from its
 local view, warns (once per cause a minute, see :class:`WarnLimiter`), and tries the store
-again later; it never raises.
+again after a backoff that doubles while it keeps failing; it never raises. What only the
+provider's answers tell (how soon a write is readable) is shared too, through
+:class:`FleetLessons`, so a fleet learns it once, as one process would.
 """
 
 from __future__ import annotations
@@ -167,10 +169,10 @@ class LayerStats:
     new_weight: float = 0.0
     #: Gaps in seconds between requests that reused the same content, newest last.
     gaps: tuple[float, ...] = ()
-    #: When the layer was last sighted (None: unknown, e.g. read back from a shared store).
+    #: When the layer was last sighted (None: unknown, e.g. a store that does not keep it).
     last_at: float | None = None
-    #: What the fixed TTL policies would have served of its recent reuses (local; see
-    #: :mod:`promptcache.state_duel`).
+    #: What the fixed TTL policies would have served of its recent reuses (the fleet's with a
+    #: shared store; see :mod:`promptcache.state_duel`).
     duel: Duel | None = None
 
 

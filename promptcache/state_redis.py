@@ -9,14 +9,21 @@ volatile layers from the whole fleet's traffic. Requires the ``redis`` package
 (``pip install "promptcache[redis]"``).
 
 What it costs a request: planning is **one** pipelined round trip (the entries at the candidate
-positions, and each layer's statistics and content sighting); recording a sent request with
-:func:`promptcache.record_sent` is **one** more (every write and sighting in one pipeline of
-server-side scripts, which merge atomically: a read keeps the entry's own TTL, concurrent writers
-keep the earliest readable time). Each of those calls has one deadline, 5 ms by default, for the
-whole call (connecting, every reply of the pipeline, reloading the scripts; no retries): a slow,
-paused or dead server costs a request at most that, after which the state plans from its local
-view (a warning, repeated at most once a minute per cause) and leaves the store alone for
-``retry_after`` seconds. A ``redis.Redis`` you pass yourself keeps its own timeouts.
+positions, each layer's statistics and content sighting, and the fleet's write-latency bounds);
+recording a sent request with :func:`promptcache.record_sent` is **one** more (every write and
+sighting in one pipeline of server-side scripts, which merge atomically: a read keeps the entry's
+own TTL, concurrent writers keep the earliest readable time; the scripts count rates, gaps, the
+TTL duel and conversations starting together with the same arithmetic as one process). Learning
+from a response is local unless it taught what only the provider knows (a write was readable
+sooner, or later, than believed): then **one** round trip shares it
+(:class:`~promptcache.state.FleetLessons`), so no other worker marks a write still in flight as
+readable. Each call has one deadline,
+:data:`DEADLINE` (0.25 s) by default, for the whole call (connecting, every reply of the
+pipeline, reloading the scripts; no retries inside it): sized above the slowest call of a healthy
+Redis on a loaded machine, so only a server that is down, paused or unreachable trips it. Then
+the state plans from its local view (a warning, repeated at most once a minute per cause) and
+tries the store again after a backoff (1 s, doubling to 60 s while it keeps failing). A
+``redis.Redis`` you pass yourself keeps its own timeouts.
 
 Anything can be left in a shared Redis (another version, an operator, a bug): every value read is
 parsed defensively. A key that does not parse (garbage, bytes that are not text, a number that is
@@ -44,7 +51,7 @@ from promptcache.limits import TTL_SECONDS
 from promptcache.state import DECAY, CacheEntry, LayerStats, Sighting, StoreError, WarnLimiter
 from promptcache.state_duel import DUEL_KEEP, READ, WRITE, Duel
 
-__all__ = ["RedisStateStore"]
+__all__ = ["DEADLINE", "RedisStateStore"]
 
 #: Each call's default deadline (seconds, the whole call): above the slowest call of a healthy
 #: Redis on a loaded machine (8 workers on 2 cores at a load average of 13-17: 32 ms median, 137 ms
@@ -221,12 +228,13 @@ _BAD = (ValueError, TypeError, UnicodeDecodeError, AttributeError, KeyError, Ove
 
 
 class RedisStateStore:
-    """A :class:`~promptcache.state.SharedStore` on Redis (see the module docstring).
+    """A :class:`~promptcache.state.SharedStore` (and :class:`~promptcache.state.FleetLessons`)
+    on Redis (see the module docstring).
 
     ``client`` is a ``redis.Redis`` or a URL in redis-py's form (``Redis.from_url``):
     ``redis://[[username]:password@]host[:port][/db]`` (db 0 and port 6379 by default),
     ``rediss://`` for TLS, or ``unix://[[username]:password@]/path/to/socket.sock?db=0``.
-    ``timeout`` is each call's deadline (with a URL). ``window``, ``max_gaps``,
+    ``timeout`` is each call's deadline (with a URL; :data:`DEADLINE` by default). ``window``, ``max_gaps``,
     ``response_latency`` and ``horizon`` must match the CacheStates that share the store (the
     defaults do). Every failure raises :class:`~promptcache.state.StoreError`; a malformed value
     is never a failure (it is absent). ``namespace`` is taken literally: ``clear()`` of ``acme``
