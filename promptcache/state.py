@@ -24,19 +24,23 @@ A fleet of workers shares what they learn through a :class:`SharedStore` (``shar
 :class:`promptcache.state_redis.RedisStateStore`): every write and sighting goes to the local view
 and to the store, and plans read the store first. When the store fails, the state plans from its
 local view, warns (once per cause a minute, see :class:`WarnLimiter`), and tries the store
-again later; it never raises.
+again after a backoff that doubles while it keeps failing; it never raises. What only the
+provider's answers tell (how soon a write is readable) is shared too, through
+:class:`FleetLessons`, so a fleet learns it once, as one process would.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
+import random
 import threading
 import time
 import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from promptcache.blocks import Layer, Reuse, Volatility
 from promptcache.clock import Clock, WallClock
@@ -56,10 +60,9 @@ from promptcache.state_evidence import (
     attribute,
 )
 
-__all__ = ["BYTES_PER_CONTENT", "BYTES_PER_ENTRY", "CacheEntry", "CacheState", "LayerEstimate",
-           "LayerStats", "SharedStore", "Sighting", "StoreError", "WarnLimiter", "layer_keys",
-           "lineage_of",
-           "sighted"]
+__all__ = ["BYTES_PER_CONTENT", "BYTES_PER_ENTRY", "CacheEntry", "CacheState", "FleetLessons",
+           "LayerEstimate", "LayerStats", "SharedStore", "Sighting", "StoreError", "WarnLimiter",
+           "layer_keys", "lineage_of", "sighted"]
 
 #: Upper estimates of what one warm-prefix entry and one content sighting hold in memory
 #: (key string, value object, LRU links); the memory test checks them with tracemalloc.
@@ -116,6 +119,8 @@ class CacheEntry:
     """A prefix this state believes the provider holds."""
 
     fingerprint: str
+    #: When the request that wrote it was sent (``-inf``: unknown, an entry known from a read
+    #: alone, which teaches nothing about how soon a write is readable).
     written_at: float
     refreshed_at: float
     ttl: str
@@ -164,10 +169,10 @@ class LayerStats:
     new_weight: float = 0.0
     #: Gaps in seconds between requests that reused the same content, newest last.
     gaps: tuple[float, ...] = ()
-    #: When the layer was last sighted (None: unknown, e.g. read back from a shared store).
+    #: When the layer was last sighted (None: unknown, e.g. a store that does not keep it).
     last_at: float | None = None
-    #: What the fixed TTL policies would have served of its recent reuses (local; see
-    #: :mod:`promptcache.state_duel`).
+    #: What the fixed TTL policies would have served of its recent reuses (the fleet's with a
+    #: shared store; see :mod:`promptcache.state_duel`).
     duel: Duel | None = None
 
 
@@ -306,6 +311,39 @@ class SharedStore(Protocol):
         ...
 
 
+@runtime_checkable
+class FleetLessons(SharedStore, Protocol):
+    """A :class:`SharedStore` that also shares what only the provider's answers tell: when a
+    write becomes readable (the bounds of :class:`~promptcache.state_evidence.LatencyBounds`)
+    and entries whose readable time a read or a miss corrected. Without it each worker of a fleet
+    learns the provider's latency on its own, paying a second write for each lesson, and marks
+    another worker's write as readable while it is still in flight.
+    """
+
+    def latency_bounds(self) -> tuple[float, float] | None:
+        """The fleet's ``(low, high)`` write-latency bounds as of the last :meth:`fetch` (no
+        round trip; None: none learned yet)."""
+        ...
+
+    def learn(self, entries: Sequence[CacheEntry], reads: Sequence[float],
+              misses: Sequence[float], now: float) -> tuple[float, float] | None:
+        """One round trip: set each of ``entries``' readable time (the same write only), fold in
+        the reads and misses (seconds after sending), return the fleet's bounds after them."""
+        ...
+
+
+@dataclass(slots=True)
+class _Lessons:
+    """What one answer taught that the fleet should know (see :class:`FleetLessons`)."""
+
+    entries: list[CacheEntry] = field(default_factory=list)
+    reads: list[float] = field(default_factory=list)
+    misses: list[float] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.entries or self.reads or self.misses)
+
+
 @dataclass(slots=True)
 class _Local:
     """The in-process view: bounded LRU maps."""
@@ -325,24 +363,28 @@ class CacheState:
     ``response_latency`` is the expected time from sending a request to the start of its
     response: a prefix written by a request in flight is pending until then (not readable), and
     gaps shorter than it are concurrency, not reuse. ``shared`` is a :class:`SharedStore`;
-    ``retry_after`` is how long (wall seconds) the state leaves a failed store alone, and
-    ``warn_every`` how often one cause of failure is warned about again while it lasts.
+    ``retry_after`` is how long (wall seconds) the state leaves a failed store alone after its
+    first failure; each failure in a row doubles that, up to ``max_retry_after`` (with a jitter
+    of up to a fifth, so a fleet does not come back all at once), and a success resets it: a
+    blip costs a second of local planning, a dead server one deadline per minute.
+    ``warn_every`` is how often one cause of failure is warned about again while it lasts.
     """
 
     def __init__(self, *, clock: Clock | None = None, max_entries: int = 100_000,
                  max_contents: int = 100_000, max_layers: int = 1_024, max_gaps: int = 64,
                  window: int = 8, horizon: float = 2 * 3600.0, response_latency: float = 1.0,
-                 shared: SharedStore | None = None, retry_after: float = 5.0,
-                 warn_every: float = 60.0) -> None:
+                 shared: SharedStore | None = None, retry_after: float = 1.0,
+                 max_retry_after: float = 60.0, warn_every: float = 60.0) -> None:
         self.response_latency = response_latency
         self.clock: Clock = clock if clock is not None else WallClock()
         self.shared = shared
-        self.retry_after = retry_after
+        self.retry_after, self.max_retry_after = retry_after, max(retry_after, max_retry_after)
         self.max_entries, self.max_contents, self.max_layers = max_entries, max_contents, max_layers
         self.max_gaps, self.window, self.horizon = max_gaps, window, horizon
         self._local = _Local()
         self._lock = threading.Lock()
         self._down_until = 0.0
+        self._failures = 0  # in a row: the backoff's exponent
         self._warnings = WarnLimiter(warn_every)
         #: Each model's token ratio, measured from the usage totals the provider returns.
         self.calibration = TokenCalibration()
@@ -363,16 +405,30 @@ class CacheState:
         return self.shared if time.monotonic() >= self._down_until else None
 
     def _failed(self, error: Exception) -> None:
-        self._down_until = time.monotonic() + self.retry_after
+        now = time.monotonic()
+        if now >= self._down_until:  # calls that failed together count as one failure
+            self._failures += 1
+        wait = self.backoff(self._failures)
+        self._down_until = max(self._down_until, now + wait * random.uniform(0.8, 1.0))
         degraded(f"The shared cache state is unavailable ({error}); planning from this "
-                 f"process's own view for {self.retry_after:g} s.", cause="shared-state-unavailable")
+                 f"process's own view for {wait:g} s.", cause="shared-state-unavailable")
         cause = type(error.__cause__ if error.__cause__ is not None else error).__name__
         if self._warnings.due(cause):
             warnings.warn(CacheWarning(
                 f"The shared cache state is unavailable ({error}); planning from this process's "
-                f"own view and retrying every {self.retry_after:g} s. (Said again at most every "
+                f"own view and trying it again in {wait:g} s (doubling while it keeps failing, "
+                f"up to {self.max_retry_after:g} s). (Said again at most every "
                 f"{self._warnings.every:g} s while it lasts.)",
                 rule="shared-state-unavailable"), stacklevel=4)
+
+    def _succeeded(self) -> None:
+        self._failures = 0
+
+    def backoff(self, failures: int) -> float:
+        """Seconds the store is left alone after ``failures`` failures in a row (before jitter)."""
+        if failures <= 0:
+            return 0.0
+        return min(self.max_retry_after, self.retry_after * 2.0 ** min(failures - 1, 30))
 
     # -- entries -------------------------------------------------------------------------------
 
@@ -402,6 +458,11 @@ class CacheState:
                 remote = store.fetch(fingerprints, layers, now)
             except StoreError as error:
                 self._failed(error)
+            else:
+                self._succeeded()
+                bounds = store.latency_bounds() if isinstance(store, FleetLessons) else None
+                if bounds is not None:
+                    self.latency.adopt(*bounds)
         with self._lock:
             loc = self._local
             entries = {fp: e for fp in fingerprints if (e := loc.entries.get(fp)) is not None}
@@ -410,9 +471,16 @@ class CacheState:
                     mine = entries.get(fp)
                     if mine is None or theirs.expires_at > mine.expires_at or (
                             theirs.readable_at < mine.readable_at and theirs.expires_at > now):
+                        # Kept locally too: what this state records and reads next refreshes the
+                        # fleet's entry (when it was written, when readable), not one it imagines
+                        # it wrote itself (a read of it would teach a latency from the wrong write).
                         entries[fp] = theirs
+                        loc.entries.pop(fp, None)
+                        loc.entries[fp] = theirs
+                while len(loc.entries) > self.max_entries:
+                    loc.entries.popitem(last=False)
                 stats, last = dict(remote[1]), remote[2]
-                for name, shared in stats.items():  # the duel is this process's own
+                for name, shared in stats.items():  # a store that keeps no duel: this process's
                     local = loc.layers.get(name)
                     if local is not None and local.duel is not None and shared.duel is None:
                         stats[name] = replace(shared, duel=local.duel)
@@ -514,6 +582,8 @@ class CacheState:
                 store.push(out, sightings, now)
             except StoreError as e:
                 self._failed(e)
+            else:
+                self._succeeded()
 
     def _sight(self, s: Sighting) -> None:
         loc = self._local
@@ -549,8 +619,11 @@ class CacheState:
                     total: int | None = None) -> ReadCause:
         """Learn from what the provider actually read: ``read`` tokens (the response's
         ``cache_read_input_tokens``) of ``prompt`` sent with ``plan``; ``total`` is the
-        provider's count of the whole prompt (input + read + written) when known. Local only: with
-        a shared store every write is seen already, and the store's view wins. Returns what a
+        provider's count of the whole prompt (input + read + written) when known. With a shared
+        store every write and sighting is seen already and the store's view wins; what only the
+        provider's answer tells (when a write became readable, an entry still in flight that was
+        believed readable) goes to the store in one round trip when there is any (see
+        :class:`FleetLessons`), so the whole fleet learns it as one process would. Returns what a
         short read was attributed to (:class:`~promptcache.state_evidence.ReadCause`).
 
         Counts are the provider's, estimates ours: ``total`` measures this request's token ratio
@@ -566,6 +639,22 @@ class CacheState:
         its TTL, so a worker of a fleet that sees one request of a conversation in eight learns
         the conversation's pace from its first miss.
         """
+        lessons = _Lessons()
+        cause = self._read(prompt, plan, read, now, total, lessons)
+        store = self._store() if lessons else None
+        if isinstance(store, FleetLessons):
+            try:
+                bounds = store.learn(lessons.entries, lessons.reads, lessons.misses, now)
+            except StoreError as e:
+                self._failed(e)
+            else:
+                self._succeeded()
+                if bounds is not None:
+                    self.latency.adopt(*bounds)
+        return cause
+
+    def _read(self, prompt: Prompt, plan: Plan, read: int, now: float, total: int | None,
+              lessons: _Lessons) -> ReadCause:
         fps = plan.fingerprints or prompt.fingerprints
         lim = plan.limits
         expected = plan.expected.cache_read_tokens
@@ -593,13 +682,16 @@ class CacheState:
                 if top is None or p.index > top.index:
                     continue
                 old = loc.entries.pop(fps[p.index], None)
-                if old is not None and now > old.written_at:
-                    self.latency.read_at(now - old.written_at)
+                if old is not None and now > old.written_at \
+                        and self.latency.read_at(now - old.written_at):
+                    lessons.reads.append(now - old.written_at)
                 loc.entries[fps[p.index]] = (
                     replace(old, refreshed_at=now, readable_at=min(old.readable_at, now))
                     if old is not None and old.expires_at > now else
-                    CacheEntry(fingerprint=fps[p.index], written_at=now, refreshed_at=now,
+                    CacheEntry(fingerprint=fps[p.index], written_at=-math.inf, refreshed_at=now,
                                ttl=p.ttl, tokens=p.prefix_tokens, readable_at=now))
+                if old is not None and old.readable_at > now and old.expires_at > now:
+                    lessons.entries.append(loc.entries[fps[p.index]])  # readable sooner
             while len(loc.entries) > self.max_entries:
                 loc.entries.popitem(last=False)
             if expected <= 0 or read + slack >= low(expected):
@@ -630,10 +722,12 @@ class CacheState:
             if cause in (ReadCause.OWN_ENTRY, ReadCause.IN_FLIGHT) and entry is not None \
                     and entry.readable_at <= now and now - entry.written_at < IN_FLIGHT_WITHIN:
                 # Believed readable, not readable yet: the provider answers later than assumed.
-                self.latency.missed_at(now - entry.written_at)
+                if self.latency.missed_at(now - entry.written_at):
+                    lessons.misses.append(now - entry.written_at)
                 cause = ReadCause.IN_FLIGHT
                 loc.entries[fps[gone]] = replace(
                     entry, readable_at=entry.written_at + self.latency.readable_after(entry.ttl))
+                lessons.entries.append(loc.entries[fps[gone]])  # still in flight, fleet-wide
             if cause is not ReadCause.EXPIRED:
                 return cause
             ttl = entry.ttl if entry is not None else (lim.ttls or ("5m",))[0]
@@ -667,9 +761,9 @@ class CacheState:
         return Reuse(uses=est.uses, interval=hint.interval, gaps=est.gaps or hint.gaps)
 
     def observed_duel(self, layer: str) -> Duel | None:
-        """The layer's duel of fixed TTL policies in the local view (None: no reuse seen)."""
-        with self._lock:
-            stats = self._local.layers.get(layer)
+        """The layer's duel of fixed TTL policies: the fleet's with a shared store, else this
+        process's (None: nothing sighted yet)."""
+        stats = self.lookup((), self.now(), [(layer, "")])[1].get(layer)
         return stats.duel if stats is not None else None
 
     def snapshot(self) -> Mapping[str, CacheEntry]:

@@ -107,19 +107,31 @@ class LatencyBounds:
         with self._lock:
             return self.low + self.THRESHOLDS.get(ttl, 0.5) * (self.high - self.low)
 
-    def read_at(self, d: float) -> None:
-        """An entry was read ``d`` seconds after the request that wrote it was sent."""
+    def read_at(self, d: float) -> bool:
+        """An entry was read ``d`` seconds after the request that wrote it was sent (True: that
+        narrowed the bounds)."""
         with self._lock:
             if d < self.high:
                 self.high = max(d, 1e-3)
                 self.low = min(self.low, 0.9 * self.high)
+                return True
+            return False
 
-    def missed_at(self, d: float) -> None:
-        """An entry believed readable ``d`` seconds after it was sent was still being written."""
+    def missed_at(self, d: float) -> bool:
+        """An entry believed readable ``d`` seconds after it was sent was still being written
+        (True: that moved the bounds)."""
         with self._lock:
             if d > self.low:
                 self.low = d
                 self.high = max(self.high, 1.25 * d)
+                return True
+            return False
+
+    def adopt(self, low: float, high: float) -> None:
+        """Take a fleet's bounds, learned by every worker's answers with the same rules."""
+        if 0.0 <= low <= high:
+            with self._lock:
+                self.low, self.high = low, max(high, 1e-3)
 
 
 class Coverage:

@@ -9,14 +9,21 @@ volatile layers from the whole fleet's traffic. Requires the ``redis`` package
 (``pip install "promptcache[redis]"``).
 
 What it costs a request: planning is **one** pipelined round trip (the entries at the candidate
-positions, and each layer's statistics and content sighting); recording a sent request with
-:func:`promptcache.record_sent` is **one** more (every write and sighting in one pipeline of
-server-side scripts, which merge atomically: a read keeps the entry's own TTL, concurrent writers
-keep the earliest readable time). Each of those calls has one deadline, 5 ms by default, for the
-whole call (connecting, every reply of the pipeline, reloading the scripts; no retries): a slow,
-paused or dead server costs a request at most that, after which the state plans from its local
-view (a warning, repeated at most once a minute per cause) and leaves the store alone for
-``retry_after`` seconds. A ``redis.Redis`` you pass yourself keeps its own timeouts.
+positions, each layer's statistics and content sighting, and the fleet's write-latency bounds);
+recording a sent request with :func:`promptcache.record_sent` is **one** more (every write and
+sighting in one pipeline of server-side scripts, which merge atomically: a read keeps the entry's
+own TTL, concurrent writers keep the earliest readable time; the scripts count rates, gaps, the
+TTL duel and conversations starting together with the same arithmetic as one process). Learning
+from a response is local unless it taught what only the provider knows (a write was readable
+sooner, or later, than believed): then **one** round trip shares it
+(:class:`~promptcache.state.FleetLessons`), so no other worker marks a write still in flight as
+readable. Each call has one deadline,
+:data:`DEADLINE` (0.25 s) by default, for the whole call (connecting, every reply of the
+pipeline, reloading the scripts; no retries inside it): sized above the slowest call of a healthy
+Redis on a loaded machine, so only a server that is down, paused or unreachable trips it. Then
+the state plans from its local view (a warning, repeated at most once a minute per cause) and
+tries the store again after a backoff (1 s, doubling to 60 s while it keeps failing). A
+``redis.Redis`` you pass yourself keeps its own timeouts.
 
 Anything can be left in a shared Redis (another version, an operator, a bug): every value read is
 parsed defensively. A key that does not parse (garbage, bytes that are not text, a number that is
@@ -42,8 +49,15 @@ from promptcache._redis import client_from_url, deadline, import_redis
 from promptcache.errors import CacheWarning
 from promptcache.limits import TTL_SECONDS
 from promptcache.state import DECAY, CacheEntry, LayerStats, Sighting, StoreError, WarnLimiter
+from promptcache.state_duel import DUEL_KEEP, READ, WRITE, Duel
 
-__all__ = ["RedisStateStore"]
+__all__ = ["DEADLINE", "RedisStateStore"]
+
+#: Each call's default deadline (seconds, the whole call): above the slowest call of a healthy
+#: Redis on a loaded machine (8 workers on 2 cores at a load average of 13-17: 32 ms median, 137 ms
+#: p99.9, 168 ms max; ``docs/benchmarks.md``), so only a server that is down, paused or
+#: unreachable trips it; such a server costs one deadline per retry (see ``CacheState``'s backoff).
+DEADLINE = 0.25
 
 _TTL_BY_SECONDS = {int(s): name for name, s in TTL_SECONDS.items()}
 
@@ -81,11 +95,22 @@ redis.call('SET', KEYS[1], string.format('%.6f|%.6f|%d|%d|%.6f', written, now, t
 return 1
 """
 
+# The duel's fixed policies, in the order of the layer hash's duel fields: (ttl, seconds, write).
+_DUEL = tuple((ttl, int(TTL_SECONDS[ttl]), WRITE[ttl]) for ttl in sorted(WRITE))
+#: The layer hash's fields, in the order fetch reads them: the rate of new content, when the layer
+#: was last sighted (``at``), and the duel's decayed counters (see :mod:`promptcache.state_duel`):
+#: reuses and sightings counted (``ds``, ``dn``), then per policy its hits and what it paid.
+_FIELDS = ("n", "recent", "w", "nw", "at", "ds", "dn",
+           *(f"dh{t}" for t, _, _ in _DUEL), *(f"dp{t}" for t, _, _ in _DUEL))
+
 # KEYS[1] content last-seen, KEYS[2] layer hash, KEYS[3] layer gaps.
 # ARGV: now, latency, horizon ms, window, max gaps, decay, layer ttl ms, request size.
 # A key of the wrong type, a hash with a field that does not parse, a gap that is not a number:
-# that key starts over, never an error.
+# that key starts over, never an error. The same arithmetic as CacheState._sight and sighted():
+# one process and a fleet sharing this store learn alike.
 _SIGHT = _NUM + """
+local DUEL = {""" + ", ".join(f"{{'{t}', {s}, {w!r}}}" for t, s, w in _DUEL) + """}
+local KEEP = """ + repr(DUEL_KEEP) + """; local READ = """ + repr(READ) + """
 local now = num(ARGV[1]); local latency = num(ARGV[2])
 only(KEYS[1], 'string'); only(KEYS[2], 'hash'); only(KEYS[3], 'list')
 local raw = redis.call('GET', KEYS[1])
@@ -95,13 +120,23 @@ if raw then
   last = num(a)
   if last and num(g) then own = g end
 end
-local n = num(redis.call('HGET', KEYS[2], 'n') or '0')
-local recent = redis.call('HGET', KEYS[2], 'recent') or ''
-local w0 = num(redis.call('HGET', KEYS[2], 'w') or '0')
-local nw0 = num(redis.call('HGET', KEYS[2], 'nw') or '0')
-if not (n and w0 and nw0 and n >= 0 and w0 >= 0 and nw0 >= 0 and n == math.floor(n)
-        and string.match(recent, '^[01]*$')) then
-  redis.call('DEL', KEYS[2]); n = 0; recent = ''; w0 = 0; nw0 = 0
+local f = redis.call('HMGET', KEYS[2], """ + ", ".join(f"'{x}'" for x in _FIELDS) + """)
+local n = num(f[1] or '0'); local recent = f[2] or ''
+local w0 = num(f[3] or '0'); local nw0 = num(f[4] or '0')
+local lastat = nil
+if f[5] then lastat = num(f[5]) end
+local ds = num(f[6] or '0'); local dn = num(f[7] or '0')
+local ok = n and w0 and nw0 and ds and dn and n >= 0 and w0 >= 0 and nw0 >= 0 and ds >= 0
+           and dn >= 0 and n == math.floor(n) and string.match(recent, '^[01]*$')
+           and (f[5] == false or lastat ~= nil)
+local dh, dp = {}, {}
+for i = 1, #DUEL do
+  dh[i] = num(f[7 + i] or '0'); dp[i] = num(f[7 + #DUEL + i] or '0')
+  if not (dh[i] and dp[i] and dh[i] >= 0 and dp[i] >= 0) then ok = false end
+end
+if not ok then
+  redis.call('DEL', KEYS[2]); n = 0; recent = ''; w0 = 0; nw0 = 0; lastat = nil; ds = 0; dn = 0
+  for i = 1, #DUEL do dh[i] = 0; dp[i] = 0 end
 end
 for _, g in ipairs(redis.call('LRANGE', KEYS[3], 0, -1)) do
   local x = num(g)
@@ -117,7 +152,12 @@ end
 local at = ARGV[1]
 if last and last > now then at = tostring(last) end
 redis.call('SET', KEYS[1], at .. '|' .. own .. '|' .. ARGV[8], 'PX', ARGV[3])
+-- A repeat sooner than the latency could not read the entry in flight, and new contents that
+-- soon after the layer's last sighting are conversations starting together: concurrency.
 local concurrent = new == 0 and gap ~= nil and gap < latency
+if new == 1 and lastat ~= nil and now - lastat >= 0 and now - lastat < latency then
+  concurrent = true
+end
 if n > 0 and not concurrent then
   local bits = string.sub(recent .. new, -tonumber(ARGV[4]))
   local keep = 1 - 1 / tonumber(ARGV[6])
@@ -129,9 +169,58 @@ if new == 0 and gap ~= nil and gap >= latency then
   redis.call('RPUSH', KEYS[3], tostring(gap))
   redis.call('LTRIM', KEYS[3], -tonumber(ARGV[5]), -1)
 end
+if lastat == nil or now > lastat then redis.call('HSET', KEYS[2], 'at', ARGV[1]) end
+if new == 1 or gap >= latency then
+  -- The duel: each fixed policy's entry served this reuse when the gap was shorter than its TTL.
+  local out = {}
+  for i, d in ipairs(DUEL) do
+    local served = new == 0 and gap < d[2]
+    if new == 0 then dh[i] = dh[i] * KEEP + (served and 1 or 0) end
+    dp[i] = dp[i] * KEEP + (served and READ or d[3])
+    table.insert(out, 'dh' .. d[1]); table.insert(out, tostring(dh[i]))
+    table.insert(out, 'dp' .. d[1]); table.insert(out, tostring(dp[i]))
+  end
+  if new == 0 then ds = ds * KEEP + 1 end
+  dn = dn * KEEP + 1
+  redis.call('HSET', KEYS[2], 'ds', tostring(ds), 'dn', tostring(dn), unpack(out))
+end
 redis.call('HINCRBY', KEYS[2], 'n', 1)
 redis.call('PEXPIRE', KEYS[2], ARGV[7]); redis.call('PEXPIRE', KEYS[3], ARGV[7])
 return new
+"""
+
+# KEYS[1] entry. ARGV: written_at, readable_at. The same write only (its sent time), kept with its
+# expiry: a read showed it readable sooner, or a miss that it was still in flight.
+_READABLE = _NUM + """
+only(KEYS[1], 'string')
+local old = redis.call('GET', KEYS[1])
+if not old then return 0 end
+local w, r, t, k, rd = string.match(old, '^([^|]+)|([^|]+)|([^|]+)|([^|]+)|([^|]+)$')
+local written = num(ARGV[1]); local readable = num(ARGV[2])
+if not (num(w) and num(r) and num(t) and num(k) and num(rd)) or not written or not readable
+   or math.abs(num(w) - written) > 1e-6 then return 0 end
+redis.call('SET', KEYS[1], string.format('%s|%s|%s|%s|%.6f', w, r, t, k, readable), 'KEEPTTL')
+return 1
+"""
+
+# KEYS[1] the fleet's latency hash. ARGV: the starting high bound, layer ttl ms, how many reads,
+# the reads, then the misses (seconds after sending). LatencyBounds' rules, server-side.
+_LATENCY = _NUM + """
+only(KEYS[1], 'hash')
+local low = num(redis.call('HGET', KEYS[1], 'low')); local high = num(redis.call('HGET', KEYS[1], 'high'))
+if not (low and high and low >= 0 and high >= low) then low = 0; high = num(ARGV[1]) end
+local reads = tonumber(ARGV[3])
+for i = 4, #ARGV do
+  local d = num(ARGV[i])
+  if d and d >= 0 then
+    if i < 4 + reads then
+      if d < high then high = math.max(d, 1e-3); low = math.min(low, 0.9 * high) end
+    elseif d > low then low = d; high = math.max(high, 1.25 * d) end
+  end
+end
+redis.call('HSET', KEYS[1], 'low', tostring(low), 'high', tostring(high))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return {tostring(low), tostring(high)}
 """
 
 #: What a value read back can raise while it is parsed: each means "malformed", never an error.
@@ -139,19 +228,20 @@ _BAD = (ValueError, TypeError, UnicodeDecodeError, AttributeError, KeyError, Ove
 
 
 class RedisStateStore:
-    """A :class:`~promptcache.state.SharedStore` on Redis (see the module docstring).
+    """A :class:`~promptcache.state.SharedStore` (and :class:`~promptcache.state.FleetLessons`)
+    on Redis (see the module docstring).
 
     ``client`` is a ``redis.Redis`` or a URL in redis-py's form (``Redis.from_url``):
     ``redis://[[username]:password@]host[:port][/db]`` (db 0 and port 6379 by default),
     ``rediss://`` for TLS, or ``unix://[[username]:password@]/path/to/socket.sock?db=0``.
-    ``timeout`` is each call's deadline (with a URL). ``window``, ``max_gaps``,
+    ``timeout`` is each call's deadline (with a URL; :data:`DEADLINE` by default). ``window``, ``max_gaps``,
     ``response_latency`` and ``horizon`` must match the CacheStates that share the store (the
     defaults do). Every failure raises :class:`~promptcache.state.StoreError`; a malformed value
     is never a failure (it is absent). ``namespace`` is taken literally: ``clear()`` of ``acme``
     never touches ``acme:x``'s keys.
     """
 
-    def __init__(self, client: Any, *, namespace: str = "promptcache", timeout: float = 0.005,
+    def __init__(self, client: Any, *, namespace: str = "promptcache", timeout: float = DEADLINE,
                  window: int = 8, max_gaps: int = 64, response_latency: float = 1.0,
                  horizon: float = 2 * 3600.0, layer_ttl: float = 7 * 86400.0,
                  warn_every: float = 60.0) -> None:
@@ -164,13 +254,17 @@ class RedisStateStore:
         self._prefix = _key_escape(namespace)
         self.window, self.max_gaps = window, max_gaps
         self.latency, self.horizon, self.layer_ttl = response_latency, horizon, layer_ttl
-        self._entry_sha = self._sight_sha = ""
+        self._shas: dict[str, str] = {}
+        self._bounds: tuple[float, float] | None = None
         self._warnings = WarnLimiter(warn_every)
 
     # -- keys ----------------------------------------------------------------------------------
 
     def _entry_key(self, fingerprint: str) -> str:
         return f"{self._prefix}:e:{fingerprint}"
+
+    def _latency_key(self) -> str:
+        return f"{self._prefix}:f:latency"
 
     def _layer_keys(self, layer: str, content: str) -> tuple[str, str, str]:
         ns = self._prefix
@@ -200,9 +294,10 @@ class RedisStateStore:
                     pipe.mget([self._entry_key(fp) for fp in fingerprints])
                 for layer, content in layers:
                     seen_key, stats_key, gaps_key = self._layer_keys(layer, content)
-                    pipe.hmget(stats_key, ["n", "recent", "w", "nw"])
+                    pipe.hmget(stats_key, list(_FIELDS))
                     pipe.lrange(gaps_key, 0, -1)
                     pipe.get(seen_key)
+                pipe.hmget(self._latency_key(), ["low", "high"])
                 replies = pipe.execute(raise_on_error=False)
         except self._redis.RedisError as e:
             raise StoreError(f"redis: {e}") from e
@@ -241,37 +336,81 @@ class RedisStateStore:
                     last[layer, content] = _seen(seen)
                 except _BAD as e:
                     self._malformed("content sighting", seen_key, e)
+        try:
+            self._bounds = _bounds(replies[k])
+        except _BAD as e:
+            self._malformed("latency bounds", self._latency_key(), e)
         return entries, stats, last
+
+    def latency_bounds(self) -> tuple[float, float] | None:
+        """The fleet's write-latency bounds as the last :meth:`fetch` read them (None: none)."""
+        return self._bounds
+
+    def learn(self, entries: Sequence[CacheEntry], reads: Sequence[float],
+              misses: Sequence[float], now: float) -> tuple[float, float] | None:
+        """One pipelined round trip: correct ``entries``' readable times, fold ``reads`` and
+        ``misses`` into the fleet's latency bounds; returns the bounds after them."""
+        try:
+            with deadline(self.timeout):
+                replies = self._run(lambda pipe: self._learn(pipe, entries, reads, misses))
+        except self._redis.RedisError as e:
+            raise StoreError(f"redis: {e}") from e
+        except OSError as e:
+            raise StoreError(f"redis: {e}") from e
+        try:
+            self._bounds = _bounds(replies[-1])
+        except _BAD as e:
+            self._malformed("latency bounds", self._latency_key(), e)
+        return self._bounds
+
+    def _learn(self, pipe: Any, entries: Sequence[CacheEntry], reads: Sequence[float],
+               misses: Sequence[float]) -> None:
+        for e in entries:
+            pipe.evalsha(self._shas["readable"], 1, self._entry_key(e.fingerprint),
+                         repr(e.written_at), repr(e.readable_at))
+        pipe.evalsha(self._shas["latency"], 1, self._latency_key(), repr(self.latency),
+                     int(self.layer_ttl * 1000), len(reads), *map(repr, reads),
+                     *map(repr, misses))
 
     def push(self, entries: Sequence[CacheEntry], sightings: Sequence[Sighting], now: float
              ) -> None:
         """One pipelined round trip of server-side merges (scripts loaded again after a restart)."""
         try:
             with deadline(self.timeout):
-                try:
-                    self._push(entries, sightings, now)
-                except self._redis.exceptions.NoScriptError:
-                    self._entry_sha = self._sight_sha = ""
-                    self._push(entries, sightings, now)
+                self._run(lambda pipe: self._push(pipe, entries, sightings, now))
         except self._redis.RedisError as e:
             raise StoreError(f"redis: {e}") from e
         except OSError as e:
             raise StoreError(f"redis: {e}") from e
 
-    def _push(self, entries: Sequence[CacheEntry], sightings: Sequence[Sighting], now: float
-              ) -> None:
-        if not self._entry_sha:
-            self._entry_sha = self.client.script_load(_ENTRY)
-            self._sight_sha = self.client.script_load(_SIGHT)
-        pipe = self.client.pipeline(transaction=False)
+    def _run(self, fill: Any) -> list[Any]:
+        """A pipeline of script calls made by ``fill(pipe)``; the scripts loaded first (one round
+        trip, once per connection to a server) and again after a restart emptied its cache."""
+        for attempt in (0, 1):
+            if not self._shas:
+                pipe = self.client.pipeline(transaction=False)
+                for body in _SCRIPTS.values():
+                    pipe.script_load(body)
+                self._shas = dict(zip(_SCRIPTS, pipe.execute(), strict=True))
+            pipe = self.client.pipeline(transaction=False)
+            fill(pipe)
+            try:
+                return list(pipe.execute())
+            except self._redis.exceptions.NoScriptError:
+                if attempt:
+                    raise
+                self._shas = {}
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _push(self, pipe: Any, entries: Sequence[CacheEntry], sightings: Sequence[Sighting],
+              now: float) -> None:
         for e in entries:
-            pipe.evalsha(self._entry_sha, 1, self._entry_key(e.fingerprint), repr(now),
+            pipe.evalsha(self._shas["entry"], 1, self._entry_key(e.fingerprint), repr(now),
                          int(TTL_SECONDS[e.ttl]), e.tokens, repr(e.readable_at))
         for s in sightings:
-            pipe.evalsha(self._sight_sha, 3, *self._layer_keys(s.layer, s.content), repr(s.at),
+            pipe.evalsha(self._shas["sight"], 3, *self._layer_keys(s.layer, s.content), repr(s.at),
                          repr(self.latency), int(self.horizon * 1000), self.window,
                          self.max_gaps, repr(DECAY), int(self.layer_ttl * 1000), s.size)
-        pipe.execute()
 
     def clear(self) -> None:
         """Delete every key of this namespace, and only those (tests, benchmarks).
@@ -280,7 +419,7 @@ class RedisStateStore:
         and a ``:`` in a namespace is escaped in its keys (see :func:`_key_escape`), so namespace
         ``acme`` leaves ``acme:x``'s keys alone.
         """
-        pattern = _glob_escape(self._prefix) + ":[eslg]:*"
+        pattern = _glob_escape(self._prefix) + ":[eslgf]:*"
         try:
             cursor: Any = 0
             while True:
@@ -292,6 +431,23 @@ class RedisStateStore:
                     break
         except self._redis.RedisError as e:
             raise StoreError(f"redis: {e}") from e
+
+
+_SCRIPTS = {"entry": _ENTRY, "sight": _SIGHT, "readable": _READABLE, "latency": _LATENCY}
+
+
+def _bounds(raw: object) -> tuple[float, float] | None:
+    """The fleet's ``(low, high)`` latency bounds from an HMGET or the learning script's reply."""
+    if isinstance(raw, Exception):
+        raise ValueError(str(raw))
+    if not isinstance(raw, list) or len(raw) != 2:
+        raise TypeError(f"unexpected reply {raw!r:.40}")
+    if raw[0] is None or raw[1] is None:
+        return None
+    low, high = _finite(raw[0]), _finite(raw[1])
+    if not 0 <= low <= high:
+        raise ValueError(f"bounds {low}, {high} out of order")
+    return low, high
 
 
 def _glob_escape(text: str) -> str:
@@ -339,9 +495,9 @@ def _stats(fields: object, gaps: object) -> LayerStats | None:
     """A layer's statistics from its hash fields and gap list (None: the layer has none)."""
     if isinstance(fields, Exception):
         raise ValueError(str(fields))  # e.g. WRONGTYPE: the hash key is not a hash
-    if not isinstance(fields, list) or len(fields) != 4:
+    if not isinstance(fields, list) or len(fields) != len(_FIELDS):
         raise TypeError(f"unexpected reply {fields!r:.40}")
-    n, recent, w, nw = fields
+    n, recent, w, nw, at, ds, dn = fields[:7]
     if n is None:
         return None
     if isinstance(gaps, Exception):
@@ -358,7 +514,23 @@ def _stats(fields: object, gaps: object) -> LayerStats | None:
     if any(g < 0 for g in parsed):
         raise ValueError("a negative gap")
     return LayerStats(sightings=_count(n), recent=tuple(c == ord("1") for c in bits),
-                      gaps=parsed, weight=weight, new_weight=new_weight)
+                      gaps=parsed, weight=weight, new_weight=new_weight,
+                      last_at=None if at is None else _finite(at),
+                      duel=_duel(ds, dn, fields[7:]))
+
+
+def _duel(ds: object, dn: object, counters: Sequence[object]) -> Duel | None:
+    """The layer's duel from its hash fields (None: a store that has not counted one yet)."""
+    if dn is None:
+        return None
+    samples, sightings = _finite(ds or b"0"), _finite(dn)  # type: ignore[arg-type]
+    values = [_finite(c or b"0") for c in counters]  # type: ignore[arg-type]
+    if samples < 0 or sightings < 0 or any(v < 0 for v in values):
+        raise ValueError("negative duel counters")
+    ttls = [t for t, _, _ in _DUEL]
+    hits = tuple(zip(ttls, values[:len(ttls)], strict=True)) if samples > 0 else ()
+    paid = tuple(zip(ttls, values[len(ttls):], strict=True))
+    return Duel(hits=hits, samples=samples, paid=paid, sightings=sightings)
 
 
 def _seen(raw: object) -> tuple[float, float, int]:
