@@ -209,11 +209,18 @@ def _estimates(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[
                                         consecutive)
     est = {layer.name: LayerEstimate.from_hint(layer.reuse) for layer in prompt.layers}
     by_name = {layer.name: layer for layer in prompt.layers}
+    prefix = prompt.prefix_tokens
     for name, content in keys:
         layer = by_name[name]
         own_gap, size = seen.get((name, content), (None, 0))
-        est[name] = LayerEstimate.from_stats(layer.reuse, stats.get(name), size > 0, own_gap,
-                                             grows=layer.append_only, last_size=size)
+        layer_stats = stats.get(name)
+        # A layer with no gap of its own yet takes its first write's TTL from layers like it.
+        prior = state.gap_prior(layer, prefix[layer.stop - 1]
+                                - (prefix[layer.start - 1] if layer.start else 0)) \
+            if own_gap is None and (layer_stats is None or not layer_stats.gaps) else None
+        est[name] = LayerEstimate.from_stats(layer.reuse, layer_stats, size > 0, own_gap,
+                                             grows=layer.append_only, last_size=size,
+                                             prior=prior)
         if layer.append_only and state.rebased(prompt, layer, content):
             est[name] = replace(est[name], rebased=True)
     return est, {i: e for i in lookups if (e := entries.get(fingerprints[i])) is not None}

@@ -30,6 +30,7 @@ again later; it never raises.
 from __future__ import annotations
 
 import bisect
+import math
 import threading
 import time
 import warnings
@@ -56,10 +57,9 @@ from promptcache.state_evidence import (
     attribute,
 )
 
-__all__ = ["BYTES_PER_CONTENT", "BYTES_PER_ENTRY", "CacheEntry", "CacheState", "LayerEstimate",
-           "LayerStats", "SharedStore", "Sighting", "StoreError", "WarnLimiter", "layer_keys",
-           "lineage_of",
-           "sighted"]
+__all__ = ["BYTES_PER_CONTENT", "BYTES_PER_ENTRY", "CacheEntry", "CacheState", "GapPrior",
+           "LayerEstimate", "LayerStats", "SharedStore", "Sighting", "StoreError", "WarnLimiter",
+           "layer_keys", "lineage_of", "prior_class", "sighted"]
 
 #: Upper estimates of what one warm-prefix entry and one content sighting hold in memory
 #: (key string, value object, LRU links); the memory test checks them with tracemalloc.
@@ -78,6 +78,11 @@ CONVERSATION_PRIOR_WEIGHT = 6.0
 DECAY = 32.0
 #: Sightings needed before a layer that is new on every one of them is called volatile.
 VOLATILE_AFTER = 3
+#: A prior learned from other layers counts as at most this many observed gaps: enough to decide
+#: a first write, forgotten once the layer's own gaps come.
+PRIOR_WEIGHT = 2.0
+#: Reuse gaps kept per class of layers (volatility, size within a factor of 4) for that prior.
+PRIOR_GAPS = 32
 #: The fixed TTL policies the duel runs in the shadow of every layer.
 _DUEL_TTLS = {ttl: float(TTL_SECONDS[ttl]) for ttl in ("5m", "1h")}
 
@@ -186,6 +191,39 @@ class Sighting:
     lineage: str = ""
 
 
+def prior_class(layer: Layer, tokens: int) -> tuple[str, int]:
+    """The class of layers whose reuse gaps inform ``layer``'s first write: its volatility and its
+    size (``tokens``) within a factor of 4."""
+    return layer.volatility.value, int(math.log(max(tokens, 1), 4))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GapPrior:
+    """Reuse gaps seen on other layers of a similar class, weighted by how similar: what a layer
+    with no gap of its own is expected to do.
+
+    A new system prompt of 40k tokens in a service whose other 40k-token layers come back every
+    20 minutes will too, most likely; the volatility hint (a static layer reused every minute)
+    says otherwise, and choosing the first write's TTL from the hint alone pays a full rewrite
+    of the largest prefix for each such lesson.
+    """
+
+    #: ``(gap seconds, weight)`` samples, each weight at most 1 (1: same class).
+    samples: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def weight(self) -> float:
+        """How many observed gaps the prior counts as (at most :data:`PRIOR_WEIGHT`)."""
+        return min(PRIOR_WEIGHT, sum(w for _, w in self.samples))
+
+    def q(self, ttl_seconds: float) -> float:
+        """The weighted share of the samples within ``ttl_seconds``."""
+        total = sum(w for _, w in self.samples)
+        if total <= 0:
+            return 0.0
+        return sum(w for g, w in self.samples if g <= ttl_seconds) / total
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LayerEstimate:
     """A layer's reuse as the optimizer uses it: the hint, updated with what was observed.
@@ -216,6 +254,8 @@ class LayerEstimate:
     rebased: bool = False
     #: The layer's duel of fixed TTL policies (see :mod:`promptcache.state_duel`).
     duel: Duel | None = None
+    #: Gaps of other layers of its class: used only while the layer has no gap of its own.
+    prior: GapPrior | None = None
 
     @property
     def volatile(self) -> bool:
@@ -248,6 +288,11 @@ class LayerEstimate:
 
     def _hit(self, ttl_seconds: float) -> float:
         q = self.hint.hit_probability(ttl_seconds)
+        if not self.gaps and self.own_gap is None and self.prior is not None \
+                and self.prior.weight > 0:
+            # No gap of its own yet: the first write's TTL. Layers like it are the evidence.
+            w = self.prior.weight
+            q = (GAP_PRIOR_WEIGHT * q + w * self.prior.q(ttl_seconds)) / (GAP_PRIOR_WEIGHT + w)
         if self.gaps:
             within = sum(1 for g in self.gaps if g <= ttl_seconds)
             q = (GAP_PRIOR_WEIGHT * q + within) / (GAP_PRIOR_WEIGHT + len(self.gaps))
@@ -262,7 +307,7 @@ class LayerEstimate:
     @classmethod
     def from_stats(cls, hint: Reuse, stats: LayerStats | None, seen: bool,
                    own_gap: float | None = None, *, grows: bool = False,
-                   last_size: int = 0) -> LayerEstimate:
+                   last_size: int = 0, prior: GapPrior | None = None) -> LayerEstimate:
         prior_uses, weight = hint.uses, RATE_PRIOR_WEIGHT
         if grows:
             # A conversation's first turn is filed as TURN (1 use), and while conversations are
@@ -273,7 +318,7 @@ class LayerEstimate:
             gaps = stats.gaps if stats is not None else ()
             return cls(hint=hint, uses=max(prior_uses, 2.0) if seen else prior_uses, gaps=gaps,
                        seen=seen, own_gap=own_gap, last_size=last_size,
-                       duel=stats.duel if stats is not None else None)
+                       duel=stats.duel if stats is not None else None, prior=prior)
         new = sum(stats.recent)
         window = len(stats.recent)
         rate = (stats.new_weight + weight / prior_uses) / (stats.weight + weight)
@@ -283,7 +328,7 @@ class LayerEstimate:
         elif not grows:
             uses = min(uses, hint.uses)
         return cls(hint=hint, uses=uses, gaps=stats.gaps, seen=seen, own_gap=own_gap, new=new,
-                   window=window, last_size=last_size, duel=stats.duel)
+                   window=window, last_size=last_size, duel=stats.duel, prior=prior)
 
 
 class SharedStore(Protocol):
@@ -317,6 +362,9 @@ class _Local:
     layers: OrderedDict[str, LayerStats] = field(default_factory=OrderedDict)
     #: ``(layer, lineage)`` -> (content key last seen, True when that sighting changed the key).
     lineage: OrderedDict[tuple[str, str], tuple[str, bool]] = field(default_factory=OrderedDict)
+    #: Layer name -> its prior class when last sent; class -> its last reuse gaps (the prior).
+    classes: OrderedDict[str, tuple[str, int]] = field(default_factory=OrderedDict)
+    priors: dict[tuple[str, int], tuple[float, ...]] = field(default_factory=dict)
 
 
 class CacheState:
@@ -485,7 +533,12 @@ class CacheState:
         ``sightings``) and its ``writes`` (``(fingerprint, ttl, tokens)``). One round trip to the
         shared store."""
         sightings = list(sightings)
+        classes: dict[str, tuple[str, int]] = {}
         if prompt is not None:
+            prefix = prompt.prefix_tokens
+            classes = {layer.name: prior_class(layer, prefix[layer.stop - 1]
+                                               - (prefix[layer.start - 1] if layer.start else 0))
+                       for layer in prompt.layers if layer.stop > layer.start}
             lineages = {layer.name: lineage_of(prompt, layer) for layer in prompt.layers
                         if layer.append_only and layer.stop > layer.start}
             sightings += [Sighting(layer=name, content=content, at=now, size=len(prompt.blocks),
@@ -506,6 +559,11 @@ class CacheState:
                 out.append(entry)
             while len(loc.entries) > self.max_entries:
                 loc.entries.popitem(last=False)
+            for name, cls in classes.items():
+                loc.classes.pop(name, None)
+                loc.classes[name] = cls
+            while len(loc.classes) > self.max_layers:
+                loc.classes.popitem(last=False)
             for s in sightings:
                 self._sight(s)
         store = self._store()
@@ -534,6 +592,8 @@ class CacheState:
         old = loc.layers.pop(s.layer, None) or LayerStats()
         stats = sighted(old, new, None if last is None else s.at - last,
                         self.response_latency, self.window, self.max_gaps, at=s.at)
+        if last is not None and not new and s.at - last >= self.response_latency:
+            self._pool(s.layer, s.at - last)
         # The duel: would each fixed TTL policy's entry for this content have served it? Each
         # policy's entry is read or rewritten at every sighting, so it expires a TTL after the
         # last one: no shadow entry need be kept.
@@ -544,6 +604,24 @@ class CacheState:
         loc.layers[s.layer] = stats
         while len(loc.layers) > self.max_layers:
             loc.layers.popitem(last=False)
+
+    def _pool(self, layer: str, gap: float) -> None:
+        """Add a reuse gap of ``layer`` to its class's prior (lock held)."""
+        cls = self._local.classes.get(layer)
+        if cls is not None:
+            priors = self._local.priors
+            priors[cls] = (*priors.get(cls, ()), gap)[-PRIOR_GAPS:]
+
+    def gap_prior(self, layer: Layer, tokens: int) -> GapPrior | None:
+        """What other layers like ``layer`` (its volatility, ``tokens`` within a factor of 4;
+        the next size class up or down weighs half) showed of their reuse gaps: the prior of a
+        layer that has none of its own yet (None: nothing seen). Local to this process."""
+        volatility, size = prior_class(layer, tokens)
+        with self._lock:
+            priors = self._local.priors
+            samples = [(g, 0.5 ** abs(b - size)) for (v, b), gaps in priors.items()
+                       if v == volatility and abs(b - size) <= 1 for g in gaps]
+        return GapPrior(samples=tuple(samples)) if samples else None
 
     def record_read(self, prompt: Prompt, plan: Plan, read: int, now: float, *,
                     total: int | None = None) -> ReadCause:
@@ -625,7 +703,10 @@ class CacheState:
                 changed=line is not None and line[1],
                 earlier_read=layer.append_only and gone > layer.start
                 and read + slack >= low(prompt.prefix_tokens[layer.start]),
-                unseen_alone=layer.append_only and own_gap < 0 and self._coverage.sees_all())
+                unseen_alone=layer.append_only and own_gap < 0 and self._coverage.sees_all(),
+                too_young=layer.append_only and entry is None
+                and 2 * self.response_latency <= own_gap < min(
+                    TTL_SECONDS[t] for t in (lim.ttls or ("5m",))))
             cause = attribute(read, low(expected), slack, evidence)
             if cause in (ReadCause.OWN_ENTRY, ReadCause.IN_FLIGHT) and entry is not None \
                     and entry.readable_at <= now and now - entry.written_at < IN_FLIGHT_WITHIN:
@@ -641,6 +722,7 @@ class CacheState:
             old_stats = loc.layers.pop(layer.name, None) or LayerStats()
             loc.layers[layer.name] = replace(old_stats,
                                              gaps=(*old_stats.gaps, gap)[-self.max_gaps:])
+            self._pool(layer.name, gap)
             if key in loc.contents:
                 seen_at, _, size = loc.contents[key]
                 loc.contents[key] = (seen_at, gap, size)
