@@ -262,7 +262,7 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
     fixed = _fixed_markers(prompt, lim, automatic)
     if not prompt.blocks:
         return _empty_plan(prompt, lim, fixed)
-    seen = _observe(prompt, state, fingerprints, now, fixed)
+    seen = _observe(prompt, state, fingerprints, now, fixed, lim.lookback_blocks)
     candidates, clear, rejected, counted = _layer_candidates(prompt, lim, seen, margin,
                                                              exact_counter)
     pricing = _Pricing(prompt, lim, seen.est)
@@ -316,7 +316,7 @@ def _empty_plan(prompt: Prompt, lim: ModelLimits, fixed: _Fixed) -> Plan:
 
 
 def _observe(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[str], now: float,
-             fixed: _Fixed) -> _Observed:
+             fixed: _Fixed, lookback: int | None = None) -> _Observed:
     """Ask the state once (one round trip to a shared store) about the layer ends, the recent
     request ends and the user's markers: reuse estimates, warm and in-flight entries.
 
@@ -340,6 +340,15 @@ def _observe(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[st
         # Deterministic placement: the previous request of this conversation wrote at its end.
         # Assume so unless this state saw that very request (and so knows it wrote nothing).
         saw_it = est[conv.name].last_size == previous_size or est[conv.name].rebased
+        # This state holds an entry of its own in the conversation, and the conversation's last
+        # breakpoint reaches the assumed one: then the assumption changes no read (that marker
+        # reads the assumed entry if it exists) but would hide the own entry from the lookback
+        # bridge, and a history with a turn nobody sent (an appended "Continue") then pays a
+        # rewrite of the whole conversation. Count on the own entry only.
+        own = max((i for i in warm if i >= conv.start), default=-1)
+        end = _last_markable(prompt, conv.start, conv.stop)
+        if own >= 0 and end is not None and lookback and end - previous[0] < lookback:
+            saw_it = True
         if not saw_it and est[conv.name].uses > 1:
             warm.append(previous[0])
             seen.notes.append(f"Assumed the previous request cached the conversation up to "
