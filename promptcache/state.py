@@ -83,6 +83,10 @@ VOLATILE_AFTER = 3
 PRIOR_WEIGHT = 2.0
 #: Reuse gaps kept per class of layers (volatility, size within a factor of 4) for that prior.
 PRIOR_GAPS = 32
+#: Weighted pairs of consecutive own gaps before their correlation replaces the default weight.
+OWN_MIN = 4.0
+#: Each own-gap test weighs this much of the next one.
+OWN_KEEP = 0.9
 #: The fixed TTL policies the duel runs in the shadow of every layer.
 _DUEL_TTLS = {ttl: float(TTL_SECONDS[ttl]) for ttl in ("5m", "1h")}
 
@@ -174,6 +178,26 @@ class LayerStats:
     #: What the fixed TTL policies would have served of its recent reuses (local; see
     #: :mod:`promptcache.state_duel`).
     duel: Duel | None = None
+    #: Whether a content's own last gap foretold its next one (decayed, local): per TTL of the
+    #: duel, over the reuses of a content that had a gap before, the weighted count ``n``, how
+    #: many had the previous gap within the TTL (``x``), this one (``y``), and both (``xy``).
+    own_pairs: tuple[tuple[float, float, float, float], ...] = ()
+
+    @property
+    def own_weight(self) -> float:
+        """How much a content's own last gap counts against the layer's (1: as much as all of
+        them together): the correlation between consecutive gaps of the same content, per TTL
+        where they vary. Tenants that each keep their own pace correlate (about 1); one stream of
+        gaps drawn alike does not (about 0), and its last gap is then one more sample, not a
+        verdict. 1 until there is evidence either way."""
+        phis = []
+        for n, x, y, xy in self.own_pairs:
+            spread = x * (n - x) * y * (n - y)
+            if n >= OWN_MIN and spread > 1e-9 * n ** 4:
+                phis.append((n * xy - x * y) / math.sqrt(spread))
+        if not phis:
+            return 1.0
+        return min(1.0, max(0.0, sum(phis) / len(phis)))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -256,6 +280,8 @@ class LayerEstimate:
     duel: Duel | None = None
     #: Gaps of other layers of its class: used only while the layer has no gap of its own.
     prior: GapPrior | None = None
+    #: How much ``own_gap`` counts against the layer's gaps (see :attr:`LayerStats.own_weight`).
+    own_weight: float = 1.0
 
     @property
     def volatile(self) -> bool:
@@ -297,7 +323,8 @@ class LayerEstimate:
             within = sum(1 for g in self.gaps if g <= ttl_seconds)
             q = (GAP_PRIOR_WEIGHT * q + within) / (GAP_PRIOR_WEIGHT + len(self.gaps))
         if self.own_gap is not None:
-            q = (q + (1.0 if self.own_gap <= ttl_seconds else 0.0)) / 2
+            w = self.own_weight
+            q = (q + w * (1.0 if self.own_gap <= ttl_seconds else 0.0)) / (1.0 + w)
         return q
 
     @classmethod
@@ -318,7 +345,8 @@ class LayerEstimate:
             gaps = stats.gaps if stats is not None else ()
             return cls(hint=hint, uses=max(prior_uses, 2.0) if seen else prior_uses, gaps=gaps,
                        seen=seen, own_gap=own_gap, last_size=last_size,
-                       duel=stats.duel if stats is not None else None, prior=prior)
+                       duel=stats.duel if stats is not None else None, prior=prior,
+                       own_weight=stats.own_weight if stats is not None else 1.0)
         new = sum(stats.recent)
         window = len(stats.recent)
         rate = (stats.new_weight + weight / prior_uses) / (stats.weight + weight)
@@ -328,7 +356,8 @@ class LayerEstimate:
         elif not grows:
             uses = min(uses, hint.uses)
         return cls(hint=hint, uses=uses, gaps=stats.gaps, seen=seen, own_gap=own_gap, new=new,
-                   window=window, last_size=last_size, duel=stats.duel, prior=prior)
+                   window=window, last_size=last_size, duel=stats.duel, prior=prior,
+                   own_weight=stats.own_weight)
 
 
 class SharedStore(Protocol):
@@ -463,7 +492,7 @@ class CacheState:
                 for name, shared in stats.items():  # the duel is this process's own
                     local = loc.layers.get(name)
                     if local is not None and local.duel is not None and shared.duel is None:
-                        stats[name] = replace(shared, duel=local.duel)
+                        stats[name] = replace(shared, duel=local.duel, own_pairs=local.own_pairs)
             else:
                 stats = {name: s for name, _ in layers if (s := loc.layers.get(name)) is not None}
                 last = {k: t for k in layers if (t := loc.contents.get(k)) is not None}
@@ -583,6 +612,7 @@ class CacheState:
             while len(loc.lineage) > self.max_contents:
                 loc.lineage.popitem(last=False)
         last, own, _ = loc.contents.pop(key, (None, -1.0, 0))
+        previous_gap = own
         new = last is None or not 0 <= s.at - last <= self.horizon
         if last is not None and not new and s.at - last >= self.response_latency:
             own = s.at - last
@@ -594,6 +624,13 @@ class CacheState:
                         self.response_latency, self.window, self.max_gaps, at=s.at)
         if last is not None and not new and s.at - last >= self.response_latency:
             self._pool(s.layer, s.at - last)
+            if previous_gap >= 0:  # did this content's previous gap foretell this one?
+                gap = s.at - last
+                pairs = stats.own_pairs or tuple((0.0, 0.0, 0.0, 0.0) for _ in _DUEL_TTLS)
+                stats = replace(stats, own_pairs=tuple(
+                    (n * OWN_KEEP + 1, x * OWN_KEEP + (previous_gap <= t), y * OWN_KEEP + (gap <= t),
+                     xy * OWN_KEEP + (previous_gap <= t and gap <= t))
+                    for (n, x, y, xy), t in zip(pairs, _DUEL_TTLS.values(), strict=True)))
         # The duel: would each fixed TTL policy's entry for this content have served it? Each
         # policy's entry is read or rewritten at every sighting, so it expires a TTL after the
         # last one: no shadow entry need be kept.
@@ -797,7 +834,8 @@ def sighted(old: LayerStats, new: bool, gap: float | None, latency: float, windo
         gaps = (*gaps, gap)[-max_gaps:]
     last_at = at if old.last_at is None or at is None else max(at, old.last_at)
     return LayerStats(sightings=old.sightings + 1, recent=recent, gaps=gaps, weight=weight,
-                      new_weight=new_weight, last_at=last_at, duel=old.duel)
+                      new_weight=new_weight, last_at=last_at, duel=old.duel,
+                      own_pairs=old.own_pairs)
 
 
 def layer_keys(prompt: Prompt, fingerprints: Sequence[str]) -> list[tuple[str, str]]:

@@ -131,3 +131,44 @@ def test_an_assumed_entry_younger_than_any_ttl_is_not_taken_for_an_expiry() -> N
     nxt = later.extend([{"role": "assistant", "content": "ok"},
                         {"role": "user", "content": "more"}])
     assert _ttl(optimize(nxt, state=state, now=8.0), "conversation") == "5m"
+
+
+def _document_question(n: int) -> Prompt:
+    return (PromptBuilder(MODEL).add_system(text_of(6_000, seed=11))
+            .add_user_turn(f"document question {n}").set_params(max_tokens=64).build())
+
+
+def test_one_stream_of_gaps_alike_does_not_follow_its_last_gap() -> None:
+    """Gaps of 35-95 minutes drawn alike (about 4 in 10 within the hour): a 1h write pays only
+    from 53%. A last gap of 40 minutes is one more sample, not a sign the next one is short."""
+    clock = ManualClock(0.0)
+    state = CacheState(clock=clock)
+    sim = AnthropicCacheSimulator(clock=clock)
+    t = 0.0
+    plans = []
+    for n, minutes in enumerate((80, 40, 90, 45, 85, 50, 95, 70, 35, 75, 40)):
+        clock.set(t)
+        plans.append(_send(state, sim, _document_question(n), t))
+        t += minutes * 60.0
+    # The last request's own previous gap was 35 minutes: one sample of the same stream.
+    assert _ttl(plans[-1], "system") != "1h"
+    assert plans[-1].layers[0].p_within_1h < 0.53
+
+
+def test_contents_that_keep_their_own_pace_follow_their_own_gap() -> None:
+    """Two tenants, one every 10 minutes, one every 90: each one's own gap foretells its next."""
+    clock = ManualClock(0.0)
+    state = CacheState(clock=clock)
+    sim = AnthropicCacheSimulator(clock=clock)
+
+    def tenant(k: int, n: int) -> Prompt:
+        return (PromptBuilder(MODEL).add_system(f"[tenant {k}] " + text_of(6_000, seed=20 + k))
+                .add_user_turn(f"tenant {k} question {n}").set_params(max_tokens=64).build())
+
+    events = sorted([(n * 600.0, 0, n) for n in range(18)] + [(n * 5_400.0 + 30.0, 1, n)
+                                                             for n in range(2)])
+    for at, k, n in events:
+        clock.set(at)
+        _send(state, sim, tenant(k, n), at)
+    clock.set(18 * 600.0)
+    assert _ttl(optimize(tenant(0, 99), state=state, now=18 * 600.0), "system") == "1h"
