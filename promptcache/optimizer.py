@@ -210,11 +210,18 @@ def _estimates(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[
                                         consecutive)
     est = {layer.name: LayerEstimate.from_hint(layer.reuse) for layer in prompt.layers}
     by_name = {layer.name: layer for layer in prompt.layers}
+    prefix = prompt.prefix_tokens
     for name, content in keys:
         layer = by_name[name]
         own_gap, size = seen.get((name, content), (None, 0))
-        est[name] = LayerEstimate.from_stats(layer.reuse, stats.get(name), size > 0, own_gap,
-                                             grows=layer.append_only, last_size=size)
+        layer_stats = stats.get(name)
+        # A layer with no gap of its own yet takes its first write's TTL from layers like it.
+        prior = state.gap_prior(layer, prefix[layer.stop - 1]
+                                - (prefix[layer.start - 1] if layer.start else 0)) \
+            if own_gap is None and (layer_stats is None or not layer_stats.gaps) else None
+        est[name] = LayerEstimate.from_stats(layer.reuse, layer_stats, size > 0, own_gap,
+                                             grows=layer.append_only, last_size=size,
+                                             prior=prior)
         if layer.append_only and state.rebased(prompt, layer, content):
             est[name] = replace(est[name], rebased=True)
     return est, {i: e for i in lookups if (e := entries.get(fingerprints[i])) is not None}
@@ -255,7 +262,7 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
     fixed = _fixed_markers(prompt, lim, automatic)
     if not prompt.blocks:
         return _empty_plan(prompt, lim, fixed)
-    seen = _observe(prompt, state, fingerprints, now, fixed)
+    seen = _observe(prompt, state, fingerprints, now, fixed, lim.lookback_blocks)
     candidates, clear, rejected, counted = _layer_candidates(prompt, lim, seen, margin,
                                                              exact_counter)
     pricing = _Pricing(prompt, lim, seen.est)
@@ -316,7 +323,7 @@ def _empty_plan(prompt: Prompt, lim: ModelLimits, fixed: _Fixed) -> Plan:
 
 
 def _observe(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[str], now: float,
-             fixed: _Fixed) -> _Observed:
+             fixed: _Fixed, lookback: int | None = None) -> _Observed:
     """Ask the state once (one round trip to a shared store) about the layer ends, the recent
     request ends and the user's markers: reuse estimates, warm and in-flight entries.
 
@@ -340,6 +347,15 @@ def _observe(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[st
         # Deterministic placement: the previous request of this conversation wrote at its end.
         # Assume so unless this state saw that very request (and so knows it wrote nothing).
         saw_it = est[conv.name].last_size == previous_size or est[conv.name].rebased
+        # This state holds an entry of its own in the conversation, and the conversation's last
+        # breakpoint reaches the assumed one: then the assumption changes no read (that marker
+        # reads the assumed entry if it exists) but would hide the own entry from the lookback
+        # bridge, and a history with a turn nobody sent (an appended "Continue") then pays a
+        # rewrite of the whole conversation. Count on the own entry only.
+        own = max((i for i in warm if i >= conv.start), default=-1)
+        end = _last_markable(prompt, conv.start, conv.stop)
+        if own >= 0 and end is not None and lookback and end - previous[0] < lookback:
+            saw_it = True
         if not saw_it and est[conv.name].uses > 1:
             warm.append(previous[0])
             seen.notes.append(f"Assumed the previous request cached the conversation up to "

@@ -61,8 +61,8 @@ from promptcache.state_evidence import (
 )
 
 __all__ = ["BYTES_PER_CONTENT", "BYTES_PER_ENTRY", "CacheEntry", "CacheState", "FleetLessons",
-           "LayerEstimate", "LayerStats", "SharedStore", "Sighting", "StoreError", "WarnLimiter",
-           "layer_keys", "lineage_of", "sighted"]
+           "GapPrior", "LayerEstimate", "LayerStats", "SharedStore", "Sighting", "StoreError",
+           "WarnLimiter", "layer_keys", "lineage_of", "prior_class", "sighted"]
 
 #: Upper estimates of what one warm-prefix entry and one content sighting hold in memory
 #: (key string, value object, LRU links); the memory test checks them with tracemalloc.
@@ -81,6 +81,15 @@ CONVERSATION_PRIOR_WEIGHT = 6.0
 DECAY = 32.0
 #: Sightings needed before a layer that is new on every one of them is called volatile.
 VOLATILE_AFTER = 3
+#: A prior learned from other layers counts as at most this many observed gaps: enough to decide
+#: a first write, forgotten once the layer's own gaps come.
+PRIOR_WEIGHT = 2.0
+#: Reuse gaps kept per class of layers (volatility, size within a factor of 4) for that prior.
+PRIOR_GAPS = 32
+#: Weighted pairs of consecutive own gaps before their correlation replaces the default weight.
+OWN_MIN = 4.0
+#: Each own-gap test weighs this much of the next one.
+OWN_KEEP = 0.9
 #: The fixed TTL policies the duel runs in the shadow of every layer.
 _DUEL_TTLS = {ttl: float(TTL_SECONDS[ttl]) for ttl in ("5m", "1h")}
 
@@ -174,6 +183,26 @@ class LayerStats:
     #: What the fixed TTL policies would have served of its recent reuses (the fleet's with a
     #: shared store; see :mod:`promptcache.state_duel`).
     duel: Duel | None = None
+    #: Whether a content's own last gap foretold its next one (decayed, local): per TTL of the
+    #: duel, over the reuses of a content that had a gap before, the weighted count ``n``, how
+    #: many had the previous gap within the TTL (``x``), this one (``y``), and both (``xy``).
+    own_pairs: tuple[tuple[float, float, float, float], ...] = ()
+
+    @property
+    def own_weight(self) -> float:
+        """How much a content's own last gap counts against the layer's (1: as much as all of
+        them together): the correlation between consecutive gaps of the same content, per TTL
+        where they vary. Tenants that each keep their own pace correlate (about 1); one stream of
+        gaps drawn alike does not (about 0), and its last gap is then one more sample, not a
+        verdict. 1 until there is evidence either way."""
+        phis = []
+        for n, x, y, xy in self.own_pairs:
+            spread = x * (n - x) * y * (n - y)
+            if n >= OWN_MIN and spread > 1e-9 * n ** 4:
+                phis.append((n * xy - x * y) / math.sqrt(spread))
+        if not phis:
+            return 1.0
+        return min(1.0, max(0.0, sum(phis) / len(phis)))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -189,6 +218,39 @@ class Sighting:
     #: A conversation's identity apart from its prefix (the digest of its first block): the same
     #: lineage under a new content key means the prefix before it changed (empty: not tracked).
     lineage: str = ""
+
+
+def prior_class(layer: Layer, tokens: int) -> tuple[str, int]:
+    """The class of layers whose reuse gaps inform ``layer``'s first write: its volatility and its
+    size (``tokens``) within a factor of 4."""
+    return layer.volatility.value, int(math.log(max(tokens, 1), 4))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GapPrior:
+    """Reuse gaps seen on other layers of a similar class, weighted by how similar: what a layer
+    with no gap of its own is expected to do.
+
+    A new system prompt of 40k tokens in a service whose other 40k-token layers come back every
+    20 minutes will too, most likely; the volatility hint (a static layer reused every minute)
+    says otherwise, and choosing the first write's TTL from the hint alone pays a full rewrite
+    of the largest prefix for each such lesson.
+    """
+
+    #: ``(gap seconds, weight)`` samples, each weight at most 1 (1: same class).
+    samples: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def weight(self) -> float:
+        """How many observed gaps the prior counts as (at most :data:`PRIOR_WEIGHT`)."""
+        return min(PRIOR_WEIGHT, sum(w for _, w in self.samples))
+
+    def q(self, ttl_seconds: float) -> float:
+        """The weighted share of the samples within ``ttl_seconds``."""
+        total = sum(w for _, w in self.samples)
+        if total <= 0:
+            return 0.0
+        return sum(w for g, w in self.samples if g <= ttl_seconds) / total
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -221,6 +283,10 @@ class LayerEstimate:
     rebased: bool = False
     #: The layer's duel of fixed TTL policies (see :mod:`promptcache.state_duel`).
     duel: Duel | None = None
+    #: Gaps of other layers of its class: used only while the layer has no gap of its own.
+    prior: GapPrior | None = None
+    #: How much ``own_gap`` counts against the layer's gaps (see :attr:`LayerStats.own_weight`).
+    own_weight: float = 1.0
 
     @property
     def volatile(self) -> bool:
@@ -253,11 +319,17 @@ class LayerEstimate:
 
     def _hit(self, ttl_seconds: float) -> float:
         q = self.hint.hit_probability(ttl_seconds)
+        if not self.gaps and self.own_gap is None and self.prior is not None \
+                and self.prior.weight > 0:
+            # No gap of its own yet: the first write's TTL. Layers like it are the evidence.
+            w = self.prior.weight
+            q = (GAP_PRIOR_WEIGHT * q + w * self.prior.q(ttl_seconds)) / (GAP_PRIOR_WEIGHT + w)
         if self.gaps:
             within = sum(1 for g in self.gaps if g <= ttl_seconds)
             q = (GAP_PRIOR_WEIGHT * q + within) / (GAP_PRIOR_WEIGHT + len(self.gaps))
         if self.own_gap is not None:
-            q = (q + (1.0 if self.own_gap <= ttl_seconds else 0.0)) / 2
+            w = self.own_weight
+            q = (q + w * (1.0 if self.own_gap <= ttl_seconds else 0.0)) / (1.0 + w)
         return q
 
     @classmethod
@@ -267,7 +339,7 @@ class LayerEstimate:
     @classmethod
     def from_stats(cls, hint: Reuse, stats: LayerStats | None, seen: bool,
                    own_gap: float | None = None, *, grows: bool = False,
-                   last_size: int = 0) -> LayerEstimate:
+                   last_size: int = 0, prior: GapPrior | None = None) -> LayerEstimate:
         prior_uses, weight = hint.uses, RATE_PRIOR_WEIGHT
         if grows:
             # A conversation's first turn is filed as TURN (1 use), and while conversations are
@@ -278,7 +350,8 @@ class LayerEstimate:
             gaps = stats.gaps if stats is not None else ()
             return cls(hint=hint, uses=max(prior_uses, 2.0) if seen else prior_uses, gaps=gaps,
                        seen=seen, own_gap=own_gap, last_size=last_size,
-                       duel=stats.duel if stats is not None else None)
+                       duel=stats.duel if stats is not None else None, prior=prior,
+                       own_weight=stats.own_weight if stats is not None else 1.0)
         new = sum(stats.recent)
         window = len(stats.recent)
         rate = (stats.new_weight + weight / prior_uses) / (stats.weight + weight)
@@ -288,7 +361,8 @@ class LayerEstimate:
         elif not grows:
             uses = min(uses, hint.uses)
         return cls(hint=hint, uses=uses, gaps=stats.gaps, seen=seen, own_gap=own_gap, new=new,
-                   window=window, last_size=last_size, duel=stats.duel)
+                   window=window, last_size=last_size, duel=stats.duel, prior=prior,
+                   own_weight=stats.own_weight)
 
 
 class SharedStore(Protocol):
@@ -355,6 +429,9 @@ class _Local:
     layers: OrderedDict[str, LayerStats] = field(default_factory=OrderedDict)
     #: ``(layer, lineage)`` -> (content key last seen, True when that sighting changed the key).
     lineage: OrderedDict[tuple[str, str], tuple[str, bool]] = field(default_factory=OrderedDict)
+    #: Layer name -> its prior class when last sent; class -> its last reuse gaps (the prior).
+    classes: OrderedDict[str, tuple[str, int]] = field(default_factory=OrderedDict)
+    priors: dict[tuple[str, int], tuple[float, ...]] = field(default_factory=dict)
 
 
 class CacheState:
@@ -482,8 +559,12 @@ class CacheState:
                 stats, last = dict(remote[1]), remote[2]
                 for name, shared in stats.items():  # a store that keeps no duel: this process's
                     local = loc.layers.get(name)
-                    if local is not None and local.duel is not None and shared.duel is None:
-                        stats[name] = replace(shared, duel=local.duel)
+                    if local is None:
+                        continue
+                    if local.duel is not None and shared.duel is None:
+                        stats[name] = replace(shared, duel=local.duel, own_pairs=local.own_pairs)
+                    elif local.own_pairs:  # kept locally, never in the store
+                        stats[name] = replace(shared, own_pairs=local.own_pairs)
             else:
                 stats = {name: s for name, _ in layers if (s := loc.layers.get(name)) is not None}
                 last = {k: t for k in layers if (t := loc.contents.get(k)) is not None}
@@ -553,7 +634,12 @@ class CacheState:
         ``sightings``) and its ``writes`` (``(fingerprint, ttl, tokens)``). One round trip to the
         shared store."""
         sightings = list(sightings)
+        classes: dict[str, tuple[str, int]] = {}
         if prompt is not None:
+            prefix = prompt.prefix_tokens
+            classes = {layer.name: prior_class(layer, prefix[layer.stop - 1]
+                                               - (prefix[layer.start - 1] if layer.start else 0))
+                       for layer in prompt.layers if layer.stop > layer.start}
             lineages = {layer.name: lineage_of(prompt, layer) for layer in prompt.layers
                         if layer.append_only and layer.stop > layer.start}
             sightings += [Sighting(layer=name, content=content, at=now, size=len(prompt.blocks),
@@ -574,6 +660,11 @@ class CacheState:
                 out.append(entry)
             while len(loc.entries) > self.max_entries:
                 loc.entries.popitem(last=False)
+            for name, cls in classes.items():
+                loc.classes.pop(name, None)
+                loc.classes[name] = cls
+            while len(loc.classes) > self.max_layers:
+                loc.classes.popitem(last=False)
             for s in sightings:
                 self._sight(s)
         store = self._store()
@@ -595,6 +686,7 @@ class CacheState:
             while len(loc.lineage) > self.max_contents:
                 loc.lineage.popitem(last=False)
         last, own, _ = loc.contents.pop(key, (None, -1.0, 0))
+        previous_gap = own
         new = last is None or not 0 <= s.at - last <= self.horizon
         if last is not None and not new and s.at - last >= self.response_latency:
             own = s.at - last
@@ -604,6 +696,15 @@ class CacheState:
         old = loc.layers.pop(s.layer, None) or LayerStats()
         stats = sighted(old, new, None if last is None else s.at - last,
                         self.response_latency, self.window, self.max_gaps, at=s.at)
+        if last is not None and not new and s.at - last >= self.response_latency:
+            self._pool(s.layer, s.at - last)
+            if previous_gap >= 0:  # did this content's previous gap foretell this one?
+                gap = s.at - last
+                pairs = stats.own_pairs or tuple((0.0, 0.0, 0.0, 0.0) for _ in _DUEL_TTLS)
+                stats = replace(stats, own_pairs=tuple(
+                    (n * OWN_KEEP + 1, x * OWN_KEEP + (previous_gap <= t), y * OWN_KEEP + (gap <= t),
+                     xy * OWN_KEEP + (previous_gap <= t and gap <= t))
+                    for (n, x, y, xy), t in zip(pairs, _DUEL_TTLS.values(), strict=True)))
         # The duel: would each fixed TTL policy's entry for this content have served it? Each
         # policy's entry is read or rewritten at every sighting, so it expires a TTL after the
         # last one: no shadow entry need be kept.
@@ -614,6 +715,24 @@ class CacheState:
         loc.layers[s.layer] = stats
         while len(loc.layers) > self.max_layers:
             loc.layers.popitem(last=False)
+
+    def _pool(self, layer: str, gap: float) -> None:
+        """Add a reuse gap of ``layer`` to its class's prior (lock held)."""
+        cls = self._local.classes.get(layer)
+        if cls is not None:
+            priors = self._local.priors
+            priors[cls] = (*priors.get(cls, ()), gap)[-PRIOR_GAPS:]
+
+    def gap_prior(self, layer: Layer, tokens: int) -> GapPrior | None:
+        """What other layers like ``layer`` (its volatility, ``tokens`` within a factor of 4;
+        the next size class up or down weighs half) showed of their reuse gaps: the prior of a
+        layer that has none of its own yet (None: nothing seen). Local to this process."""
+        volatility, size = prior_class(layer, tokens)
+        with self._lock:
+            priors = self._local.priors
+            samples = [(g, 0.5 ** abs(b - size)) for (v, b), gaps in priors.items()
+                       if v == volatility and abs(b - size) <= 1 for g in gaps]
+        return GapPrior(samples=tuple(samples)) if samples else None
 
     def record_read(self, prompt: Prompt, plan: Plan, read: int, now: float, *,
                     total: int | None = None) -> ReadCause:
@@ -717,7 +836,10 @@ class CacheState:
                 changed=line is not None and line[1],
                 earlier_read=layer.append_only and gone > layer.start
                 and read + slack >= low(prompt.prefix_tokens[layer.start]),
-                unseen_alone=layer.append_only and own_gap < 0 and self._coverage.sees_all())
+                unseen_alone=layer.append_only and own_gap < 0 and self._coverage.sees_all(),
+                too_young=layer.append_only and entry is None
+                and 2 * self.response_latency <= own_gap < min(
+                    TTL_SECONDS[t] for t in (lim.ttls or ("5m",))))
             cause = attribute(read, low(expected), slack, evidence)
             if cause in (ReadCause.OWN_ENTRY, ReadCause.IN_FLIGHT) and entry is not None \
                     and entry.readable_at <= now and now - entry.written_at < IN_FLIGHT_WITHIN:
@@ -735,6 +857,7 @@ class CacheState:
             old_stats = loc.layers.pop(layer.name, None) or LayerStats()
             loc.layers[layer.name] = replace(old_stats,
                                              gaps=(*old_stats.gaps, gap)[-self.max_gaps:])
+            self._pool(layer.name, gap)
             if key in loc.contents:
                 seen_at, _, size = loc.contents[key]
                 loc.contents[key] = (seen_at, gap, size)
@@ -809,7 +932,8 @@ def sighted(old: LayerStats, new: bool, gap: float | None, latency: float, windo
         gaps = (*gaps, gap)[-max_gaps:]
     last_at = at if old.last_at is None or at is None else max(at, old.last_at)
     return LayerStats(sightings=old.sightings + 1, recent=recent, gaps=gaps, weight=weight,
-                      new_weight=new_weight, last_at=last_at, duel=old.duel)
+                      new_weight=new_weight, last_at=last_at, duel=old.duel,
+                      own_pairs=old.own_pairs)
 
 
 def layer_keys(prompt: Prompt, fingerprints: Sequence[str]) -> list[tuple[str, str]]:

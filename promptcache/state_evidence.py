@@ -10,7 +10,11 @@ A read shorter than the plan counted on has four causes, and each teaches someth
   counted on (assumed from the conversation's shape) was never written: had it been, it would
   have outlived the older one;
   likewise a conversation this state never saw (a compacted or edited history) while it sees
-  nearly every request of the ones it knows: no other worker is there to have written it;
+  nearly every request of the ones it knows: no other worker is there to have written it; and an
+  entry assumed from the conversation's shape when this state saw the conversation less than the
+  shortest TTL ago: whoever wrote it extended what this state saw, so it is younger than any TTL
+  and cannot have expired (a history with turns nobody sent, or another worker's write that
+  never happened);
 - ``in-flight``: the entry counted on is still being written by a request whose response has not
   started; the next request reads it, so neither the entry nor a gap is touched;
 - ``expired``: only when none of the above holds and the state could not have seen the entry's
@@ -181,6 +185,9 @@ class ReadEvidence:
     #: A conversation this state never saw, assumed cached by a request it did not see, while
     #: this state sees (nearly) every request of the conversations it knows: nobody else sent it.
     unseen_alone: bool = False
+    #: An entry assumed from the conversation's shape (this state holds none) while this state
+    #: saw the conversation itself sooner than the shortest TTL before: too young to expire.
+    too_young: bool = False
 
 
 def attribute(read: int, expected: float, slack: int, evidence: ReadEvidence) -> ReadCause:
@@ -189,7 +196,7 @@ def attribute(read: int, expected: float, slack: int, evidence: ReadEvidence) ->
         return ReadCause.FULL
     if evidence.changed:
         return ReadCause.CHANGED
-    if evidence.earlier_read or evidence.unseen_alone:
+    if evidence.earlier_read or evidence.unseen_alone or evidence.too_young:
         return ReadCause.NOT_WRITTEN
     if evidence.in_flight:
         return ReadCause.IN_FLIGHT

@@ -345,7 +345,7 @@ class WrapHandle:
                     and prepared.plan is not None):
                 # What the provider read teaches the state what it could not see itself.
                 self.state.record_read(prepared.prompt, prepared.plan, usage.cache_read_tokens,
-                                       self.state.now())
+                                       self.state.now(), total=usage.total_input_tokens)
         except PromptCacheError:
             return  # a model with no known prices: nothing to add up
         except Exception as e:

@@ -280,7 +280,7 @@ class SessionCore:
         if isinstance(request.plan, Plan) and self.adapter.provider == "anthropic":
             # What the provider read teaches the state what it could not see itself.
             self.state.record_read(pending.prompt, request.plan, usage.cache_read_tokens,
-                                   self.state.now())
+                                   self.state.now(), total=usage.total_input_tokens)
         if not usage.model:
             usage = TurnUsage(provider=usage.provider, model=self.model, input_tokens=usage.input_tokens,
                               cache_read_tokens=usage.cache_read_tokens,

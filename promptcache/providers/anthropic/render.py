@@ -192,7 +192,8 @@ def render_content(prompt: Prompt, plan: Plan) -> dict[str, Any]:
 
 
 def record_sent(state: CacheState, prompt: Prompt, plan: Plan, *, now: float | None = None,
-                response_started: bool = True, read_tokens: int | None = None) -> None:
+                response_started: bool = True, read_tokens: int | None = None,
+                total_tokens: int | None = None) -> None:
     """Tell ``state`` that ``prompt`` was sent with ``plan``: its writes and its layers' reuse.
 
     Call it once the response has started (the default), and the writes are readable at once.
@@ -201,7 +202,10 @@ def record_sent(state: CacheState, prompt: Prompt, plan: Plan, *, now: float | N
     provider cannot give them yet. ``read_tokens`` is the response's
     ``usage.cache_read_input_tokens`` when you have it: the state learns from what the provider
     actually read (:meth:`CacheState.record_read`), which matters most on a fleet of workers
-    with private states.
+    with private states. ``total_tokens`` is the response's whole input count (``input_tokens +
+    cache_read_input_tokens + cache_creation_input_tokens``, ``Usage.total_input_tokens``): with
+    it the state measures the model's token ratio against our estimate, so a provider that counts
+    differently from the model row is not taken for expired entries.
     """
 
     when = state.now() if now is None else now
@@ -212,7 +216,7 @@ def record_sent(state: CacheState, prompt: Prompt, plan: Plan, *, now: float | N
     state.record_request(prompt, fps, writes, when,
                          readable_at=when if response_started else None)
     if read_tokens is not None:
-        state.record_read(prompt, plan, read_tokens, when)
+        state.record_read(prompt, plan, read_tokens, when, total=total_tokens)
 
 
 def render_prefix(prompt: Prompt, index: int) -> dict[str, Any]:
