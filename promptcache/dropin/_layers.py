@@ -132,6 +132,10 @@ class LayerLearner:
             cuts = _cuts(family, len(digests))
         if not cuts:
             return prompt
+        # What the planner asks of every Prompt, computed on this one (the memo's, which the
+        # next turn extends) before the copy: the next turn then costs its new blocks only.
+        prompt.user_markers  # noqa: B018 - computed and kept by the Prompt
+        prompt.message_dicts()
         return prompt.with_layers(_layers(prompt, system, cuts))
 
 
