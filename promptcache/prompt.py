@@ -132,6 +132,26 @@ class Prompt:
         out._continue_from(self)
         return out
 
+    def with_layers(self, layers: Sequence[Layer]) -> Prompt:
+        """This prompt with other layer boundaries over the same blocks.
+
+        Layers do not change what the cache sees, so the prefix sums, fingerprints, flags and
+        message dicts computed so far are kept: relayering a long conversation costs its layers.
+        The layers must cover the blocks in order, end to end.
+        """
+        layers = tuple(layers)
+        stops = [0, *(layer.stop for layer in layers)]
+        if (any(layer.start != stop for layer, stop in zip(layers, stops, strict=False))
+                or stops[-1] != len(self.blocks)):
+            raise PromptError("Prompt.with_layers: the layers must cover the prompt's "
+                              f"{len(self.blocks)} blocks in order, end to end.", path="layers")
+        out: Prompt = object.__new__(Prompt)
+        for name in ("model", "blocks", "turns", "params", "platform", "prefix_tokens",
+                     "_fingerprints", "_chain", "_flags", "_messages", "_user_marks"):
+            object.__setattr__(out, name, getattr(self, name))
+        object.__setattr__(out, "layers", layers)
+        return out
+
     def _continue_from(self, parent: Prompt) -> None:
         """Carry what ``parent`` computed over to this longer prompt: only new blocks cost."""
         new = self.blocks[len(parent.blocks):]

@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 
 from promptcache.blocks import Turn
 from promptcache.dropin._core import Prepared, WrapHandle, given
+from promptcache.dropin._layers import learner_for
 from promptcache.errors import RuleViolation
 from promptcache.limits import limits_for
 from promptcache.optimizer import optimize
@@ -398,6 +399,9 @@ def prepare_messages(kwargs: Mapping[str, Any], handle: WrapHandle) -> Prepared:
     else:
         _check_roles(request.get("messages"))
         prompt = prompt_from_request(request, platform=handle.platform)
+    # Where the request's stable part ends, learned from its family's earlier requests: only
+    # the layer boundaries move (see _layers), the request is marked as written.
+    prompt = learner_for(handle.state).relayer(prompt)
     limits = limits_for(prompt.model, provider="anthropic", platform=handle.platform)
     automatic = request_level_ttl(request)
     if automatic is not None and handle.platform == "bedrock":

@@ -264,10 +264,13 @@ class WrapHandle:
         self.observer = CallObserver(options, platform, client)
         self._lock = threading.Lock()
 
-    def prepare(self, endpoint: WrappedMethod, kwargs: Mapping[str, Any]) -> Prepared:
+    def prepare(self, endpoint: WrappedMethod, kwargs: Mapping[str, Any], *,
+                sending: bool = True) -> Prepared:
         """The call as it will be sent; never raises (unplannable requests go as written).
 
         ``kwargs`` must already be :func:`materialised` (the caller keeps them to resend).
+        ``sending``: the call goes out now, so its writes are recorded in the state as in flight
+        (see :meth:`started`).
         """
         model = kwargs.get("model")
         if planning_disabled():  # the kill switch: sent as written, no warning (it was asked for)
@@ -286,6 +289,8 @@ class WrapHandle:
                 prepared = Prepared(kwargs=kwargs, provider=endpoint.provider, planned=False,
                                     model=model if isinstance(model, str) else "", reason=reason)
         prepared = self.observer.prepared(endpoint.name, prepared)
+        if sending:
+            self._in_flight(prepared)
         with self._lock:
             self.last = prepared
             if prepared.planned:
@@ -305,7 +310,8 @@ class WrapHandle:
         if method is None:
             raise PromptCacheError(f"plan_call: {self.provider} has no wrapped method {path!r}; "
                                    f"known: {', '.join(m.path for m in spec.methods)}.")
-        return self.prepare(wrapped_method(spec, method), dict(materialised(kwargs)))
+        return self.prepare(wrapped_method(spec, method), dict(materialised(kwargs)),
+                            sending=False)
 
     def resent(self, endpoint: WrappedMethod, prepared: Prepared, kwargs: Mapping[str, Any],
                error: BaseException, marker: str) -> Prepared:
@@ -323,11 +329,31 @@ class WrapHandle:
             self.unplanned += 1
         return out
 
-    def started(self, prepared: Prepared) -> None:
-        """The response has started: the plan's writes are now readable in the state."""
+    def _in_flight(self, prepared: Prepared) -> None:
+        """Record a planned call as sent: its layers' sightings, and its writes as pending.
+
+        Concurrent calls (a fan-out burst) planned before this one's response starts then see
+        its writes in flight and do not pay for the same prefix again, which a state told only
+        once the response started cannot know.
+        """
         try:
             if prepared.prompt is not None and prepared.plan is not None:
-                record_sent(self.state, prepared.prompt, prepared.plan)
+                record_sent(self.state, prepared.prompt, prepared.plan, response_started=False)
+        except Exception as e:  # bookkeeping must never fail a call
+            _warn(f"promptcache could not record a request in flight in its CacheState ({e}).")
+
+    def started(self, prepared: Prepared) -> None:
+        """The response has started: the plan's writes are now readable in the state (its
+        sightings were recorded when it was sent, see :meth:`_in_flight`)."""
+        try:
+            if prepared.prompt is not None and prepared.plan is not None:
+                plan = prepared.plan
+                fps = plan.fingerprints or prepared.prompt.fingerprints
+                writes = [(fps[p.index], p.ttl, p.prefix_tokens) for p in plan.placements
+                          if p.prefix_tokens >= plan.limits.estimated_minimum]
+                if writes:
+                    now = self.state.now()
+                    self.state.record_request(None, fps, writes, now, readable_at=now)
             if prepared.on_start is not None:
                 prepared.on_start()
         except Exception as e:  # bookkeeping must never fail a call that succeeded
