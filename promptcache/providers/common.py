@@ -11,8 +11,8 @@ canonical JSON, re-targeting a Prompt at another provider's model, and :func:`wa
 
 from __future__ import annotations
 
-import importlib.util
 import contextlib
+import importlib.util
 import json
 import re
 import threading
