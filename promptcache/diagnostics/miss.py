@@ -10,6 +10,7 @@ fingerprints (already computed, so a miss costs a comparison of two tuples); the
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -75,10 +76,13 @@ class MissDiagnosis:
 
 
 def _first_difference(before: Prompt, after: Prompt) -> int | None:
-    for i, (a, b) in enumerate(zip(before.fingerprints, after.fingerprints, strict=False)):
-        if a != b:
-            return i
-    return None
+    """The first block whose prefix fingerprint differs, by bisection: a fingerprint is of the
+    whole prefix (a hash chain), so once two differ every later pair differs too, and a long
+    conversation's miss costs O(log blocks), not a pass over its history."""
+    a, b = before.fingerprints, after.fingerprints
+    n = min(len(a), len(b))
+    i = bisect.bisect_left(range(n), True, key=lambda k: a[k] != b[k])
+    return i if i < n else None
 
 
 def miss_report(previous: Mapping[str, Any] | None, request: Mapping[str, Any], response: Any, *,
