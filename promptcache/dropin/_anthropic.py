@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import bisect
 import copy
-import operator
 import sys
 import threading
 from collections import OrderedDict
@@ -84,11 +83,6 @@ def _kinds(messages: list[Any]) -> tuple[tuple[type, ...], tuple[type, ...] | No
     if set(kinds) - {dict}:  # (an empty list has plain dicts only: ``()`` for its contents)
         return kinds, None
     return kinds, tuple(map(type, map(dict.get, messages, repeat("content"))))
-
-
-#: A message's ``content`` (C-level; used after the prefix compared equal to plain-dict copies
-#: that all have one, so it cannot raise).
-_content = operator.itemgetter("content")
 
 
 def _snapshot(value: Any) -> Any:
@@ -176,7 +170,7 @@ class PromptMemo:
             if seen.messages != prefix or seen.kinds != tuple(map(type, prefix)):
                 continue
             if seen.contents is not None and seen.contents != tuple(
-                    map(type, map(_content, prefix))):
+                    map(type, map(dict.get, prefix, repeat("content")))):
                 continue
             return seen
         return None
