@@ -53,7 +53,7 @@ def platform_client(url: str, platform: str) -> tuple[Any, str]:
             "claude-sonnet-4-5@20250929")
 
 
-def anthropic_client(server: Any, *, api_key: str = "test", is_async: bool = False) -> Any:
+def claude_client(server: Any, *, api_key: str = "test", is_async: bool = False) -> Any:
     """The real Anthropic client on a loopback ``server``, without retries (a fault shows at once)."""
     import anthropic
 

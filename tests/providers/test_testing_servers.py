@@ -23,7 +23,7 @@ from promptcache.testing import (
     ScriptedGeminiServer,
     ScriptedOpenAIServer,
 )
-from tests.helpers import anthropic_client, openai_client
+from tests.helpers import claude_client, openai_client
 
 BIG = " ".join(f"w{i}" for i in range(1_500))  # ~3,500 tokens
 CLAUDE = "claude-sonnet-4-6"
@@ -40,7 +40,7 @@ def claude_request(question: str = "hi") -> dict[str, Any]:
 
 
 def test_anthropic_client_sees_a_write_then_a_read(anthropic_server: AnthropicServer) -> None:
-    client = anthropic_client(anthropic_server)
+    client = claude_client(anthropic_server)
     first = client.messages.create(**claude_request())
     second = client.messages.create(**claude_request("again"))
     assert first.usage.cache_creation_input_tokens and first.usage.cache_read_input_tokens == 0
@@ -49,7 +49,7 @@ def test_anthropic_client_sees_a_write_then_a_read(anthropic_server: AnthropicSe
 
 
 def test_anthropic_server_records_the_body_byte_for_byte(anthropic_server: AnthropicServer) -> None:
-    client = anthropic_client(anthropic_server)
+    client = claude_client(anthropic_server)
     client.messages.create(**claude_request(), cache_control=EPH)
     recorded = anthropic_server.requests[-1]
     assert recorded.path == "/v1/messages"
@@ -58,7 +58,7 @@ def test_anthropic_server_records_the_body_byte_for_byte(anthropic_server: Anthr
 
 
 def test_anthropic_clock_drives_expiry(anthropic_server: AnthropicServer) -> None:
-    client = anthropic_client(anthropic_server)
+    client = claude_client(anthropic_server)
     client.messages.create(**claude_request())
     assert isinstance(anthropic_server.clock, ManualClock)
     anthropic_server.clock.advance(301)
@@ -69,7 +69,7 @@ def test_anthropic_clock_drives_expiry(anthropic_server: AnthropicServer) -> Non
 def test_anthropic_stream_reports_usage_in_message_start_and_delta(
     anthropic_server: AnthropicServer,
 ) -> None:
-    client = anthropic_client(anthropic_server)
+    client = claude_client(anthropic_server)
     client.messages.create(**claude_request())
     events = list(client.messages.create(**claude_request(), stream=True))
     kinds = [e.type for e in events]
@@ -84,7 +84,7 @@ def test_anthropic_stream_reports_usage_in_message_start_and_delta(
 def test_anthropic_stream_helper_accumulates_the_final_message(
     anthropic_server: AnthropicServer,
 ) -> None:
-    client = anthropic_client(anthropic_server)
+    client = claude_client(anthropic_server)
     with client.messages.stream(**claude_request()) as stream:
         final = stream.get_final_message()
     assert final.usage.cache_creation_input_tokens and final.usage.output_tokens > 0
@@ -92,7 +92,7 @@ def test_anthropic_stream_helper_accumulates_the_final_message(
 
 
 async def test_anthropic_async_client_and_stream(anthropic_server: AnthropicServer) -> None:
-    client = anthropic_client(anthropic_server, is_async=True)
+    client = claude_client(anthropic_server, is_async=True)
     first = await client.messages.create(**claude_request())
     async with client.messages.stream(**claude_request()) as stream:
         final = await stream.get_final_message()
@@ -101,7 +101,7 @@ async def test_anthropic_async_client_and_stream(anthropic_server: AnthropicServ
 
 
 def test_anthropic_count_tokens(anthropic_server: AnthropicServer) -> None:
-    client = anthropic_client(anthropic_server)
+    client = claude_client(anthropic_server)
     request = claude_request()
     counted = client.messages.count_tokens(
         model=CLAUDE, system=request["system"], messages=request["messages"]
@@ -113,7 +113,7 @@ def test_anthropic_count_tokens(anthropic_server: AnthropicServer) -> None:
 def test_anthropic_prewarm_with_max_tokens_zero_writes_and_generates_nothing(
     anthropic_server: AnthropicServer,
 ) -> None:
-    client = anthropic_client(anthropic_server)
+    client = claude_client(anthropic_server)
     message = client.messages.create(**{**claude_request(), "max_tokens": 0})
     assert message.content == [] and message.stop_reason == "max_tokens"
     assert message.usage.cache_creation_input_tokens
@@ -172,7 +172,7 @@ def test_anthropic_prewarm_with_max_tokens_zero_writes_and_generates_nothing(
 def test_anthropic_rule_violations_raise_bad_request(
     anthropic_server: AnthropicServer, edit: dict[str, Any], fragment: str
 ) -> None:
-    client = anthropic_client(anthropic_server)
+    client = claude_client(anthropic_server)
     with pytest.raises(anthropic.BadRequestError) as info:
         client.messages.create(**{**claude_request(), **edit})
     assert info.value.status_code == 400
@@ -183,7 +183,7 @@ def test_anthropic_rule_violations_raise_bad_request(
 
 
 def test_anthropic_diagnostics_round_trip(anthropic_server: AnthropicServer) -> None:
-    client = anthropic_client(anthropic_server)
+    client = claude_client(anthropic_server)
     first = client.messages.create(**claude_request(), diagnostics={"previous_message_id": None})
     changed = {**claude_request(), "system": [{"type": "text", "text": "other", "cache_control": EPH}]}
     second = client.messages.create(**changed, diagnostics={"previous_message_id": first.id})
@@ -193,7 +193,7 @@ def test_anthropic_diagnostics_round_trip(anthropic_server: AnthropicServer) -> 
 
 
 def test_anthropic_batches_create_retrieve_and_results(anthropic_server: AnthropicServer) -> None:
-    client = anthropic_client(anthropic_server)
+    client = claude_client(anthropic_server)
     batch = client.messages.batches.create(
         requests=[{"custom_id": f"r{i}", "params": claude_request(f"q{i}")} for i in range(3)]
     )
@@ -364,7 +364,7 @@ def test_gemini_count_tokens(gemini_server: GeminiServer) -> None:
 def test_a_reply_of_content_blocks_points_to_the_scripted_server() -> None:
     tool_use = [{"type": "tool_use", "id": "toolu_1", "name": "search", "input": {}}]
     with AnthropicServer(reply=lambda body: tool_use) as server:  # type: ignore[arg-type, return-value]
-        client = anthropic_client(server)
+        client = claude_client(server)
         with pytest.raises(anthropic.InternalServerError, match="ScriptedAnthropicServer"):
             client.messages.create(model="claude-sonnet-4-6", max_tokens=10,
                                    messages=[{"role": "user", "content": "hi"}])
