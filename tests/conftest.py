@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from promptcache.clock import ManualClock
+from promptcache.testing import AnthropicServer, GeminiServer, OpenAIServer
 from tests._redis import RedisServer, running_redis
 
 
@@ -44,4 +45,25 @@ def redis_url(redis_server: RedisServer) -> Iterator[str]:
 def own_redis_server() -> Iterator[RedisServer]:
     """A server of this test's own, which the test may stop, kill, pause or restart."""
     with running_redis() as server:
+        yield server
+
+
+# -- loopback provider servers, each on its own manual clock (shared by several test areas) -----
+
+
+@pytest.fixture
+def anthropic_server() -> Iterator[AnthropicServer]:
+    with AnthropicServer(clock=ManualClock()) as server:
+        yield server
+
+
+@pytest.fixture
+def openai_server() -> Iterator[OpenAIServer]:
+    with OpenAIServer(clock=ManualClock()) as server:
+        yield server
+
+
+@pytest.fixture
+def gemini_server() -> Iterator[GeminiServer]:
+    with GeminiServer(clock=ManualClock()) as server:
         yield server

@@ -51,3 +51,19 @@ def platform_client(url: str, platform: str) -> tuple[Any, str]:
     return (anthropic.AnthropicVertex(region="us-east5", project_id="proj", access_token="token",
                                       base_url=url + "/v1", max_retries=0),
             "claude-sonnet-4-5@20250929")
+
+
+def claude_client(server: Any, *, api_key: str = "test", is_async: bool = False) -> Any:
+    """The real Anthropic client on a loopback ``server``, without retries (a fault shows at once)."""
+    import anthropic
+
+    cls = anthropic.AsyncAnthropic if is_async else anthropic.Anthropic
+    return cls(base_url=server.url, api_key=api_key, max_retries=0)
+
+
+def openai_client(server: Any, *, api_key: str = "test", is_async: bool = False) -> Any:
+    """The real OpenAI client on a loopback ``server`` (its API under ``/v1``), without retries."""
+    import openai
+
+    cls = openai.AsyncOpenAI if is_async else openai.OpenAI
+    return cls(base_url=server.url + "/v1", api_key=api_key, max_retries=0)

@@ -151,9 +151,7 @@ class _LastUsage:
     id and the provider's diagnostics are there too.
     """
 
-    def __init__(self, provider: Provider, model: str) -> None:
-        self.provider = provider
-        self.model = model
+    def __init__(self) -> None:
         self._last: Any = None
 
     def feed(self, item: Any) -> None:
@@ -382,7 +380,7 @@ class WrapHandle:
             return endpoint.stream_usage(prepared.model)
         if prepared.provider == "anthropic":
             return _AnthropicUsage(prepared.model)
-        return _LastUsage(prepared.provider, prepared.model)
+        return _LastUsage()
 
     def __repr__(self) -> str:
         t = self.ledger.totals()

@@ -146,18 +146,30 @@ def test_sqlite_evicts_least_recently_used_past_its_size_cap(tmp_path: Path) -> 
 
 
 def test_sqlite_is_safe_across_threads(tmp_path: Path) -> None:
-    cache = SQLiteBackend(tmp_path / "c.sqlite3")
+    # The lock deadline has tests of its own (test_cache_faults.py); here it is far above any
+    # scheduling stall of a loaded CI box, so a write skipped for a busy lock cannot pass for, or
+    # hide, a write lost or garbled by sharing the backend between threads.
+    cache = SQLiteBackend(tmp_path / "c.sqlite3", busy_timeout=60.0)
+    errors: list[BaseException] = []
 
     def work(n: int) -> None:
-        for i in range(200):
-            cache.set(f"{n}-{i}", b"v")
+        try:
+            for i in range(200):
+                cache.set(f"{n}-{i}", f"v{n}-{i}".encode())
+        except BaseException as e:
+            errors.append(e)
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(120)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
     assert len(cache) == 1_600
+    wrong = [(n, i) for n in range(8) for i in range(200) if cache.get(f"{n}-{i}") != f"v{n}-{i}".encode()]
+    assert wrong == []
+    cache.close()
 
 
 @pytest.mark.slow

@@ -5,12 +5,10 @@ SDK clients against the loopback servers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import anthropic
 import openai
-import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -24,18 +22,6 @@ from promptcache.testing import AnthropicServer, OpenAIServer
 CLAUDE = "claude-sonnet-4-5"
 GPT = "gpt-5.6"
 SYSTEM = "You are a meticulous support agent. " + " ".join(f"rule{i}" for i in range(1_500))
-
-
-@pytest.fixture
-def claude_server() -> Iterator[AnthropicServer]:
-    with AnthropicServer(clock=ManualClock()) as s:
-        yield s
-
-
-@pytest.fixture
-def gpt_server() -> Iterator[OpenAIServer]:
-    with OpenAIServer(clock=ManualClock()) as s:
-        yield s
 
 
 def _wrapped(client: Any, **options: Any) -> Any:
@@ -90,18 +76,18 @@ def assert_anthropic_miss(client: Any, server: AnthropicServer, first_id: str) -
 
 
 def test_a_streamed_response_is_compared_with_and_its_diagnostics_parsed(
-        gpt_server: OpenAIServer) -> None:
-    client = gpt(gpt_server)
+        openai_server: OpenAIServer) -> None:
+    client = gpt(openai_server)
     first = list(client.responses.create(**gpt_request(SYSTEM), stream=True))
     first_id = next(e.response.id for e in first if e.type == "response.completed")
     events = list(client.responses.create(**gpt_request("Today: " + SYSTEM), stream=True))
     assert events[-1].type == "response.completed"
-    assert_openai_miss(client, gpt_server, first_id)
+    assert_openai_miss(client, openai_server, first_id)
 
 
 async def test_an_async_streamed_response_is_compared_with_and_its_diagnostics_parsed(
-        gpt_server: OpenAIServer) -> None:
-    client = gpt(gpt_server, is_async=True)
+        openai_server: OpenAIServer) -> None:
+    client = gpt(openai_server, is_async=True)
     first_id = None
     async for event in await client.responses.create(**gpt_request(SYSTEM), stream=True):
         if event.type == "response.completed":
@@ -109,35 +95,35 @@ async def test_an_async_streamed_response_is_compared_with_and_its_diagnostics_p
     assert first_id is not None
     async for _ in await client.responses.create(**gpt_request("Today: " + SYSTEM), stream=True):
         pass
-    assert_openai_miss(client, gpt_server, first_id)
+    assert_openai_miss(client, openai_server, first_id)
 
 
 def test_the_responses_stream_helper_is_compared_with_and_its_diagnostics_parsed(
-        gpt_server: OpenAIServer) -> None:
-    client = gpt(gpt_server)
+        openai_server: OpenAIServer) -> None:
+    client = gpt(openai_server)
     with client.responses.stream(**gpt_request(SYSTEM)) as stream:
         first = stream.get_final_response()
     with client.responses.stream(**gpt_request("Today: " + SYSTEM)) as stream:
         second = stream.get_final_response()
     assert second.prompt_cache_diagnostics is not None
-    assert_openai_miss(client, gpt_server, first.id)
+    assert_openai_miss(client, openai_server, first.id)
 
 
 async def test_the_async_responses_stream_helper_is_compared_with_and_its_diagnostics_parsed(
-        gpt_server: OpenAIServer) -> None:
-    client = gpt(gpt_server, is_async=True)
+        openai_server: OpenAIServer) -> None:
+    client = gpt(openai_server, is_async=True)
     async with client.responses.stream(**gpt_request(SYSTEM)) as stream:
         first = await stream.get_final_response()
     async with client.responses.stream(**gpt_request("Today: " + SYSTEM)) as stream:
         await stream.get_final_response()
-    assert_openai_miss(client, gpt_server, first.id)
+    assert_openai_miss(client, openai_server, first.id)
 
 
-def test_a_streamed_responses_miss_reason_reaches_its_span(gpt_server: OpenAIServer) -> None:
+def test_a_streamed_responses_miss_reason_reaches_its_span(openai_server: OpenAIServer) -> None:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    client = gpt(gpt_server, tracer_provider=provider)
+    client = gpt(openai_server, tracer_provider=provider)
     for text in (SYSTEM, "Today: " + SYSTEM):
         for _ in client.responses.create(**gpt_request(text), stream=True):
             pass
@@ -151,40 +137,40 @@ def test_a_streamed_responses_miss_reason_reaches_its_span(gpt_server: OpenAISer
 
 
 def test_a_streamed_message_is_compared_with_and_its_diagnostics_parsed(
-        claude_server: AnthropicServer) -> None:
-    client = claude(claude_server)
+        anthropic_server: AnthropicServer) -> None:
+    client = claude(anthropic_server)
     events = list(client.messages.create(**claude_request(SYSTEM), stream=True))
     first_id = events[0].message.id
     for _ in client.messages.create(**claude_request(SYSTEM + " Be brief."), stream=True):
         pass
-    assert_anthropic_miss(client, claude_server, first_id)
+    assert_anthropic_miss(client, anthropic_server, first_id)
 
 
 async def test_an_async_streamed_message_is_compared_with_and_its_diagnostics_parsed(
-        claude_server: AnthropicServer) -> None:
-    client = claude(claude_server, is_async=True)
+        anthropic_server: AnthropicServer) -> None:
+    client = claude(anthropic_server, is_async=True)
     events = [e async for e in await client.messages.create(**claude_request(SYSTEM), stream=True)]
     first_id = events[0].message.id
     async for _ in await client.messages.create(**claude_request(SYSTEM + " Be brief."),
                                                 stream=True):
         pass
-    assert_anthropic_miss(client, claude_server, first_id)
+    assert_anthropic_miss(client, anthropic_server, first_id)
 
 
 def test_the_stream_helper_after_a_raw_stream_compares_with_the_raw_streams_message(
-        claude_server: AnthropicServer) -> None:
-    client = claude(claude_server)
+        anthropic_server: AnthropicServer) -> None:
+    client = claude(anthropic_server)
     events = list(client.messages.create(**claude_request(SYSTEM), stream=True))  # to its end
     first_id = events[0].message.id
     with client.messages.stream(**claude_request(SYSTEM + " Be brief.")) as stream:
         stream.get_final_message()
-    assert_anthropic_miss(client, claude_server, first_id)
+    assert_anthropic_miss(client, anthropic_server, first_id)
 
 
 async def test_the_async_stream_helper_after_a_raw_stream_compares_with_its_message(
-        claude_server: AnthropicServer) -> None:
-    client = claude(claude_server, is_async=True)
+        anthropic_server: AnthropicServer) -> None:
+    client = claude(anthropic_server, is_async=True)
     events = [e async for e in await client.messages.create(**claude_request(SYSTEM), stream=True)]
     async with client.messages.stream(**claude_request(SYSTEM + " Be brief.")) as stream:
         await stream.get_final_message()
-    assert_anthropic_miss(client, claude_server, events[0].message.id)
+    assert_anthropic_miss(client, anthropic_server, events[0].message.id)

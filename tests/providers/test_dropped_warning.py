@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import openai
 import pytest
 from google import genai
 from google.genai import types
@@ -28,6 +27,7 @@ from promptcache.providers import common
 from promptcache.providers.common import dropped_kind
 from promptcache.session import ChatSession
 from promptcache.testing import GeminiServer, OpenAIServer
+from tests.helpers import openai_client
 
 RENDERERS: dict[str, tuple[Callable[..., Any], str]] = {
     "openai-chat": (render_openai_chat, "gpt-4o"),
@@ -166,18 +166,8 @@ def test_a_kind_of_loss_ignores_list_indices_only() -> None:
 # -- through a chat session and a wrapped client ---------------------------------------------
 
 
-@pytest.fixture
-def oai() -> Iterator[OpenAIServer]:
-    with OpenAIServer(clock=ManualClock()) as server:
-        yield server
-
-
-def _openai(server: OpenAIServer) -> openai.OpenAI:
-    return openai.OpenAI(base_url=server.url + "/v1", api_key="test", max_retries=0)
-
-
-def test_a_session_tells_a_loss_once_and_never_fails_the_turn(oai: OpenAIServer) -> None:
-    with _openai(oai) as client, warnings.catch_warnings(record=True) as caught:
+def test_a_session_tells_a_loss_once_and_never_fails_the_turn(openai_server: OpenAIServer) -> None:
+    with openai_client(openai_server) as client, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         chat = ChatSession(client, model="gpt-4o", system="Answer from the document.",
                            clock=ManualClock())
@@ -187,33 +177,33 @@ def test_a_session_tells_a_loss_once_and_never_fails_the_turn(oai: OpenAIServer)
     told = [w for w in caught if isinstance(w.message, DroppedContentWarning)]
     assert len(told) == 1
     assert "citations.enabled not sent" in str(told[0].message)
-    assert len(oai.requests) == 3
+    assert len(openai_server.requests) == 3
 
 
-def test_a_session_under_error_filters_still_sends(oai: OpenAIServer) -> None:
+def test_a_session_under_error_filters_still_sends(openai_server: OpenAIServer) -> None:
     """This test runs under pytest's ``filterwarnings = error``: the turn must not fail."""
-    with _openai(oai) as client:
+    with openai_client(openai_server) as client:
         chat = ChatSession(client, model="gpt-4o", system="Answer from the document.",
                            clock=ManualClock())
         reply = chat.send(_cited_document())
     assert reply.text
-    sent = json.loads(oai.requests[-1].body)
+    sent = json.loads(openai_server.requests[-1].body)
     assert "Refunds take 5 days." in json.dumps(sent)
 
 
 def test_a_wrapped_client_sends_the_callers_request_and_warns_about_nothing(
-        oai: OpenAIServer) -> None:
+        openai_server: OpenAIServer) -> None:
     """A hosted tool is outside the plan's model (``last.summary.dropped`` says so), but the
     wrapper sends the caller's own tools: nothing is lost, so nothing is warned."""
     request = {"model": "gpt-5", "input": "What is new today?",
                "tools": [{"type": "web_search"}], "instructions": "Answer briefly."}
-    with _openai(oai) as raw, warnings.catch_warnings():
+    with openai_client(openai_server) as raw, warnings.catch_warnings():
         warnings.simplefilter("error")
         client = wrap(raw)
         client.responses.create(**request)
         summary = client.promptcache.last.summary
     assert summary is not None and summary.dropped  # the planning view could not model it
-    assert json.loads(oai.requests[-1].body)["tools"] == [{"type": "web_search"}]
+    assert json.loads(openai_server.requests[-1].body)["tools"] == [{"type": "web_search"}]
 
 
 def test_a_wrapped_gemini_client_warns_about_nothing() -> None:

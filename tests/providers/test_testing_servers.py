@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import anthropic
@@ -24,28 +23,11 @@ from promptcache.testing import (
     ScriptedGeminiServer,
     ScriptedOpenAIServer,
 )
+from tests.helpers import claude_client, openai_client
 
 BIG = " ".join(f"w{i}" for i in range(1_500))  # ~3,500 tokens
 CLAUDE = "claude-sonnet-4-6"
 EPH = {"type": "ephemeral"}
-
-
-@pytest.fixture
-def anthropic_server() -> Iterator[AnthropicServer]:
-    with AnthropicServer(clock=ManualClock()) as server:
-        yield server
-
-
-@pytest.fixture
-def openai_server() -> Iterator[OpenAIServer]:
-    with OpenAIServer(clock=ManualClock()) as server:
-        yield server
-
-
-@pytest.fixture
-def gemini_server() -> Iterator[GeminiServer]:
-    with GeminiServer(clock=ManualClock()) as server:
-        yield server
 
 
 def claude_request(question: str = "hi") -> dict[str, Any]:
@@ -58,7 +40,7 @@ def claude_request(question: str = "hi") -> dict[str, Any]:
 
 
 def test_anthropic_client_sees_a_write_then_a_read(anthropic_server: AnthropicServer) -> None:
-    client = anthropic.Anthropic(base_url=anthropic_server.url, api_key="test", max_retries=0)
+    client = claude_client(anthropic_server)
     first = client.messages.create(**claude_request())
     second = client.messages.create(**claude_request("again"))
     assert first.usage.cache_creation_input_tokens and first.usage.cache_read_input_tokens == 0
@@ -67,7 +49,7 @@ def test_anthropic_client_sees_a_write_then_a_read(anthropic_server: AnthropicSe
 
 
 def test_anthropic_server_records_the_body_byte_for_byte(anthropic_server: AnthropicServer) -> None:
-    client = anthropic.Anthropic(base_url=anthropic_server.url, api_key="test", max_retries=0)
+    client = claude_client(anthropic_server)
     client.messages.create(**claude_request(), cache_control=EPH)
     recorded = anthropic_server.requests[-1]
     assert recorded.path == "/v1/messages"
@@ -76,7 +58,7 @@ def test_anthropic_server_records_the_body_byte_for_byte(anthropic_server: Anthr
 
 
 def test_anthropic_clock_drives_expiry(anthropic_server: AnthropicServer) -> None:
-    client = anthropic.Anthropic(base_url=anthropic_server.url, api_key="test", max_retries=0)
+    client = claude_client(anthropic_server)
     client.messages.create(**claude_request())
     assert isinstance(anthropic_server.clock, ManualClock)
     anthropic_server.clock.advance(301)
@@ -87,7 +69,7 @@ def test_anthropic_clock_drives_expiry(anthropic_server: AnthropicServer) -> Non
 def test_anthropic_stream_reports_usage_in_message_start_and_delta(
     anthropic_server: AnthropicServer,
 ) -> None:
-    client = anthropic.Anthropic(base_url=anthropic_server.url, api_key="test", max_retries=0)
+    client = claude_client(anthropic_server)
     client.messages.create(**claude_request())
     events = list(client.messages.create(**claude_request(), stream=True))
     kinds = [e.type for e in events]
@@ -102,7 +84,7 @@ def test_anthropic_stream_reports_usage_in_message_start_and_delta(
 def test_anthropic_stream_helper_accumulates_the_final_message(
     anthropic_server: AnthropicServer,
 ) -> None:
-    client = anthropic.Anthropic(base_url=anthropic_server.url, api_key="test", max_retries=0)
+    client = claude_client(anthropic_server)
     with client.messages.stream(**claude_request()) as stream:
         final = stream.get_final_message()
     assert final.usage.cache_creation_input_tokens and final.usage.output_tokens > 0
@@ -110,7 +92,7 @@ def test_anthropic_stream_helper_accumulates_the_final_message(
 
 
 async def test_anthropic_async_client_and_stream(anthropic_server: AnthropicServer) -> None:
-    client = anthropic.AsyncAnthropic(base_url=anthropic_server.url, api_key="test", max_retries=0)
+    client = claude_client(anthropic_server, is_async=True)
     first = await client.messages.create(**claude_request())
     async with client.messages.stream(**claude_request()) as stream:
         final = await stream.get_final_message()
@@ -119,7 +101,7 @@ async def test_anthropic_async_client_and_stream(anthropic_server: AnthropicServ
 
 
 def test_anthropic_count_tokens(anthropic_server: AnthropicServer) -> None:
-    client = anthropic.Anthropic(base_url=anthropic_server.url, api_key="test", max_retries=0)
+    client = claude_client(anthropic_server)
     request = claude_request()
     counted = client.messages.count_tokens(
         model=CLAUDE, system=request["system"], messages=request["messages"]
@@ -131,7 +113,7 @@ def test_anthropic_count_tokens(anthropic_server: AnthropicServer) -> None:
 def test_anthropic_prewarm_with_max_tokens_zero_writes_and_generates_nothing(
     anthropic_server: AnthropicServer,
 ) -> None:
-    client = anthropic.Anthropic(base_url=anthropic_server.url, api_key="test", max_retries=0)
+    client = claude_client(anthropic_server)
     message = client.messages.create(**{**claude_request(), "max_tokens": 0})
     assert message.content == [] and message.stop_reason == "max_tokens"
     assert message.usage.cache_creation_input_tokens
@@ -190,7 +172,7 @@ def test_anthropic_prewarm_with_max_tokens_zero_writes_and_generates_nothing(
 def test_anthropic_rule_violations_raise_bad_request(
     anthropic_server: AnthropicServer, edit: dict[str, Any], fragment: str
 ) -> None:
-    client = anthropic.Anthropic(base_url=anthropic_server.url, api_key="test", max_retries=0)
+    client = claude_client(anthropic_server)
     with pytest.raises(anthropic.BadRequestError) as info:
         client.messages.create(**{**claude_request(), **edit})
     assert info.value.status_code == 400
@@ -201,7 +183,7 @@ def test_anthropic_rule_violations_raise_bad_request(
 
 
 def test_anthropic_diagnostics_round_trip(anthropic_server: AnthropicServer) -> None:
-    client = anthropic.Anthropic(base_url=anthropic_server.url, api_key="test", max_retries=0)
+    client = claude_client(anthropic_server)
     first = client.messages.create(**claude_request(), diagnostics={"previous_message_id": None})
     changed = {**claude_request(), "system": [{"type": "text", "text": "other", "cache_control": EPH}]}
     second = client.messages.create(**changed, diagnostics={"previous_message_id": first.id})
@@ -211,7 +193,7 @@ def test_anthropic_diagnostics_round_trip(anthropic_server: AnthropicServer) -> 
 
 
 def test_anthropic_batches_create_retrieve_and_results(anthropic_server: AnthropicServer) -> None:
-    client = anthropic.Anthropic(base_url=anthropic_server.url, api_key="test", max_retries=0)
+    client = claude_client(anthropic_server)
     batch = client.messages.batches.create(
         requests=[{"custom_id": f"r{i}", "params": claude_request(f"q{i}")} for i in range(3)]
     )
@@ -230,7 +212,7 @@ def chat_request() -> dict[str, Any]:
 
 
 def test_openai_chat_reports_cached_tokens_on_the_second_call(openai_server: OpenAIServer) -> None:
-    client = openai.OpenAI(base_url=openai_server.url + "/v1", api_key="test", max_retries=0)
+    client = openai_client(openai_server)
     first = client.chat.completions.create(**chat_request())
     second = client.chat.completions.create(**chat_request())
     assert first.usage and first.usage.prompt_tokens_details
@@ -242,7 +224,7 @@ def test_openai_chat_reports_cached_tokens_on_the_second_call(openai_server: Ope
 
 
 def test_openai_chat_stream_sends_usage_only_when_asked(openai_server: OpenAIServer) -> None:
-    client = openai.OpenAI(base_url=openai_server.url + "/v1", api_key="test", max_retries=0)
+    client = openai_client(openai_server)
     without = list(client.chat.completions.create(**chat_request(), stream=True))
     with_usage = list(
         client.chat.completions.create(**chat_request(), stream=True, stream_options={"include_usage": True})
@@ -254,7 +236,7 @@ def test_openai_chat_stream_sends_usage_only_when_asked(openai_server: OpenAISer
 
 
 def test_openai_responses_and_stream(openai_server: OpenAIServer) -> None:
-    client = openai.OpenAI(base_url=openai_server.url + "/v1", api_key="test", max_retries=0)
+    client = openai_client(openai_server)
     first = client.responses.create(model="gpt-4o", input=BIG, prompt_cache_key="k")
     with client.responses.stream(model="gpt-4o", input=BIG, prompt_cache_key="k") as stream:
         final = stream.get_final_response()
@@ -264,7 +246,7 @@ def test_openai_responses_and_stream(openai_server: OpenAIServer) -> None:
 
 
 async def test_openai_async_chat_and_responses_stream(openai_server: OpenAIServer) -> None:
-    client = openai.AsyncOpenAI(base_url=openai_server.url + "/v1", api_key="test", max_retries=0)
+    client = openai_client(openai_server, is_async=True)
     await client.chat.completions.create(**chat_request())
     stream = await client.chat.completions.create(
         **chat_request(), stream=True, stream_options={"include_usage": True}
@@ -278,7 +260,7 @@ async def test_openai_async_chat_and_responses_stream(openai_server: OpenAIServe
 
 
 def test_openai_bad_parameter_is_a_bad_request(openai_server: OpenAIServer) -> None:
-    client = openai.OpenAI(base_url=openai_server.url + "/v1", api_key="test", max_retries=0)
+    client = openai_client(openai_server)
     with pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(**chat_request(), prompt_cache_options={"mode": "explicit"})
     assert "gpt-5.6" in str(info.value)
@@ -382,7 +364,7 @@ def test_gemini_count_tokens(gemini_server: GeminiServer) -> None:
 def test_a_reply_of_content_blocks_points_to_the_scripted_server() -> None:
     tool_use = [{"type": "tool_use", "id": "toolu_1", "name": "search", "input": {}}]
     with AnthropicServer(reply=lambda body: tool_use) as server:  # type: ignore[arg-type, return-value]
-        client = anthropic.Anthropic(base_url=server.url, api_key="test", max_retries=0)
+        client = claude_client(server)
         with pytest.raises(anthropic.InternalServerError, match="ScriptedAnthropicServer"):
             client.messages.create(model="claude-sonnet-4-6", max_tokens=10,
                                    messages=[{"role": "user", "content": "hi"}])

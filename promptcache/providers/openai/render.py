@@ -16,7 +16,7 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, Literal
 
-from promptcache.errors import MissingDependencyError, PromptError, RuleViolation
+from promptcache.errors import PromptError, RuleViolation
 from promptcache.limits import ModelLimits, limits_for
 from promptcache.optimizer import optimize
 from promptcache.plan import Plan
@@ -41,8 +41,7 @@ from promptcache.providers.common import (
 )
 from promptcache.providers.openai.messages import Api, Translation, translate, unmarkable_reason
 
-__all__ = ["IN_MEMORY_WINDOW", "preview_openai", "render_openai_chat", "render_openai_responses",
-           "require_sdk"]
+__all__ = ["IN_MEMORY_WINDOW", "preview_openai", "render_openai_chat", "render_openai_responses"]
 
 Retention = Literal["in_memory", "24h"]
 
@@ -60,15 +59,6 @@ _CHOICES = MappingProxyType({"auto": "auto", "any": "required", "none": "none"})
 
 #: What to install when the openai SDK is missing.
 _MISSING = 'The OpenAI adapter needs the openai SDK: pip install "promptcache" (or openai>=3.54).'
-
-
-def require_sdk() -> Any:
-    """The ``openai`` module, or :class:`MissingDependencyError` naming what to install."""
-    try:
-        import openai
-    except ImportError as e:  # pragma: no cover - openai is a dependency of promptcache
-        raise MissingDependencyError(_MISSING) from e
-    return openai
 
 
 
