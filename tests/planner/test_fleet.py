@@ -265,6 +265,7 @@ def test_a_slow_or_paused_server_costs_one_deadline_per_call(own_redis_server: R
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CacheWarning)
+            spent: list[float] = []
             for item in items[1:]:
                 clock.set(item.t)
                 calls = (lambda t: store.fetch(["f" * 32], [("system", "c")], t),
@@ -273,8 +274,10 @@ def test_a_slow_or_paused_server_costs_one_deadline_per_call(own_redis_server: R
                     start = time.perf_counter()
                     with contextlib.suppress(StoreError):
                         call(item.t)
-                    # 5 ms deadline; per-read timeouts and retries cost 115 ms here
-                    assert time.perf_counter() - start < 0.05
+                    spent.append(time.perf_counter() - start)
+        # 5 ms deadline; per-read timeouts and retries cost 115 ms a call here. Summed over the
+        # calls, so one scheduler stall on a loaded machine does not fail the test.
+        assert sum(spent) < 0.05 * len(spent), spent
     finally:
         own_redis_server.resume()
         proxy.close()
