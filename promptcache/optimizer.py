@@ -262,7 +262,7 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
     fixed = _fixed_markers(prompt, lim, automatic)
     if not prompt.blocks:
         return _empty_plan(prompt, lim, fixed)
-    seen = _observe(prompt, state, fingerprints, now, fixed, lim.lookback_blocks)
+    seen = _observe(prompt, state, fingerprints, now, fixed, lim)
     candidates, clear, rejected, counted = _layer_candidates(prompt, lim, seen, margin,
                                                              exact_counter)
     pricing = _Pricing(prompt, lim, seen.est)
@@ -323,14 +323,18 @@ def _empty_plan(prompt: Prompt, lim: ModelLimits, fixed: _Fixed) -> Plan:
 
 
 def _observe(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[str], now: float,
-             fixed: _Fixed, lookback: int | None = None) -> _Observed:
+             fixed: _Fixed, lim: ModelLimits) -> _Observed:
     """Ask the state once (one round trip to a shared store) about the layer ends, the recent
     request ends and the user's markers: reuse estimates, warm and in-flight entries.
 
     The previous request of a conversation wrote at the end of the history this one extends, a
     function of the content alone: assumed warm unless this state saw that very request (and so
-    knows it wrote nothing).
+    knows it wrote nothing), or that request's prefix is below the model's minimum even at the
+    top of the token-ratio band (nobody could have written it). Assuming such an entry made a
+    private fleet worker reject the write the conversation needed as not worth it, and the next
+    worker then read nothing where it expected the write (g010-agent private: 1.435x one process).
     """
+    lookback = lim.lookback_blocks
     blocks = prompt.blocks
     layer_ends = {layer.name: _last_markable(prompt, layer.start, layer.stop)
                   for layer in prompt.layers if layer.stop > layer.start}
@@ -356,7 +360,9 @@ def _observe(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[st
         end = _last_markable(prompt, conv.start, conv.stop)
         if own >= 0 and end is not None and lookback and end - previous[0] < lookback:
             saw_it = True
-        if not saw_it and est[conv.name].uses > 1:
+        cacheable = (lim.provider_tokens(prompt.prefix_tokens[previous[0]])[2]
+                     >= lim.min_cacheable_tokens)
+        if not saw_it and cacheable and est[conv.name].uses > 1:
             warm.append(previous[0])
             seen.notes.append(f"Assumed the previous request cached the conversation up to "
                               f"{blocks[previous[0]].path} (not seen by this state).")
