@@ -92,6 +92,12 @@ PRIOR_GAPS = 32
 OWN_MIN = 4.0
 #: Each own-gap test weighs this much of the next one.
 OWN_KEEP = 0.9
+#: Weighted pairs at which a correlation counts half against the default weight of 1. With
+#: OWN_KEEP at 0.9 a correlation rests on at most ~10 weighted pairs, a noisy estimate: taken at
+#: face value, a near-zero one from rotating document sets made the layer's pooled return gaps
+#: outvote a set's own short gap and wrote returning sets for 1 hour (rag_rotating_docs 1.081x
+#: hand placement; shrunk, 1.000x).
+OWN_SHRINK = 5.0
 #: The fixed TTL policies the duel runs in the shadow of every layer.
 _DUEL_TTLS = {ttl: float(TTL_SECONDS[ttl]) for ttl in ("5m", "1h")}
 
@@ -196,15 +202,17 @@ class LayerStats:
         them together): the correlation between consecutive gaps of the same content, per TTL
         where they vary. Tenants that each keep their own pace correlate (about 1); one stream of
         gaps drawn alike does not (about 0), and its last gap is then one more sample, not a
-        verdict. 1 until there is evidence either way."""
-        phis = []
+        verdict. 1 until there is evidence either way, and shrunk toward 1 by how little there is
+        (:data:`OWN_SHRINK`)."""
+        weights = []
         for n, x, y, xy in self.own_pairs:
             spread = x * (n - x) * y * (n - y)
             if n >= OWN_MIN and spread > 1e-9 * n ** 4:
-                phis.append((n * xy - x * y) / math.sqrt(spread))
-        if not phis:
+                phi = min(1.0, max(0.0, (n * xy - x * y) / math.sqrt(spread)))
+                weights.append(1.0 - (1.0 - phi) * n / (n + OWN_SHRINK))
+        if not weights:
             return 1.0
-        return min(1.0, max(0.0, sum(phis) / len(phis)))
+        return sum(weights) / len(weights)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
