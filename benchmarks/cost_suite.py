@@ -66,12 +66,11 @@ DROPIN_SHARED = f"drop-in-{SHARED}"
 #: Why a drop-in run misses its goal on a trace, when it does; shown next to the verdict.
 DROPIN_WHY: Mapping[tuple[str, str], str] = {
     (DROPIN_PRIVATE, "rag_rotating_docs"): (
-        "The drop-in workers' 1-hour writes are the builder's own one-process choice (12,761 tokens "
-        "written for 1 hour, 51,773-53,320 for 5 minutes), where the private builder fleet's "
-        "workers happen to write only 6,046 for 1 hour. Which returning document set earns a "
-        "1-hour write is the documents estimate's call on a handful of sightings (state.py): "
-        "the builder's one process makes the same call ($0.3613, 1.081x hand) and the drop-in "
-        "process does not ($0.3326). One process and the Redis-shared fleet are within 1.000x."
+        "Which returning document set earns a 1-hour write is the documents estimate's call on "
+        "the handful of sightings each private worker has: the drop-in workers write 12,761 "
+        "tokens for 1 hour where the builder's private workers write 6,046 (in one process "
+        "neither path writes any for 1 hour: $0.3326 both). One process and the Redis-shared "
+        "fleet are within 1.000x."
     ),
 }
 #: Each drop-in strategy and the builder-path strategy it is held to (goal <= 1.02x).
