@@ -61,7 +61,6 @@ _CHOICES = MappingProxyType({"auto": "auto", "any": "required", "none": "none"})
 _MISSING = 'The OpenAI adapter needs the openai SDK: pip install "promptcache" (or openai>=3.54).'
 
 
-
 def _system_role(model: str) -> str:
     """``developer`` for reasoning-era models (o-series, GPT-5+), ``system`` before them."""
     return "developer" if model.startswith(("o1", "o3", "o4", "gpt-5", "gpt-6", "gpt-7")) else "system"
