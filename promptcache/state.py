@@ -771,7 +771,8 @@ class CacheState:
         lessons = _Lessons()
         cause = self._read(prompt, plan, read, now, total, lessons)
         store = self._store() if lessons else None
-        if isinstance(store, FleetLessons):
+        # ``store is not None`` first: a runtime Protocol check costs ~25 µs, even of None.
+        if store is not None and isinstance(store, FleetLessons):
             try:
                 bounds = store.learn(lessons.entries, lessons.reads, lessons.misses, now)
             except StoreError as e:
