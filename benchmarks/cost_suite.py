@@ -104,8 +104,13 @@ WHY: Mapping[str, str] = {
         "burst 1 is planned, so the prefix is written for 1 hour there and every later burst "
         "reads it. The clairvoyant writes 1h in burst 0. Private fleet: a worker cannot see "
         "another worker's write in flight, so in bursts 0 and 1 each writes the prefix itself "
-        "(1.25x) where one process leaves it unmarked (1x); the Redis store shares pending "
-        "writes too."
+        "where one process writes it once and leaves the rest unmarked (1x): in burst 0 four "
+        "5m writes (1.25x) for one, in burst 1 three 1h writes (2x: the three workers that saw "
+        "burst 0 see the 308 s gap) and three 5m writes for one 1h write: 3.5 times the "
+        "8k-token prefix's input price more ($0.084, the whole gap). Neither burst gives a private worker "
+        "evidence of the others: the first (a marker taken for a write that the provider read) "
+        "comes in burst 2, and nothing is cold after it. The Redis store shares pending writes "
+        "too."
     ),
     "tenants": (
         "The cost of learning, per tenant: each tenant's first visit is written for 5 minutes "
