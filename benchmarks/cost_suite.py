@@ -64,15 +64,7 @@ DROPIN = "drop-in"
 DROPIN_PRIVATE = f"drop-in-{PRIVATE}"
 DROPIN_SHARED = f"drop-in-{SHARED}"
 #: Why a drop-in run misses its goal on a trace, when it does; shown next to the verdict.
-DROPIN_WHY: Mapping[tuple[str, str], str] = {
-    (DROPIN_PRIVATE, "rag_rotating_docs"): (
-        "Which returning document set earns a 1-hour write is the documents estimate's call on "
-        "the handful of sightings each private worker has: the drop-in workers write 12,761 "
-        "tokens for 1 hour where the builder's private workers write 6,046 (in one process "
-        "neither path writes any for 1 hour: $0.3326 both). One process and the Redis-shared "
-        "fleet are within 1.000x."
-    ),
-}
+DROPIN_WHY: Mapping[tuple[str, str], str] = {}
 #: Each drop-in strategy and the builder-path strategy it is held to (goal <= 1.02x).
 DROPIN_VS: Mapping[str, str] = {DROPIN: "promptcache", DROPIN_PRIVATE: PRIVATE,
                                 DROPIN_SHARED: SHARED}

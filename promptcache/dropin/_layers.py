@@ -24,6 +24,16 @@ shown a change, its Prompt is planned exactly as before. Evidence is per process
 CacheState it plans with, so every client sharing a state shares it) and bounded: at most
 ``max_families`` families, least recently seen out first, and ``max_positions`` system blocks
 each.
+
+**What the family showed before it was learned.** Until the first change, the whole system
+section was one layer, so the state filed the sightings of what becomes the documents under the
+static layer's name. The builder's documents layer has them from its first request; a learned
+one would start empty, and on a fleet of private workers, each of which sees a few requests of
+each document set, those first sightings are most of the evidence (the 1-hour write of a
+returning set hangs on them: rag_rotating_docs on 8 private workers was 1.042x the builder's
+for this alone). So a family keeps its last :data:`REPLAY` requests' times and system
+fingerprints until it is first cut, and the cut hands them to the state as sightings of the
+learned layers, in order, as the builder's state saw them.
 """
 
 from __future__ import annotations
@@ -36,7 +46,7 @@ from dataclasses import dataclass, field
 
 from promptcache.blocks import Layer, Volatility
 from promptcache.prompt import Prompt
-from promptcache.state import CacheState
+from promptcache.state import CacheState, Sighting
 
 __all__ = ["LayerLearner", "learner_for"]
 
@@ -53,6 +63,22 @@ TURN_AFTER = 3
 #: A later block opens a layer of its own when its prefix changed this many times as often as
 #: the first block of the current learned layer.
 SPLIT_RATIO = 2.0
+#: Requests of a family kept, until its first cut, to file under the learned layers (see the
+#: module docstring); each holds references to its system fingerprints, not copies.
+REPLAY = 8
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """One earlier request of a family, as the state saw it."""
+
+    at: float
+    #: The prefix fingerprints of its system positions (at most MAX_POSITIONS).
+    fingerprints: tuple[str, ...]
+    #: The prefix fingerprint at its last system block (the section may hold more positions).
+    end: str
+    #: How many blocks the whole request had (the state's :attr:`Sighting.size`).
+    size: int
 
 
 @dataclass(slots=True)
@@ -64,6 +90,8 @@ class _Family:
     #: Per position: how many comparisons included it, and on how many its prefix had changed.
     compared: list[int] = field(default_factory=list)
     changed: list[int] = field(default_factory=list)
+    #: The requests seen before the family was first cut (None once it has been).
+    sent: list[_Sent] | None = field(default_factory=list)
 
     def observe(self, digests: Sequence[bytes]) -> None:
         """Compare this request's system blocks with the previous request's."""
@@ -111,15 +139,21 @@ class LayerLearner:
         """How many families are held."""
         return len(self._families)
 
-    def relayer(self, prompt: Prompt) -> Prompt:
+    def relayer(self, prompt: Prompt, state: CacheState | None = None) -> Prompt:
         """Record ``prompt`` in its family and return it with the learned layers (or as it is,
-        when there is nothing to learn from yet or nothing to split)."""
+        when there is nothing to learn from yet or nothing to split).
+
+        ``state``: the CacheState the request is planned with. On the family's first cut, its
+        earlier requests are recorded there as sightings of the learned layers (see the module
+        docstring); the time of each request is read from its clock.
+        """
         system = _static_system(prompt)
         if system is None:
             return prompt
         start, stop = system.start, system.stop
         key = prompt.fingerprints[start]  # model, settings, tools and the first system block
         digests = [b.digest for b in prompt.blocks[start:min(stop, start + self.max_positions)]]
+        earlier: list[_Sent] = []
         with self._lock:
             family = self._families.pop(key, None)
             if family is None:
@@ -130,13 +164,51 @@ class LayerLearner:
             while len(self._families) > self.max_families:
                 self._families.popitem(last=False)
             cuts = _cuts(family, len(digests))
+            if family.sent is not None and state is not None:
+                if cuts:  # the first cut: what the family showed before is handed over once
+                    earlier, family.sent = family.sent, None
+                else:
+                    family.sent.append(_sent(prompt, system, self.max_positions, state.now()))
+                    del family.sent[:-REPLAY]
         if not cuts:
             return prompt
         # What the planner asks of every Prompt, computed on this one (the memo's, which the
         # next turn extends) before the copy: the next turn then costs its new blocks only.
         prompt.user_markers  # noqa: B018 - computed and kept by the Prompt
         prompt.message_dicts()
-        return prompt.with_layers(_layers(prompt, system, cuts))
+        pieces = _pieces(prompt, system, cuts)
+        if earlier and state is not None:
+            _hand_over(state, earlier, system, pieces[1:])
+        out: list[Layer] = []
+        for layer in prompt.layers:
+            out.extend(pieces if layer is system else (layer,))
+        return prompt.with_layers(out)
+
+
+def _sent(prompt: Prompt, system: Layer, positions: int, now: float) -> _Sent:
+    """What :func:`_hand_over` needs of a request: its time and system fingerprints."""
+    fps = prompt.fingerprints
+    return _Sent(at=now, fingerprints=fps[system.start:min(system.stop, system.start + positions)],
+                 end=fps[system.stop - 1], size=len(prompt.blocks))
+
+
+def _hand_over(state: CacheState, earlier: Sequence[_Sent], system: Layer,
+               learned: Sequence[Layer]) -> None:
+    """Record ``earlier`` requests in ``state`` as sightings of the ``learned`` layers: each
+    layer's content is keyed as the state keys it (the prefix fingerprint at its last block)."""
+    sightings = []
+    for sent in earlier:
+        for i, layer in enumerate(learned):
+            first = layer.start - system.start
+            last = layer.stop - system.start - 1
+            if first >= len(sent.fingerprints):
+                break  # that request's system section ended before this layer
+            content = (sent.end if i == len(learned) - 1
+                       else sent.fingerprints[min(last, len(sent.fingerprints) - 1)])
+            sightings.append(Sighting(layer=layer.name, content=content, at=sent.at,
+                                      size=sent.size))
+    if sightings:  # one round trip to a shared store, as any request's sightings
+        state.record_request(None, (), (), state.now(), sightings=sightings)
 
 
 def _static_system(prompt: Prompt) -> Layer | None:
@@ -165,8 +237,9 @@ def _cuts(family: _Family, n: int) -> list[_Cut]:
     return cuts
 
 
-def _layers(prompt: Prompt, system: Layer, cuts: Sequence[_Cut]) -> list[Layer]:
-    """``prompt``'s layers with ``system`` cut at ``cuts`` (names unique, as the builder's)."""
+def _pieces(prompt: Prompt, system: Layer, cuts: Sequence[_Cut]) -> list[Layer]:
+    """``system`` cut at ``cuts``: the static part first, then the learned layers (names unique
+    in ``prompt``, as the builder's)."""
     taken = {layer.name for layer in prompt.layers}
     pieces = [Layer(name=system.name, section="system", volatility=system.volatility,
                     reuse=system.reuse, start=system.start, stop=system.start + cuts[0].start)]
@@ -180,10 +253,7 @@ def _layers(prompt: Prompt, system: Layer, cuts: Sequence[_Cut]) -> list[Layer]:
         pieces.append(Layer(name=name, section="system", volatility=cut.volatility,
                             reuse=cut.volatility.default_reuse, start=system.start + cut.start,
                             stop=stop))
-    out: list[Layer] = []
-    for layer in prompt.layers:
-        out.extend(pieces if layer is system else (layer,))
-    return out
+    return pieces
 
 
 _LEARNERS: weakref.WeakKeyDictionary[CacheState, LayerLearner] = weakref.WeakKeyDictionary()
