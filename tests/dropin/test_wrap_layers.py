@@ -171,3 +171,20 @@ def test_the_learner_is_shared_by_clients_of_one_state(n: int) -> None:
             clients[i % n].messages.create(**request)
         last = handle_of(clients[3 % n]).last
     assert last is not None and ("documents", 1, 4, "session") in _layers(last)
+
+
+def test_documents_as_text_in_the_first_message_are_learned_apart_from_the_question() -> None:
+    learner = LayerLearner()
+
+    def request(question: int) -> dict[str, Any]:
+        return {"model": MODEL, "max_tokens": 64, "system": INSTRUCTIONS,
+                "messages": [{"role": "user", "content": [
+                    _doc(1), _doc(2), {"type": "text", "text": f"question {question}?"}]}]}
+
+    first = prompt_from_request(request(0))
+    assert learner.relayer(first) is first  # one request: nothing to learn from
+    second = learner.relayer(prompt_from_request(request(1)))
+    # The question changed, the documents before it did not: they are a layer of their own.
+    assert [(la.name, la.section, la.start, la.stop) for la in second.layers] == [
+        ("system", "system", 0, 1), ("documents", "messages", 1, 3),
+        ("conversation", "messages", 3, 4)]
