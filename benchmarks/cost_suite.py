@@ -81,13 +81,7 @@ LAYOUTS: Mapping[str, str] = {
                                "message",
 }
 #: Why a layout's drop-in misses its goal, when it does.
-LAYOUT_WHY: Mapping[str, str] = {
-    "text, with the question": (
-        "Text blocks say nothing of what they hold: the documents are told apart from the "
-        "question from the family's second request on (the question changed, they did not), so "
-        "each worker writes its first question or two whole, as the builder's path does not."
-    ),
-}
+LAYOUT_WHY: Mapping[str, str] = {}
 
 #: Why promptcache misses a goal on a trace, when it does; shown on the page next to the numbers.
 WHY: Mapping[str, str] = {

@@ -173,18 +173,27 @@ def test_the_learner_is_shared_by_clients_of_one_state(n: int) -> None:
     assert last is not None and ("documents", 1, 4, "session") in _layers(last)
 
 
-def test_documents_as_text_in_the_first_message_are_learned_apart_from_the_question() -> None:
-    learner = LayerLearner()
-
+def test_the_first_messages_blocks_before_the_question_are_a_layer_from_the_first_request() -> None:
     def request(question: int) -> dict[str, Any]:
         return {"model": MODEL, "max_tokens": 64, "system": INSTRUCTIONS,
                 "messages": [{"role": "user", "content": [
                     _doc(1), _doc(2), {"type": "text", "text": f"question {question}?"}]}]}
 
-    first = prompt_from_request(request(0))
-    assert learner.relayer(first) is first  # one request: nothing to learn from
-    second = learner.relayer(prompt_from_request(request(1)))
-    # The question changed, the documents before it did not: they are a layer of their own.
-    assert [(la.name, la.section, la.start, la.stop) for la in second.layers] == [
-        ("system", "system", 0, 1), ("documents", "messages", 1, 3),
-        ("conversation", "messages", 3, 4)]
+    learner = LayerLearner()
+    for question in range(3):
+        prompt = learner.relayer(prompt_from_request(request(question)))
+        assert [(la.name, la.section, la.start, la.stop, la.volatility.value)
+                for la in prompt.layers] == [
+            ("system", "system", 0, 1, "static"), ("documents", "messages", 1, 3, "session"),
+            ("conversation", "messages", 3, 4, "turn")]
+
+
+def test_a_chat_whose_first_message_is_one_block_keeps_its_conversation_whole() -> None:
+    learner = LayerLearner()
+    for n in range(3):
+        request = {"model": MODEL, "max_tokens": 64, "system": INSTRUCTIONS,
+                   "messages": [{"role": "user", "content": f"hello {n}"},
+                                {"role": "assistant", "content": "hi"},
+                                {"role": "user", "content": "and then?"}]}
+        prompt = prompt_from_request(request)
+        assert learner.relayer(prompt) is prompt

@@ -8,11 +8,11 @@ document set that comes back is known as returning, as the builder's state knows
 of private workers, where each sees a set a few times, those first sightings are most of the
 evidence (rag_rotating_docs on 8 private workers was 1.042x the builder's without them).
 
-Documents sent as ``document`` blocks in the first user message (Anthropic's RAG layout, and the
-builder's ``add_documents(as_="document_blocks")``) are a layer of their own from the first
-request on: they are documents by their type, and the question after them changes on every
-request. Without that, each question wrote the whole prompt again (4.4x the builder's cost on
-the RAG workload so laid out).
+Documents sent in the first user message before the question (Anthropic's RAG layout, and the
+builder's ``add_documents(as_="document_blocks")``; ``document`` or text blocks) are a layer of
+their own from the first request on: the question after them changes on every request.
+Without that, each question wrote the whole prompt again (4.4x the builder's cost on the RAG
+workload so laid out).
 """
 
 from __future__ import annotations
@@ -88,10 +88,17 @@ def test_a_learned_layer_is_estimated_as_the_builders_documents_layer(
     assert returned is not None and returned[0] >= 2  # the builder's state knows set A is back
 
 
-def test_document_blocks_before_the_question_are_read_by_the_next_question() -> None:
-    docs = [{"type": "document", "title": f"Report {k}",
-             "source": {"type": "text", "media_type": "text/plain",
-                        "data": " ".join(f"fact{k}x{i}" for i in range(900))}} for k in range(3)]
+def _document(k: int, kind: str) -> dict[str, Any]:
+    text = " ".join(f"fact{k}x{i}" for i in range(900))
+    if kind == "text":
+        return {"type": "text", "text": text}
+    return {"type": "document", "title": f"Report {k}",
+            "source": {"type": "text", "media_type": "text/plain", "data": text}}
+
+
+@pytest.mark.parametrize("kind", ["document", "text"])
+def test_documents_before_the_question_are_read_by_the_next_question(kind: str) -> None:
+    docs = [_document(k, kind) for k in range(3)]
     requests = [{"model": MODEL, "max_tokens": 64, "system": INSTRUCTIONS,
                  "messages": [{"role": "user", "content": [
                      *docs, {"type": "text", "text": f"question {q}: what does it say?"}]}]}
