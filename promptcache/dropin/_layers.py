@@ -184,7 +184,9 @@ class LayerLearner:
                 self._families.popitem(last=False)
             cuts = _cuts(family, len(digests))
             if family.sent is not None and state is not None:
-                if cuts:  # the first cut: what the family showed before is handed over once
+                # The first cut of the system section: what the family showed before is handed
+                # over, once (the first message's layer was filed as such from the start).
+                if any(cut.start < system.stop - start for cut in cuts):
                     earlier, family.sent = family.sent, None
                 else:
                     family.sent.append(_sent(prompt, start, stop, self.max_positions,
@@ -200,7 +202,7 @@ class LayerLearner:
         prompt.user_markers  # noqa: B018 - computed and kept by the Prompt
         prompt.message_dicts()
         head, learned, tail = _pieces(prompt, system, conversation, stop, cuts)
-        if earlier and state is not None:  # (the first message's were filed as such all along)
+        if earlier and state is not None:
             _hand_over(state, earlier, start, stop,
                        [la for la in learned if la.section == "system"])
         out: list[Layer] = []

@@ -25,6 +25,7 @@ import pytest
 from promptcache import CacheState, PromptBuilder, optimize, render_anthropic
 from promptcache.clock import ManualClock
 from promptcache.dropin import handle_of, wrap
+from promptcache.dropin._layers import LayerLearner
 from promptcache.prompt import Prompt
 from promptcache.providers.anthropic.render import prompt_from_request, record_sent
 from promptcache.replay.workloads import bare_request
@@ -122,3 +123,29 @@ def test_documents_before_the_question_are_read_by_the_next_question(kind: str) 
         assert content == written["messages"][0]["content"]
         assert [{k: v for k, v in b.items() if k != "cache_control"}
                 for b in sent["system"]] == [{"type": "text", "text": INSTRUCTIONS}]
+
+
+def test_the_hand_over_waits_for_the_system_sections_first_cut() -> None:
+    """Documents in the system and in the first message: the question's change (on the second
+    request) is not the system section's, whose earlier requests are handed over when its own
+    documents first rotate."""
+    clock = ManualClock()
+    state = CacheState(clock=clock)
+    learner = LayerLearner()
+
+    def request(documents: str, question: int) -> dict[str, Any]:
+        return {"model": MODEL, "max_tokens": 64,
+                "system": [{"type": "text", "text": INSTRUCTIONS},
+                           {"type": "text", "text": f"{documents} " * 900}],
+                "messages": [{"role": "user", "content": [_document(0, "document"),
+                                                          {"type": "text",
+                                                           "text": f"question {question}?"}]}]}
+
+    for question, documents in enumerate(["set A", "set A", "set B"]):
+        clock.advance(60)
+        prompt = learner.relayer(prompt_from_request(request(documents, question)), state)
+    assert [(la.name, la.section, la.start, la.stop) for la in prompt.layers] == [
+        ("system", "system", 0, 1), ("documents", "system", 1, 2),
+        ("documents:2", "messages", 2, 3), ("conversation", "messages", 3, 4)]
+    stats = state.lookup((), clock.now(), [("documents", "")])[1]["documents"]
+    assert stats.sightings == 2  # the two requests over set A, before it rotated
