@@ -7,7 +7,9 @@ ones the simulator was sent).
 
 from __future__ import annotations
 
+import sys
 import warnings
+from pathlib import Path
 
 import pytest
 import redis
@@ -144,3 +146,17 @@ def test_a_prior_key_of_the_wrong_type_is_ignored_with_a_warning(redis_url: str)
     clock.set(5 * 1_200.0)  # the next sighting with a gap replaces the key
     _send(fresh, sim, _catalogue(5), 5 * 1_200.0)
     assert client.type("prior-type:f:prior") == b"hash"
+
+
+def test_another_app_on_a_taught_store_writes_its_first_prefix_as_the_fleet_learned(
+        redis_url: str) -> None:
+    """benchmarks/restart.py --rename on g037-agent (104k tokens, tasks minutes apart): the
+    second pass, a fresh process whose layers the store knows by class only, writes for 1 hour
+    from its first request and costs what static-1h costs; the first pass 1.277x."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent / "benchmarks"))
+    import restart
+
+    name, _, first, second = restart.run_one(37, redis_url, cross=False, rename=True)
+    assert name == "g037-agent"
+    assert first > 1.2
+    assert second < 1.001
