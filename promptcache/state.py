@@ -26,7 +26,8 @@ and to the store, and plans read the store first. When the store fails, the stat
 local view, warns (once per cause a minute, see :class:`WarnLimiter`), and tries the store
 again after a backoff that doubles while it keeps failing; it never raises. What only the
 provider's answers tell (how soon a write is readable) is shared too, through
-:class:`FleetLessons`, so a fleet learns it once, as one process would.
+:class:`FleetLessons`, so a fleet learns it once, as one process would; and so is the first-write
+prior (:mod:`promptcache.state_prior`), so a restarted process starts from what the fleet learned.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from promptcache.state_evidence import (
     TokenCalibration,
     attribute,
 )
+from promptcache.state_prior import FleetPriors
 
 __all__ = ["BYTES_PER_CONTENT", "BYTES_PER_ENTRY", "CacheEntry", "CacheState", "FleetLessons",
            "GapPrior", "LayerEstimate", "LayerStats", "SharedStore", "Sighting", "StoreError",
@@ -228,6 +230,9 @@ class Sighting:
     #: A conversation's identity apart from its prefix (the digest of its first block): the same
     #: lineage under a new content key means the prefix before it changed (empty: not tracked).
     lineage: str = ""
+    #: The layer's :func:`prior_class` (None: unknown), so a shared store can add the reuse gap
+    #: this sighting closes to the fleet's prior of that class (see :mod:`promptcache.state_prior`).
+    prior_class: tuple[str, int] | None = None
 
 
 def prior_class(layer: Layer, tokens: int) -> tuple[str, int]:
@@ -653,7 +658,7 @@ class CacheState:
             lineages = {layer.name: lineage_of(prompt, layer) for layer in prompt.layers
                         if layer.append_only and layer.stop > layer.start}
             sightings += [Sighting(layer=name, content=content, at=now, size=len(prompt.blocks),
-                                   lineage=lineages.get(name, ""))
+                                   lineage=lineages.get(name, ""), prior_class=classes.get(name))
                           for name, content in layer_keys(prompt, fingerprints)]
         writes = list(writes)
         with self._lock:
@@ -736,10 +741,15 @@ class CacheState:
     def gap_prior(self, layer: Layer, tokens: int) -> GapPrior | None:
         """What other layers like ``layer`` (its volatility, ``tokens`` within a factor of 4;
         the next size class up or down weighs half) showed of their reuse gaps: the prior of a
-        layer that has none of its own yet (None: nothing seen). Local to this process."""
+        layer that has none of its own yet (None: nothing seen). With a store that keeps the
+        fleet's (:class:`~promptcache.state_prior.FleetPriors`) and answers, each class is the
+        fleet's as the last plan read it (this process's gaps among them), else this process's:
+        a restarted process or a new worker starts from what the fleet learned."""
         volatility, size = prior_class(layer, tokens)
+        store = self._store()
+        fleet = store.gap_priors() if store is not None and isinstance(store, FleetPriors) else {}
         with self._lock:
-            priors = self._local.priors
+            priors = {**self._local.priors, **fleet}
             samples = [(g, 0.5 ** abs(b - size)) for (v, b), gaps in priors.items()
                        if v == volatility and abs(b - size) <= 1 for g in gaps]
         return GapPrior(samples=tuple(samples)) if samples else None

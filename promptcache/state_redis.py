@@ -9,11 +9,14 @@ volatile layers from the whole fleet's traffic. Requires the ``redis`` package
 (``pip install "promptcache[redis]"``).
 
 What it costs a request: planning is **one** pipelined round trip (the entries at the candidate
-positions, each layer's statistics and content sighting, and the fleet's write-latency bounds);
+positions, each layer's statistics and content sighting, the fleet's write-latency bounds and,
+at most once a second, its first-write prior);
 recording a sent request with :func:`promptcache.record_sent` is **one** more (every write and
 sighting in one pipeline of server-side scripts, which merge atomically: a read keeps the entry's
 own TTL, concurrent writers keep the earliest readable time; the scripts count rates, gaps, the
-TTL duel and conversations starting together with the same arithmetic as one process). Learning
+TTL duel and conversations starting together with the same arithmetic as one process, and add
+each reuse gap to the fleet's first-write prior of the layer's class, which the planning round
+trip reads back: :mod:`promptcache.state_prior`). Learning
 from a response is local unless it taught what only the provider knows (a write was readable
 sooner, or later, than believed): then **one** round trip shares it
 (:class:`~promptcache.state.FleetLessons`), so no other worker marks a write still in flight as
@@ -33,7 +36,9 @@ on it: a poisoned key never makes ``optimize()`` raise or takes the store out of
 
 Memory in Redis: an entry key per written prefix, expiring with its TTL (Redis key expiry); a
 last-seen key per layer content, expiring after the horizon (2 h); per layer one small hash and a
-list of at most ``max_gaps`` gaps, expiring a week after the layer was last seen. So the store holds
+list of at most ``max_gaps`` gaps, expiring a week after the layer was last seen; one hash of the
+fleet's prior (at most 44 classes of :data:`~promptcache.state.PRIOR_GAPS` gaps, about 30 KB),
+expiring a week after its last gap. So the store holds
 what the fleet wrote in the last hour and saw in the last two; bound it further with
 ``maxmemory`` and ``maxmemory-policy volatile-lru`` (every key here has an expiry).
 """
@@ -42,14 +47,23 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from promptcache._redis import client_from_url, deadline, import_redis
 from promptcache.errors import CacheWarning
 from promptcache.limits import TTL_SECONDS
-from promptcache.state import DECAY, CacheEntry, LayerStats, Sighting, StoreError, WarnLimiter
+from promptcache.state import (
+    DECAY,
+    PRIOR_GAPS,
+    CacheEntry,
+    LayerStats,
+    Sighting,
+    StoreError,
+    WarnLimiter,
+)
 from promptcache.state_duel import DUEL_KEEP, READ, WRITE, Duel
+from promptcache.state_prior import PRIOR_FIELDS, class_field, parse_gaps
 
 __all__ = ["DEADLINE", "RedisStateStore"]
 
@@ -60,6 +74,8 @@ __all__ = ["DEADLINE", "RedisStateStore"]
 DEADLINE = 0.25
 
 _TTL_BY_SECONDS = {int(s): name for name, s in TTL_SECONDS.items()}
+#: How often (seconds of the caller's clock) :meth:`RedisStateStore.fetch` reads the fleet's prior.
+PRIOR_EVERY = 1.0
 
 # A number Lua can trust: nil for anything that is not a finite number (garbage, nan, inf).
 _NUM = """
@@ -103,8 +119,9 @@ _DUEL = tuple((ttl, int(TTL_SECONDS[ttl]), WRITE[ttl]) for ttl in sorted(WRITE))
 _FIELDS = ("n", "recent", "w", "nw", "at", "ds", "dn",
            *(f"dh{t}" for t, _, _ in _DUEL), *(f"dp{t}" for t, _, _ in _DUEL))
 
-# KEYS[1] content last-seen, KEYS[2] layer hash, KEYS[3] layer gaps.
-# ARGV: now, latency, horizon ms, window, max gaps, decay, layer ttl ms, request size.
+# KEYS[1] content last-seen, KEYS[2] layer hash, KEYS[3] layer gaps, KEYS[4] the fleet's prior.
+# ARGV: now, latency, horizon ms, window, max gaps, decay, layer ttl ms, request size, the layer's
+# prior class field ('': none), gaps kept per class.
 # A key of the wrong type, a hash with a field that does not parse, a gap that is not a number:
 # that key starts over, never an error. The same arithmetic as CacheState._sight and sighted():
 # one process and a fleet sharing this store learn alike.
@@ -184,6 +201,25 @@ if new == 1 or gap >= latency then
   dn = dn * KEEP + 1
   redis.call('HSET', KEYS[2], 'ds', tostring(ds), 'dn', tostring(dn), unpack(out))
 end
+if ARGV[9] ~= '' and new == 0 and gap >= latency then
+  -- The gap joins its class's prior (state_prior): the last few, a class that does not parse
+  -- (too long, a gap that is no number or beyond the horizon) starting over.
+  only(KEYS[4], 'hash')
+  local most = tonumber(ARGV[10])
+  local raw = redis.call('HGET', KEYS[4], ARGV[9])
+  local kept = {}
+  if raw and #raw <= most * 32 then
+    for g in string.gmatch(raw, '[^,]+') do
+      local x = num(g)
+      if not x or x < 0 or x * 1000 > tonumber(ARGV[3]) then kept = {}; break end
+      table.insert(kept, g)
+    end
+  end
+  table.insert(kept, tostring(gap))
+  while #kept > most do table.remove(kept, 1) end
+  redis.call('HSET', KEYS[4], ARGV[9], table.concat(kept, ','))
+  redis.call('PEXPIRE', KEYS[4], ARGV[7])
+end
 redis.call('HINCRBY', KEYS[2], 'n', 1)
 redis.call('PEXPIRE', KEYS[2], ARGV[7]); redis.call('PEXPIRE', KEYS[3], ARGV[7])
 return new
@@ -256,6 +292,9 @@ class RedisStateStore:
         self.latency, self.horizon, self.layer_ttl = response_latency, horizon, layer_ttl
         self._shas: dict[str, str] = {}
         self._bounds: tuple[float, float] | None = None
+        self._priors: dict[tuple[str, int], tuple[float, ...]] = {}
+        self._prior_raw: dict[str, tuple[bytes, tuple[float, ...]]] = {}
+        self._prior_at = -math.inf
         self._warnings = WarnLimiter(warn_every)
 
     # -- keys ----------------------------------------------------------------------------------
@@ -265,6 +304,9 @@ class RedisStateStore:
 
     def _latency_key(self) -> str:
         return f"{self._prefix}:f:latency"
+
+    def _prior_key(self) -> str:
+        return f"{self._prefix}:f:prior"
 
     def _layer_keys(self, layer: str, content: str) -> tuple[str, str, str]:
         ns = self._prefix
@@ -298,6 +340,11 @@ class RedisStateStore:
                     pipe.lrange(gaps_key, 0, -1)
                     pipe.get(seen_key)
                 pipe.hmget(self._latency_key(), ["low", "high"])
+                # The prior changes slowly and only first writes use it: read at most once a
+                # second of the caller's clock (44 fields cost a plan ~60 µs).
+                prior = not 0 <= now - self._prior_at < PRIOR_EVERY
+                if prior:
+                    pipe.hmget(self._prior_key(), list(PRIOR_FIELDS))
                 replies = pipe.execute(raise_on_error=False)
         except self._redis.RedisError as e:
             raise StoreError(f"redis: {e}") from e
@@ -340,7 +387,41 @@ class RedisStateStore:
             self._bounds = _bounds(replies[k])
         except _BAD as e:
             self._malformed("latency bounds", self._latency_key(), e)
+        if prior:
+            self._prior_at = now
+            self._read_priors(replies[k + 1])
         return entries, stats, last
+
+    def _read_priors(self, raw: object) -> None:
+        """The fleet's prior from its HMGET reply; a class that does not parse is absent. A class
+        whose bytes did not change since the last fetch is not parsed again."""
+        if isinstance(raw, Exception) or not isinstance(raw, list) \
+                or len(raw) != len(PRIOR_FIELDS):
+            self._malformed("gap prior", self._prior_key(), raw)
+            self._priors, self._prior_raw = {}, {}
+            return
+        priors: dict[tuple[str, int], tuple[float, ...]] = {}
+        seen: dict[str, tuple[bytes, tuple[float, ...]]] = {}
+        for name, value in zip(PRIOR_FIELDS, raw, strict=True):
+            if value is None:
+                continue
+            old = self._prior_raw.get(name)
+            if old is not None and old[0] == value:
+                gaps = old[1]
+            else:
+                try:
+                    gaps = parse_gaps(value, most=PRIOR_GAPS, horizon=self.horizon)
+                except _BAD as e:
+                    self._malformed("gap prior", f"{self._prior_key()} {name}", e)
+                    continue
+            seen[name] = (value, gaps)
+            priors[PRIOR_FIELDS[name]] = gaps
+        self._priors, self._prior_raw = priors, seen
+
+    def gap_priors(self) -> Mapping[tuple[str, int], tuple[float, ...]]:
+        """The fleet's first-write prior as the last :meth:`fetch` read it (see
+        :class:`~promptcache.state_prior.FleetPriors`; empty: none read yet)."""
+        return self._priors
 
     def latency_bounds(self) -> tuple[float, float] | None:
         """The fleet's write-latency bounds as the last :meth:`fetch` read them (None: none)."""
@@ -408,9 +489,11 @@ class RedisStateStore:
             pipe.evalsha(self._shas["entry"], 1, self._entry_key(e.fingerprint), repr(now),
                          int(TTL_SECONDS[e.ttl]), e.tokens, repr(e.readable_at))
         for s in sightings:
-            pipe.evalsha(self._shas["sight"], 3, *self._layer_keys(s.layer, s.content), repr(s.at),
-                         repr(self.latency), int(self.horizon * 1000), self.window,
-                         self.max_gaps, repr(DECAY), int(self.layer_ttl * 1000), s.size)
+            pipe.evalsha(self._shas["sight"], 4, *self._layer_keys(s.layer, s.content),
+                         self._prior_key(), repr(s.at), repr(self.latency),
+                         int(self.horizon * 1000), self.window, self.max_gaps, repr(DECAY),
+                         int(self.layer_ttl * 1000), s.size, class_field(s.prior_class),
+                         PRIOR_GAPS)
 
     def clear(self) -> None:
         """Delete every key of this namespace, and only those (tests, benchmarks).
