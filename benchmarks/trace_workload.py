@@ -5,13 +5,16 @@ Run from the repository root::
     python benchmarks/trace_workload.py g037                   # promptcache against static-1h
     python benchmarks/trace_workload.py 15 --against clairvoyant
     python benchmarks/trace_workload.py g020 --fleet           # 8 private workers against one
+    python benchmarks/trace_workload.py g003 --restart         # the second pass of restart.py
 
 For each request of workload ``gNNN`` of :mod:`generated` (the same traces, the same strategies):
 its time, session and the gap since the session's previous request, then per strategy the tokens
 read, written for 5m and for 1h, sent uncached and the input dollars; the difference; and the
 breakpoints each sent (``position:ttl``; with ``--fleet``, the worker too). A loss to a fixed
 policy is then a line: the request whose write expired, or the write nobody read. The totals at
-the end split the difference into its requests.
+the end split the difference into its requests. With ``--restart`` (``--rename``, ``--cross``) the
+traced pass is the second one of :mod:`restart`: a fresh process on a Redis store that a first
+pass taught a day earlier.
 """
 
 from __future__ import annotations
@@ -25,14 +28,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from generated import WORKERS, strategies
+from generated import FAMILIES, WORKERS, strategies
 from workload_family import build, spec
 
 from promptcache.providers.registry import view_of
 from promptcache.replay.compare import ReplayResult, replay
 from promptcache.replay.fleet import Fleet
 from promptcache.replay.strategies import Strategy
-from promptcache.replay.workloads import TraceRequest
+from promptcache.replay.workloads import Trace, TraceRequest
 
 
 class _Recorded(Strategy):
@@ -88,17 +91,51 @@ def main(argv: list[str] | None = None) -> int:
                         help="the strategy to compare with (default static-1h)")
     parser.add_argument("--fleet", action="store_true",
                         help=f"promptcache on {WORKERS} private workers against one process")
+    parser.add_argument("--restart", action="store_true",
+                        help="trace restart.py's second pass (a fresh process on a taught store)")
+    parser.add_argument("--rename", action="store_true", help="with --restart: restart.py's")
+    parser.add_argument("--cross", action="store_true", help="with --restart: restart.py's")
     args = parser.parse_args(argv)
     index = _index(args.workload)
     s = spec(index)
     trace = build(s)
     named = strategies(trace)
+    if args.restart:
+        return _restarted(index, trace, named[args.against], rename=args.rename, cross=args.cross)
     if args.fleet:
         ours, other = _fleet(index), _Recorded(named["promptcache"])
     else:
         ours, other = _Recorded(named["promptcache"]), _Recorded(named[args.against])
+    return _report(s.describe(), s.name, trace, ours, other)
+
+
+def _restarted(index: int, trace: Trace, against: Strategy, *, rename: bool, cross: bool) -> int:
+    """restart.py's second pass of workload ``index``, request by request, against ``against``
+    (replayed on the same shifted trace)."""
+    from redis_server import redis_server
+    from restart import LATER, shifted
+
+    from promptcache.replay.strategies import PromptCache
+    from promptcache.state import CacheState
+    from promptcache.state_redis import RedisStateStore
+
+    s = spec(index)
+    teacher = build(spec(index + len(FAMILIES))) if cross else trace
+    later = max((r.t for r in teacher.requests), default=0.0) + LATER
+    second = shifted(trace, later, rename="b-" if rename else "")
+    with redis_server() as server:
+        def process() -> PromptCache:
+            return PromptCache(CacheState(shared=RedisStateStore(server.url, timeout=1.0)))
+
+        replay(teacher, process())
+        return _report(f"{s.describe()} (restart's second pass)", s.name, second,
+                       _Recorded(process()), _Recorded(against))
+
+
+def _report(describe: str, name: str, trace: Trace, ours: _Recorded, other: _Recorded) -> int:
+    """Replay ``trace`` with both and print it request by request."""
     mine, theirs = replay(trace, ours), replay(trace, other)
-    print(f"{s.name}: {s.describe()}, {len(trace.requests)} requests")
+    print(f"{name}: {describe}, {len(trace.requests)} requests")
     head = "   read    w_5m    w_1h  input        $"
     print(f"{'#':>3} {'t':>7} {'session':<10} {'gap':>6} | {ours.name:<38} | "
           f"{other.name:<38} |   diff $ | breakpoints: {ours.name} / {other.name}")

@@ -438,8 +438,9 @@ class _Local:
     """The in-process view: bounded LRU maps."""
 
     entries: OrderedDict[str, CacheEntry] = field(default_factory=OrderedDict)
-    #: ``(layer, content)`` -> (last seen, last reuse gap or -1, size of that request).
-    contents: OrderedDict[tuple[str, str], tuple[float, float, int]] = field(
+    #: ``(layer, content)`` -> (last seen, last reuse gap or -1, size of that request, when the
+    #: run of sightings the last one belongs to began: see :func:`sighted`).
+    contents: OrderedDict[tuple[str, str], tuple[float, float, int, float]] = field(
         default_factory=OrderedDict)
     layers: OrderedDict[str, LayerStats] = field(default_factory=OrderedDict)
     #: ``(layer, lineage)`` -> (content key last seen, True when that sighting changed the key).
@@ -582,7 +583,7 @@ class CacheState:
                         stats[name] = replace(shared, own_pairs=local.own_pairs)
             else:
                 stats = {name: s for name, _ in layers if (s := loc.layers.get(name)) is not None}
-                last = {k: t for k in layers if (t := loc.contents.get(k)) is not None}
+                last = {k: t[:3] for k in layers if (t := loc.contents.get(k)) is not None}
             # This request's own gap since the content was last sent is an observation already:
             # count it now, not one request late (a long pause is seen on the request after it,
             # which can still choose the TTL that pause called for).
@@ -700,17 +701,20 @@ class CacheState:
             loc.lineage[line] = (s.content, before is not None and before[0] != s.content)
             while len(loc.lineage) > self.max_contents:
                 loc.lineage.popitem(last=False)
-        last, own, _ = loc.contents.pop(key, (None, -1.0, 0))
+        last, own, _, run = loc.contents.pop(key, (None, -1.0, 0, 0.0))
         previous_gap = own
         new = last is None or not 0 <= s.at - last <= self.horizon
         if last is not None and not new and s.at - last >= self.response_latency:
             own = s.at - last
-        loc.contents[key] = (s.at if last is None else max(last, s.at), own, s.size)
+        if last is None or new or s.at - last >= self.response_latency:
+            run = s.at  # a run of sightings each sooner than the latency after the one before
+        loc.contents[key] = (s.at if last is None else max(last, s.at), own, s.size, run)
         while len(loc.contents) > self.max_contents:
             loc.contents.popitem(last=False)
         old = loc.layers.pop(s.layer, None) or LayerStats()
         stats = sighted(old, new, None if last is None else s.at - last,
-                        self.response_latency, self.window, self.max_gaps, at=s.at)
+                        self.response_latency, self.window, self.max_gaps, at=s.at,
+                        run=s.at - run)
         if last is not None and not new and s.at - last >= self.response_latency:
             self._pool(s.layer, s.at - last)
             if previous_gap >= 0:  # did this content's previous gap foretell this one?
@@ -854,7 +858,7 @@ class CacheState:
                 return ReadCause.EXPIRED
             key = (layer.name, _content_key(layer, fps))
             entry = loc.entries.pop(fps[gone], None)
-            _, own_gap, _ = loc.contents.get(key, (0.0, -1.0, 0))
+            _, own_gap, _, _ = loc.contents.get(key, (0.0, -1.0, 0, 0.0))
             line = loc.lineage.get((layer.name, lineage_of(prompt, layer))) \
                 if layer.append_only else None
             evidence = ReadEvidence(
@@ -887,8 +891,8 @@ class CacheState:
                                              gaps=(*old_stats.gaps, gap)[-self.max_gaps:])
             self._pool(layer.name, gap)
             if key in loc.contents:
-                seen_at, _, size = loc.contents[key]
-                loc.contents[key] = (seen_at, gap, size)
+                seen_at, _, size, run = loc.contents[key]
+                loc.contents[key] = (seen_at, gap, size, run)
             return cause
 
     def rebased(self, prompt: Prompt, layer: Layer, content: str) -> bool:
@@ -937,17 +941,23 @@ def _position(prefix: Sequence[int], tokens: int) -> int | None:
 
 
 def sighted(old: LayerStats, new: bool, gap: float | None, latency: float, window: int,
-            max_gaps: int, *, at: float | None = None) -> LayerStats:
+            max_gaps: int, *, at: float | None = None, run: float = 0.0) -> LayerStats:
     """``old`` after one more sighting (``new`` content or not, ``gap`` since its last one) at
-    ``at``.
+    ``at``, ``run`` seconds after the first of the run of sightings it ends (each sooner than
+    the latency after the one before).
 
     The layer's first sighting says nothing about its rate (every content is new once), and a
     sighting sooner than the response latency after the layer's previous one is concurrency, not
     reuse or volatility: a repeat that soon could not read the entry in flight, and new contents
     that soon are conversations starting together (eight users opening their own documents at
-    once), each of which has had no time yet to come back. Neither enters the window.
+    once), each of which has had no time yet to come back. Neither enters the window. Unless the
+    repeat ends a run longer than the latency: a burst of one content (20 requests in 3 s, each
+    0.1 s after the last) reads the first one's write from a latency on, so it is reuse. Counted
+    as concurrency, a burst left the layer with no rate at all, and the first sighting after a
+    pause past the horizon (new, as every content is then) made it look single-use: a restarted
+    process wrote nothing after its first request (g003 2.3x the cheapest fixed policy).
     """
-    concurrent = not new and gap is not None and gap < latency
+    concurrent = not new and gap is not None and gap < latency and run < latency
     if new and at is not None and old.last_at is not None and 0 <= at - old.last_at < latency:
         concurrent = True
     recent, weight, new_weight = old.recent, old.weight, old.new_weight

@@ -131,11 +131,12 @@ local KEEP = """ + repr(DUEL_KEEP) + """; local READ = """ + repr(READ) + """
 local now = num(ARGV[1]); local latency = num(ARGV[2])
 only(KEYS[1], 'string'); only(KEYS[2], 'hash'); only(KEYS[3], 'list')
 local raw = redis.call('GET', KEYS[1])
-local last, own = nil, '-1'
+local last, own, run = nil, '-1', nil
 if raw then
-  local a, g = string.match(raw, '^([^|]+)|([^|]+)')
+  local a, g, _, r = string.match(raw, '^([^|]+)|([^|]+)|?([^|]*)|?([^|]*)')
   last = num(a)
   if last and num(g) then own = g end
+  if last and r ~= nil and r ~= '' then run = num(r) end
 end
 local f = redis.call('HMGET', KEYS[2], """ + ", ".join(f"'{x}'" for x in _FIELDS) + """)
 local n = num(f[1] or '0'); local recent = f[2] or ''
@@ -168,10 +169,14 @@ if last then
 end
 local at = ARGV[1]
 if last and last > now then at = tostring(last) end
-redis.call('SET', KEYS[1], at .. '|' .. own .. '|' .. ARGV[8], 'PX', ARGV[3])
--- A repeat sooner than the latency could not read the entry in flight, and new contents that
--- soon after the layer's last sighting are conversations starting together: concurrency.
-local concurrent = new == 0 and gap ~= nil and gap < latency
+-- When the run of sightings this one ends began (each sooner than the latency after the last).
+if new == 1 or gap >= latency or run == nil then run = now end
+redis.call('SET', KEYS[1], at .. '|' .. own .. '|' .. ARGV[8] .. '|' .. tostring(run), 'PX',
+           ARGV[3])
+-- A repeat sooner than the latency could not read the entry in flight (unless it ends a run
+-- longer than the latency: a burst reads its first write), and new contents that soon after the
+-- layer's last sighting are conversations starting together: concurrency.
+local concurrent = new == 0 and gap ~= nil and gap < latency and now - run < latency
 if new == 1 and lastat ~= nil and now - lastat >= 0 and now - lastat < latency then
   concurrent = true
 end
