@@ -127,6 +127,8 @@ def _restarted(index: int, trace: Trace, against: Strategy, *, rename: bool, cro
         def process() -> PromptCache:
             return PromptCache(CacheState(shared=RedisStateStore(server.url, timeout=1.0)))
 
+        if cross:  # as restart.py: the first pass (reported as "first") comes before the teacher
+            replay(trace, process())
         replay(teacher, process())
         return _report(f"{s.describe()} (restart's second pass)", s.name, second,
                        _Recorded(process()), _Recorded(against))
