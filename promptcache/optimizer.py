@@ -211,6 +211,8 @@ def _estimates(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[
     est = {layer.name: LayerEstimate.from_hint(layer.reuse) for layer in prompt.layers}
     by_name = {layer.name: layer for layer in prompt.layers}
     prefix = prompt.prefix_tokens
+    # Whether a conversation that did not come back here is one that ended (see from_stats).
+    watched = now if state.watches_conversations() else None
     for name, content in keys:
         layer = by_name[name]
         own_gap, size = seen.get((name, content), (None, 0))
@@ -221,7 +223,7 @@ def _estimates(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[
             if own_gap is None and (layer_stats is None or not layer_stats.gaps) else None
         est[name] = LayerEstimate.from_stats(layer.reuse, layer_stats, size > 0, own_gap,
                                              grows=layer.append_only, last_size=size,
-                                             prior=prior)
+                                             prior=prior, now=watched)
         if layer.append_only and state.rebased(prompt, layer, content):
             est[name] = replace(est[name], rebased=True)
     return est, {i: e for i in lookups if (e := entries.get(fingerprints[i])) is not None}

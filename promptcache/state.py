@@ -34,6 +34,7 @@ from __future__ import annotations
 import bisect
 import math
 import random
+import statistics
 import threading
 import time
 import warnings
@@ -74,7 +75,8 @@ BYTES_PER_CONTENT = 300
 GAP_PRIOR_WEIGHT = 0.5
 #: The hint's rate of new content counts as this many sightings: unlearned within a few requests.
 RATE_PRIOR_WEIGHT = 0.5
-#: A conversation's prior counts as this many sightings (see LayerEstimate.from_stats): while
+#: A conversation's prior counts as this many sightings while its conversations may still go on
+#: (see LayerEstimate.from_stats and LayerStats.young): while
 #: conversations are starting, every sighting is a new one that has not had time to go on yet,
 #: so early sightings overstate the share of new conversations (sub-agents started together
 #: looked single-use at a weight of 3, and their 3k-token briefs went unwritten).
@@ -195,6 +197,15 @@ class LayerStats:
     #: duel, over the reuses of a content that had a gap before, the weighted count ``n``, how
     #: many had the previous gap within the TTL (``x``), this one (``y``), and both (``xy``).
     own_pairs: tuple[tuple[float, float, float, float], ...] = ()
+    #: A conversation layer's latest new conversations not seen again yet, with when they
+    #: started (local, at most the state's ``window``): each is single-use evidence only once
+    #: it had time to go on (see :meth:`young`).
+    starts: tuple[tuple[str, float], ...] = ()
+
+    def young(self, now: float, within: float) -> int:
+        """How many of the latest new conversations started less than ``within`` seconds ago
+        and were not seen again: too young to tell whether they go on."""
+        return sum(1 for _, at in self.starts if 0 <= now - at < within)
 
     @property
     def own_weight(self) -> float:
@@ -350,13 +361,21 @@ class LayerEstimate:
     @classmethod
     def from_stats(cls, hint: Reuse, stats: LayerStats | None, seen: bool,
                    own_gap: float | None = None, *, grows: bool = False,
-                   last_size: int = 0, prior: GapPrior | None = None) -> LayerEstimate:
+                   last_size: int = 0, prior: GapPrior | None = None,
+                   now: float | None = None) -> LayerEstimate:
         prior_uses, weight = hint.uses, RATE_PRIOR_WEIGHT
         if grows:
             # A conversation's first turn is filed as TURN (1 use), and while conversations are
             # in progress the share of new ones looks high: start from a session's hint, firmly.
             prior_uses = max(prior_uses, Volatility.SESSION.default_reuse.uses)
             weight = CONVERSATION_PRIOR_WEIGHT
+            if stats is not None and stats.starts and now is not None:
+                # Firmly only while they are in progress: a conversation that did not go on
+                # within the layer's usual gap (the hint's, if none yet) is evidence that it
+                # ended. Tenants' one-question conversations 20 minutes apart had their last
+                # turn written for 5 minutes on every request (g004-tenants).
+                usual = max(hint.interval, statistics.median(stats.gaps) if stats.gaps else 0.0)
+                weight = min(weight, RATE_PRIOR_WEIGHT + stats.young(now, usual))
         if stats is None or not stats.recent:
             gaps = stats.gaps if stats is not None else ()
             return cls(hint=hint, uses=max(prior_uses, 2.0) if seen else prior_uses, gaps=gaps,
@@ -573,9 +592,11 @@ class CacheState:
                     if local is None:
                         continue
                     if local.duel is not None and shared.duel is None:
-                        stats[name] = replace(shared, duel=local.duel, own_pairs=local.own_pairs)
-                    elif local.own_pairs:  # kept locally, never in the store
-                        stats[name] = replace(shared, own_pairs=local.own_pairs)
+                        stats[name] = replace(shared, duel=local.duel, own_pairs=local.own_pairs,
+                                              starts=local.starts)
+                    elif local.own_pairs or local.starts:  # kept locally, never in the store
+                        stats[name] = replace(shared, own_pairs=local.own_pairs,
+                                              starts=local.starts)
             else:
                 stats = {name: s for name, _ in layers if (s := loc.layers.get(name)) is not None}
                 last = {k: t for k in layers if (t := loc.contents.get(k)) is not None}
@@ -716,6 +737,10 @@ class CacheState:
         old = loc.layers.pop(s.layer, None) or LayerStats()
         stats = sighted(old, new, None if last is None else s.at - last,
                         self.response_latency, self.window, self.max_gaps, at=s.at)
+        if s.lineage:  # a conversation: started now, or gone on (no longer in doubt)
+            starts = tuple(x for x in stats.starts if x[0] != s.content)
+            stats = replace(stats, starts=(*starts, (s.content, s.at))[-self.window:] if new
+                            else starts)
         if last is not None and not new and s.at - last >= self.response_latency:
             self._pool(s.layer, s.at - last)
             if previous_gap >= 0:  # did this content's previous gap foretell this one?
@@ -883,6 +908,12 @@ class CacheState:
                 loc.contents[key] = (seen_at, gap, size)
             return cause
 
+    def watches_conversations(self) -> bool:
+        """False when a conversation that did not come back to this state may have gone on
+        elsewhere: a shared store's other workers serve it, or a worker with a private state
+        has seen conversations come back whose previous request it did not see."""
+        return self.shared is None and not self._coverage.partial()
+
     def rebased(self, prompt: Prompt, layer: Layer, content: str) -> bool:
         """True when ``layer`` (a conversation) was last seen under a prefix other than
         ``content``'s: what comes before it changed (a tool list that grew, a new system
@@ -953,7 +984,7 @@ def sighted(old: LayerStats, new: bool, gap: float | None, latency: float, windo
     last_at = at if old.last_at is None or at is None else max(at, old.last_at)
     return LayerStats(sightings=old.sightings + 1, recent=recent, gaps=gaps, weight=weight,
                       new_weight=new_weight, last_at=last_at, duel=old.duel,
-                      own_pairs=old.own_pairs)
+                      own_pairs=old.own_pairs, starts=old.starts)
 
 
 def layer_keys(prompt: Prompt, fingerprints: Sequence[str]) -> list[tuple[str, str]]:

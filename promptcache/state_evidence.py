@@ -169,6 +169,11 @@ class Coverage:
             total = self.seen + self.missed
             return total >= self.AFTER and self.seen >= self.SHARE * total
 
+    def partial(self) -> bool:
+        """True once a conversation came back whose previous request this state did not see,
+        unless enough others show it sees nearly all of them."""
+        return self.missed > 0 and not self.sees_all()
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReadEvidence:

@@ -224,3 +224,22 @@ def test_a_conversation_weighs_the_gap_its_request_just_closed() -> None:
     assert after_30.p_within_1h > 0.8, after_30.p_within_1h
     assert after_70.p_within_1h < 0.6, after_70.p_within_1h
     assert _ttl(plans[-1], "conversation") != "1h"
+
+
+def test_one_question_conversations_that_never_went_on_are_not_written() -> None:
+    """A service whose users each ask one question, 20 minutes apart. The conversation prior is
+    firm while conversations may still go on; ones that did not within the usual gap ended, and
+    writing each new question (for a next turn that never came) costs 1.25x for nothing."""
+    clock = ManualClock(0.0)
+    state = CacheState(clock=clock)
+    sim = AnthropicCacheSimulator(clock=clock)
+    plans = []
+    for n in range(10):
+        prompt = (PromptBuilder(MODEL).add_system(text_of(3_000, seed=61))
+                  .add_user_turn(f"user {n}: " + text_of(1_500, seed=70 + n))
+                  .set_params(max_tokens=64).build())
+        clock.set(n * 1_200.0)
+        plans.append(_send(state, sim, prompt, n * 1_200.0))
+    assert _ttl(plans[0], "conversation") is not None  # nothing seen yet: the prior's bet
+    assert [_ttl(p, "conversation") for p in plans[-3:]] == [None, None, None]
+    assert all(_ttl(p, "system") == "1h" for p in plans[-3:])  # the shared prompt still is
