@@ -34,7 +34,6 @@ from __future__ import annotations
 import bisect
 import math
 import random
-import statistics
 import threading
 import time
 import warnings
@@ -362,7 +361,7 @@ class LayerEstimate:
     def from_stats(cls, hint: Reuse, stats: LayerStats | None, seen: bool,
                    own_gap: float | None = None, *, grows: bool = False,
                    last_size: int = 0, prior: GapPrior | None = None,
-                   now: float | None = None) -> LayerEstimate:
+                   now: float | None = None, longest_ttl: float = 3600.0) -> LayerEstimate:
         prior_uses, weight = hint.uses, RATE_PRIOR_WEIGHT
         if grows:
             # A conversation's first turn is filed as TURN (1 use), and while conversations are
@@ -370,12 +369,11 @@ class LayerEstimate:
             prior_uses = max(prior_uses, Volatility.SESSION.default_reuse.uses)
             weight = CONVERSATION_PRIOR_WEIGHT
             if stats is not None and stats.starts and now is not None:
-                # Firmly only while they are in progress: a conversation that did not go on
-                # within the layer's usual gap (the hint's, if none yet) is evidence that it
-                # ended. Tenants' one-question conversations 20 minutes apart had their last
-                # turn written for 5 minutes on every request (g004-tenants).
-                usual = max(hint.interval, statistics.median(stats.gaps) if stats.gaps else 0.0)
-                weight = min(weight, RATE_PRIOR_WEIGHT + stats.young(now, usual))
+                # Firmly only while they may still go on: a conversation that did not come back
+                # within the longest TTL cannot read anything written for it now; for the cache
+                # it ended. Tenants' one-question conversations 20 minutes apart had their
+                # question written for 5 minutes on every request (g004-tenants).
+                weight = min(weight, RATE_PRIOR_WEIGHT + stats.young(now, longest_ttl))
         if stats is None or not stats.recent:
             gaps = stats.gaps if stats is not None else ()
             return cls(hint=hint, uses=max(prior_uses, 2.0) if seen else prior_uses, gaps=gaps,
@@ -604,6 +602,12 @@ class CacheState:
             # count it now, not one request late (a long pause is seen on the request after it,
             # which can still choose the TTL that pause called for).
             seen: dict[tuple[str, str], tuple[float | None, int]] = {}
+            if consecutive is not None:
+                # A conversation never seen here that has earlier turns: its previous request
+                # went elsewhere (or was never seen), as for a worker of a fleet.
+                for key in layers:
+                    if consecutive.get(key[0], -1) > 0 and key not in last:
+                        self._coverage.saw(False)
             for key, (at, gap, size) in last.items():
                 since = now - at
                 if not self.response_latency <= since <= self.horizon:
@@ -910,8 +914,8 @@ class CacheState:
 
     def watches_conversations(self) -> bool:
         """False when a conversation that did not come back to this state may have gone on
-        elsewhere: a shared store's other workers serve it, or a worker with a private state
-        has seen conversations come back whose previous request it did not see."""
+        elsewhere: a shared store's other workers serve it, or this state has seen a
+        conversation whose previous request it did not see (a worker of a fleet)."""
         return self.shared is None and not self._coverage.partial()
 
     def rebased(self, prompt: Prompt, layer: Layer, content: str) -> bool:

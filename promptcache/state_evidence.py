@@ -157,7 +157,8 @@ class Coverage:
         self._lock = threading.Lock()
 
     def saw(self, previous: bool) -> None:
-        """One continuation of a known conversation: its previous request seen or not."""
+        """One continuation of a conversation: its previous request seen or not (a conversation
+        never seen that arrives with earlier turns counts as not)."""
         with self._lock:
             if previous:
                 self.seen = min(self.seen + 1, 10_000)

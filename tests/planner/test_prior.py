@@ -227,19 +227,20 @@ def test_a_conversation_weighs_the_gap_its_request_just_closed() -> None:
 
 
 def test_one_question_conversations_that_never_went_on_are_not_written() -> None:
-    """A service whose users each ask one question, 20 minutes apart. The conversation prior is
-    firm while conversations may still go on; ones that did not within the usual gap ended, and
-    writing each new question (for a next turn that never came) costs 1.25x for nothing."""
+    """A service whose users each ask one question, 40 minutes apart. The conversation prior is
+    firm while conversations may still go on; one that did not come back within the longest TTL
+    can read nothing written for it, and writing each new question for a next turn that never
+    comes costs 1.25x for nothing."""
     clock = ManualClock(0.0)
     state = CacheState(clock=clock)
     sim = AnthropicCacheSimulator(clock=clock)
     plans = []
-    for n in range(10):
+    for n in range(12):
         prompt = (PromptBuilder(MODEL).add_system(text_of(3_000, seed=61))
                   .add_user_turn(f"user {n}: " + text_of(1_500, seed=70 + n))
                   .set_params(max_tokens=64).build())
-        clock.set(n * 1_200.0)
-        plans.append(_send(state, sim, prompt, n * 1_200.0))
+        clock.set(n * 2_400.0)
+        plans.append(_send(state, sim, prompt, n * 2_400.0))
     assert _ttl(plans[0], "conversation") is not None  # nothing seen yet: the prior's bet
     assert [_ttl(p, "conversation") for p in plans[-3:]] == [None, None, None]
     assert all(_ttl(p, "system") == "1h" for p in plans[-3:])  # the shared prompt still is
