@@ -22,6 +22,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from promptcache.replay.compare import ReplayedCall, ReplayResult, compare, repl
 from promptcache.replay.fleet import Fleet
 from promptcache.replay.report import markdown_table, results_table
 from promptcache.replay.scenarios import SCENARIOS
-from promptcache.replay.strategies import BENCHMARK_STRATEGIES, DEMO_STRATEGIES
+from promptcache.replay.strategies import BENCHMARK_STRATEGIES, DEMO_STRATEGIES, PromptCache
 from promptcache.replay.workloads import DEFAULT_MODEL, WORKLOADS, Trace
 from promptcache.simulator import ConverseCacheSimulator
 from promptcache.state import CacheState, SharedStore
@@ -64,18 +65,23 @@ DROPIN = "drop-in"
 DROPIN_PRIVATE = f"drop-in-{PRIVATE}"
 DROPIN_SHARED = f"drop-in-{SHARED}"
 #: Why a drop-in run misses its goal on a trace, when it does; shown next to the verdict.
-DROPIN_WHY: Mapping[tuple[str, str], str] = {
-    (DROPIN_PRIVATE, "rag_rotating_docs"): (
-        "Which returning document set earns a 1-hour write is the documents estimate's call on "
-        "the handful of sightings each private worker has: the drop-in workers write 12,761 "
-        "tokens for 1 hour where the builder's private workers write 6,046 (in one process "
-        "neither path writes any for 1 hour: $0.3326 both). One process and the Redis-shared "
-        "fleet are within 1.000x."
-    ),
-}
+DROPIN_WHY: Mapping[tuple[str, str], str] = {}
 #: Each drop-in strategy and the builder-path strategy it is held to (goal <= 1.02x).
 DROPIN_VS: Mapping[str, str] = {DROPIN: "promptcache", DROPIN_PRIVATE: PRIVATE,
                                 DROPIN_SHARED: SHARED}
+
+#: RAG as unmodified code may lay it out (issue 19 item 7): rag_rotating_docs with the documents
+#: as ``document`` blocks in the first user message, each layout's drop-in held to the builder's
+#: ``add_documents(as_="document_blocks")`` path on the same content.
+LAYOUTS: Mapping[str, str] = {
+    "own message": "document blocks in a user message of their own, then the question (as the "
+                   "builder renders them)",
+    "with the question": "document blocks, then the question, in one user message",
+    "text, with the question": "each document as a text block, then the question, in one user "
+                               "message",
+}
+#: Why a layout's drop-in misses its goal, when it does.
+LAYOUT_WHY: Mapping[str, str] = {}
 
 #: Why promptcache misses a goal on a trace, when it does; shown on the page next to the numbers.
 WHY: Mapping[str, str] = {
@@ -104,8 +110,13 @@ WHY: Mapping[str, str] = {
         "burst 1 is planned, so the prefix is written for 1 hour there and every later burst "
         "reads it. The clairvoyant writes 1h in burst 0. Private fleet: a worker cannot see "
         "another worker's write in flight, so in bursts 0 and 1 each writes the prefix itself "
-        "(1.25x) where one process leaves it unmarked (1x); the Redis store shares pending "
-        "writes too."
+        "where one process writes it once and leaves the rest unmarked (1x): in burst 0 four "
+        "5m writes (1.25x) for one, in burst 1 three 1h writes (2x: the three workers that saw "
+        "burst 0 see the 308 s gap) and three 5m writes for one 1h write: 3.5 times the "
+        "8k-token prefix's input price more ($0.084, the whole gap). Neither burst gives a private worker "
+        "evidence of the others: the first (a marker taken for a write that the provider read) "
+        "comes in burst 2, and nothing is cold after it. The Redis store shares pending writes "
+        "too."
     ),
     "tenants": (
         "The cost of learning, per tenant: each tenant's first visit is written for 5 minutes "
@@ -238,6 +249,56 @@ def replay_dropin(trace: Trace, *, workers: int = 1, name: str = DROPIN,
                         totals=ledger.totals())
 
 
+def _laid_out(request: Mapping[str, Any], layout: str) -> dict[str, Any]:
+    """``request`` (documents in a user message of their own, then the question) in ``layout``;
+    the content is the same."""
+    out = dict(request)
+    if layout == "own message":
+        return out
+    documents, question = (m["content"] for m in request["messages"])
+    if layout == "text, with the question":
+        documents = [{"type": "text", "text": d["source"]["data"]} for d in documents]
+    out["messages"] = [{"role": "user", "content": [*documents, *question]}]
+    return out
+
+
+def run_layouts(console: Console) -> list[tuple[str, ReplayResult, ReplayResult, ReplayResult,
+                                                ReplayResult]]:
+    """Each of :data:`LAYOUTS`: the builder's path (one process, private fleet), then the
+    drop-in's."""
+    trace = WORKLOADS["rag_rotating_docs"](documents_as="document_blocks")
+    builder = replay(trace, PromptCache())
+    fleet = replay(trace, Fleet(WORKERS, name=PRIVATE))
+    rows = []
+    for layout in LAYOUTS:
+        laid = Trace(name=trace.name, description=trace.description,
+                     requests=tuple(replace(r, request=_laid_out(r.request, layout))
+                                    for r in trace.requests))
+        rows.append((layout, builder, fleet, replay_dropin(laid),
+                     replay_dropin(laid, workers=WORKERS, name=DROPIN_PRIVATE)))
+    return rows
+
+
+def layouts_table(rows: Sequence[tuple[str, ReplayResult, ReplayResult, ReplayResult,
+                                       ReplayResult]]) -> str:
+    """The drop-in's input dollars per RAG layout, and its ratio to the builder's path."""
+    lines = [f"| layout | `{DROPIN}` $ | ÷ `promptcache` | `{DROPIN_PRIVATE}` $ | ÷ `{PRIVATE}` |",
+             "|---|---:|---:|---:|---:|"]
+    for layout, builder, fleet, one, private in rows:
+        cells = []
+        for d, b in ((one, builder), (private, fleet)):
+            ratio = d.billed / b.billed if b.billed else 1.0
+            cells += [f"${d.billed:.4f}", f"{ratio:.3f}" + ("" if ratio <= 1.02 + 1e-9
+                                                          else " **missed**")]
+        lines.append(f"| {layout}: {LAYOUTS[layout]} | " + " | ".join(cells) + " |")
+    missed = [layout for layout, builder, fleet, one, private in rows
+              if one.billed > 1.02 * builder.billed + 1e-9
+              or private.billed > 1.02 * fleet.billed + 1e-9]
+    lines += [f"\n*Why* ({layout}): {LAYOUT_WHY[layout]}" for layout in missed
+              if layout in LAYOUT_WHY]
+    return "\n".join(lines)
+
+
 def run_suite(console: Console, redis_url: str | None,
               only: Sequence[str] = ()) -> dict[str, Mapping[str, ReplayResult]]:
     results: dict[str, Mapping[str, ReplayResult]] = {}
@@ -367,7 +428,8 @@ def replace_section(text: str, heading: str, body: str) -> str:
     return text.rstrip() + "\n\n" + section
 
 
-def write_docs(results: Mapping[str, Mapping[str, ReplayResult]], seconds: float) -> Path:
+def write_docs(results: Mapping[str, Mapping[str, ReplayResult]], seconds: float,
+               layouts: str = "") -> Path:
     page = ROOT / "docs" / "benchmarks.md"
     text = page.read_text(encoding="utf-8") if page.exists() else "# Benchmarks\n"
     demo = {t: {s: by[s] for s in DEMO_STRATEGIES}
@@ -455,6 +517,12 @@ workload.
 {dropin_table(results)}
 
 {chr(10).join(dropin_verdicts(results))}
+
+RAG as unmodified code may lay it out instead: `rag_rotating_docs` with the documents in the
+first user message (the builder's `add_documents(as_="document_blocks")` is the reference, on
+the same content).
+
+{layouts}
 """
     text = replace_section(text, "Demo", demo_body)
     text = replace_section(text, "Cost by strategy", suite_body)
@@ -476,15 +544,19 @@ def main(argv: list[str] | None = None) -> int:
         if url is None:
             console.print("redis-server not found: the Redis-shared fleet is left out.")
         results = run_suite(console, url, args.only)
+        layouts = (layouts_table(run_layouts(console))
+                   if not args.only or "rag_rotating_docs" in args.only else "")
     seconds = time.perf_counter() - start
     for line in verdicts(results) + dropin_verdicts(results):
         console.print(line)
     console.print(dropin_table(results), soft_wrap=True)
+    if layouts:
+        console.print(layouts, soft_wrap=True)
     if not args.no_docs and not args.only:
         img = ROOT / "docs" / "img" / "cost_suite.png"
         img.parent.mkdir(parents=True, exist_ok=True)
         plot_ratios(results, img)
-        page = write_docs(results, seconds)
+        page = write_docs(results, seconds, layouts)
         console.print(f"Wrote {page.relative_to(ROOT)} and {img.relative_to(ROOT)} "
                       f"({seconds:.1f} s of replay).")
     return 0

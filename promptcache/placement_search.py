@@ -19,7 +19,8 @@ When no request is in flight and no near-minimum candidate lies in the newest wa
 lookback window (the usual case), :func:`_search_backward` runs backwards from the end of the
 prompt, where A, B and C (this request's last breakpoint) are decided first, with the breakpoint
 counts as one vector per label and, where a near-minimum breakpoint may not take effect, the
-expected price of the next one in effect. Otherwise :func:`_search_labels` runs forwards and
+expected price of the next one in effect; the suffixes a candidate may precede are merged by label
+over the candidates after it (:func:`_merged`). Otherwise :func:`_search_labels` runs forwards and
 carries the expected position of the last breakpoint in effect, the chance the window is
 covered, and the prefix in flight. Both are exact: ``tests/planner/test_placement.py`` checks them
 against enumerating every subset under every TTL assignment.
@@ -361,14 +362,15 @@ def _search_backward(problem: Problem, budget: int) -> Search:
         return [place(pos, r, state, None, False, False, 1.0) for state in states]
 
     best: list[dict[_Suffix, list[float]]] = [{} for _ in range(n)]
+    # The suffixes a breakpoint at ``pos`` may precede (those of the candidates after it up to
+    # the next pinned one), merged by label: see _merged.
+    reachable: dict[_Suffix, list[float]] = {}
     for pos in range(n - 1, -1, -1):
         here = best[pos]
         s = shift[pos]
         z, at, p_here, counted = zone[pos], tokens[pos], chance[pos], counts[pos]
         a_here = reach[pos] if reach[pos] >= 0 else None
         counts_from = range(width - s)
-        pool = [(label, later) for nxt in range(pos + 1, min(n - 1, next_pinned[pos]) + 1)
-                for label, later in best[nxt].items()]
         for ttl in options[pos]:
             r = rank[ttl]
             if pos >= last_pinned:
@@ -377,7 +379,7 @@ def _search_backward(problem: Problem, budget: int) -> Search:
                     if base < vec[s]:
                         vec[s] = base
             x_free, x_broken = prices[pos][r]
-            for (r_next, state, a, c_done, b_done, after), later in pool:
+            for (r_next, state, a, c_done, b_done, after), later in reachable.items():
                 # transit() and place(), inlined: this loop is the search's whole cost.
                 if r_next < r:
                     continue
@@ -413,6 +415,8 @@ def _search_backward(problem: Problem, budget: int) -> Search:
                     v = later[k] + d
                     if v < got[k + s]:
                         got[k + s] = v
+        if pos:
+            reachable = _merged(here, {} if nodes[pos].pinned else reachable)
 
     def opening(label: _Suffix) -> float | None:
         _, state, a, _, b_done, _ = label
@@ -479,3 +483,23 @@ def _search_backward(problem: Problem, budget: int) -> Search:
     chosen, cost = choose(max(0, budget))
     wider, wider_cost = choose(max(0, budget) + 1)
     return Search(points=chosen, cost=cost, wider=wider, wider_cost=wider_cost)
+
+
+def _merged(here: dict[_Suffix, list[float]],
+            rest: dict[_Suffix, list[float]]) -> dict[_Suffix, list[float]]:
+    """The suffixes of one candidate (``here``) and of those after it (``rest``), the same
+    label's merged into the least cost for each count.
+
+    A step before a suffix depends on its label, not on where it starts, so the search extends
+    each label once, not once per candidate holding it; and as rounding is monotone,
+    ``min(a, b) + d`` is ``min(a + d, b + d)``: the costs are those the unmerged search
+    computes. The labels keep the order they are first met in (``here``'s, then the later
+    candidates' in prefix order), so the labels each step creates, and the order that settles
+    ties, are the same too.
+    """
+    if not rest:
+        return here
+    out = {**here, **rest}  # here's labels first, then the others in their order
+    for label in here.keys() & rest.keys():
+        out[label] = [min(a, b) for a, b in zip(here[label], rest[label], strict=True)]
+    return out

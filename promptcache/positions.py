@@ -190,12 +190,20 @@ def block_flags(block: Mapping[str, Any]) -> tuple[bool, bool]:
     little next to two walks with an ABC check per value. The plain JSON containers are told
     by their exact type first; anything else by the same isinstance checks as :func:`has_image`.
     """
-    if not any(_container(v) for v in block.values()):
+    # A mapping, list or tuple is walked into (the plain JSON types told by their exact type
+    # first), inline: this runs for every new block.
+    for value in block.values():
+        kind = type(value)
+        if kind is not str and (kind is dict or kind is list
+                                or isinstance(value, Mapping | list | tuple)):
+            break
+    else:
         return block.get("type") == "image", _enables_citations(block)
     image = citations = False
     stack: list[Any] = [block]
+    pop, push = stack.pop, stack.append
     while stack:
-        item = stack.pop()
+        item = pop()
         kind = type(item)
         if kind is dict or (kind is not list and kind is not tuple and isinstance(item, Mapping)):
             if not image and _is_image(item):
@@ -209,16 +217,12 @@ def block_flags(block: Mapping[str, Any]) -> tuple[bool, bool]:
             children = item
         else:
             continue
-        stack.extend(v for v in children if _container(v))
+        for value in children:
+            kind = type(value)
+            if kind is dict or kind is list or (kind is not str and isinstance(
+                    value, Mapping | list | tuple)):
+                push(value)
     return image, citations
-
-
-def _container(value: Any) -> bool:
-    """A mapping, list or tuple: what :func:`_any_mapping` walks into."""
-    kind = type(value)
-    if kind is str:
-        return False
-    return kind is dict or kind is list or isinstance(value, Mapping | list | tuple)
 
 
 def is_web_search(tool: Mapping[str, Any]) -> bool:

@@ -810,7 +810,8 @@ class CacheState:
         lessons = _Lessons()
         cause = self._read(prompt, plan, read, now, total, lessons)
         store = self._store() if lessons else None
-        if isinstance(store, FleetLessons):
+        # ``store is not None`` first: a runtime Protocol check costs ~25 µs, even of None.
+        if store is not None and isinstance(store, FleetLessons):
             try:
                 bounds = store.learn(lessons.entries, lessons.reads, lessons.misses, now)
             except StoreError as e:
@@ -850,6 +851,13 @@ class CacheState:
                 if top is None or p.index > top.index:
                     continue
                 old = loc.entries.pop(fps[p.index], None)
+                if old is not None and p.prefix_tokens > expected:
+                    # The plan took this marker for a write, and the provider read it: what this
+                    # state recorded as its write never happened, so the entry was written
+                    # earlier, by another worker, at a time unknown. Kept as the write's time, it
+                    # taught a later read a latency the provider never showed (a private worker's
+                    # 1h probe then paid a second write of a prefix still in flight).
+                    old = replace(old, written_at=-math.inf)
                 if old is not None and now > old.written_at \
                         and self.latency.read_at(now - old.written_at):
                     lessons.reads.append(now - old.written_at)

@@ -401,7 +401,7 @@ def prepare_messages(kwargs: Mapping[str, Any], handle: WrapHandle) -> Prepared:
         prompt = prompt_from_request(request, platform=handle.platform)
     # Where the request's stable part ends, learned from its family's earlier requests: only
     # the layer boundaries move (see _layers), the request is marked as written.
-    prompt = learner_for(handle.state).relayer(prompt)
+    prompt = learner_for(handle.state).relayer(prompt, handle.state)
     limits = limits_for(prompt.model, provider="anthropic", platform=handle.platform)
     automatic = request_level_ttl(request)
     if automatic is not None and handle.platform == "bedrock":

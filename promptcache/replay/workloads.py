@@ -19,7 +19,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from promptcache._deprecated import renamed
 from promptcache.blocks import Document
@@ -207,11 +207,15 @@ def chat_with_tools(*, sessions: int = 6, turns: int = 10, seed: int = 1,
 
 
 def rag_rotating_documents(*, topics: int = 12, questions: tuple[int, int] = (3, 6),
-                           seed: int = 2, model: str = DEFAULT_MODEL) -> Trace:
+                           seed: int = 2, model: str = DEFAULT_MODEL,
+                           documents_as: Literal["system_text", "document_blocks"] = "system_text",
+                           ) -> Trace:
     """Single-turn questions over 3 retrieved documents; the documents rotate every few questions.
 
     A pool of 14 documents (~1.2-2k tokens each); each topic picks 3 and asks 3-6 questions 10-60
     seconds apart; a third of the topics come back to an earlier document set 10-30 minutes later.
+    ``documents_as``: how the builder renders them (``add_documents(as_=...)``): system text
+    blocks, or ``document`` blocks in a user message before the question.
     """
     rng = random.Random(seed)
     system = prose(rng, 900)
@@ -228,7 +232,7 @@ def rag_rotating_documents(*, topics: int = 12, questions: tuple[int, int] = (3,
             seen.append(docs)
         for q in range(rng.randint(*questions)):
             question = f"[topic {topic}, question {q}] " + prose(rng, rng.randint(20, 60))
-            b = (PromptBuilder(model).add_system(system).add_documents(docs)
+            b = (PromptBuilder(model).add_system(system).add_documents(docs, as_=documents_as)
                  .add_user_turn(question).set_params(max_tokens=1024))
             items.append(_make(b.build(), t, f"topic-{topic}"))
             t += rng.uniform(10, 60)

@@ -171,3 +171,29 @@ def test_the_learner_is_shared_by_clients_of_one_state(n: int) -> None:
             clients[i % n].messages.create(**request)
         last = handle_of(clients[3 % n]).last
     assert last is not None and ("documents", 1, 4, "session") in _layers(last)
+
+
+def test_the_first_messages_blocks_before_the_question_are_a_layer_from_the_first_request() -> None:
+    def request(question: int) -> dict[str, Any]:
+        return {"model": MODEL, "max_tokens": 64, "system": INSTRUCTIONS,
+                "messages": [{"role": "user", "content": [
+                    _doc(1), _doc(2), {"type": "text", "text": f"question {question}?"}]}]}
+
+    learner = LayerLearner()
+    for question in range(3):
+        prompt = learner.relayer(prompt_from_request(request(question)))
+        assert [(la.name, la.section, la.start, la.stop, la.volatility.value)
+                for la in prompt.layers] == [
+            ("system", "system", 0, 1, "static"), ("documents", "messages", 1, 3, "session"),
+            ("conversation", "messages", 3, 4, "turn")]
+
+
+def test_a_chat_whose_first_message_is_one_block_keeps_its_conversation_whole() -> None:
+    learner = LayerLearner()
+    for n in range(3):
+        request = {"model": MODEL, "max_tokens": 64, "system": INSTRUCTIONS,
+                   "messages": [{"role": "user", "content": f"hello {n}"},
+                                {"role": "assistant", "content": "hi"},
+                                {"role": "user", "content": "and then?"}]}
+        prompt = prompt_from_request(request)
+        assert learner.relayer(prompt) is prompt

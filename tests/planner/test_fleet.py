@@ -297,3 +297,19 @@ def test_the_fleet_example_reads_every_step_on_every_worker() -> None:
     for run in (reads[:5], reads[5:]):
         if run:
             assert run[0] == 0 and all(b > a for a, b in itertools.pairwise(run))
+
+
+def test_private_workers_on_a_bursty_prefix_cost_what_one_process_does() -> None:
+    """g030-burst of the generated set (bursts of 10 requests within 3 s, 3-5 minutes apart, a
+    27k-token prefix): 8 private workers paid 1.100x one process, because a worker that marked
+    a prefix another worker had written took the read for its own write, learnt from it that
+    the provider serves a write within 0.53 s, and its 1-hour probe 0.45 s after its next
+    write paid that 27k-token write twice. Now the fleet costs what one process does."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent / "benchmarks"))
+    import generated
+
+    row = generated.run_one(30)
+    assert row.ratio(generated.PRIVATE, "promptcache") <= 1.02

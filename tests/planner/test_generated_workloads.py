@@ -8,6 +8,7 @@ present in the full set, and the clairvoyant bound below every fixed baseline.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -87,3 +88,32 @@ def test_report_lists_each_loss_with_its_ratio() -> None:
     assert "| promptcache |" in text
     for r in generated.losses(rows):
         assert f"`{r.spec.name}`" in text and f"{r.loss:.3f}" in text
+
+
+def _trace_lines(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[list[str], str]:
+    import trace_workload
+
+    assert trace_workload.main(list(argv)) == 0
+    out = capsys.readouterr().out.splitlines()
+    return [line for line in out if re.match(r"\s*\d+ ", line)], out[-1]
+
+
+def test_the_request_trace_splits_the_difference_into_its_requests(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    lines, total = _trace_lines(capsys, "g001", "--against", "hand")
+    row = generated.run_one(1)
+    assert len(lines) == row.requests
+    diffs = [float(line.split("|")[3]) for line in lines]
+    expected = row.billed["promptcache"] - row.billed["hand"]
+    assert abs(sum(diffs) - expected) <= 5e-5 * len(lines)  # each printed to 4 decimals
+    assert f"{expected:+.4f} $" in total
+    # Each side's breakpoints as sent: the hand placement's are all 5m.
+    assert all(" / " in line and "1h" not in line.split(" / ")[1] for line in lines)
+
+
+def test_the_fleet_trace_names_the_worker_of_each_request(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    lines, total = _trace_lines(capsys, "g010", "--fleet")
+    workers = {re.search(r"\| (w\d) ", line)[1] for line in lines}  # type: ignore[index]
+    assert len(workers) > 1 and workers <= {f"w{k}" for k in range(generated.WORKERS)}
+    assert total.startswith(f"{generated.PRIVATE} $")

@@ -365,3 +365,49 @@ def test_the_duel_follows_whichever_fixed_policy_is_cheaper_as_the_traffic_chang
     # Phase C: back to 5m within a few requests, for the new sets the verdict governs (a set's
     # first return is priced by its own evidence, not the family's).
     assert ttls[33] == ttls[35] == "5m"
+
+
+def _sent_by(state: CacheState, sim: AnthropicCacheSimulator, prompt: Prompt, now: float,
+             ) -> dict[str, int]:
+    """One request planned and recorded by ``state`` (a worker) on the shared ``sim``."""
+    plan = optimize(prompt, state=state, now=now)
+    usage = dict(sim.create(render_anthropic(prompt, plan), now=now).usage)
+    state.record_request(prompt, plan.fingerprints,
+                         [(plan.fingerprints[p.index], p.ttl, p.prefix_tokens)
+                          for p in plan.placements], now)
+    state.record_read(prompt, plan, usage["cache_read_input_tokens"], now,
+                      total=_usage_total(usage))
+    return usage
+
+
+def _on(document: Document, n: int) -> Prompt:
+    b = PromptBuilder(MODEL).add_system(text_of(900, seed=1)).add_documents([document])
+    return b.add_user_turn(f"question {n}: " + text_of(30, seed=n)).set_params(max_tokens=64).build()
+
+
+def test_a_worker_that_reads_another_workers_entry_learns_no_latency_from_it() -> None:
+    """Two private workers on one provider that serves a write 0.5 s after it is sent. Worker B
+    marks a prefix it never saw, taking the marker for a write; the provider reads worker A's
+    entry. B's record of a write at that moment is not a write: a read of the same entry 0.2 s
+    later shows nothing about how soon the provider serves one. Taken as one, B believed writes
+    readable after ~0.1 s, and the request right after its next write of a cold prefix paid a
+    second write of a prefix still in flight (g030-burst's private fleet: 1.100x one process,
+    1.000x without)."""
+    clock = ManualClock(0.0)
+    sim = AnthropicCacheSimulator(clock=clock, response_start_delay=0.5)
+    a, b = CacheState(clock=clock), CacheState(clock=clock)
+    _sent_by(a, sim, _on(DOCUMENT, 0), 0.0)
+    clock.set(5.0)
+    first = _sent_by(b, sim, _on(DOCUMENT, 1), 5.0)
+    clock.set(5.2)
+    again = _sent_by(b, sim, _on(DOCUMENT, 2), 5.2)
+    assert first["cache_read_input_tokens"] > 0 and again["cache_read_input_tokens"] > 0
+    assert b.latency.high >= 0.5
+    # B's own write of a cold prefix, then a request 0.15 s later: still in flight, so it is
+    # sent unmarked (1x) rather than marked again (a second write).
+    other = Document(id="other", text=text_of(6_000, seed=4))
+    clock.set(10.0)
+    _sent_by(b, sim, _on(other, 3), 10.0)
+    clock.set(10.15)
+    follower = _sent_by(b, sim, _on(other, 4), 10.15)
+    assert follower["cache_creation_input_tokens"] < 1_000

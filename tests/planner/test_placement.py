@@ -13,6 +13,7 @@ from promptcache.placement import Candidate, Point, Problem, expected_cost
 from promptcache.placement_search import (
     Search,
     _backward_applies,
+    _merged,
     _search_backward,
     _search_labels,
     search,
@@ -157,3 +158,20 @@ def test_seventeen_candidates_are_searched_without_enumerating_subsets() -> None
     found = search(problem, 4)
     assert len(found.points) <= 4
     assert expected_cost(problem, found.points) == pytest.approx(found.cost, rel=1e-9)
+
+
+
+def test_the_suffixes_of_later_candidates_are_merged_by_label_in_the_order_first_met() -> None:
+    # The backward search extends each label once, with the least cost per count over the
+    # candidates holding it; the order first met settles ties, so it must be kept.
+    inf = float("inf")
+    shared = (0, 0, 0, True, True, 1.25)
+    mine = (1, 0, 0, True, False, 1.25)
+    later = (0, 0, 0, True, True, 2.0)
+    here = {mine: [inf, 5.0, inf], shared: [inf, 100.0, 50.0]}
+    rest = {later: [inf, 7.0, inf], shared: [inf, 80.0, 60.0]}
+    out = _merged(here, rest)
+    assert list(out) == [mine, shared, later]
+    assert out[shared] == [inf, 80.0, 50.0]
+    assert here[shared] == [inf, 100.0, 50.0] and rest[shared] == [inf, 80.0, 60.0]  # not mutated
+    assert _merged(here, {}) is here

@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from promptcache.clock import Clock, WallClock
-from promptcache.limits import TTL_SECONDS, ModelLimits, limits_for
+from promptcache.limits import ModelLimits, limits_for
 from promptcache.positions import CacheView, Level
+from promptcache.providers._breakpoint_store import BreakpointStore
 from promptcache.providers.anthropic.simulator_rules import breakpoint_ttls, check_prewarm, read_view
 
 __all__ = ["AnthropicCacheResult", "AnthropicCacheSimulator", "SimulatedBlock"]
@@ -80,13 +80,6 @@ class AnthropicCacheResult:
     written: tuple[int, ...]
 
 
-@dataclass(slots=True)
-class _Entry:
-    ttl: str
-    expires_at: float
-    readable_at: float
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Fingerprints:
     """What the cache-diagnosis feature compares between a request and its predecessor."""
@@ -122,11 +115,9 @@ class AnthropicCacheSimulator:
         self.response_start_delay = response_start_delay
         self.extend_ttl_on_read = extend_ttl_on_read
         self._limits = limits
-        self._entries: dict[str, _Entry] = {}
-        self._writers: dict[str, list[str]] = {}
+        self._store = BreakpointStore()
         self._history: dict[str, _Fingerprints] = {}
         self._counter = 0
-        self._lock = threading.Lock()
 
     def limits(self, model: str) -> ModelLimits:
         """The limits used for ``model``: the override if one was given, else the table's row."""
@@ -165,16 +156,19 @@ class AnthropicCacheSimulator:
         when = self.clock.now() if now is None else now
         check_prewarm(request, batch=batch)
         view, positions = self._positions(request)
-        with self._lock:
+        minimum = self.limits(view.model).estimated_minimum
+        with self._store.lock:
             self._counter += 1
             message_id = f"msg_sim{self._counter:020d}"
-            hit = self._lookup(positions, when)
-            minimum = self.limits(view.model).estimated_minimum
-            written = self._write(positions, hit, when, message_id, minimum)
+            hit = self._store.lookup(positions, when, LOOKBACK_BLOCKS)
+            written = self._store.write(
+                positions, hit, when, message_id, minimum=minimum,
+                start_delay=self.response_start_delay, extend_ttl_on_read=self.extend_ttl_on_read,
+            )
         usage = self._usage(positions, hit, written, output_tokens)
         fingerprints = _fingerprints(view, usage)
         diagnostics = self._diagnose(request, fingerprints, usage)
-        with self._lock:
+        with self._store.lock:
             self._history[message_id] = fingerprints
         return AnthropicCacheResult(
             message_id=message_id,
@@ -192,95 +186,20 @@ class AnthropicCacheSimulator:
         through them hit even when the clock does not move.
         """
         when = self.clock.now() if now is None else now
-        with self._lock:
-            for fingerprint in self._writers.pop(message_id, ()):
-                entry = self._entries.get(fingerprint)
-                if entry is not None:
-                    entry.readable_at = min(entry.readable_at, when)
+        with self._store.lock:
+            self._store.mark_started(message_id, when)
 
     def live_entries(self, *, now: float | None = None) -> int:
         """How many unexpired entries the cache holds (readable or not yet)."""
         when = self.clock.now() if now is None else now
-        with self._lock:
-            return sum(e.expires_at > when for e in self._entries.values())
+        with self._store.lock:
+            return self._store.live_entries(when)
 
     def clear(self) -> None:
         """Forget every entry and every recorded request."""
-        with self._lock:
-            self._entries.clear()
-            self._writers.clear()
+        with self._store.lock:
+            self._store.clear()
             self._history.clear()
-
-    def _live(self, fingerprint: str, now: float) -> _Entry | None:
-        entry = self._entries.get(fingerprint)
-        if entry is None:
-            return None
-        if entry.expires_at <= now:
-            del self._entries[fingerprint]
-            return None
-        return entry
-
-    def _lookup(self, positions: Sequence[SimulatedBlock], now: float) -> int | None:
-        best: int | None = None
-        for b, pos in enumerate(positions):
-            if pos.ttl is None:
-                continue
-            for i in range(b, max(-1, b - LOOKBACK_BLOCKS), -1):
-                entry = self._live(positions[i].fingerprint, now)
-                if entry is not None and entry.readable_at <= now:
-                    if best is None or i > best:
-                        best = i
-                    break
-        if best is not None:
-            entry = self._entries[positions[best].fingerprint]
-            entry.expires_at = max(entry.expires_at, now + TTL_SECONDS[entry.ttl])
-        return best
-
-    def _write(
-        self,
-        positions: Sequence[SimulatedBlock],
-        hit: int | None,
-        now: float,
-        message_id: str,
-        minimum: int,
-    ) -> tuple[int, ...]:
-        written: list[int] = []
-        for b, pos in enumerate(positions):
-            if pos.ttl is None or pos.end < minimum:
-                continue
-            ttl_end = now + TTL_SECONDS[pos.ttl]
-            existing = self._live(pos.fingerprint, now)
-            if hit is not None and b <= hit:
-                # Covered by the read: the prefix is in cache, so the entry is kept warm for free.
-                if existing is None:
-                    self._entries[pos.fingerprint] = _Entry(
-                        ttl=pos.ttl, expires_at=ttl_end, readable_at=now
-                    )
-                else:
-                    existing.expires_at = max(existing.expires_at, self._refreshed(existing, pos, now))
-                continue
-            readable_at = now + self.response_start_delay
-            if existing is None:
-                self._entries[pos.fingerprint] = _Entry(
-                    ttl=pos.ttl, expires_at=ttl_end, readable_at=readable_at
-                )
-            else:
-                existing.readable_at = min(existing.readable_at, readable_at)
-                existing.expires_at = max(existing.expires_at, ttl_end)
-                if TTL_SECONDS[pos.ttl] > TTL_SECONDS[existing.ttl]:
-                    existing.ttl = pos.ttl
-            self._writers.setdefault(message_id, []).append(pos.fingerprint)
-            written.append(b)
-        return tuple(written)
-
-    def _refreshed(self, entry: _Entry, pos: SimulatedBlock, now: float) -> float:
-        """When an entry read through ``pos``'s marker expires: its own TTL from now, or the
-        longer of the two with ``extend_ttl_on_read``."""
-        ttl = entry.ttl
-        if self.extend_ttl_on_read and pos.ttl is not None \
-                and TTL_SECONDS[pos.ttl] > TTL_SECONDS[entry.ttl]:
-            entry.ttl = ttl = pos.ttl
-        return now + TTL_SECONDS[ttl]
 
     def _usage(
         self,
@@ -316,7 +235,7 @@ class AnthropicCacheSimulator:
         previous_id = diagnostics.get("previous_message_id")
         if previous_id is None:
             return None
-        with self._lock:
+        with self._store.lock:
             previous = self._history.get(str(previous_id))
         if previous is None:
             return {"cache_miss_reason": {"type": "previous_message_not_found"}}

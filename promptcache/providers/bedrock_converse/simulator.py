@@ -21,14 +21,14 @@ Token counts are the offline estimates of :mod:`promptcache.tokens`: results are
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from promptcache.clock import Clock, WallClock
 from promptcache.errors import UnknownModelError
-from promptcache.limits import TTL_SECONDS, ModelLimits, limits_for
+from promptcache.limits import ModelLimits, limits_for
+from promptcache.providers._breakpoint_store import BreakpointStore
 from promptcache.providers._simerrors import SimulatedAPIError
 from promptcache.providers.registry import view_of
 
@@ -63,13 +63,6 @@ class ConverseCacheResult:
     checkpoints: int
 
 
-@dataclass(slots=True)
-class _Entry:
-    ttl: str
-    expires_at: float
-    readable_at: float
-
-
 #: What the simulator assumes for a model with no caching row: nothing is ever written.
 _UNCACHED = ModelLimits(provider="bedrock_converse", model="", min_cacheable_tokens=1 << 62,
                         platform="bedrock")
@@ -91,10 +84,8 @@ class ConverseCacheSimulator:
         self.clock: Clock = clock if clock is not None else WallClock()
         self.response_start_delay = response_start_delay
         self._limits = limits
-        self._entries: dict[str, _Entry] = {}
-        self._writers: dict[str, list[str]] = {}
+        self._store = BreakpointStore()
         self._counter = 0
-        self._lock = threading.Lock()
 
     def limits(self, model: str) -> ModelLimits:
         """The row used for ``model``: the override if one was given, else the table's."""
@@ -148,11 +139,13 @@ class ConverseCacheSimulator:
         when = self.clock.now() if now is None else now
         positions = self.positions(request)
         lim = self._limits_or_none(str(request["modelId"])) or _UNCACHED
-        with self._lock:
+        with self._store.lock:
             self._counter += 1
             request_id = f"sim-{self._counter:012d}"
-            hit = self._lookup(positions, when, lim.lookback_blocks or len(positions))
-            written = self._write(positions, hit, when, request_id, lim.estimated_minimum)
+            hit = self._store.lookup(positions, when, lim.lookback_blocks or len(positions))
+            written = self._store.write(positions, hit, when, request_id,
+                                        minimum=lim.estimated_minimum,
+                                        start_delay=self.response_start_delay)
         return ConverseCacheResult(
             request_id=request_id, usage=_usage(positions, hit, written, output_tokens),
             positions=positions, hit=hit, written=written,
@@ -161,67 +154,19 @@ class ConverseCacheSimulator:
     def mark_started(self, request_id: str, *, now: float | None = None) -> None:
         """The response of ``request_id`` has started: what it wrote is readable from now."""
         when = self.clock.now() if now is None else now
-        with self._lock:
-            for fingerprint in self._writers.pop(request_id, ()):
-                entry = self._entries.get(fingerprint)
-                if entry is not None:
-                    entry.readable_at = min(entry.readable_at, when)
+        with self._store.lock:
+            self._store.mark_started(request_id, when)
 
     def live_entries(self, *, now: float | None = None) -> int:
+        """How many unexpired entries the cache holds (readable or not yet)."""
         when = self.clock.now() if now is None else now
-        with self._lock:
-            return sum(e.expires_at > when for e in self._entries.values())
+        with self._store.lock:
+            return self._store.live_entries(when)
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._writers.clear()
-
-    def _live(self, fingerprint: str, now: float) -> _Entry | None:
-        entry = self._entries.get(fingerprint)
-        if entry is not None and entry.expires_at <= now:
-            del self._entries[fingerprint]
-            return None
-        return entry
-
-    def _lookup(self, positions: Sequence[ConversePosition], now: float,
-                lookback: int) -> int | None:
-        best: int | None = None
-        for b, pos in enumerate(positions):
-            if pos.ttl is None:
-                continue
-            for i in range(b, max(-1, b - lookback), -1):
-                entry = self._live(positions[i].fingerprint, now)
-                if entry is not None and entry.readable_at <= now:
-                    best = i if best is None else max(best, i)
-                    break
-        if best is not None:
-            entry = self._entries[positions[best].fingerprint]
-            entry.expires_at = max(entry.expires_at, now + TTL_SECONDS[entry.ttl])
-        return best
-
-    def _write(self, positions: Sequence[ConversePosition], hit: int | None, now: float,
-               request_id: str, minimum: int) -> tuple[int, ...]:
-        written: list[int] = []
-        for b, pos in enumerate(positions):
-            if pos.ttl is None or pos.end < minimum:
-                continue
-            expires = now + TTL_SECONDS[pos.ttl]
-            existing = self._live(pos.fingerprint, now)
-            if hit is not None and b <= hit:
-                if existing is None:  # covered by the read: kept warm for free
-                    self._entries[pos.fingerprint] = _Entry(pos.ttl, expires, now)
-                else:
-                    existing.expires_at = max(existing.expires_at, now + TTL_SECONDS[existing.ttl])
-                continue
-            if existing is None:
-                self._entries[pos.fingerprint] = _Entry(pos.ttl, expires,
-                                                        now + self.response_start_delay)
-            else:
-                existing.expires_at = max(existing.expires_at, expires)
-            self._writers.setdefault(request_id, []).append(pos.fingerprint)
-            written.append(b)
-        return tuple(written)
+        """Forget every entry."""
+        with self._store.lock:
+            self._store.clear()
 
 
 def _usage(positions: Sequence[ConversePosition], hit: int | None, written: Sequence[int],
