@@ -76,7 +76,8 @@ BYTES_PER_CONTENT = 300
 GAP_PRIOR_WEIGHT = 0.5
 #: The hint's rate of new content counts as this many sightings: unlearned within a few requests.
 RATE_PRIOR_WEIGHT = 0.5
-#: A conversation's prior counts as this many sightings (see LayerEstimate.from_stats): while
+#: A conversation's prior counts as this many sightings while its conversations may still go on
+#: (see LayerEstimate.from_stats and LayerStats.young): while
 #: conversations are starting, every sighting is a new one that has not had time to go on yet,
 #: so early sightings overstate the share of new conversations (sub-agents started together
 #: looked single-use at a weight of 3, and their 3k-token briefs went unwritten).
@@ -197,6 +198,15 @@ class LayerStats:
     #: duel, over the reuses of a content that had a gap before, the weighted count ``n``, how
     #: many had the previous gap within the TTL (``x``), this one (``y``), and both (``xy``).
     own_pairs: tuple[tuple[float, float, float, float], ...] = ()
+    #: A conversation layer's latest new conversations not seen again yet, with when they
+    #: started (local, at most the state's ``window``): each is single-use evidence only once
+    #: it had time to go on (see :meth:`young`).
+    starts: tuple[tuple[str, float], ...] = ()
+
+    def young(self, now: float, within: float) -> int:
+        """How many of the latest new conversations started less than ``within`` seconds ago
+        and were not seen again: too young to tell whether they go on."""
+        return sum(1 for _, at in self.starts if 0 <= now - at < within)
 
     @property
     def own_weight(self) -> float:
@@ -286,8 +296,9 @@ class LayerEstimate:
     uses: float
     gaps: tuple[float, ...] = ()
     seen: bool = False
-    #: This content's last reuse gap, when it has one, and the size of the request that last
-    #: carried it (0: not seen).
+    #: This content's last reuse gap, when it has one (the gap this request closes, for a
+    #: content coming back for the first time and for a conversation), and the size of the
+    #: request that last carried it (0: not seen).
     own_gap: float | None = None
     last_size: int = 0
     #: Of the last ``window`` sightings, how many had new content, and how many there were.
@@ -315,8 +326,8 @@ class LayerEstimate:
         duel has a verdict (one fixed TTL policy paid clearly less on the traffic just
         seen, writes included), a longer TTL is priced as no more likely to be warm than the
         winner's, and the winner no less than it measured: the optimizer's choice then follows
-        the cheaper fixed policy (the bound is in docs/optimizer.md). Unless this content is
-        coming back for the first time or its own last gap outlived the winner's TTL: a tenant
+        the cheaper fixed policy (the bound is in docs/optimizer.md). Unless this content has no
+        gap of its own or its own last gap outlived the winner's TTL: a tenant
         that comes back every 15 minutes among tenants that come once is the exception the
         family's verdict does not cover.
         """
@@ -354,13 +365,20 @@ class LayerEstimate:
     @classmethod
     def from_stats(cls, hint: Reuse, stats: LayerStats | None, seen: bool,
                    own_gap: float | None = None, *, grows: bool = False,
-                   last_size: int = 0, prior: GapPrior | None = None) -> LayerEstimate:
+                   last_size: int = 0, prior: GapPrior | None = None,
+                   now: float | None = None, longest_ttl: float = 3600.0) -> LayerEstimate:
         prior_uses, weight = hint.uses, RATE_PRIOR_WEIGHT
         if grows:
             # A conversation's first turn is filed as TURN (1 use), and while conversations are
             # in progress the share of new ones looks high: start from a session's hint, firmly.
             prior_uses = max(prior_uses, Volatility.SESSION.default_reuse.uses)
             weight = CONVERSATION_PRIOR_WEIGHT
+            if stats is not None and stats.starts and now is not None:
+                # Firmly only while they may still go on: a conversation that did not come back
+                # within the longest TTL cannot read anything written for it now; for the cache
+                # it ended. Tenants' one-question conversations 20 minutes apart had their
+                # question written for 5 minutes on every request (g004-tenants).
+                weight = min(weight, RATE_PRIOR_WEIGHT + stats.young(now, longest_ttl))
         if stats is None or not stats.recent:
             gaps = stats.gaps if stats is not None else ()
             return cls(hint=hint, uses=max(prior_uses, 2.0) if seen else prior_uses, gaps=gaps,
@@ -577,9 +595,11 @@ class CacheState:
                     if local is None:
                         continue
                     if local.duel is not None and shared.duel is None:
-                        stats[name] = replace(shared, duel=local.duel, own_pairs=local.own_pairs)
-                    elif local.own_pairs:  # kept locally, never in the store
-                        stats[name] = replace(shared, own_pairs=local.own_pairs)
+                        stats[name] = replace(shared, duel=local.duel, own_pairs=local.own_pairs,
+                                              starts=local.starts)
+                    elif local.own_pairs or local.starts:  # kept locally, never in the store
+                        stats[name] = replace(shared, own_pairs=local.own_pairs,
+                                              starts=local.starts)
             else:
                 stats = {name: s for name, _ in layers if (s := loc.layers.get(name)) is not None}
                 last = {k: t for k in layers if (t := loc.contents.get(k)) is not None}
@@ -587,6 +607,12 @@ class CacheState:
             # count it now, not one request late (a long pause is seen on the request after it,
             # which can still choose the TTL that pause called for).
             seen: dict[tuple[str, str], tuple[float | None, int]] = {}
+            if consecutive is not None:
+                # A conversation never seen here that has earlier turns: its previous request
+                # went elsewhere (or was never seen), as for a worker of a fleet.
+                for key in layers:
+                    if consecutive.get(key[0], -1) > 0 and key not in last:
+                        self._coverage.saw(False)
             for key, (at, gap, size) in last.items():
                 since = now - at
                 if not self.response_latency <= since <= self.horizon:
@@ -598,6 +624,15 @@ class CacheState:
                     self._coverage.saw(consecutive[key[0]] == size)
                 if consecutive is not None and consecutive.get(key[0], size) != size:
                     continue
+                # The gap this request closes is the content's own latest gap: a content coming
+                # back for the first time has no other (a tenant back after 100 minutes among
+                # tenants back within 20 is not written for an hour its next visit cannot read:
+                # g004-tenants 1.200x -> 1.134x no caching), and a conversation's user keeps
+                # their pace (g027-chat 1.063x -> 0.967x). A shared layer's earlier gap stays
+                # its own: a document set that returns after a long pause is then asked about
+                # in quick succession (rag workloads lost to hand placement with the pause).
+                if gap < 0 or (consecutive is not None and key[0] in consecutive):
+                    seen[key] = (since, size)
                 old = stats.get(key[0]) or LayerStats()
                 # The duel counts this gap now too: a fixed policy whose entry outlived it.
                 duel = old.duel.after({t: since < ttl for t, ttl in _DUEL_TTLS.items()}) \
@@ -711,6 +746,10 @@ class CacheState:
         old = loc.layers.pop(s.layer, None) or LayerStats()
         stats = sighted(old, new, None if last is None else s.at - last,
                         self.response_latency, self.window, self.max_gaps, at=s.at)
+        if s.lineage:  # a conversation: started now, or gone on (no longer in doubt)
+            starts = tuple(x for x in stats.starts if x[0] != s.content)
+            stats = replace(stats, starts=(*starts, (s.content, s.at))[-self.window:] if new
+                            else starts)
         if last is not None and not new and s.at - last >= self.response_latency:
             self._pool(s.layer, s.at - last)
             if previous_gap >= 0:  # did this content's previous gap foretell this one?
@@ -891,6 +930,12 @@ class CacheState:
                 loc.contents[key] = (seen_at, gap, size)
             return cause
 
+    def watches_conversations(self) -> bool:
+        """False when a conversation that did not come back to this state may have gone on
+        elsewhere: a shared store's other workers serve it, or this state has seen a
+        conversation whose previous request it did not see (a worker of a fleet)."""
+        return self.shared is None and not self._coverage.partial()
+
     def rebased(self, prompt: Prompt, layer: Layer, content: str) -> bool:
         """True when ``layer`` (a conversation) was last seen under a prefix other than
         ``content``'s: what comes before it changed (a tool list that grew, a new system
@@ -961,7 +1006,7 @@ def sighted(old: LayerStats, new: bool, gap: float | None, latency: float, windo
     last_at = at if old.last_at is None or at is None else max(at, old.last_at)
     return LayerStats(sightings=old.sightings + 1, recent=recent, gaps=gaps, weight=weight,
                       new_weight=new_weight, last_at=last_at, duel=old.duel,
-                      own_pairs=old.own_pairs)
+                      own_pairs=old.own_pairs, starts=old.starts)
 
 
 def layer_keys(prompt: Prompt, fingerprints: Sequence[str]) -> list[tuple[str, str]]:
