@@ -64,7 +64,7 @@ from promptcache.state_prior import FleetPriors
 
 __all__ = ["BYTES_PER_CONTENT", "BYTES_PER_ENTRY", "CacheEntry", "CacheState", "FleetLessons",
            "GapPrior", "LayerEstimate", "LayerStats", "SharedStore", "Sighting", "StoreError",
-           "WarnLimiter", "layer_keys", "lineage_of", "prior_class", "sighted"]
+           "WarnLimiter", "layer_keys", "lineage_of", "prior_class", "settled", "sighted"]
 
 #: Upper estimates of what one warm-prefix entry and one content sighting hold in memory
 #: (key string, value object, LRU links); the memory test checks them with tracemalloc. A
@@ -84,6 +84,9 @@ RATE_PRIOR_WEIGHT = 0.5
 CONVERSATION_PRIOR_WEIGHT = 6.0
 #: Sightings after which the rate of new content has mostly forgotten older ones.
 DECAY = 32.0
+#: Seconds after which new contents sighted together are counted as new in the layer's rate
+#: (the short TTL: a conversation that has not gone on by then did not read its 5m write).
+SETTLE_AFTER = 300.0
 #: Sightings needed before a layer that is new on every one of them is called volatile.
 VOLATILE_AFTER = 3
 #: A prior learned from other layers counts as at most this many observed gaps: enough to decide
@@ -103,6 +106,8 @@ OWN_KEEP = 0.9
 OWN_SHRINK = 5.0
 #: The fixed TTL policies the duel runs in the shadow of every layer.
 _DUEL_TTLS = {ttl: float(TTL_SECONDS[ttl]) for ttl in ("5m", "1h")}
+#: The TTLs of :attr:`LayerStats.own_pairs`, in its order (a shared store keeps them so).
+OWN_TTLS = tuple(_DUEL_TTLS)
 
 
 class StoreError(Exception):
@@ -207,6 +212,10 @@ class LayerStats:
         """How many of the latest new conversations started less than ``within`` seconds ago
         and were not seen again: too young to tell whether they go on."""
         return sum(1 for _, at in self.starts if 0 <= now - at < within)
+    #: New contents sighted concurrently (see :func:`sighted`), not yet counted in the rate, and
+    #: when the first of them was sighted: counted once :data:`SETTLE_AFTER` has passed.
+    deferred: int = 0
+    deferred_at: float | None = None
 
     @property
     def own_weight(self) -> float:
@@ -594,15 +603,22 @@ class CacheState:
                     local = loc.layers.get(name)
                     if local is None:
                         continue
+                    # The fleet's own-gap test when the store keeps one: a worker's own share
+                    # of the pairs is too few to measure a correlation, and the default weight
+                    # of 1 then outvoted the layer's gaps where one process had learned 0.39
+                    # (g150-compaction's shared fleet 1.133x one process).
+                    pairs = shared.own_pairs or local.own_pairs
                     if local.duel is not None and shared.duel is None:
-                        stats[name] = replace(shared, duel=local.duel, own_pairs=local.own_pairs,
+                        stats[name] = replace(shared, duel=local.duel, own_pairs=pairs,
                                               starts=local.starts)
-                    elif local.own_pairs or local.starts:  # kept locally, never in the store
-                        stats[name] = replace(shared, own_pairs=local.own_pairs,
-                                              starts=local.starts)
+                    elif pairs != shared.own_pairs or local.starts:  # kept locally only
+                        stats[name] = replace(shared, own_pairs=pairs, starts=local.starts)
             else:
                 stats = {name: s for name, _ in layers if (s := loc.layers.get(name)) is not None}
                 last = {k: t for k in layers if (t := loc.contents.get(k)) is not None}
+            # Concurrent new contents that have had time to go on count now, not at the next
+            # sighting: this request's plan is the one their lesson is for.
+            stats = {name: settled(st, now, self.window) for name, st in stats.items()}
             # This request's own gap since the content was last sent is an observation already:
             # count it now, not one request late (a long pause is seen on the request after it,
             # which can still choose the TTL that pause called for).
@@ -990,11 +1006,17 @@ def sighted(old: LayerStats, new: bool, gap: float | None, latency: float, windo
     sighting sooner than the response latency after the layer's previous one is concurrency, not
     reuse or volatility: a repeat that soon could not read the entry in flight, and new contents
     that soon are conversations starting together (eight users opening their own documents at
-    once), each of which has had no time yet to come back. Neither enters the window.
+    once), each of which has had no time yet to come back. Neither enters the window at once;
+    the new contents are counted once they have had time to go on (:func:`settled`).
     """
+    if at is not None:
+        old = settled(old, at, window)
     concurrent = not new and gap is not None and gap < latency
+    deferred, deferred_at = old.deferred, old.deferred_at
     if new and at is not None and old.last_at is not None and 0 <= at - old.last_at < latency:
         concurrent = True
+        if old.sightings > 0:  # counted once it has had time to go on (see settled)
+            deferred, deferred_at = deferred + 1, at if deferred_at is None else deferred_at
     recent, weight, new_weight = old.recent, old.weight, old.new_weight
     if old.sightings > 0 and not concurrent:
         recent = (*recent, new)[-window:]
@@ -1006,7 +1028,32 @@ def sighted(old: LayerStats, new: bool, gap: float | None, latency: float, windo
     last_at = at if old.last_at is None or at is None else max(at, old.last_at)
     return LayerStats(sightings=old.sightings + 1, recent=recent, gaps=gaps, weight=weight,
                       new_weight=new_weight, last_at=last_at, duel=old.duel,
-                      own_pairs=old.own_pairs, starts=old.starts)
+                      own_pairs=old.own_pairs, starts=old.starts, deferred=deferred,
+                      deferred_at=deferred_at)
+
+
+def settled(stats: LayerStats, now: float, window: int) -> LayerStats:
+    """``stats`` with the new contents sighted concurrently counted as new sightings, once
+    :data:`SETTLE_AFTER` has passed since the first of them.
+
+    Contents starting together are left out of the rate at first: none has had time to come back,
+    and counted at once they would make sub-agents started together look single-use. Left out
+    for good, though, a burst of one-shot requests (each its own conversation, a few tenths of a
+    second apart) never teaches anything: the conversation kept its session prior of 8 uses, so
+    its tail breakpoint looked worth writing the whole prefix for, for every request of the next
+    burst, and the static layers were left unmarked (g237-burst 2.37x hand placement). Their
+    returns, if any, are counted as reuses when they come; each start counts once as new, as a
+    start that was not concurrent does at once.
+    """
+    if stats.deferred <= 0 or stats.deferred_at is None or now - stats.deferred_at < SETTLE_AFTER:
+        return stats
+    keep = 1 - 1 / DECAY
+    weight, new_weight = stats.weight, stats.new_weight
+    for _ in range(stats.deferred):
+        weight, new_weight = weight * keep + 1, new_weight * keep + 1
+    recent = (*stats.recent, *([True] * stats.deferred))[-window:]
+    return replace(stats, recent=recent, weight=weight, new_weight=new_weight, deferred=0,
+                   deferred_at=None)
 
 
 def layer_keys(prompt: Prompt, fingerprints: Sequence[str]) -> list[tuple[str, str]]:
