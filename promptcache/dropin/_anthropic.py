@@ -49,6 +49,8 @@ MEMO_BYTES = 32 * 1024 * 1024
 _BYTES_PER_BLOCK = 1024
 
 _HEAD = ("tools", "system")
+#: The request fields an entry keeps apart from its parameters.
+_NOT_PARAMS = frozenset(("messages", *_HEAD))
 #: What planning adds to a Messages request (``cachePoint``: the Bedrock Converse spelling, in
 #: case a gateway reports the marker under it).
 _MARKERS = ("cache_control", "cachePoint")
@@ -216,7 +218,7 @@ class PromptMemo:
         an equal prefix passes as its copy did.
         """
         head = tuple(request.get(k) for k in _HEAD)
-        params = {k: v for k, v in request.items() if k not in ("messages", *_HEAD)}
+        params = {k: v for k, v in request.items() if k not in _NOT_PARAMS}
         messages = request.get("messages")
         found = (self._match(messages, head, params, platform)
                  if isinstance(messages, list) and messages else None)
