@@ -183,6 +183,24 @@ def loss_table(rows: Sequence[Row]) -> list[str]:
     return lines
 
 
+#: Issue 20's fleet goals, as the largest ratio to promptcache in one process.
+FLEET_GOALS = {PRIVATE: 1.10, SHARED: 1.00}
+
+
+def fleet_table(rows: Sequence[Row]) -> list[str]:
+    """Every fleet workload over a fleet goal, worst first, with what one process paid."""
+    over = [(r, fleet) for r in rows for fleet, goal in FLEET_GOALS.items()
+            if fleet in r.billed and r.ratio(fleet, "promptcache") > goal + 1e-9]
+    over.sort(key=lambda x: -x[0].ratio(x[1], "promptcache"))
+    lines = ["| workload | description | fleet | ÷ one process | goal | one process $ | fleet $ |",
+             "|---|---|---|---:|---:|---:|---:|"]
+    for r, fleet in over:
+        lines.append(f"| `{r.spec.name}` | {r.spec.describe()} | {fleet} | "
+                     f"{r.ratio(fleet, 'promptcache'):.3f} | {FLEET_GOALS[fleet]:.2f} | "
+                     f"{r.billed['promptcache']:.4f} | {r.billed[fleet]:.4f} |")
+    return lines if over else []
+
+
 def by_family(rows: Sequence[Row], lost: Sequence[Row]) -> list[str]:
     lines = ["| family | workloads | baseline cheaper | promptcache ÷ clairvoyant median | max |",
              "|---|---:|---:|---:|---:|"]
@@ -267,6 +285,11 @@ write latency, the TTL duel; `promptcache/state*.py`):
 Every such workload, worst first:
 
 {chr(10).join(loss_table(lost)) if lost else "None."}
+
+Fleet workloads over the fleet goals (private states <= 1.10x, a shared Redis store <= 1.00x
+one process), worst first:
+
+{chr(10).join(fleet_table(rows)) or "None."}
 """
 
 

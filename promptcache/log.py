@@ -89,8 +89,8 @@ class PlanWatch:
             self._seen(plan, provider, model)
 
     def _seen(self, plan: Plan, provider: str, model: str) -> None:
-        fields = plan_fields(plan)
         if logger.isEnabledFor(logging.DEBUG):
+            fields = plan_fields(plan)
             marks = ", ".join(f"{p}@{t}" for p, t in zip(fields["breakpoints"], fields["ttls"],
                                                           strict=True)) or "none"
             logger.debug("planned %s %s: breakpoints %s; expected read %d, write %d tokens",

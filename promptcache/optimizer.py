@@ -198,10 +198,11 @@ def request_ends(prompt: Prompt, count: int = RECENT_TURNS) -> list[int]:
 
 
 def _estimates(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[str],
-               lookups: Sequence[int], now: float, previous_size: int,
+               lookups: Sequence[int], now: float, previous_size: int, ttls: Sequence[str],
                ) -> tuple[dict[str, LayerEstimate], dict[int, CacheEntry]]:
     """Each layer's reuse estimate, and the state's entries at the ``lookups`` positions
-    (``previous_size``: how many positions the conversation's previous request had)."""
+    (``previous_size``: how many positions the conversation's previous request had; ``ttls``:
+    the model's, the longest of which bounds how late a use can still read a write)."""
     if state is None:
         return {layer.name: LayerEstimate.from_hint(layer.reuse) for layer in prompt.layers}, {}
     keys = layer_keys(prompt, fingerprints)
@@ -211,6 +212,9 @@ def _estimates(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[
     est = {layer.name: LayerEstimate.from_hint(layer.reuse) for layer in prompt.layers}
     by_name = {layer.name: layer for layer in prompt.layers}
     prefix = prompt.prefix_tokens
+    # Whether a conversation that did not come back here is one that ended (see from_stats).
+    watched = now if state.watches_conversations() else None
+    longest = float(max(TTL_SECONDS[t] for t in ttls))
     for name, content in keys:
         layer = by_name[name]
         own_gap, size = seen.get((name, content), (None, 0))
@@ -221,7 +225,7 @@ def _estimates(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[
             if own_gap is None and (layer_stats is None or not layer_stats.gaps) else None
         est[name] = LayerEstimate.from_stats(layer.reuse, layer_stats, size > 0, own_gap,
                                              grows=layer.append_only, last_size=size,
-                                             prior=prior)
+                                             prior=prior, now=watched, longest_ttl=longest)
         if layer.append_only and state.rebased(prompt, layer, content):
             est[name] = replace(est[name], rebased=True)
     return est, {i: e for i in lookups if (e := entries.get(fingerprints[i])) is not None}
@@ -342,7 +346,8 @@ def _observe(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[st
     lookups = sorted({*(i for i in layer_ends.values() if i is not None), *previous,
                       *fixed.user})
     previous_size = _previous_size(prompt)
-    est, entries = _estimates(prompt, state, fingerprints, lookups, now, previous_size)
+    est, entries = _estimates(prompt, state, fingerprints, lookups, now, previous_size,
+                              lim.ttls or ("5m", "1h"))
     warm = [i for i, e in entries.items() if e.warm(now)]
     pending = {i for i, e in entries.items() if e.pending(now)}
     seen = _Observed(est=est, entries=entries, warm=warm, pending=pending, layer_ends=layer_ends)

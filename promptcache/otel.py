@@ -88,8 +88,17 @@ def record_call(record: CallRecord, *, method: str, started_at: float,
 
     ``tracer_provider`` defaults to the global one (``trace.set_tracer_provider``).
     """
-    if "opentelemetry.trace" not in sys.modules and tracer_provider is None:
-        return
+    if tracer_provider is None:
+        trace = sys.modules.get("opentelemetry.trace")
+        if trace is None:
+            return
+        with contextlib.suppress(Exception):
+            # No provider set (the API's proxy, no SDK behind it) or the no-op one: the span
+            # would be a non-recording one that goes nowhere, so it is not made (a per-call
+            # cost: the attributes, the tracer, the span).
+            if type(trace.get_tracer_provider()) in (trace.ProxyTracerProvider,
+                                                     trace.NoOpTracerProvider):
+                return
     with contextlib.suppress(Exception):  # telemetry must never fail a call that succeeded
         _emit(record, method, started_at, plan, unplanned_reason, tracer_provider)
 

@@ -64,7 +64,7 @@ from promptcache.state_prior import FleetPriors
 
 __all__ = ["BYTES_PER_CONTENT", "BYTES_PER_ENTRY", "CacheEntry", "CacheState", "FleetLessons",
            "GapPrior", "LayerEstimate", "LayerStats", "SharedStore", "Sighting", "StoreError",
-           "WarnLimiter", "layer_keys", "lineage_of", "prior_class", "sighted"]
+           "WarnLimiter", "layer_keys", "lineage_of", "prior_class", "settled", "sighted"]
 
 #: Upper estimates of what one warm-prefix entry and one content sighting hold in memory
 #: (key string, value object, LRU links); the memory test checks them with tracemalloc. A
@@ -76,13 +76,17 @@ BYTES_PER_CONTENT = 300
 GAP_PRIOR_WEIGHT = 0.5
 #: The hint's rate of new content counts as this many sightings: unlearned within a few requests.
 RATE_PRIOR_WEIGHT = 0.5
-#: A conversation's prior counts as this many sightings (see LayerEstimate.from_stats): while
+#: A conversation's prior counts as this many sightings while its conversations may still go on
+#: (see LayerEstimate.from_stats and LayerStats.young): while
 #: conversations are starting, every sighting is a new one that has not had time to go on yet,
 #: so early sightings overstate the share of new conversations (sub-agents started together
 #: looked single-use at a weight of 3, and their 3k-token briefs went unwritten).
 CONVERSATION_PRIOR_WEIGHT = 6.0
 #: Sightings after which the rate of new content has mostly forgotten older ones.
 DECAY = 32.0
+#: Seconds after which new contents sighted together are counted as new in the layer's rate
+#: (the short TTL: a conversation that has not gone on by then did not read its 5m write).
+SETTLE_AFTER = 300.0
 #: Sightings needed before a layer that is new on every one of them is called volatile.
 VOLATILE_AFTER = 3
 #: A prior learned from other layers counts as at most this many observed gaps: enough to decide
@@ -102,6 +106,8 @@ OWN_KEEP = 0.9
 OWN_SHRINK = 5.0
 #: The fixed TTL policies the duel runs in the shadow of every layer.
 _DUEL_TTLS = {ttl: float(TTL_SECONDS[ttl]) for ttl in ("5m", "1h")}
+#: The TTLs of :attr:`LayerStats.own_pairs`, in its order (a shared store keeps them so).
+OWN_TTLS = tuple(_DUEL_TTLS)
 
 
 class StoreError(Exception):
@@ -197,6 +203,19 @@ class LayerStats:
     #: duel, over the reuses of a content that had a gap before, the weighted count ``n``, how
     #: many had the previous gap within the TTL (``x``), this one (``y``), and both (``xy``).
     own_pairs: tuple[tuple[float, float, float, float], ...] = ()
+    #: A conversation layer's latest new conversations not seen again yet, with when they
+    #: started (local, at most the state's ``window``): each is single-use evidence only once
+    #: it had time to go on (see :meth:`young`).
+    starts: tuple[tuple[str, float], ...] = ()
+
+    def young(self, now: float, within: float) -> int:
+        """How many of the latest new conversations started less than ``within`` seconds ago
+        and were not seen again: too young to tell whether they go on."""
+        return sum(1 for _, at in self.starts if 0 <= now - at < within)
+    #: New contents sighted concurrently (see :func:`sighted`), not yet counted in the rate, and
+    #: when the first of them was sighted: counted once :data:`SETTLE_AFTER` has passed.
+    deferred: int = 0
+    deferred_at: float | None = None
 
     @property
     def own_weight(self) -> float:
@@ -286,8 +305,9 @@ class LayerEstimate:
     uses: float
     gaps: tuple[float, ...] = ()
     seen: bool = False
-    #: This content's last reuse gap, when it has one, and the size of the request that last
-    #: carried it (0: not seen).
+    #: This content's last reuse gap, when it has one (the gap this request closes, for a
+    #: content coming back for the first time and for a conversation), and the size of the
+    #: request that last carried it (0: not seen).
     own_gap: float | None = None
     last_size: int = 0
     #: Of the last ``window`` sightings, how many had new content, and how many there were.
@@ -315,8 +335,8 @@ class LayerEstimate:
         duel has a verdict (one fixed TTL policy paid clearly less on the traffic just
         seen, writes included), a longer TTL is priced as no more likely to be warm than the
         winner's, and the winner no less than it measured: the optimizer's choice then follows
-        the cheaper fixed policy (the bound is in docs/optimizer.md). Unless this content is
-        coming back for the first time or its own last gap outlived the winner's TTL: a tenant
+        the cheaper fixed policy (the bound is in docs/optimizer.md). Unless this content has no
+        gap of its own or its own last gap outlived the winner's TTL: a tenant
         that comes back every 15 minutes among tenants that come once is the exception the
         family's verdict does not cover.
         """
@@ -354,13 +374,20 @@ class LayerEstimate:
     @classmethod
     def from_stats(cls, hint: Reuse, stats: LayerStats | None, seen: bool,
                    own_gap: float | None = None, *, grows: bool = False,
-                   last_size: int = 0, prior: GapPrior | None = None) -> LayerEstimate:
+                   last_size: int = 0, prior: GapPrior | None = None,
+                   now: float | None = None, longest_ttl: float = 3600.0) -> LayerEstimate:
         prior_uses, weight = hint.uses, RATE_PRIOR_WEIGHT
         if grows:
             # A conversation's first turn is filed as TURN (1 use), and while conversations are
             # in progress the share of new ones looks high: start from a session's hint, firmly.
             prior_uses = max(prior_uses, Volatility.SESSION.default_reuse.uses)
             weight = CONVERSATION_PRIOR_WEIGHT
+            if stats is not None and stats.starts and now is not None:
+                # Firmly only while they may still go on: a conversation that did not come back
+                # within the longest TTL cannot read anything written for it now; for the cache
+                # it ended. Tenants' one-question conversations 20 minutes apart had their
+                # question written for 5 minutes on every request (g004-tenants).
+                weight = min(weight, RATE_PRIOR_WEIGHT + stats.young(now, longest_ttl))
         if stats is None or not stats.recent:
             gaps = stats.gaps if stats is not None else ()
             return cls(hint=hint, uses=max(prior_uses, 2.0) if seen else prior_uses, gaps=gaps,
@@ -577,17 +604,32 @@ class CacheState:
                     local = loc.layers.get(name)
                     if local is None:
                         continue
+                    # The fleet's own-gap test when the store keeps one: a worker's own share
+                    # of the pairs is too few to measure a correlation, and the default weight
+                    # of 1 then outvoted the layer's gaps where one process had learned 0.39
+                    # (g150-compaction's shared fleet 1.133x one process).
+                    pairs = shared.own_pairs or local.own_pairs
                     if local.duel is not None and shared.duel is None:
-                        stats[name] = replace(shared, duel=local.duel, own_pairs=local.own_pairs)
-                    elif local.own_pairs:  # kept locally, never in the store
-                        stats[name] = replace(shared, own_pairs=local.own_pairs)
+                        stats[name] = replace(shared, duel=local.duel, own_pairs=pairs,
+                                              starts=local.starts)
+                    elif pairs != shared.own_pairs or local.starts:  # kept locally only
+                        stats[name] = replace(shared, own_pairs=pairs, starts=local.starts)
             else:
                 stats = {name: s for name, _ in layers if (s := loc.layers.get(name)) is not None}
                 last = {k: t[:3] for k in layers if (t := loc.contents.get(k)) is not None}
+            # Concurrent new contents that have had time to go on count now, not at the next
+            # sighting: this request's plan is the one their lesson is for.
+            stats = {name: settled(st, now, self.window) for name, st in stats.items()}
             # This request's own gap since the content was last sent is an observation already:
             # count it now, not one request late (a long pause is seen on the request after it,
             # which can still choose the TTL that pause called for).
             seen: dict[tuple[str, str], tuple[float | None, int]] = {}
+            if consecutive is not None:
+                # A conversation never seen here that has earlier turns: its previous request
+                # went elsewhere (or was never seen), as for a worker of a fleet.
+                for key in layers:
+                    if consecutive.get(key[0], -1) > 0 and key not in last:
+                        self._coverage.saw(False)
             for key, (at, gap, size) in last.items():
                 since = now - at
                 if not self.response_latency <= since <= self.horizon:
@@ -599,6 +641,15 @@ class CacheState:
                     self._coverage.saw(consecutive[key[0]] == size)
                 if consecutive is not None and consecutive.get(key[0], size) != size:
                     continue
+                # The gap this request closes is the content's own latest gap: a content coming
+                # back for the first time has no other (a tenant back after 100 minutes among
+                # tenants back within 20 is not written for an hour its next visit cannot read:
+                # g004-tenants 1.200x -> 1.134x no caching), and a conversation's user keeps
+                # their pace (g027-chat 1.063x -> 0.967x). A shared layer's earlier gap stays
+                # its own: a document set that returns after a long pause is then asked about
+                # in quick succession (rag workloads lost to hand placement with the pause).
+                if gap < 0 or (consecutive is not None and key[0] in consecutive):
+                    seen[key] = (since, size)
                 old = stats.get(key[0]) or LayerStats()
                 # The duel counts this gap now too: a fixed policy whose entry outlived it.
                 duel = old.duel.after({t: since < ttl for t, ttl in _DUEL_TTLS.items()}) \
@@ -715,6 +766,10 @@ class CacheState:
         stats = sighted(old, new, None if last is None else s.at - last,
                         self.response_latency, self.window, self.max_gaps, at=s.at,
                         run=s.at - run)
+        if s.lineage:  # a conversation: started now, or gone on (no longer in doubt)
+            starts = tuple(x for x in stats.starts if x[0] != s.content)
+            stats = replace(stats, starts=(*starts, (s.content, s.at))[-self.window:] if new
+                            else starts)
         if last is not None and not new and s.at - last >= self.response_latency:
             self._pool(s.layer, s.at - last)
             if previous_gap >= 0:  # did this content's previous gap foretell this one?
@@ -895,6 +950,12 @@ class CacheState:
                 loc.contents[key] = (seen_at, gap, size, run)
             return cause
 
+    def watches_conversations(self) -> bool:
+        """False when a conversation that did not come back to this state may have gone on
+        elsewhere: a shared store's other workers serve it, or this state has seen a
+        conversation whose previous request it did not see (a worker of a fleet)."""
+        return self.shared is None and not self._coverage.partial()
+
     def rebased(self, prompt: Prompt, layer: Layer, content: str) -> bool:
         """True when ``layer`` (a conversation) was last seen under a prefix other than
         ``content``'s: what comes before it changed (a tool list that grew, a new system
@@ -950,16 +1011,22 @@ def sighted(old: LayerStats, new: bool, gap: float | None, latency: float, windo
     sighting sooner than the response latency after the layer's previous one is concurrency, not
     reuse or volatility: a repeat that soon could not read the entry in flight, and new contents
     that soon are conversations starting together (eight users opening their own documents at
-    once), each of which has had no time yet to come back. Neither enters the window. Unless the
+    once), each of which has had no time yet to come back. Neither enters the window at once;
+    the new contents are counted once they have had time to go on (:func:`settled`). Unless the
     repeat ends a run longer than the latency: a burst of one content (20 requests in 3 s, each
     0.1 s after the last) reads the first one's write from a latency on, so it is reuse. Counted
     as concurrency, a burst left the layer with no rate at all, and the first sighting after a
     pause past the horizon (new, as every content is then) made it look single-use: a restarted
     process wrote nothing after its first request (g003 2.3x the cheapest fixed policy).
     """
+    if at is not None:
+        old = settled(old, at, window)
     concurrent = not new and gap is not None and gap < latency and run < latency
+    deferred, deferred_at = old.deferred, old.deferred_at
     if new and at is not None and old.last_at is not None and 0 <= at - old.last_at < latency:
         concurrent = True
+        if old.sightings > 0:  # counted once it has had time to go on (see settled)
+            deferred, deferred_at = deferred + 1, at if deferred_at is None else deferred_at
     recent, weight, new_weight = old.recent, old.weight, old.new_weight
     if old.sightings > 0 and not concurrent:
         recent = (*recent, new)[-window:]
@@ -971,7 +1038,32 @@ def sighted(old: LayerStats, new: bool, gap: float | None, latency: float, windo
     last_at = at if old.last_at is None or at is None else max(at, old.last_at)
     return LayerStats(sightings=old.sightings + 1, recent=recent, gaps=gaps, weight=weight,
                       new_weight=new_weight, last_at=last_at, duel=old.duel,
-                      own_pairs=old.own_pairs)
+                      own_pairs=old.own_pairs, starts=old.starts, deferred=deferred,
+                      deferred_at=deferred_at)
+
+
+def settled(stats: LayerStats, now: float, window: int) -> LayerStats:
+    """``stats`` with the new contents sighted concurrently counted as new sightings, once
+    :data:`SETTLE_AFTER` has passed since the first of them.
+
+    Contents starting together are left out of the rate at first: none has had time to come back,
+    and counted at once they would make sub-agents started together look single-use. Left out
+    for good, though, a burst of one-shot requests (each its own conversation, a few tenths of a
+    second apart) never teaches anything: the conversation kept its session prior of 8 uses, so
+    its tail breakpoint looked worth writing the whole prefix for, for every request of the next
+    burst, and the static layers were left unmarked (g237-burst 2.37x hand placement). Their
+    returns, if any, are counted as reuses when they come; each start counts once as new, as a
+    start that was not concurrent does at once.
+    """
+    if stats.deferred <= 0 or stats.deferred_at is None or now - stats.deferred_at < SETTLE_AFTER:
+        return stats
+    keep = 1 - 1 / DECAY
+    weight, new_weight = stats.weight, stats.new_weight
+    for _ in range(stats.deferred):
+        weight, new_weight = weight * keep + 1, new_weight * keep + 1
+    recent = (*stats.recent, *([True] * stats.deferred))[-window:]
+    return replace(stats, recent=recent, weight=weight, new_weight=new_weight, deferred=0,
+                   deferred_at=None)
 
 
 def layer_keys(prompt: Prompt, fingerprints: Sequence[str]) -> list[tuple[str, str]]:

@@ -157,7 +157,8 @@ class Coverage:
         self._lock = threading.Lock()
 
     def saw(self, previous: bool) -> None:
-        """One continuation of a known conversation: its previous request seen or not."""
+        """One continuation of a conversation: its previous request seen or not (a conversation
+        never seen that arrives with earlier turns counts as not)."""
         with self._lock:
             if previous:
                 self.seen = min(self.seen + 1, 10_000)
@@ -168,6 +169,11 @@ class Coverage:
         with self._lock:
             total = self.seen + self.missed
             return total >= self.AFTER and self.seen >= self.SHARE * total
+
+    def partial(self) -> bool:
+        """True once a conversation came back whose previous request this state did not see,
+        unless enough others show it sees nearly all of them."""
+        return self.missed > 0 and not self.sees_all()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -55,7 +55,10 @@ from promptcache.errors import CacheWarning
 from promptcache.limits import TTL_SECONDS
 from promptcache.state import (
     DECAY,
+    OWN_KEEP,
+    OWN_TTLS,
     PRIOR_GAPS,
+    SETTLE_AFTER,
     CacheEntry,
     LayerStats,
     Sighting,
@@ -115,9 +118,15 @@ return 1
 _DUEL = tuple((ttl, int(TTL_SECONDS[ttl]), WRITE[ttl]) for ttl in sorted(WRITE))
 #: The layer hash's fields, in the order fetch reads them: the rate of new content, when the layer
 #: was last sighted (``at``), and the duel's decayed counters (see :mod:`promptcache.state_duel`):
-#: reuses and sightings counted (``ds``, ``dn``), then per policy its hits and what it paid.
+#: reuses and sightings counted (``ds``, ``dn``), then per policy its hits and what it paid, then
+#: the new contents sighted concurrently and not yet counted, and since when (``dc``, ``da``; see
+#: :func:`promptcache.state.settled`), then per TTL of the own-gap test (see
+#: :attr:`promptcache.state.LayerStats.own_pairs`, in its order) its four decayed counts.
+_OWN = tuple((ttl, int(TTL_SECONDS[ttl])) for ttl in OWN_TTLS)
+_OWN_FIELDS = tuple(f"o{t}{c}" for t, _ in _OWN for c in ("n", "x", "y", "xy"))
 _FIELDS = ("n", "recent", "w", "nw", "at", "ds", "dn",
-           *(f"dh{t}" for t, _, _ in _DUEL), *(f"dp{t}" for t, _, _ in _DUEL))
+           *(f"dh{t}" for t, _, _ in _DUEL), *(f"dp{t}" for t, _, _ in _DUEL), "dc", "da",
+           *_OWN_FIELDS)
 
 # KEYS[1] content last-seen, KEYS[2] layer hash, KEYS[3] layer gaps, KEYS[4] the fleet's prior.
 # ARGV: now, latency, horizon ms, window, max gaps, decay, layer ttl ms, request size, the layer's
@@ -128,6 +137,8 @@ _FIELDS = ("n", "recent", "w", "nw", "at", "ds", "dn",
 _SIGHT = _NUM + """
 local DUEL = {""" + ", ".join(f"{{'{t}', {s}, {w!r}}}" for t, s, w in _DUEL) + """}
 local KEEP = """ + repr(DUEL_KEEP) + """; local READ = """ + repr(READ) + """
+local SETTLE = """ + repr(SETTLE_AFTER) + """; local OWNKEEP = """ + repr(OWN_KEEP) + """
+local OWN = {""" + ", ".join(f"{{'{t}', {sec}}}" for t, sec in _OWN) + """}
 local now = num(ARGV[1]); local latency = num(ARGV[2])
 only(KEYS[1], 'string'); only(KEYS[2], 'hash'); only(KEYS[3], 'list')
 local raw = redis.call('GET', KEYS[1])
@@ -138,6 +149,7 @@ if raw then
   if last and num(g) then own = g end
   if last and r ~= nil and r ~= '' then run = num(r) end
 end
+local previous = num(own)
 local f = redis.call('HMGET', KEYS[2], """ + ", ".join(f"'{x}'" for x in _FIELDS) + """)
 local n = num(f[1] or '0'); local recent = f[2] or ''
 local w0 = num(f[3] or '0'); local nw0 = num(f[4] or '0')
@@ -152,9 +164,29 @@ for i = 1, #DUEL do
   dh[i] = num(f[7 + i] or '0'); dp[i] = num(f[7 + #DUEL + i] or '0')
   if not (dh[i] and dp[i] and dh[i] >= 0 and dp[i] >= 0) then ok = false end
 end
+local dc = num(f[8 + 2 * #DUEL] or '0'); local da = nil
+if f[9 + 2 * #DUEL] then da = num(f[9 + 2 * #DUEL]) end
+if not (dc and dc >= 0 and dc == math.floor(dc) and (f[9 + 2 * #DUEL] == false or da ~= nil)) then
+  ok = false
+end
+local op = {}
+for i = 1, 4 * #OWN do
+  op[i] = num(f[9 + 2 * #DUEL + i] or '0')
+  if not (op[i] and op[i] >= 0) then ok = false end
+end
 if not ok then
   redis.call('DEL', KEYS[2]); n = 0; recent = ''; w0 = 0; nw0 = 0; lastat = nil; ds = 0; dn = 0
+  dc = 0; da = nil
   for i = 1, #DUEL do dh[i] = 0; dp[i] = 0 end
+  for i = 1, 4 * #OWN do op[i] = 0 end
+end
+-- New contents sighted together count as new once they have had time to go on (settled()).
+if dc > 0 and da ~= nil and now - da >= SETTLE then
+  local keep = 1 - 1 / tonumber(ARGV[6])
+  for _ = 1, dc do w0 = w0 * keep + 1; nw0 = nw0 * keep + 1 end
+  recent = string.sub(recent .. string.rep('1', dc), -tonumber(ARGV[4]))
+  redis.call('HSET', KEYS[2], 'recent', recent, 'w', tostring(w0), 'nw', tostring(nw0))
+  redis.call('HDEL', KEYS[2], 'dc', 'da'); dc = 0; da = nil
 end
 for _, g in ipairs(redis.call('LRANGE', KEYS[3], 0, -1)) do
   local x = num(g)
@@ -179,6 +211,10 @@ redis.call('SET', KEYS[1], at .. '|' .. own .. '|' .. ARGV[8] .. '|' .. tostring
 local concurrent = new == 0 and gap ~= nil and gap < latency and now - run < latency
 if new == 1 and lastat ~= nil and now - lastat >= 0 and now - lastat < latency then
   concurrent = true
+  if n > 0 then
+    if da == nil then redis.call('HSET', KEYS[2], 'da', ARGV[1]) end
+    redis.call('HSET', KEYS[2], 'dc', tostring(dc + 1))
+  end
 end
 if n > 0 and not concurrent then
   local bits = string.sub(recent .. new, -tonumber(ARGV[4]))
@@ -190,6 +226,20 @@ end
 if new == 0 and gap ~= nil and gap >= latency then
   redis.call('RPUSH', KEYS[3], tostring(gap))
   redis.call('LTRIM', KEYS[3], -tonumber(ARGV[5]), -1)
+  if previous ~= nil and previous >= 0 then
+    -- Did this content's previous gap foretell this one? (the fleet's, as one process counts it)
+    local out = {}
+    for i, o in ipairs(OWN) do
+      local x = previous <= o[2]; local y = gap <= o[2]
+      local j = 4 * (i - 1)
+      local vals = {op[j + 1] * OWNKEEP + 1, op[j + 2] * OWNKEEP + (x and 1 or 0),
+                    op[j + 3] * OWNKEEP + (y and 1 or 0), op[j + 4] * OWNKEEP + ((x and y) and 1 or 0)}
+      for c, name in ipairs({'n', 'x', 'y', 'xy'}) do
+        table.insert(out, 'o' .. o[1] .. name); table.insert(out, tostring(vals[c]))
+      end
+    end
+    redis.call('HSET', KEYS[2], unpack(out))
+  end
 end
 if lastat == nil or now > lastat then redis.call('HSET', KEYS[2], 'at', ARGV[1]) end
 if new == 1 or gap >= latency then
@@ -586,6 +636,7 @@ def _stats(fields: object, gaps: object) -> LayerStats | None:
     if not isinstance(fields, list) or len(fields) != len(_FIELDS):
         raise TypeError(f"unexpected reply {fields!r:.40}")
     n, recent, w, nw, at, ds, dn = fields[:7]
+    dc, da = fields[7 + 2 * len(_DUEL):9 + 2 * len(_DUEL)]
     if n is None:
         return None
     if isinstance(gaps, Exception):
@@ -604,7 +655,21 @@ def _stats(fields: object, gaps: object) -> LayerStats | None:
     return LayerStats(sightings=_count(n), recent=tuple(c == ord("1") for c in bits),
                       gaps=parsed, weight=weight, new_weight=new_weight,
                       last_at=None if at is None else _finite(at),
-                      duel=_duel(ds, dn, fields[7:]))
+                      duel=_duel(ds, dn, fields[7:7 + 2 * len(_DUEL)]),
+                      deferred=_count(dc or b"0"),
+                      deferred_at=None if da is None else _finite(da),
+                      own_pairs=_own_pairs(fields[9 + 2 * len(_DUEL):]))
+
+
+def _own_pairs(counts: Sequence[object]) -> tuple[tuple[float, float, float, float], ...]:
+    """The own-gap test's counts per TTL from the hash fields (empty: none counted yet)."""
+    if all(c is None for c in counts):
+        return ()
+    values = [_finite(c or b"0") for c in counts]  # type: ignore[arg-type]
+    if any(v < 0 for v in values):
+        raise ValueError("negative own-gap counts")
+    return tuple((values[k], values[k + 1], values[k + 2], values[k + 3])
+                 for k in range(0, len(values), 4))
 
 
 def _duel(ds: object, dn: object, counters: Sequence[object]) -> Duel | None:

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from promptcache.dropin._observe import CallObserver
 from promptcache.errors import CacheWarning, PromptCacheError
-from promptcache.limits import ModelLimits, Platform, Provider
+from promptcache.limits import ModelLimits, Platform, Provider, limits_for
 from promptcache.log import degraded
 from promptcache.plan import Plan
 from promptcache.prompt import Prompt
@@ -48,6 +48,9 @@ class UnplannedRequestWarning(CacheWarning):
     model, ...), or the API rejected the planned request. The call itself is unaffected.
     """
 
+
+#: How many (model, provider, platform) limits a handle keeps (see :meth:`WrapHandle.limits`).
+_LIMITS_KEPT = 64
 
 _DEFAULT_STATE: CacheState | None = None
 _DEFAULT_LOCK = threading.Lock()
@@ -261,6 +264,22 @@ class WrapHandle:
         #: Logs, ledger records, spans and miss reports of this client's calls.
         self.observer = CallObserver(options, platform, client)
         self._lock = threading.Lock()
+        self._limits: dict[tuple[str, Provider, Platform], ModelLimits] = {}
+        self._endpoints: dict[str, WrappedMethod] = {}
+
+    def limits(self, model: str, *, provider: Provider,
+               platform: Platform = "api") -> ModelLimits:
+        """:func:`~promptcache.limits.limits_for`, kept per model: the tables are read-only, so
+        the answer never changes, and each call would otherwise match the id again (raises as
+        ``limits_for`` does, and an unknown model is not kept)."""
+        key = (model, provider, platform)
+        found = self._limits.get(key)
+        if found is None:
+            found = limits_for(model, provider=provider, platform=platform)
+            if len(self._limits) >= _LIMITS_KEPT:  # bounded: a client naming endless models
+                self._limits.clear()
+            self._limits[key] = found
+        return found
 
     def prepare(self, endpoint: WrappedMethod, kwargs: Mapping[str, Any], *,
                 sending: bool = True) -> Prepared:
@@ -301,15 +320,19 @@ class WrapHandle:
         """What ``client.<path>(**kwargs)`` would send (``path`` as in the registry, e.g.
         ``messages.create``), planned as a wrapped call is, ``last`` and the counts included, but
         not sent and not recorded: for code (and benchmarks) that look at a plan before sending."""
-        from promptcache.providers.registry import spec_named
+        endpoint = self._endpoints.get(path)
+        if endpoint is None:
+            from promptcache.providers.registry import spec_named
 
-        spec = spec_named(self.provider)
-        method = next((m for m in spec.methods if m.path == path), None)
-        if method is None:
-            raise PromptCacheError(f"plan_call: {self.provider} has no wrapped method {path!r}; "
-                                   f"known: {', '.join(m.path for m in spec.methods)}.")
-        return self.prepare(wrapped_method(spec, method), dict(materialised(kwargs)),
-                            sending=False)
+            spec = spec_named(self.provider)
+            method = next((m for m in spec.methods if m.path == path), None)
+            if method is None:
+                raise PromptCacheError(f"plan_call: {self.provider} has no wrapped method "
+                                       f"{path!r}; known: "
+                                       f"{', '.join(m.path for m in spec.methods)}.")
+            # Kept: ``wrapped_method``'s cache hashes the whole spec, on every call.
+            endpoint = self._endpoints[path] = wrapped_method(spec, method)
+        return self.prepare(endpoint, dict(materialised(kwargs)), sending=False)
 
     def resent(self, endpoint: WrappedMethod, prepared: Prepared, kwargs: Mapping[str, Any],
                error: BaseException, marker: str) -> Prepared:

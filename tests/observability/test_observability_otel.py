@@ -190,6 +190,39 @@ def test_spans_go_to_the_global_tracer_provider_by_default() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_no_tracer_is_asked_for_until_a_tracer_provider_is_set() -> None:
+    """OpenTelemetry imported but no provider set: every span would be a no-op one, so a call
+    makes none (no tracer, no attributes); once the application sets a provider, it does."""
+    code = textwrap.dedent("""
+        import openai
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        from promptcache.dropin import handle_of, wrap
+        from promptcache.testing import OpenAIServer
+
+        asked = []
+        get_tracer = trace.get_tracer
+        trace.get_tracer = lambda *a, **k: asked.append(a) or get_tracer(*a, **k)
+        exporter = InMemorySpanExporter()
+        with OpenAIServer() as server:
+            client = wrap(openai.OpenAI(base_url=server.url + "/v1", api_key="t", max_retries=0))
+            ask = dict(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+            client.chat.completions.create(**ask)
+            assert asked == [], asked
+            assert handle_of(client).ledger.totals().calls == 1
+            provider = TracerProvider()
+            provider.add_span_processor(SimpleSpanProcessor(exporter))
+            trace.set_tracer_provider(provider)
+            client.chat.completions.create(**ask)
+        assert len(asked) == 1, asked
+        (span,) = exporter.get_finished_spans()
+        assert span.name == "promptcache chat.completions.create", span.name
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_import_promptcache_does_not_import_opentelemetry() -> None:
     code = ("import sys, promptcache, promptcache.dropin, promptcache.otel; "
             "assert not [m for m in sys.modules if m.startswith('opentelemetry')], "

@@ -141,6 +141,35 @@ def test_the_store_counts_sightings_as_one_process_does(redis_url: str) -> None:
     assert dict(theirs.duel.paid) == pytest.approx(dict(mine.duel.paid))
 
 
+def test_the_own_gap_test_is_the_fleets(redis_url: str) -> None:
+    """Whether a content's last gap foretells its next one is counted over the fleet's
+    sightings, as one process counts it over all of them. Kept per worker, a worker's share of
+    the pairs was too few to measure and it fell back to a weight of 1 where one process had
+    learned 0.39; the next long pause then looked likelier past the hour to the fleet, which
+    skipped a 1h write one process made, and the two fell out of step (g150-compaction's shared
+    fleet 1.133x one process; 1.000x with the counts in the store)."""
+    alone = CacheState(clock=ManualClock())
+    fleet = [CacheState(clock=ManualClock(), shared=RedisStateStore(redis_url, namespace="own"))
+             for _ in range(3)]
+    at, times = 0.0, [0.0]
+    for gap in (60, 60, 4_000, 60, 4_000, 60, 60, 4_000, 4_000, 60, 60, 60, 4_000, 60):
+        at += gap
+        times.append(at)
+    for n, at in enumerate(times):
+        sighting = [Sighting(layer="system", content="prompt", at=at, size=2)]
+        alone.record_request(None, (), (), at, sightings=sighting)
+        fleet[n % 3].record_request(None, (), (), at, sightings=sighting)
+    now = times[-1] + 10.0
+    mine = alone.lookup((), now, [("system", "")])[1]["system"]
+    assert mine.own_weight < 0.9  # evidence, not the default of 1
+    for worker in fleet:
+        theirs = worker.lookup((), now, [("system", "")])[1]["system"]
+        assert len(theirs.own_pairs) == len(mine.own_pairs)
+        for a, b in zip(theirs.own_pairs, mine.own_pairs, strict=True):
+            assert a == pytest.approx(b)
+        assert theirs.own_weight == pytest.approx(mine.own_weight)
+
+
 def test_a_loaded_but_healthy_redis_does_not_trip_the_default_deadline(redis_url: str) -> None:
     """The default deadline is sized for a loaded machine (docs/optimizer.md): a server that
     answers every call, however slowly the machine schedules it and the client, is never given

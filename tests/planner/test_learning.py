@@ -411,3 +411,29 @@ def test_a_worker_that_reads_another_workers_entry_learns_no_latency_from_it() -
     clock.set(10.15)
     follower = _sent_by(b, sim, _on(other, 4), 10.15)
     assert follower["cache_creation_input_tokens"] < 1_000
+
+
+def test_one_shot_requests_sent_together_teach_that_their_conversations_end() -> None:
+    """Two bursts of one-shot questions an hour apart, each question its own conversation, each a
+    few tenths of a second after the last: every sighting of the conversation is a new one
+    started with the others, so none entered its rate, which kept the session prior (8 uses) for
+    good. The second burst then wrote its whole prefix (tools and system) under the tail marker of
+    each question, read by nobody, instead of marking the static layers (g237-burst, 2.37x hand
+    placement). Counted once they have had time to go on, the first burst's questions show that
+    conversations here end at once: the second burst writes the static prefix and reads it."""
+    clock = ManualClock(0.0)
+    state = CacheState(clock=clock)
+    sim = AnthropicCacheSimulator(clock=clock)
+    tools = [tool(f"t{i}", 1_500) for i in range(3)]
+    reads = []
+    for burst in range(2):
+        for n in range(18):
+            now = burst * 3_700.0 + n * 0.2
+            clock.set(now)
+            b = PromptBuilder(MODEL).add_tools(tools).add_system(text_of(6_000, seed=5))
+            prompt = b.add_user_turn(f"[{burst}.{n}] " + text_of(40, seed=100 * burst + n)) \
+                .set_params(max_tokens=64).build()
+            _, usage = _send(state, sim, prompt, now)
+            if burst == 1:
+                reads.append(usage["cache_read_input_tokens"] >= 6_000)
+    assert sum(reads) >= 12  # the previous code: 0 (every question wrote ~11k tokens for itself)

@@ -174,3 +174,73 @@ def test_contents_that_keep_their_own_pace_follow_their_own_gap() -> None:
         _send(state, sim, tenant(k, n), at)
     clock.set(18 * 600.0)
     assert _ttl(optimize(tenant(0, 99), state=state, now=18 * 600.0), "system") == "1h"
+
+
+def test_a_tenant_that_comes_back_after_more_than_an_hour_is_not_written_for_an_hour() -> None:
+    """Other tenants come back within 20 minutes; this one comes back for the first time after
+    100: the gap it just closed is its own evidence, and a 1h write that its next visit (at
+    its pace, too late again) cannot read costs twice the input for nothing."""
+    clock = ManualClock(0.0)
+    state = CacheState(clock=clock)
+    sim = AnthropicCacheSimulator(clock=clock)
+
+    def tenant(k: int, n: int) -> Prompt:
+        return (PromptBuilder(MODEL).add_system(f"[tenant {k}] " + text_of(6_000, seed=30 + k))
+                .add_user_turn(f"tenant {k} question {n}").set_params(max_tokens=64).build())
+
+    events = sorted([(k * 60.0 + n * 1_200.0, k, n) for k in range(3) for n in range(3)]
+                    + [(200.0, 3, 0)])
+    for at, k, n in events:
+        clock.set(at)
+        _send(state, sim, tenant(k, n), at)
+    now = 200.0 + 6_000.0
+    clock.set(now)
+    slow = optimize(tenant(3, 1), state=state, now=now)
+    assert _ttl(slow, "system") != "1h"
+    assert slow.layers[0].p_within_1h < 0.5, slow.layers[0].p_within_1h
+    # A tenant at the common pace still is.
+    assert _ttl(optimize(tenant(0, 3), state=state, now=3 * 1_200.0), "system") == "1h"
+
+
+def test_a_conversation_weighs_the_gap_its_request_just_closed() -> None:
+    """A user who answered every 30 minutes, then after 70: the pause just ended is the
+    freshest evidence of the user's pace, not the 30 minutes before it."""
+    clock = ManualClock(0.0)
+    state = CacheState(clock=clock)
+    sim = AnthropicCacheSimulator(clock=clock)
+    history: list[dict[str, str]] = []
+    t, plans = 0.0, []
+    for n, minutes in enumerate((30, 30, 30, 70, 0)):
+        question = (text_of(3_000, seed=42) + " " if n == 0 else "") + f"turn {n}"
+        prompt = (PromptBuilder(MODEL).add_system(text_of(3_000, seed=41)).add_messages(history)
+                  .add_user_turn(question).set_params(max_tokens=64).build())
+        clock.set(t)
+        plans.append(_send(state, sim, prompt, t))
+        history = [*history, {"role": "user", "content": question},
+                   {"role": "assistant", "content": text_of(200, seed=50 + n)}]
+        t += minutes * 60.0
+    after_30, after_70 = (next(s for s in p.layers if s.name == "conversation")
+                          for p in plans[-2:])
+    assert after_30.p_within_1h > 0.8, after_30.p_within_1h
+    assert after_70.p_within_1h < 0.6, after_70.p_within_1h
+    assert _ttl(plans[-1], "conversation") != "1h"
+
+
+def test_one_question_conversations_that_never_went_on_are_not_written() -> None:
+    """A service whose users each ask one question, 40 minutes apart. The conversation prior is
+    firm while conversations may still go on; one that did not come back within the longest TTL
+    can read nothing written for it, and writing each new question for a next turn that never
+    comes costs 1.25x for nothing."""
+    clock = ManualClock(0.0)
+    state = CacheState(clock=clock)
+    sim = AnthropicCacheSimulator(clock=clock)
+    plans = []
+    for n in range(12):
+        prompt = (PromptBuilder(MODEL).add_system(text_of(3_000, seed=61))
+                  .add_user_turn(f"user {n}: " + text_of(1_500, seed=70 + n))
+                  .set_params(max_tokens=64).build())
+        clock.set(n * 2_400.0)
+        plans.append(_send(state, sim, prompt, n * 2_400.0))
+    assert _ttl(plans[0], "conversation") is not None  # nothing seen yet: the prior's bet
+    assert [_ttl(p, "conversation") for p in plans[-3:]] == [None, None, None]
+    assert all(_ttl(p, "system") == "1h" for p in plans[-3:])  # the shared prompt still is

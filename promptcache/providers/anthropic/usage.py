@@ -26,9 +26,21 @@ _FIELDS = (
 _MESSAGE = ("id", "diagnostics")
 
 
+_BREAKDOWN = ("ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens")
+
+
+def _read(value: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+    """:func:`as_dict` of ``value`` where only ``keys`` are read: an SDK object's attributes are
+    taken as they are (its ``model_dump()`` would serialise every field, after every call)."""
+    if value is None or isinstance(value, Mapping) or not callable(
+            getattr(value, "model_dump", None)):
+        return as_dict(value)
+    return {k: getattr(value, k, None) for k in keys}
+
+
 def _from_usage(u: Mapping[str, Any], model: str) -> Usage:
     created = number(u, "cache_creation_input_tokens")
-    breakdown = as_dict(u.get("cache_creation"))
+    breakdown = _read(u.get("cache_creation"), _BREAKDOWN)
     if breakdown:
         writes = {
             "5m": number(breakdown, "ephemeral_5m_input_tokens"),
@@ -94,6 +106,13 @@ def usage_from_anthropic(response: Any, *, model: str | None = None) -> Usage:
         for event in response:
             acc.feed(event)
         return acc.usage
+    if not isinstance(response, Mapping) and hasattr(response, "model_dump"):
+        usage = getattr(response, "usage", None)
+        if isinstance(usage, Mapping) or callable(getattr(usage, "model_dump", None)):
+            # A ``Message``: its usage alone is read, not the whole reply dumped (its content
+            # can be long, and this runs after every call).
+            return _from_usage(_read(usage, _FIELDS),
+                               model or str(getattr(response, "model", None) or ""))
     d = as_dict(response)
     if "usage" in d:
         return _from_usage(as_dict(d["usage"]), model or str(d.get("model") or ""))
