@@ -16,7 +16,7 @@ How it decides (docs/optimizer.md has a worked example):
    takes effect) ranks it. Only a candidate that cannot reach the minimum even at the top of the
    band is refused (``below-minimum``).
    Reuse is estimated per layer from the hints and what the CacheState saw (see
-   :class:`~promptcache.state.LayerEstimate`); a layer whose content was new on every recent
+   :class:`~promptcache.state_model.LayerEstimate`); a layer whose content was new on every recent
    request is not written, and the plan warns, naming it.
 3. Cost: the expected cost per request in steady state. Each segment between two breakpoints is
    written once and then, on each later request sharing its prefix, read if that request comes

@@ -1,7 +1,7 @@
 """The first-write prior shared by a fleet: reuse gaps per class of layers, kept in the shared store.
 
 A layer with no reuse gap of its own yet takes its first write's TTL from other layers of its class
-(its volatility, its size within a factor of 4; see :class:`~promptcache.state.GapPrior`). Kept
+(its volatility, its size within a factor of 4; see :class:`~promptcache.state_model.GapPrior`). Kept
 only in one process, that evidence is lost at every restart (a deploy) and never reaches the other
 workers of a fleet, so each fresh process pays the first-write lesson again: a 100k-token static
 prefix written for 5 minutes when its kind comes back every 20. A store that also implements

@@ -53,7 +53,8 @@ from typing import Any
 from promptcache._redis import client_from_url, deadline, import_redis
 from promptcache.errors import CacheWarning
 from promptcache.limits import TTL_SECONDS
-from promptcache.state import (
+from promptcache.state_duel import DUEL_KEEP, READ, WRITE, Duel
+from promptcache.state_model import (
     DECAY,
     OWN_KEEP,
     OWN_TTLS,
@@ -62,11 +63,9 @@ from promptcache.state import (
     CacheEntry,
     LayerStats,
     Sighting,
-    StoreError,
-    WarnLimiter,
 )
-from promptcache.state_duel import DUEL_KEEP, READ, WRITE, Duel
 from promptcache.state_prior import PRIOR_FIELDS, class_field, parse_gaps
+from promptcache.state_store import StoreError, WarnLimiter
 
 __all__ = ["DEADLINE", "RedisStateStore"]
 
@@ -120,8 +119,8 @@ _DUEL = tuple((ttl, int(TTL_SECONDS[ttl]), WRITE[ttl]) for ttl in sorted(WRITE))
 #: was last sighted (``at``), and the duel's decayed counters (see :mod:`promptcache.state_duel`):
 #: reuses and sightings counted (``ds``, ``dn``), then per policy its hits and what it paid, then
 #: the new contents sighted concurrently and not yet counted, and since when (``dc``, ``da``; see
-#: :func:`promptcache.state.settled`), then per TTL of the own-gap test (see
-#: :attr:`promptcache.state.LayerStats.own_pairs`, in its order) its four decayed counts.
+#: :func:`promptcache.state_model.settled`), then per TTL of the own-gap test (see
+#: :attr:`promptcache.state_model.LayerStats.own_pairs`, in its order) its four decayed counts.
 _OWN = tuple((ttl, int(TTL_SECONDS[ttl])) for ttl in OWN_TTLS)
 _OWN_FIELDS = tuple(f"o{t}{c}" for t, _ in _OWN for c in ("n", "x", "y", "xy"))
 _FIELDS = ("n", "recent", "w", "nw", "at", "ds", "dn",

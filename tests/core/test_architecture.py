@@ -101,7 +101,7 @@ def test_the_core_never_imports_a_feature_or_a_provider() -> None:
             "promptcache.limits", "promptcache.errors", "promptcache.clock",
             "promptcache.optimizer", "promptcache.placement", "promptcache.placement_search",
             "promptcache.plan", "promptcache.state", "promptcache.state_duel", "promptcache.state_evidence",
-            "promptcache.state_prior",
+            "promptcache.state_model", "promptcache.state_prior", "promptcache.state_store",
             "promptcache.rules", "promptcache.usage", "promptcache.usage.billing",
             "promptcache.usage.records", "promptcache.usage.ledger", "promptcache.sdk",
             "promptcache.shapes",
