@@ -362,7 +362,7 @@ def _observe(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[st
         # bridge, and a history with a turn nobody sent (an appended "Continue") then pays a
         # rewrite of the whole conversation. Count on the own entry only.
         own = max((i for i in warm if i >= conv.start), default=-1)
-        end = _last_markable(prompt, conv.start, conv.stop)
+        end = layer_ends.get(conv.name)  # _last_markable of the conversation, found above
         if own >= 0 and end is not None and lookback and end - previous[0] < lookback:
             saw_it = True
         cacheable = (lim.provider_tokens(prompt.prefix_tokens[previous[0]])[2]

@@ -221,7 +221,13 @@ class Prompt:
         if parent._chain is None or parent._fingerprints is None:
             return
         strip = self._strips_thinking()
-        if strip != parent._strips_thinking() or self.salt() != parent._chain.salt:
+        if strip != parent._strips_thinking():
+            return
+        # The salt is a function of the model, the params and the flags: when extend carried all
+        # three over unchanged (the usual new turn), it is the parent's, without re-serialising.
+        same = (self.params is parent.params and self.model == parent.model
+                and self._flags is not None and self._flags == parent._flags)
+        if not same and self.salt() != parent._chain.salt:
             return
         chain = parent._chain.copy()
         added = chain.extend(self._keys(self.blocks[len(parent.blocks):], strip))
