@@ -213,6 +213,9 @@ class Prompt:
         return strip and b.section == "messages" and b.payload.get("type") in UNMARKABLE_TYPES
 
     def _keys(self, blocks: Sequence[Block], strip: bool) -> list[tuple[Level, bytes | None]]:
+        if not strip:  # the usual case: no block is stripped, so none is asked (one call less each)
+            return [(b.section, None if b.web_search
+                     else position_key(b.section, b.digest, b.role, b.first)) for b in blocks]
         return [(b.section, None if b.web_search or self._stripped(b, strip)
                  else position_key(b.section, b.digest, b.role, b.first)) for b in blocks]
 
