@@ -209,7 +209,7 @@ def _estimates(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[
     consecutive = {layer.name: previous_size for layer in prompt.layers if layer.append_only}
     entries, stats, seen = state.lookup([fingerprints[i] for i in lookups], now, keys,
                                         consecutive)
-    est = {layer.name: LayerEstimate.from_hint(layer.reuse) for layer in prompt.layers}
+    observed: dict[str, LayerEstimate] = {}
     by_name = {layer.name: layer for layer in prompt.layers}
     prefix = prompt.prefix_tokens
     # Whether a conversation that did not come back here is one that ended (see from_stats).
@@ -223,11 +223,15 @@ def _estimates(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[
         prior = state.gap_prior(layer, prefix[layer.stop - 1]
                                 - (prefix[layer.start - 1] if layer.start else 0)) \
             if own_gap is None and (layer_stats is None or not layer_stats.gaps) else None
-        est[name] = LayerEstimate.from_stats(layer.reuse, layer_stats, size > 0, own_gap,
-                                             grows=layer.append_only, last_size=size,
-                                             prior=prior, now=watched, longest_ttl=longest)
+        got = LayerEstimate.from_stats(layer.reuse, layer_stats, size > 0, own_gap,
+                                       grows=layer.append_only, last_size=size,
+                                       prior=prior, now=watched, longest_ttl=longest)
         if layer.append_only and state.rebased(prompt, layer, content):
-            est[name] = replace(est[name], rebased=True)
+            got = replace(got, rebased=True)
+        observed[name] = got
+    # In layer order, the hint only for the (empty) layers the state was not asked about.
+    est = {layer.name: observed[layer.name] if layer.name in observed
+           else LayerEstimate.from_hint(layer.reuse) for layer in prompt.layers}
     return est, {i: e for i in lookups if (e := entries.get(fingerprints[i])) is not None}
 
 
@@ -362,7 +366,7 @@ def _observe(prompt: Prompt, state: CacheState | None, fingerprints: Sequence[st
         # bridge, and a history with a turn nobody sent (an appended "Continue") then pays a
         # rewrite of the whole conversation. Count on the own entry only.
         own = max((i for i in warm if i >= conv.start), default=-1)
-        end = _last_markable(prompt, conv.start, conv.stop)
+        end = layer_ends.get(conv.name)  # _last_markable of the conversation, found above
         if own >= 0 and end is not None and lookback and end - previous[0] < lookback:
             saw_it = True
         cacheable = (lim.provider_tokens(prompt.prefix_tokens[previous[0]])[2]

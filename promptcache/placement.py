@@ -103,8 +103,9 @@ def _outcomes(problem: Problem, points: Sequence[Point]) -> list[tuple[float, li
     caches nothing, and near-minimum ones clear it with their ``clear`` probability."""
     sure: list[Point] = []
     unsure: list[tuple[int, str, float]] = []
+    by_index = problem._by_index
     for i, t in points:
-        p = problem.candidate(i).clear
+        p = by_index[i].clear
         if p >= 1.0:
             sure.append((i, t))
         elif p > 0.0:
@@ -128,8 +129,9 @@ def _steady(problem: Problem, effective: Sequence[Point]) -> float:
     pending = problem.pending
     beyond = bool(effective) and effective[-1][0] > pending >= 0
     last_ttl = effective[-1][1] if effective else problem.short_ttl
-    prices = {i: problem.candidate(i).price for i, _ in effective}
-    tokens = {i: problem.candidate(i).tokens for i, _ in effective}
+    by_index = problem._by_index
+    prices = {i: by_index[i].price for i, _ in effective}
+    tokens = {i: by_index[i].tokens for i, _ in effective}
     if pending >= 0 and pending not in prices:
         # Later requests read the prefix a request in flight is writing, whatever this one does:
         # price its segments as held by that entry.
@@ -165,13 +167,14 @@ def this_request(problem: Problem, points: Sequence[Point]) -> tuple[int, int, i
     Positions A (highest readable entry), B (highest long-TTL breakpoint after A) and C (last
     breakpoint) of the Anthropic docs.
     """
-    effective = [(i, t) for i, t in points if problem.candidate(i).counts]
+    by_index = problem._by_index
+    effective = [(i, t) for i, t in points if by_index[i].counts]
     a = max((problem.reached(i) for i, _ in effective), default=-1)
     a = max(a, 0)
-    long, short = problem.long_ttl, problem.short_ttl
-    b = max([a] + [problem.candidate(i).tokens for i, t in effective
+    long, short = problem.ttls[-1], problem.ttls[0]
+    b = max([a] + [by_index[i].tokens for i, t in effective
                    if t == long and t != short])
-    c = max([a] + [problem.candidate(i).tokens for i, _ in effective])
+    c = max([a] + [by_index[i].tokens for i, _ in effective])
     return a, b - a, c - b, problem.total - c
 
 

@@ -470,19 +470,20 @@ def _search_backward(problem: Problem, budget: int) -> Search:
             pos, label = step
         return tuple(out)
 
-    def choose(limit: int) -> tuple[tuple[Point, ...], float]:
+    def choose(limit: int) -> tuple[int, float, int, _Suffix | None]:
         top: tuple[int, float, int, _Suffix | None] | None = None
         for k in range(min(limit, width - 1) + 1):  # fewer breakpoints first: ties go to them
             final = finals[k]
             if final is not None and (top is None or final[0] < top[1] - 1e-9):
                 top = (k, *final)
         assert top is not None, "the pinned markers alone are always a placement"
-        k, cost, pos, label = top
-        return placement(pos, label, k), cost
+        return top
 
-    chosen, cost = choose(max(0, budget))
-    wider, wider_cost = choose(max(0, budget) + 1)
-    return Search(points=chosen, cost=cost, wider=wider, wider_cost=wider_cost)
+    narrow, broad = choose(max(0, budget)), choose(max(0, budget) + 1)
+    chosen = placement(narrow[2], narrow[3], narrow[0])
+    # One slot more found no cheaper placement (the usual case): the same walk, made once.
+    wider = chosen if broad == narrow else placement(broad[2], broad[3], broad[0])
+    return Search(points=chosen, cost=narrow[1], wider=wider, wider_cost=broad[1])
 
 
 def _merged(here: dict[_Suffix, list[float]],

@@ -23,6 +23,7 @@ Digests are computed once per block: a :class:`~promptcache.blocks.Block` carrie
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -135,12 +136,21 @@ def block_digest(payload: Any) -> bytes:
     """A 16-byte digest of one block's JSON (key order kept), its ``cache_control`` excluded."""
     if (type(payload) is dict or isinstance(payload, Mapping)) and "cache_control" in payload:
         payload = {k: v for k, v in payload.items() if k != "cache_control"}
-    return _digest(raw_json(payload))
+    # _digest(raw_json(payload)), inlined: every new block entering a Prompt is digested once.
+    return hashlib.blake2b(_RAW_JSON(payload).encode("utf-8", "surrogatepass"),
+                           digest_size=16).digest()
 
 
 def position_key(level: str, digest: bytes, role: str | None = None, first: bool = False) -> bytes:
     """What one position adds to the prefix hash: level, role, message boundary and digest."""
-    return b"%s\x00%s\x00%d\x00%s" % (_utf8(level), _utf8(role or ""), first, digest)
+    return _key_head(level, role or "", bool(first)) + digest
+
+
+@functools.lru_cache(maxsize=64)
+def _key_head(level: str, role: str, first: bool) -> bytes:
+    """``position_key``'s bytes before the digest: a few distinct (level, role, first) values,
+    asked once per block."""
+    return b"%s\x00%s\x00%d\x00" % (_utf8(level), _utf8(role), first)
 
 
 # -- flags that change what a level means ------------------------------------------------------
@@ -340,7 +350,19 @@ class Chain:
         return self._h.copy().hexdigest()
 
     def extend(self, items: Iterable[tuple[Level, bytes | None]]) -> list[str]:
-        return [self.add(level, key) for level, key in items]
+        """``[self.add(level, key) for level, key in items]``, with the level entered once per
+        run of equal levels (entering a level already entered changes nothing)."""
+        out: list[str] = []
+        h = self._h
+        entered: Level | None = None
+        for level, key in items:
+            if level != entered:
+                self._enter(level)
+                entered = level
+            if key is not None:
+                h.update(key)
+            out.append(h.copy().hexdigest())
+        return out
 
 
 # -- positions -----------------------------------------------------------------------------------

@@ -213,6 +213,9 @@ class Prompt:
         return strip and b.section == "messages" and b.payload.get("type") in UNMARKABLE_TYPES
 
     def _keys(self, blocks: Sequence[Block], strip: bool) -> list[tuple[Level, bytes | None]]:
+        if not strip:  # the usual case: no block is stripped, so none is asked (one call less each)
+            return [(b.section, None if b.web_search
+                     else position_key(b.section, b.digest, b.role, b.first)) for b in blocks]
         return [(b.section, None if b.web_search or self._stripped(b, strip)
                  else position_key(b.section, b.digest, b.role, b.first)) for b in blocks]
 
@@ -221,7 +224,13 @@ class Prompt:
         if parent._chain is None or parent._fingerprints is None:
             return
         strip = self._strips_thinking()
-        if strip != parent._strips_thinking() or self.salt() != parent._chain.salt:
+        if strip != parent._strips_thinking():
+            return
+        # The salt is a function of the model, the params and the flags: when extend carried all
+        # three over unchanged (the usual new turn), it is the parent's, without re-serialising.
+        same = (self.params is parent.params and self.model == parent.model
+                and self._flags is not None and self._flags == parent._flags)
+        if not same and self.salt() != parent._chain.salt:
             return
         chain = parent._chain.copy()
         added = chain.extend(self._keys(self.blocks[len(parent.blocks):], strip))
