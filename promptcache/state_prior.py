@@ -5,7 +5,7 @@ A layer with no reuse gap of its own yet takes its first write's TTL from other 
 only in one process, that evidence is lost at every restart (a deploy) and never reaches the other
 workers of a fleet, so each fresh process pays the first-write lesson again: a 100k-token static
 prefix written for 5 minutes when its kind comes back every 20. A store that also implements
-:class:`FleetPriors` keeps the last :data:`~promptcache.state.PRIOR_GAPS` gaps of each class for
+:class:`FleetPriors` keeps the last :data:`~promptcache.state_model.PRIOR_GAPS` gaps of each class for
 the whole fleet (folded in by the same server-side merge that records a sighting, and read back
 by the same round trip that plans a request: no call of its own).
 
