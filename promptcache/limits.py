@@ -461,7 +461,14 @@ def limits_for(model: str, *, provider: Provider | None = None, platform: Platfo
 
     ``provider`` is inferred from the id when omitted. Raises :class:`UnknownModelError` naming the
     known families when nothing matches: guessing a minimum would silently waste breakpoints.
+    Answers are kept (the tables are read-only and every plan asks): matching an id against
+    every row is not repeated for a model already seen.
     """
+    return _limits_for(model, provider, platform)
+
+
+@functools.lru_cache(maxsize=512)
+def _limits_for(model: str, provider: Provider | None, platform: Platform) -> ModelLimits:
     key = _normalise(model)
     providers: tuple[Provider, ...] = (provider,) if provider else (
         "anthropic", "openai", "gemini", "bedrock_converse")

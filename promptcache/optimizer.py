@@ -44,7 +44,6 @@ User markers are fixed points: kept, counted, validated, never dropped.
 from __future__ import annotations
 
 import bisect
-import functools
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -52,7 +51,7 @@ from typing import Protocol, runtime_checkable
 
 from promptcache.blocks import Layer, Volatility
 from promptcache.errors import CacheWarning, PromptError
-from promptcache.limits import TTL_SECONDS, ModelLimits, Platform, limits_for
+from promptcache.limits import TTL_SECONDS, ModelLimits, limits_for
 from promptcache.placement import Candidate, Point, Problem, steady_state, this_request, units
 from promptcache.placement_search import search
 from promptcache.plan import CostEstimate, LayerSummary, Placement, Plan, Rejection
@@ -259,7 +258,8 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
         hint = " call .build() first" if hasattr(prompt, "build") else ""  # type: ignore[unreachable]
         raise PromptError(f"optimize() takes a Prompt, got {type(prompt).__name__};{hint or ' '}"
                           "build one with PromptBuilder or prompt_from_request.", path="prompt")
-    lim = limits if limits is not None else _anthropic_limits(prompt.model, prompt.platform)
+    lim = limits if limits is not None else limits_for(prompt.model, provider="anthropic",
+                                                            platform=prompt.platform)
     if automatic is None and lim.provider == "anthropic":
         # A request-level cache_control read from an Anthropic request keeps its slot; other
         # providers' renderers map or report it themselves.
@@ -286,13 +286,6 @@ def optimize(prompt: Prompt, *, state: CacheState | None = None, now: float | No
                 expected=_estimate(problem, found.points, lim), automatic_ttl=fixed.automatic,
                 warnings=tuple(fixed.notes + seen.notes),
                 fingerprints=fingerprints, counting=_counting(lim, counted))
-
-
-@functools.lru_cache(maxsize=256)
-def _anthropic_limits(model: str, platform: Platform) -> ModelLimits:
-    """``limits_for(model, provider="anthropic", platform=platform)``, looked up once per model:
-    the rows are immutable, and matching a model id against every row is asked on every plan."""
-    return limits_for(model, provider="anthropic", platform=platform)
 
 
 def _fixed_markers(prompt: Prompt, lim: ModelLimits, automatic: str | None) -> _Fixed:

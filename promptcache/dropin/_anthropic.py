@@ -30,6 +30,7 @@ from promptcache.blocks import Turn
 from promptcache.dropin._core import Prepared, WrapHandle, given
 from promptcache.dropin._layers import learner_for
 from promptcache.errors import RuleViolation
+from promptcache.limits import limits_for
 from promptcache.optimizer import optimize
 from promptcache.plan import Plan
 from promptcache.prompt import Prompt
@@ -436,7 +437,7 @@ def prepare_messages(kwargs: Mapping[str, Any], handle: WrapHandle) -> Prepared:
     # Where the request's stable part ends, learned from its family's earlier requests: only
     # the layer boundaries move (see _layers), the request is marked as written.
     prompt = learner_for(handle.state).relayer(prompt, handle.state)
-    limits = handle.limits(prompt.model, provider="anthropic", platform=handle.platform)
+    limits = limits_for(prompt.model, provider="anthropic", platform=handle.platform)
     automatic = request_level_ttl(request)
     if automatic is not None and handle.platform == "bedrock":
         raise RuleViolation("Bedrock rejects a request-level cache_control.", path="cache_control",

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from promptcache.dropin._observe import CallObserver
 from promptcache.errors import CacheWarning, PromptCacheError
-from promptcache.limits import ModelLimits, Platform, Provider, limits_for
+from promptcache.limits import ModelLimits, Platform, Provider
 from promptcache.log import degraded
 from promptcache.plan import Plan
 from promptcache.prompt import Prompt
@@ -48,9 +48,6 @@ class UnplannedRequestWarning(CacheWarning):
     model, ...), or the API rejected the planned request. The call itself is unaffected.
     """
 
-
-#: How many (model, provider, platform) limits a handle keeps (see :meth:`WrapHandle.limits`).
-_LIMITS_KEPT = 64
 
 _DEFAULT_STATE: CacheState | None = None
 _DEFAULT_LOCK = threading.Lock()
@@ -264,22 +261,8 @@ class WrapHandle:
         #: Logs, ledger records, spans and miss reports of this client's calls.
         self.observer = CallObserver(options, platform, client)
         self._lock = threading.Lock()
-        self._limits: dict[tuple[str, Provider, Platform], ModelLimits] = {}
         self._endpoints: dict[str, WrappedMethod] = {}
 
-    def limits(self, model: str, *, provider: Provider,
-               platform: Platform = "api") -> ModelLimits:
-        """:func:`~promptcache.limits.limits_for`, kept per model: the tables are read-only, so
-        the answer never changes, and each call would otherwise match the id again (raises as
-        ``limits_for`` does, and an unknown model is not kept)."""
-        key = (model, provider, platform)
-        found = self._limits.get(key)
-        if found is None:
-            found = limits_for(model, provider=provider, platform=platform)
-            if len(self._limits) >= _LIMITS_KEPT:  # bounded: a client naming endless models
-                self._limits.clear()
-            self._limits[key] = found
-        return found
 
     def prepare(self, endpoint: WrappedMethod, kwargs: Mapping[str, Any], *,
                 sending: bool = True) -> Prepared:
