@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from promptcache import CacheState, CacheWarning, PromptBuilder, optimize
+from promptcache import CacheState, CacheWarning, optimize
 from promptcache.clock import ManualClock
 from promptcache.plan import Plan
 from promptcache.prompt import Prompt
@@ -22,24 +22,12 @@ from promptcache.providers.anthropic.render import record_sent, render_anthropic
 from promptcache.simulator import AnthropicCacheSimulator
 from promptcache.state_redis import RedisStateStore
 
-from ..helpers import text_of, tool
+from .._prior_apps import catalogue, handbook, ttl_of
 
 pytestmark = pytest.mark.redis
 
-MODEL = "claude-sonnet-4-5"
 
 
-def _catalogue(n: int) -> Prompt:
-    """App A: a large static tool catalogue (30k tokens), queried every 20 minutes."""
-    tools = [tool(f"tool_{i}", size=1_500) for i in range(20)]
-    return (PromptBuilder(MODEL).add_tools(tools).add_user_turn(f"catalogue question {n}")
-            .set_params(max_tokens=64).build())
-
-
-def _handbook(n: int) -> Prompt:
-    """App B, new to the fleet: a large static handbook of about the same size."""
-    return (PromptBuilder(MODEL).add_system(text_of(30_000, seed=7))
-            .add_user_turn(f"handbook question {n}").set_params(max_tokens=64).build())
 
 
 def _state(url: str, namespace: str, clock: ManualClock) -> CacheState:
@@ -55,16 +43,12 @@ def _send(state: CacheState, sim: AnthropicCacheSimulator, prompt: Prompt, now: 
     return plan
 
 
-def _ttl(plan: Plan, layer: str) -> str | None:
-    return next((p.ttl for p in plan.placements if p.layer == layer), None)
-
-
 def _teach(url: str, namespace: str, clock: ManualClock, sim: AnthropicCacheSimulator) -> float:
     """One process sends app A's catalogue every 20 minutes, then goes away; returns the time."""
     teacher = _state(url, namespace, clock)
     for n in range(4):
         clock.set(n * 1_200.0)
-        _send(teacher, sim, _catalogue(n), n * 1_200.0)
+        _send(teacher, sim, catalogue(n), n * 1_200.0)
     return 4 * 1_200.0 + 60.0
 
 
@@ -74,11 +58,11 @@ def test_a_fresh_process_takes_the_fleets_prior_for_its_first_write(redis_url: s
     now = _teach(redis_url, "prior-restart", clock, sim)
     clock.set(now)
     fresh = _state(redis_url, "prior-restart", clock)  # restarted: nothing local
-    first = _send(fresh, sim, _handbook(0), now)
+    first = _send(fresh, sim, handbook(0), now)
     # Its layer has no gap anywhere yet; static layers of its size came back after 20 minutes.
-    assert _ttl(first, "system") == "1h"
+    assert ttl_of(first, "system") == "1h"
     clock.set(now + 1_500.0)
-    assert _send(fresh, sim, _handbook(1), now + 1_500.0).expected.cache_read_tokens > 25_000
+    assert _send(fresh, sim, handbook(1), now + 1_500.0).expected.cache_read_tokens > 25_000
 
 
 def test_a_live_worker_learns_the_prior_from_another_workers_traffic(redis_url: str) -> None:
@@ -87,9 +71,9 @@ def test_a_live_worker_learns_the_prior_from_another_workers_traffic(redis_url: 
     clock = ManualClock(0.0)
     sim = AnthropicCacheSimulator(clock=clock)
     worker = _state(redis_url, "prior-live", clock)
-    assert _ttl(optimize(_handbook(0), state=worker, now=0.0), "system") == "5m"  # nothing yet
+    assert ttl_of(optimize(handbook(0), state=worker, now=0.0), "system") == "5m"  # nothing yet
     now = _teach(redis_url, "prior-live", clock, sim)
-    assert _ttl(optimize(_handbook(0), state=worker, now=now), "system") == "1h"
+    assert ttl_of(optimize(handbook(0), state=worker, now=now), "system") == "1h"
 
 
 def test_another_namespace_shares_no_prior(redis_url: str) -> None:
@@ -97,9 +81,9 @@ def test_another_namespace_shares_no_prior(redis_url: str) -> None:
     sim = AnthropicCacheSimulator(clock=clock)
     now = _teach(redis_url, "prior-ours", clock, sim)
     other = _state(redis_url, "prior-theirs", clock)
-    assert _ttl(optimize(_handbook(0), state=other, now=now), "system") == "5m"
+    assert ttl_of(optimize(handbook(0), state=other, now=now), "system") == "5m"
     ours = _state(redis_url, "prior-ours", clock)
-    assert _ttl(optimize(_handbook(0), state=ours, now=now), "system") == "1h"
+    assert ttl_of(optimize(handbook(0), state=ours, now=now), "system") == "1h"
 
 
 @pytest.mark.parametrize("value", [b"garbage", b"1200,nan", b"-5,1200", b"1200,1e9",
@@ -118,18 +102,18 @@ def test_a_corrupt_prior_is_ignored_with_a_warning_and_started_over(
         client.hset(key, name, value)
     fresh = _state(redis_url, space, clock)
     with pytest.warns(CacheWarning, match="gap prior"):
-        plan = optimize(_handbook(0), state=fresh, now=now)
+        plan = optimize(handbook(0), state=fresh, now=now)
     # Not misled: no fleet prior, none local, so the hint's 5m; the store is still in use.
-    assert _ttl(plan, "system") == "5m"
+    assert ttl_of(plan, "system") == "5m"
     assert fresh.lookup((), now, [("tools", "")])[1]["tools"].sightings == 4
     # The next gap of the class starts it over: another fresh process reads it without a word.
     clock.set(5 * 1_200.0)
     with pytest.warns(CacheWarning, match="gap prior"):  # its plan still read the corrupt one
-        _send(_state(redis_url, space, clock), sim, _catalogue(5), 5 * 1_200.0)
+        _send(_state(redis_url, space, clock), sim, catalogue(5), 5 * 1_200.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", CacheWarning)
-        plan = optimize(_handbook(0), state=_state(redis_url, space, clock), now=5 * 1_200.0)
-    assert _ttl(plan, "system") == "1h"
+        plan = optimize(handbook(0), state=_state(redis_url, space, clock), now=5 * 1_200.0)
+    assert ttl_of(plan, "system") == "1h"
 
 
 def test_a_prior_key_of_the_wrong_type_is_ignored_with_a_warning(redis_url: str) -> None:
@@ -141,10 +125,10 @@ def test_a_prior_key_of_the_wrong_type_is_ignored_with_a_warning(redis_url: str)
     client.set("prior-type:f:prior", "not a hash")
     fresh = _state(redis_url, "prior-type", clock)
     with pytest.warns(CacheWarning, match="gap prior"):
-        plan = optimize(_handbook(0), state=fresh, now=now)
-    assert _ttl(plan, "system") == "5m"
+        plan = optimize(handbook(0), state=fresh, now=now)
+    assert ttl_of(plan, "system") == "5m"
     clock.set(5 * 1_200.0)  # the next sighting with a gap replaces the key
-    _send(fresh, sim, _catalogue(5), 5 * 1_200.0)
+    _send(fresh, sim, catalogue(5), 5 * 1_200.0)
     assert client.type("prior-type:f:prior") == b"hash"
 
 

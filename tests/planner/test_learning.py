@@ -279,13 +279,7 @@ def test_a_burst_on_a_cold_prefix_reads_the_first_write_once_the_provider_serves
         now = n * 0.1
         clock.set(now)
         prompt = _question(n)
-        plan = optimize(prompt, state=state, now=now)
-        usage = dict(sim.create(render_anthropic(prompt, plan), now=now).usage)
-        state.record_request(prompt, plan.fingerprints,
-                             [(plan.fingerprints[p.index], p.ttl, p.prefix_tokens)
-                              for p in plan.placements], now)
-        state.record_read(prompt, plan, usage["cache_read_input_tokens"], now,
-                          total=_usage_total(usage))
+        usage = _sent_by(state, sim, prompt, now)
         reads.append(usage["cache_read_input_tokens"] >= _document_prefix(prompt))
     assert sum(reads) >= 12  # with a 3 s guess and no learning: none before 3 s, so none at all
 

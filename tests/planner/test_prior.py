@@ -15,22 +15,8 @@ from promptcache.providers.anthropic.render import record_sent, render_anthropic
 from promptcache.simulator import AnthropicCacheSimulator
 from promptcache.state_evidence import ReadCause
 
+from .._prior_apps import MODEL, catalogue, handbook, ttl_of
 from ..helpers import text_of, tool, tool_turns
-
-MODEL = "claude-sonnet-4-5"
-
-
-def _catalogue(n: int) -> Prompt:
-    """App A: a large static tool catalogue, queried every 20 minutes."""
-    tools = [tool(f"tool_{i}", size=1_500) for i in range(20)]
-    return (PromptBuilder(MODEL).add_tools(tools).add_user_turn(f"catalogue question {n}")
-            .set_params(max_tokens=64).build())
-
-
-def _handbook(n: int) -> Prompt:
-    """App B, new to the state: a large static handbook of about the same size."""
-    return (PromptBuilder(MODEL).add_system(text_of(30_000, seed=7))
-            .add_user_turn(f"handbook question {n}").set_params(max_tokens=64).build())
 
 
 def _send(state: CacheState, sim: AnthropicCacheSimulator, prompt: Prompt, now: float) -> Plan:
@@ -43,31 +29,27 @@ def _send(state: CacheState, sim: AnthropicCacheSimulator, prompt: Prompt, now: 
     return plan
 
 
-def _ttl(plan: Plan, layer: str) -> str | None:
-    return next((p.ttl for p in plan.placements if p.layer == layer), None)
-
-
 def test_a_large_static_layer_on_sparse_traffic_is_written_for_an_hour_at_first_sight() -> None:
     clock = ManualClock(0.0)
     state = CacheState(clock=clock)
     sim = AnthropicCacheSimulator(clock=clock)
     for n in range(4):  # app A's catalogue comes back every 20 minutes
         clock.set(n * 1_200.0)
-        _send(state, sim, _catalogue(n), n * 1_200.0)
+        _send(state, sim, catalogue(n), n * 1_200.0)
     now = 4 * 1_200.0 + 60.0
     clock.set(now)
-    first = _send(state, sim, _handbook(0), now)
+    first = _send(state, sim, handbook(0), now)
     # No gap of its own yet: layers like it (static, about as large) come back after 20 minutes.
-    assert _ttl(first, "system") == "1h"
+    assert ttl_of(first, "system") == "1h"
     clock.set(now + 1_500.0)
-    second = _send(state, sim, _handbook(1), now + 1_500.0)
+    second = _send(state, sim, handbook(1), now + 1_500.0)
     assert second.expected.cache_read_tokens > 25_000
 
 
 def test_without_evidence_the_first_write_follows_the_hint() -> None:
     """Dense traffic is the hint's assumption for a static layer: a fresh state writes 5m."""
     state = CacheState(clock=ManualClock(0.0))
-    assert _ttl(optimize(_handbook(0), state=state, now=0.0), "system") == "5m"
+    assert ttl_of(optimize(handbook(0), state=state, now=0.0), "system") == "5m"
 
 
 def test_dense_traffic_elsewhere_keeps_the_first_write_short() -> None:
@@ -76,9 +58,9 @@ def test_dense_traffic_elsewhere_keeps_the_first_write_short() -> None:
     sim = AnthropicCacheSimulator(clock=clock)
     for n in range(6):  # app A every 30 seconds
         clock.set(n * 30.0)
-        _send(state, sim, _catalogue(n), n * 30.0)
+        _send(state, sim, catalogue(n), n * 30.0)
     clock.set(200.0)
-    assert _ttl(_send(state, sim, _handbook(0), 200.0), "system") == "5m"
+    assert ttl_of(_send(state, sim, handbook(0), 200.0), "system") == "5m"
 
 
 def test_the_prior_comes_from_layers_of_a_similar_size_only() -> None:
@@ -92,12 +74,12 @@ def test_the_prior_comes_from_layers_of_a_similar_size_only() -> None:
                  .add_user_turn(f"q {n}").set_params(max_tokens=64).build())
         _send(state, sim, small, n * 1_200.0)
     clock.set(5_000.0)
-    assert _ttl(_send(state, sim, _handbook(0), 5_000.0), "system") == "5m"
+    assert ttl_of(_send(state, sim, handbook(0), 5_000.0), "system") == "5m"
 
 
 def test_record_sent_with_the_usage_total_calibrates_the_token_ratio() -> None:
     state = CacheState(clock=ManualClock(0.0))
-    prompt = _handbook(0)
+    prompt = handbook(0)
     plan = optimize(prompt, state=state, now=0.0)
     assert state.calibration.ratio(MODEL) is None
     reported = int(prompt.total_tokens * 1.2)
@@ -130,7 +112,7 @@ def test_an_assumed_entry_younger_than_any_ttl_is_not_taken_for_an_expiry() -> N
     clock.set(8.0)
     nxt = later.extend([{"role": "assistant", "content": "ok"},
                         {"role": "user", "content": "more"}])
-    assert _ttl(optimize(nxt, state=state, now=8.0), "conversation") == "5m"
+    assert ttl_of(optimize(nxt, state=state, now=8.0), "conversation") == "5m"
 
 
 def _document_question(n: int) -> Prompt:
@@ -157,6 +139,12 @@ def test_one_stream_of_gaps_alike_weighs_its_last_gap_less() -> None:
     assert 0.5 < plans[-1].layers[0].p_within_1h < 0.62, plans[-1].layers[0].p_within_1h
 
 
+def _tenant(k: int, n: int, *, seed: int) -> Prompt:
+    """Tenant ``k``'s ``n``-th question over its own 6k-token system prompt."""
+    return (PromptBuilder(MODEL).add_system(f"[tenant {k}] " + text_of(6_000, seed=seed))
+            .add_user_turn(f"tenant {k} question {n}").set_params(max_tokens=64).build())
+
+
 def test_contents_that_keep_their_own_pace_follow_their_own_gap() -> None:
     """Two tenants, one every 10 minutes, one every 90: each one's own gap foretells its next."""
     clock = ManualClock(0.0)
@@ -164,8 +152,7 @@ def test_contents_that_keep_their_own_pace_follow_their_own_gap() -> None:
     sim = AnthropicCacheSimulator(clock=clock)
 
     def tenant(k: int, n: int) -> Prompt:
-        return (PromptBuilder(MODEL).add_system(f"[tenant {k}] " + text_of(6_000, seed=20 + k))
-                .add_user_turn(f"tenant {k} question {n}").set_params(max_tokens=64).build())
+        return _tenant(k, n, seed=20 + k)
 
     events = sorted([(n * 600.0, 0, n) for n in range(18)] + [(n * 5_400.0 + 30.0, 1, n)
                                                              for n in range(2)])
@@ -173,7 +160,7 @@ def test_contents_that_keep_their_own_pace_follow_their_own_gap() -> None:
         clock.set(at)
         _send(state, sim, tenant(k, n), at)
     clock.set(18 * 600.0)
-    assert _ttl(optimize(tenant(0, 99), state=state, now=18 * 600.0), "system") == "1h"
+    assert ttl_of(optimize(tenant(0, 99), state=state, now=18 * 600.0), "system") == "1h"
 
 
 def test_a_tenant_that_comes_back_after_more_than_an_hour_is_not_written_for_an_hour() -> None:
@@ -185,8 +172,7 @@ def test_a_tenant_that_comes_back_after_more_than_an_hour_is_not_written_for_an_
     sim = AnthropicCacheSimulator(clock=clock)
 
     def tenant(k: int, n: int) -> Prompt:
-        return (PromptBuilder(MODEL).add_system(f"[tenant {k}] " + text_of(6_000, seed=30 + k))
-                .add_user_turn(f"tenant {k} question {n}").set_params(max_tokens=64).build())
+        return _tenant(k, n, seed=30 + k)
 
     events = sorted([(k * 60.0 + n * 1_200.0, k, n) for k in range(3) for n in range(3)]
                     + [(200.0, 3, 0)])
@@ -196,10 +182,10 @@ def test_a_tenant_that_comes_back_after_more_than_an_hour_is_not_written_for_an_
     now = 200.0 + 6_000.0
     clock.set(now)
     slow = optimize(tenant(3, 1), state=state, now=now)
-    assert _ttl(slow, "system") != "1h"
+    assert ttl_of(slow, "system") != "1h"
     assert slow.layers[0].p_within_1h < 0.5, slow.layers[0].p_within_1h
     # A tenant at the common pace still is.
-    assert _ttl(optimize(tenant(0, 3), state=state, now=3 * 1_200.0), "system") == "1h"
+    assert ttl_of(optimize(tenant(0, 3), state=state, now=3 * 1_200.0), "system") == "1h"
 
 
 def test_a_conversation_weighs_the_gap_its_request_just_closed() -> None:
@@ -223,7 +209,7 @@ def test_a_conversation_weighs_the_gap_its_request_just_closed() -> None:
                           for p in plans[-2:])
     assert after_30.p_within_1h > 0.8, after_30.p_within_1h
     assert after_70.p_within_1h < 0.6, after_70.p_within_1h
-    assert _ttl(plans[-1], "conversation") != "1h"
+    assert ttl_of(plans[-1], "conversation") != "1h"
 
 
 def test_one_question_conversations_that_never_went_on_are_not_written() -> None:
@@ -241,6 +227,6 @@ def test_one_question_conversations_that_never_went_on_are_not_written() -> None
                   .set_params(max_tokens=64).build())
         clock.set(n * 2_400.0)
         plans.append(_send(state, sim, prompt, n * 2_400.0))
-    assert _ttl(plans[0], "conversation") is not None  # nothing seen yet: the prior's bet
-    assert [_ttl(p, "conversation") for p in plans[-3:]] == [None, None, None]
-    assert all(_ttl(p, "system") == "1h" for p in plans[-3:])  # the shared prompt still is
+    assert ttl_of(plans[0], "conversation") is not None  # nothing seen yet: the prior's bet
+    assert [ttl_of(p, "conversation") for p in plans[-3:]] == [None, None, None]
+    assert all(ttl_of(p, "system") == "1h" for p in plans[-3:])  # the shared prompt still is
