@@ -37,7 +37,7 @@ on it: a poisoned key never makes ``optimize()`` raise or takes the store out of
 Memory in Redis: an entry key per written prefix, expiring with its TTL (Redis key expiry); a
 last-seen key per layer content, expiring after the horizon (2 h); per layer one small hash and a
 list of at most ``max_gaps`` gaps, expiring a week after the layer was last seen; one hash of the
-fleet's prior (at most 44 classes of :data:`~promptcache.state.PRIOR_GAPS` gaps, about 30 KB),
+fleet's prior (at most 44 classes of :data:`~promptcache.state_model.PRIOR_GAPS` gaps, about 30 KB),
 expiring a week after its last gap. So the store holds
 what the fleet wrote in the last hour and saw in the last two; bound it further with
 ``maxmemory`` and ``maxmemory-policy volatile-lru`` (every key here has an expiry).
